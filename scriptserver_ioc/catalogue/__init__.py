@@ -1,0 +1,1 @@
+"""catalogue layer of scriptserver_ioc."""

@@ -1,0 +1,1 @@
+"""ioc layer of scriptserver_ioc."""

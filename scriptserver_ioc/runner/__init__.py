@@ -1,0 +1,1 @@
+"""runner layer of scriptserver_ioc."""

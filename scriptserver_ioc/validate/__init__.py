@@ -1,0 +1,1 @@
+"""validate layer of scriptserver_ioc."""
