@@ -1,0 +1,132 @@
+"""Warm worker that runs command companions (validate_/estimate_, DoRun checks).
+
+Started by ``scriptserver_ioc.validate.companions`` with the job interpreter, so command
+modules are imported exactly as a job would import them, but never in the IOC process.
+Standard library only, Python 3.8+.
+
+Protocol: JSON lines. The first line on stdin is the configuration
+``{"command_dirs": [...]}``; the worker answers ``{"ready": true, "pid", "python"}``. Then
+one request per line, one answer per line, in order:
+
+- ``{"id", "op": "check", "command": {"name", "module", "path", "kind"}, "args": {...},
+  "validate": bool, "estimate": bool}`` ->
+  ``{"id", "ok": true, "error": str|None, "estimate": float|None, "problem": str|None}``
+  (``error``: the validation message; ``problem``: why no estimate could be made), or
+  ``{"id", "ok": false, "fatal": str}`` when the command's module cannot be used.
+- ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
+  ``{"id", "ok": true, "names": [...]}``: what ``from pkg.mod import *`` would bind.
+- ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
+
+Anything command modules print goes to stderr, never into the protocol stream.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import sim_loader  # noqa: E402
+
+
+def _short_exception(exc):
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Checker:
+    """Answers check requests; remembers modules that failed to import."""
+
+    def __init__(self):
+        self._failed = {}
+
+    def check(self, request):
+        """Run the companions of one command on bound arguments."""
+        entry = request["command"]
+        args = request.get("args") or {}
+        key = (entry.get("module"), entry.get("path"))
+        if key in self._failed:
+            return {"ok": False, "fatal": self._failed[key]}
+        try:
+            module = sim_loader.load_module(entry)
+            validate, estimate = sim_loader.companions(entry, module)
+        except sim_loader.CommandLoadError as exc:
+            self._failed[key] = str(exc)
+            return {"ok": False, "fatal": str(exc)}
+        answer = {"ok": True, "error": None, "estimate": None, "problem": None}
+        if request.get("validate") and validate is not None:
+            label = sim_loader.companion_label(entry, "validate")
+            try:
+                answer["error"] = sim_loader.check_message(label, validate(**args))
+            except Exception as exc:  # noqa: BLE001 - the check itself failed
+                answer["error"] = f"{label} raised {_short_exception(exc)}"
+        if request.get("estimate") and estimate is not None and answer["error"] is None:
+            label = sim_loader.companion_label(entry, "estimate")
+            try:
+                seconds, problem = sim_loader.estimate_seconds(label, estimate(**args))
+            except Exception as exc:  # noqa: BLE001
+                seconds, problem = None, f"{label} raised {_short_exception(exc)}"
+            answer["estimate"] = seconds
+            answer["problem"] = problem
+        return answer
+
+    def module_names(self, request):
+        """Names a star import of the module would bind."""
+        try:
+            module = importlib.import_module(request["module"])
+        except (Exception, SystemExit) as exc:
+            return {
+                "ok": False,
+                "fatal": "cannot import {}: {}".format(request["module"], _short_exception(exc)),
+            }
+        names = getattr(module, "__all__", None)
+        if names is None:
+            names = [n for n in vars(module) if not n.startswith("_")]
+        return {"ok": True, "names": [str(n) for n in names]}
+
+    def handle(self, request):
+        """Dispatch one request; never raises."""
+        op = request.get("op")
+        try:
+            if op == "check":
+                answer = self.check(request)
+            elif op == "module_names":
+                answer = self.module_names(request)
+            elif op == "ping":
+                answer = {"ok": True}
+            else:
+                answer = {"ok": False, "fatal": f"unknown op {op!r}"}
+        except Exception:  # noqa: BLE001 - a bug here must not kill the worker
+            answer = {"ok": False, "fatal": "checker failed: " + traceback.format_exc(limit=3)}
+        answer["id"] = request.get("id")
+        return answer
+
+
+def main():
+    """Serve requests from stdin until it closes."""
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    config = json.loads(sys.stdin.readline() or "{}")
+    sim_loader.add_command_dirs(config.get("command_dirs", []))
+    checker = Checker()
+    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.version}) + "\n")
+    proto.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as exc:
+            answer = {"id": None, "ok": False, "fatal": f"bad request: {exc}"}
+        else:
+            answer = checker.handle(request)
+        proto.write(json.dumps(answer, default=repr) + "\n")
+        proto.flush()
+
+
+if __name__ == "__main__":
+    main()

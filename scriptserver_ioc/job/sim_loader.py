@@ -1,0 +1,155 @@
+"""Load command modules and find their companions (validate_, estimate_, DoRun).
+
+Used by the companion checker (checker.py) and the dry run (simulate.py), both inside job
+processes: standard library only, Python 3.8+, nothing imported from the rest of the package.
+
+A command entry is the dict of ``Catalogue.job_commands()``:
+``{"name", "module", "path", "kind": "function" | "script_definition"}``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import sys
+
+FUNCTION = "function"
+SCRIPT_DEFINITION = "script_definition"
+
+
+class CommandLoadError(Exception):
+    """A command's module could not be imported or does not define the command."""
+
+
+def add_command_dirs(command_dirs):
+    """Put the command directories at the front of ``sys.path`` (once each)."""
+    for path in reversed([str(d) for d in command_dirs]):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def load_module(entry):
+    """Import (once) and return the module that defines the command ``entry``.
+
+    The module is registered in ``sys.modules`` under its catalogue module name, so command
+    modules that import each other share one copy, as they do in a job.
+
+    Raises:
+        CommandLoadError: the file cannot be imported; the message names the module, the file
+            and the exception, e.g. a missing ``genie_python``.
+    """
+    name = entry.get("module") or os.path.splitext(os.path.basename(entry["path"]))[0]
+    path = os.path.abspath(entry["path"])
+    module = sys.modules.get(name)
+    if module is not None and _same_file(getattr(module, "__file__", None), path):
+        return module
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError("not a Python source file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # any failure of user code is reported
+        sys.modules.pop(name, None)
+        raise CommandLoadError(
+            f"cannot import command module '{name}' ({path}): {type(exc).__name__}: {exc}"
+        ) from None
+    return module
+
+
+def _same_file(a, b):
+    if not a:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def command_function(entry, module):
+    """Return the command callable of a ``function`` entry.
+
+    Raises:
+        CommandLoadError: the module has no such function (the file changed since it was read).
+    """
+    func = getattr(module, entry["name"], None)
+    if not callable(func):
+        raise CommandLoadError(
+            "module '{}' defines no function '{}' (was the file changed?)".format(
+                module.__name__, entry["name"]
+            )
+        )
+    return func
+
+
+def script_definition(entry, module):
+    """Return a new ``DoRun()`` instance of a script-definition module.
+
+    Raises:
+        CommandLoadError: the module has no ``DoRun`` class or it cannot be instantiated.
+    """
+    cls = getattr(module, "DoRun", None)
+    if cls is None:
+        raise CommandLoadError(f"script definition '{module.__name__}' has no class DoRun")
+    try:
+        return cls()
+    except Exception as exc:  # noqa: BLE001
+        raise CommandLoadError(
+            f"script definition '{module.__name__}': DoRun() failed: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def companions(entry, module):
+    """Return ``(validate, estimate)`` callables of a command, either may be None.
+
+    Functions use ``validate_<name>`` / ``estimate_<name>``; script definitions use
+    ``DoRun().parameters_valid`` / ``DoRun().estimate_time``.
+    """
+    if entry.get("kind") == SCRIPT_DEFINITION:
+        instance = script_definition(entry, module)
+        return (
+            getattr(instance, "parameters_valid", None),
+            getattr(instance, "estimate_time", None),
+        )
+    validate = getattr(module, "validate_" + entry["name"], None)
+    estimate = getattr(module, "estimate_" + entry["name"], None)
+    return (validate if callable(validate) else None, estimate if callable(estimate) else None)
+
+
+def check_message(label, result):
+    """Interpret what a validate companion returned: None if valid, else the message.
+
+    ``None``, ``True`` and ``""`` mean valid; a string is the error; ``False`` is a rejection
+    without a message; anything else is reported as a broken check.
+    """
+    if result is None or result is True or (isinstance(result, str) and not result.strip()):
+        return None
+    if isinstance(result, str):
+        return result.strip()
+    if result is False:
+        return f"{label} rejected the arguments (it returned False)"
+    return f"{label} returned {result!r}; expected None or an error message"
+
+
+def estimate_seconds(label, result):
+    """Interpret what an estimate companion returned: ``(seconds or None, problem or None)``."""
+    if result is None:
+        return None, None
+    if isinstance(result, bool) or not isinstance(result, (int, float)):
+        if isinstance(result, str):
+            return None, f"{label} failed: {result.strip()}"
+        return None, f"{label} returned {result!r}; expected seconds as a number or None"
+    value = float(result)
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        return None, f"{label} returned {result!r}; expected seconds >= 0"
+    return value, None
+
+
+def companion_label(entry, which):
+    """Human name of a companion, e.g. ``validate_set_ei`` or ``scan.DoRun.estimate_time``."""
+    if entry.get("kind") == SCRIPT_DEFINITION:
+        method = "parameters_valid" if which == "validate" else "estimate_time"
+        return "{}: DoRun().{}".format(entry["name"], method)
+    return "{}_{}".format(which, entry["name"])
