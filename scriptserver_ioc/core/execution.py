@@ -1,0 +1,391 @@
+"""Running the queue: starting jobs, pause/resume/abort/stop, and the runner's events.
+
+A mixin of `ScriptServer`. The runner (see docs/design.md) never blocks and reports back
+through `on_job_event` from its own threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from .jobs import Job, JobState, now_iso, parse_iso
+from .specs import Rejected, load_json, parse_job_text
+from .state import Operation, RunState
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TAIL_CHARS = 16_000
+
+
+class ExecutionControl:
+    """Handlers of PAUSE, RESUME, ABORT, STOP, VALIDATE, COMMANDS:RELOAD and runner events."""
+
+    # -- starting and ending jobs (lock held) --------------------------------------------
+
+    def _maybe_start_next(self) -> None:
+        if self.runner is None or self.hold or self.current is not None or not len(self.queue):
+            return
+        job = self.queue.pop_first()
+        self.touch("queue")
+        try:
+            source = self.job_source(job)
+        except Rejected as exc:
+            job.update(state=JobState.FAILED, started=now_iso(), finished=now_iso())
+            job.update(
+                error={
+                    "type": "ScriptFileError",
+                    "message": str(exc),
+                    "line": None,
+                    "traceback": "",
+                }
+            )
+            with self.store.transaction():
+                self.record_finished(job)
+            self._after_failure(job)
+            self._maybe_start_next()
+            return
+        job.update(
+            state=JobState.RUNNING,
+            started=now_iso(),
+            line=None,
+            progress=None,
+            message="",
+            error=None,
+            exit_code=None,
+        )
+        self.current, self.current_source, self.output_tail = job, source, ""
+        self.run_state = RunState.RUNNING
+        self._end_as = None
+        with self.store.transaction():
+            self.store.save_job(job)
+            self.log_event(f"job {job.id} started: {job.name}"[:300])
+        self.touch("current", "state", "output", "script")
+        launch = {
+            "job_id": job.id,
+            "name": job.name,
+            "kind": job.kind,
+            "source": source,
+            "filename": self._job_filename(job),
+            "blackbox": job.blackbox,
+            "commands": self.catalogue.job_commands() if self.catalogue is not None else [],
+            "log_path": str(self.log_path(job.id)),
+        }
+        self.runner.start(launch)
+
+    def _job_filename(self, job: Job) -> str:
+        if job.kind == "file":
+            return str(self.script_file(job.file or ""))
+        return f"<job {job.id}>"
+
+    def log_path(self, job_id: int) -> Any:
+        """Where a job's stdout and stderr are written."""
+        return self.logs_dir / f"job-{job_id}.log"
+
+    def record_finished(self, job: Job) -> None:
+        """Store a job in its terminal state as the newest history entry (lock held)."""
+        self.store.finish_job(job)
+        self.history.appendleft(job)
+        self.touch("history", "last", "state")
+
+    def _after_failure(self, job: Job) -> None:
+        if self.on_error_hold:
+            with self.store.transaction():
+                self.change_hold(True, f"queue held after job {job.id} ended {job.state.value}")
+
+    def end_current(self, op: Operation, state: JobState, hold_after: bool, kill: bool) -> None:
+        """Abort the current job; it will be recorded as `state` when its process is gone."""
+        if self.current is None:
+            raise Rejected("no job is running")
+        if self.run_state is RunState.ABORTING and not kill:
+            raise Rejected(
+                f"job {self.current.id} is already being aborted; write 2 (KILL) to kill it"
+            )
+        error = self.runner.abort(kill=kill)
+        if error:
+            raise Rejected(error)
+        self._end_as = (state, hold_after)
+        self.run_state = RunState.ABORTING
+        self.touch("state", "current")
+        how = "killing" if kill else "aborting"
+        self.log_event(
+            f"{op.client or 'someone'} is {how} job {self.current.id}"
+            + (" (skip)" if state is JobState.SKIPPED else "")
+        )
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def pause(self, op: Operation, value: Any) -> None:
+        """PAUSE: 1 deferred (next pause point), 2 immediate (suspend the process tree)."""
+        if value not in (1, 2):
+            raise Rejected(f"write 1 (DEFERRED) or 2 (IMMEDIATE), got {value!r:.40}")
+        job = self._require_running()
+        if self.run_state is RunState.PAUSED:
+            raise Rejected(f"job {job.id} is already paused; write RESUME or ABORT")
+        if self.run_state is RunState.ABORTING:
+            raise Rejected(f"job {job.id} is being aborted")
+        if self.run_state is RunState.PAUSING and value == 1:
+            raise Rejected(f"job {job.id} is already pausing; write 2 (IMMEDIATE) to pause now")
+        error = self.runner.pause(immediate=value == 2)
+        if error:
+            raise Rejected(error)
+        self.run_state = RunState.PAUSING
+        self.touch("state")
+        kind = "immediate" if value == 2 else "deferred"
+        op.message = f"{kind} pause of job {job.id} requested"
+        self.log_event(f"{op.client or 'someone'} asked for a {kind} pause of job {job.id}")
+
+    def resume(self, op: Operation, value: Any) -> None:
+        """RESUME: continue a paused job (or cancel a pause not yet taken)."""
+        if value != 1:
+            raise Rejected(f"write 1 to resume (got {value!r:.40})")
+        job = self._require_running()
+        if self.run_state not in (RunState.PAUSED, RunState.PAUSING):
+            raise Rejected(f"job {job.id} is not paused")
+        error = self.runner.resume()
+        if error:
+            raise Rejected(error)
+        if self.run_state is RunState.PAUSING:
+            self.run_state = RunState.RUNNING
+            self.touch("state")
+        op.message = f"resuming job {job.id}"
+        self.log_event(f"{op.client or 'someone'} resumed job {job.id}")
+
+    def abort(self, op: Operation, value: Any) -> None:
+        """ABORT: 1 soft (exception at the next pause point, then escalate), 2 kill now."""
+        if value not in (1, 2):
+            raise Rejected(f"write 1 (SOFT) or 2 (KILL), got {value!r:.40}")
+        job = self._require_running()
+        self.end_current(op, JobState.ABORTED, hold_after=True, kill=value == 2)
+        op.job_ids = [job.id]
+        op.message = f"{'killing' if value == 2 else 'aborting'} job {job.id}"
+
+    def stop(self, op: Operation, value: Any) -> None:
+        """STOP: abort the current job and clear the queue."""
+        if value != 1:
+            raise Rejected(f"write 1 to stop all jobs and empty the queue (got {value!r:.40})")
+        ids = self.queue.ids()
+        if self.current is not None and self.run_state is not RunState.ABORTING:
+            self.end_current(op, JobState.ABORTED, hold_after=False, kill=False)
+        self.queue.remove(ids)
+        self.store.delete_jobs(ids)
+        self.touch("queue")
+        op.job_ids = ids
+        op.message = f"stopping; removed {len(ids)} queued jobs"
+        self.log_event(f"{op.client or 'someone'} stopped all jobs and emptied the queue")
+
+    def validate(self, op: Operation, text: str) -> None:
+        """VALIDATE: check a job without queueing it; a dry run completes asynchronously."""
+        dry_run = False
+        stripped = text.strip() if isinstance(text, str) else ""
+        if stripped.startswith("{"):
+            obj = load_json(stripped, "the job spec")
+            if isinstance(obj, dict) and "dry_run" in obj:
+                dry_run = obj.pop("dry_run")
+                if not isinstance(dry_run, bool):
+                    raise Rejected("'dry_run' must be true or false")
+                stripped = json.dumps(obj)
+        result: dict[str, Any] = {
+            "request_id": None,
+            "ok": True,
+            "errors": [],
+            "warnings": [],
+            "estimate": None,
+            "dry_run": None,
+        }
+        try:
+            specs = parse_job_text(stripped)
+            if len(specs) != 1:
+                raise Rejected("VALIDATE takes one job, not a batch")
+            result["request_id"] = op.request_id = specs[0].request_id
+            job = self.build_job(specs[0])
+            result["warnings"] = job.warnings
+            result["estimate"] = job.estimate
+        except Rejected as exc:
+            result.update(ok=False, errors=[_error_entry(str(exc))])
+            job = None
+        op.message = "valid" if result["ok"] else f"invalid: {result['errors'][0]['message']}"
+        self.validate_result = result
+        self.touch("validate")
+        if dry_run and job is not None:
+            self._start_dry_run(op, job, result)
+
+    def _start_dry_run(self, op: Operation, job: Job, result: dict[str, Any]) -> None:
+        dry = getattr(self, "dry_runner", None)
+        if dry is None:
+            raise Rejected("dry runs are not available on this server")
+        if getattr(self, "_dry_running", False):
+            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
+        self._dry_running = True
+        source, filename = self.job_source(job), self._job_filename(job)
+        result["dry_run"] = {
+            "ok": None,
+            "estimate": None,
+            "steps": [],
+            "writes": [],
+            "output": "",
+            "error": "running",
+        }
+        op.message = "dry run started"
+        completion = op.on_done
+
+        def work() -> None:
+            try:
+                outcome = dry(job, source, filename)
+            except Exception as exc:  # the dry run must always complete its write
+                log.exception("dry run failed")
+                outcome = {
+                    "ok": False,
+                    "estimate": None,
+                    "steps": [],
+                    "writes": [],
+                    "output": "",
+                    "error": f"dry run failed: {exc}",
+                }
+            with self.lock:
+                result["dry_run"] = outcome
+                if not outcome.get("ok"):
+                    result["ok"] = False
+                self.validate_result = dict(result)
+                self._dry_running = False
+                self.touch("validate")
+            self._notify()
+            if completion is not None:
+                completion()
+
+        op.on_done = None
+        threading.Thread(target=work, name="dry-run", daemon=True).start()
+
+    def reload_commands(self, op: Operation, value: Any) -> None:
+        """COMMANDS:RELOAD: re-read the command sources now."""
+        if value != 1:
+            raise Rejected(f"write 1 to reload the commands (got {value!r:.40})")
+        if self.catalogue is None:
+            raise Rejected("no command catalogue is configured")
+        changed = self.catalogue.reload()
+        self.touch("commands", "settings")
+        op.message = "commands changed" if changed else "commands unchanged"
+
+    def _require_running(self) -> Job:
+        if self.current is None:
+            raise Rejected("no job is running")
+        return self.current
+
+    # -- runner events -------------------------------------------------------------------
+
+    def on_job_event(self, job_id: int, event: dict[str, Any]) -> None:
+        """Apply an event from the runner (any thread)."""
+        with self.lock:
+            job = self.current
+            if job is None or job.id != job_id:
+                log.debug("event for job %s ignored (not current): %s", job_id, event.get("type"))
+                return
+            kind = event.get("type")
+            if kind == "started":
+                with self.store.transaction():
+                    self.store.save_job(job, handle=event.get("handle") or {})
+            elif kind == "line":
+                job.update(line=event.get("line"))
+                self.touch("line")
+            elif kind == "progress":
+                job.update(progress=event.get("percent"), message=event.get("message") or "")
+                self.touch("progress")
+            elif kind == "message":
+                job.update(message=event.get("text") or "")
+                self.touch("progress")
+            elif kind == "paused":
+                self._paused(job, True)
+            elif kind == "resumed":
+                self._paused(job, False)
+            elif kind == "output":
+                self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
+                self.touch("output")
+            elif kind == "finished":
+                self._finished_current(job, event)
+                self._maybe_start_next()
+            self.touch("current")
+        self._notify()
+
+    def _paused(self, job: Job, paused: bool) -> None:
+        if self.run_state is RunState.ABORTING:
+            return
+        self.run_state = RunState.PAUSED if paused else RunState.RUNNING
+        job.update(state=JobState.PAUSED if paused else JobState.RUNNING)
+        with self.store.transaction():
+            self.store.save_job(job)
+            self.log_event(
+                f"job {job.id} {'paused' if paused else 'resumed'}"
+                + (f" at line {job.line}" if paused and job.line else "")
+            )
+        self.touch("state")
+
+    def _finished_current(self, job: Job, event: dict[str, Any]) -> None:
+        state = JobState(event.get("state", "FAILED"))
+        hold_after = False
+        if self._end_as is not None and state is not JobState.DONE:
+            state, hold_after = self._end_as
+        finished = now_iso()
+        elapsed = max(0.0, parse_iso(finished) - parse_iso(job.started)) if job.started else None
+        job.update(
+            state=state,
+            finished=finished,
+            elapsed=elapsed,
+            error=event.get("error"),
+            exit_code=event.get("exit_code"),
+        )
+        if state is JobState.DONE and job.progress is not None:
+            job.update(progress=100.0)
+        self.current, self.run_state, self._end_as = None, RunState.IDLE, None
+        with self.store.transaction():
+            self.record_finished(job)
+            if state is JobState.DONE and elapsed is not None:
+                self.learn_duration(job, elapsed)
+            reason = f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
+            self.log_event(f"job {job.id} {state.value}{reason}"[:500])
+            if hold_after:
+                self.change_hold(True, f"queue held after job {job.id} was aborted")
+        self.touch("queue", "current", "output", "script", "line", "progress")
+        if state in (JobState.FAILED, JobState.INTERRUPTED):
+            self._after_failure(job)
+
+    def learn_duration(self, job: Job, seconds: float) -> None:
+        """Remember how long a job took, for history-based estimates."""
+        key_of = getattr(self.validator, "job_key", None)
+        if key_of is not None:
+            self.store.add_duration(key_of(job.to_dict()), seconds)
+
+    def _adopt(self, job: Job, handle: dict | None) -> None:
+        """Take over a job left running or paused by a previous server (lock held)."""
+        self.current = job
+        self.run_state = RunState.PAUSED if job.state is JobState.PAUSED else RunState.RUNNING
+        try:
+            self.current_source = self.job_source(job)
+        except Rejected:
+            self.current_source = job.script or ""
+        self.log_event(f"reattaching to job {job.id} left running by the previous server")
+        self.touch("current", "state", "script")
+        if not handle:
+            self._finished_current(
+                job,
+                {
+                    "state": "INTERRUPTED",
+                    "error": {
+                        "type": "Interrupted",
+                        "message": "the server stopped before the job's process was recorded",
+                        "line": None,
+                        "traceback": "",
+                    },
+                },
+            )
+            return
+        self.runner.adopt(job.id, handle, str(self.log_path(job.id)))
+
+
+def _error_entry(message: str) -> dict[str, Any]:
+    line = None
+    if message.startswith("line "):
+        head = message[5:].split(":", 1)[0].split(",", 1)[0]
+        line = int(head) if head.isdigit() else None
+    return {"line": line, "col": None, "message": message}

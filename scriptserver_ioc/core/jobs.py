@@ -1,0 +1,126 @@
+"""Job records and their states."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+
+class JobState(str, Enum):
+    """Life-cycle state of a job, as in the job record's `state`."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    SKIPPED = "SKIPPED"
+    INTERRUPTED = "INTERRUPTED"
+
+    @property
+    def terminal(self) -> bool:
+        """True for the states a job ends in."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {JobState.DONE, JobState.FAILED, JobState.ABORTED, JobState.SKIPPED, JobState.INTERRUPTED}
+)
+"""States after which a job never changes again."""
+
+FINISHED_STATE_NAMES = ["DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED"]
+"""The `LAST:STATE` enum, in contract order."""
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 with UTC offset and milliseconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> float:
+    """Seconds since the epoch of an ISO 8601 time written by `now_iso`."""
+    return _dt.datetime.fromisoformat(text).timestamp()
+
+
+@dataclass
+class Job:
+    """One job: what to run and what happened to it.
+
+    The attributes are exactly the keys of the job record of the Channel Access contract;
+    `to_dict` gives that record. `json_text` caches its serialisation, since the queue PV
+    joins thousands of them; every mutation must go through `update` to drop the cache.
+    """
+
+    id: int
+    name: str
+    kind: str
+    command: str | None = None
+    args: dict[str, Any] | None = None
+    script: str | None = None
+    file: str | None = None
+    blackbox: bool = False
+    tags: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+    rerun_of: int | None = None
+    state: JobState = JobState.QUEUED
+    created: str = field(default_factory=now_iso)
+    started: str | None = None
+    finished: str | None = None
+    elapsed: float | None = None
+    estimate: float | None = None
+    estimate_source: str = "none"
+    progress: float | None = None
+    line: int | None = None
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    exit_code: int | None = None
+    _json: str | None = field(default=None, repr=False, compare=False)
+
+    def update(self, **changes: Any) -> None:
+        """Change attributes and drop the cached serialisation."""
+        for key, value in changes.items():
+            if key not in _FIELD_NAMES:
+                raise AttributeError(f"job records have no field {key!r}")
+            setattr(self, key, value)
+        self._json = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job record as the JSON object of the contract."""
+        record = {name: getattr(self, name) for name in _FIELD_NAMES}
+        record["state"] = self.state.value
+        return record
+
+    def json_text(self) -> str:
+        """The job record as ASCII JSON text (cached until the next `update`)."""
+        if self._json is None:
+            self._json = json.dumps(self.to_dict(), ensure_ascii=True, separators=(",", ":"))
+        return self._json
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Job:
+        """Rebuild a job from its record (as stored)."""
+        known = {k: v for k, v in record.items() if k in _FIELD_NAMES}
+        known["state"] = JobState(known.get("state", "QUEUED"))
+        return cls(**known)
+
+    def spec_fields(self) -> dict[str, Any]:
+        """The fields a client specifies (what a re-run or a copy starts from)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "command": self.command,
+            "args": dict(self.args) if self.args is not None else None,
+            "script": self.script,
+            "file": self.file,
+            "blackbox": self.blackbox,
+            "tags": dict(self.tags),
+            "request_id": self.request_id,
+        }
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Job) if not f.name.startswith("_"))

@@ -1,0 +1,155 @@
+"""The ordered queue of jobs waiting to run.
+
+Each queued job has a sort key (a float) so that the store can persist an insert or a move
+by writing one row: a new key is chosen between its neighbours' keys. When the gap between
+two neighbours is exhausted, every key is renumbered and the caller is told to store them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from .jobs import Job
+
+KEY_STEP = 1024.0
+"""Distance between the sort keys of consecutive jobs after a renumbering."""
+
+_MIN_GAP = 1e-6
+
+
+class JobQueue:
+    """Queued jobs in run order with stable sort keys.
+
+    Not thread-safe: the owner (core.ScriptServer) serialises access with its lock.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: list[Job] = []
+        self._by_id: dict[int, Job] = {}
+        self.keys: dict[int, float] = {}
+        self.json_bytes = 0
+        """Total length of the queued jobs' JSON records (bounded by MAX_QUEUE_JSON_BYTES)."""
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._jobs))
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._by_id
+
+    def get(self, job_id: int) -> Job | None:
+        """The queued job with this id, or None."""
+        return self._by_id.get(job_id)
+
+    def ids(self) -> list[int]:
+        """Ids in run order."""
+        return [job.id for job in self._jobs]
+
+    def first(self) -> Job | None:
+        """The job that runs next."""
+        return self._jobs[0] if self._jobs else None
+
+    def head(self, count: int) -> list[Job]:
+        """The first `count` jobs."""
+        return self._jobs[:count]
+
+    def index(self, job_id: int) -> int:
+        """Position of a queued job (0 = next to run)."""
+        return self._jobs.index(self._by_id[job_id])
+
+    def load(self, jobs_with_keys: Iterable[tuple[Job, float]]) -> None:
+        """Fill an empty queue from storage, ordered by key."""
+        for job, key in sorted(jobs_with_keys, key=lambda pair: pair[1]):
+            self._jobs.append(job)
+            self._by_id[job.id] = job
+            self.keys[job.id] = key
+            self.json_bytes += len(job.json_text())
+
+    def insert(self, jobs: list[Job], index: int | None = None) -> bool:
+        """Insert jobs contiguously before `index` (None or past the end: at the end).
+
+        Returns:
+            True if every key was renumbered (the caller must store all of them).
+        """
+        if index is None or index > len(self._jobs):
+            index = len(self._jobs)
+        self._jobs[index:index] = jobs
+        for job in jobs:
+            self._by_id[job.id] = job
+            self.json_bytes += len(job.json_text())
+        return self._assign_keys(index, len(jobs))
+
+    def remove(self, job_ids: Iterable[int]) -> list[Job]:
+        """Remove jobs by id; returns them in run order."""
+        doomed = set(job_ids)
+        removed = [job for job in self._jobs if job.id in doomed]
+        self._jobs = [job for job in self._jobs if job.id not in doomed]
+        for job in removed:
+            del self._by_id[job.id]
+            del self.keys[job.id]
+            self.json_bytes -= len(job.json_text())
+        return removed
+
+    def pop_first(self) -> Job:
+        """Remove and return the job that runs next."""
+        job = self._jobs[0]
+        self.remove([job.id])
+        return job
+
+    def move(self, job_id: int, to: int) -> bool:
+        """Move a job so that its index becomes `to` (clamped to the ends).
+
+        Returns:
+            True if every key was renumbered.
+        """
+        job = self._by_id[job_id]
+        self._jobs.remove(job)
+        to = max(0, min(to, len(self._jobs)))
+        self._jobs.insert(to, job)
+        return self._assign_keys(to, 1)
+
+    def reorder(self, order: list[int]) -> None:
+        """Put the listed ids first, in that order; the others keep their order after them.
+
+        Every key is renumbered; the caller stores them all.
+        """
+        listed = [self._by_id[i] for i in dict.fromkeys(order) if i in self._by_id]
+        chosen = {job.id for job in listed}
+        self._jobs = listed + [job for job in self._jobs if job.id not in chosen]
+        self._renumber()
+
+    def replace(self, job: Job) -> None:
+        """Swap in an edited version of a queued job (same id and place)."""
+        old = self._by_id[job.id]
+        self._jobs[self._jobs.index(old)] = job
+        self._by_id[job.id] = job
+        self.json_bytes += len(job.json_text()) - len(old.json_text())
+
+    def refresh_size(self, job: Job, old_size: int) -> None:
+        """Account for a change of a queued job's JSON size after an in-place update."""
+        self.json_bytes += len(job.json_text()) - old_size
+
+    def _assign_keys(self, index: int, count: int) -> bool:
+        before = self.keys[self._jobs[index - 1].id] if index > 0 else None
+        after_index = index + count
+        after = self.keys[self._jobs[after_index].id] if after_index < len(self._jobs) else None
+        if before is None and after is None:
+            new_keys = [KEY_STEP * (i + 1) for i in range(count)]
+        elif after is None:
+            new_keys = [before + KEY_STEP * (i + 1) for i in range(count)]
+        elif before is None:
+            new_keys = [after - KEY_STEP * (count - i) for i in range(count)]
+        else:
+            step = (after - before) / (count + 1)
+            if step < _MIN_GAP:
+                self._renumber()
+                return True
+            new_keys = [before + step * (i + 1) for i in range(count)]
+        for job, key in zip(self._jobs[index:after_index], new_keys):
+            self.keys[job.id] = key
+        return False
+
+    def _renumber(self) -> None:
+        self.keys = {job.id: KEY_STEP * (i + 1) for i, job in enumerate(self._jobs)}

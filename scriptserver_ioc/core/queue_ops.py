@@ -1,0 +1,430 @@
+"""Queue editing operations of the control API (QUEUE:* PVs).
+
+A mixin of `ScriptServer`: every handler runs with the server lock held inside one store
+transaction, checks everything before it changes anything, and raises `Rejected` with a
+message naming what was wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import limits
+from .jobs import Job, JobState, now_iso
+from .specs import (
+    CONTENT_KEYS,
+    JobSpec,
+    Rejected,
+    apply_options,
+    load_json,
+    parse_call,
+    parse_id,
+    parse_id_or_object,
+    parse_ids,
+    parse_index,
+    parse_job_text,
+    parse_spec,
+)
+from .state import Operation
+
+
+def call_text(command: str, args: dict[str, Any]) -> str:
+    """Python source calling `command` with keyword arguments (the job's generated source)."""
+    return f"{command}({', '.join(f'{name}={value!r}' for name, value in args.items())})"
+
+
+class QueueControl:
+    """Handlers of QUEUE:ADD, REMOVE, MOVE, UPDATE, REPEAT, RERUN, SKIP, CLEAR, HOLD, ON_ERROR."""
+
+    # -- building jobs -------------------------------------------------------------------
+
+    def build_job(self, spec: JobSpec, job_id: int = 0) -> Job:
+        """Bind, check and turn a spec into a queued job record (id 0 until allocated)."""
+        job = Job(id=job_id, name="", kind=spec.kind, blackbox=spec.blackbox, tags=spec.tags)
+        job.request_id = spec.request_id
+        if spec.kind == "command":
+            if self.catalogue is None:
+                raise Rejected("no command catalogue is loaded, so commands cannot be queued")
+            try:
+                job.args = dict(self.catalogue.bind(spec.command, spec.positional, spec.keywords))
+            except ValueError as exc:
+                raise Rejected(str(exc)) from None
+            job.command = spec.command
+            default_name = call_text(spec.command, job.args)
+        elif spec.kind == "script":
+            if not self.allow_scripts:
+                raise Rejected(
+                    "this server runs catalogue commands and script files only (--no-scripts)"
+                )
+            job.script = spec.script
+            first = next(
+                (ln.strip() for ln in spec.script.splitlines() if ln.strip()[:1] not in ("", "#")),
+                "",
+            )
+            default_name = f"script: {first}" if first else "script"
+        else:
+            job.file = spec.file
+            self.script_file(spec.file)
+            default_name = spec.file
+        job.name = (spec.name or default_name)[: limits.MAX_NAME_CHARS]
+        self.check_job(job)
+        return job
+
+    def check_job(self, job: Job) -> None:
+        """Run the validator on a job; errors reject it, warnings and estimates are kept."""
+        if self.validator is None:
+            if job.kind != "command":
+                _check_syntax(self.job_source(job), job.kind)
+            return
+        verdict = self.validator.check(job.to_dict())
+        if verdict.errors:
+            first = verdict.errors[0]
+            where = f"line {first.get('line')}: " if first.get("line") else ""
+            more = f" (and {len(verdict.errors) - 1} more)" if len(verdict.errors) > 1 else ""
+            raise Rejected(f"{where}{first.get('message')}{more}")
+        job.warnings = list(verdict.warnings)
+        job.estimate = verdict.estimate
+        job.estimate_source = verdict.estimate_source if verdict.estimate is not None else "none"
+
+    def script_file(self, name: str) -> Path:
+        """The path of a `file` job's script, which must lie inside the scripts directory."""
+        if self.scripts_dir is None:
+            raise Rejected("no scripts directory is configured, so 'file' jobs cannot run")
+        root = self.scripts_dir.resolve()
+        path = (root / name).resolve()
+        if root != path and root not in path.parents:
+            raise Rejected(f"the file {name!r} is outside the scripts directory {root}")
+        if not path.is_file():
+            raise Rejected(f"the file {name!r} does not exist in the scripts directory {root}")
+        return path
+
+    def job_source(self, job: Job) -> str:
+        """The Python source a job runs (generated for command jobs)."""
+        if job.kind == "command":
+            return call_text(job.command or "", job.args or {})
+        if job.kind == "script":
+            return job.script or ""
+        path = self.script_file(job.file or "")
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Rejected(f"cannot read the script file {job.file!r}: {exc}") from None
+
+    def _queue_new(self, op: Operation, jobs: list[Job], index: int | None) -> None:
+        self.check_queue_room(len(jobs), sum(len(job.json_text()) for job in jobs))
+        ids = self.store.allocate_ids(len(jobs))
+        created = now_iso()
+        for job, job_id in zip(jobs, ids):
+            job.update(id=job_id, created=created, state=JobState.QUEUED)
+        self._insert(jobs, index)
+        op.job_ids = ids
+        where = "" if index is None or index >= len(self.queue) - len(jobs) else f" at {index}"
+        op.message = f"queued {_ids_text(ids)}{where}"
+        self.log_event(f"{_who(op)}queued {_ids_text(ids)}: {jobs[0].name}"[:300])
+
+    def _insert(self, jobs: list[Job], index: int | None) -> None:
+        renumbered = self.queue.insert(jobs, index)
+        keys = self.queue.keys
+        if renumbered:
+            self.store.save_jobs([(job, keys[job.id]) for job in jobs])
+            self.store.set_keys(keys)
+        else:
+            self.store.save_jobs([(job, keys[job.id]) for job in jobs])
+        self.touch("queue")
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def add(self, op: Operation, text: str) -> None:
+        """QUEUE:ADD: queue a job, a call, or a batch (all or none)."""
+        specs = parse_job_text(text)
+        op.request_id = specs[0].request_id
+        jobs = []
+        for index, spec in enumerate(specs):
+            try:
+                jobs.append(self.build_job(spec))
+            except Rejected as exc:
+                raise Rejected(f"batch item {index}: {exc}" if len(specs) > 1 else str(exc)) from None
+        self._queue_new(op, jobs, specs[0].position)
+
+    def remove(self, op: Operation, text: str) -> None:
+        """QUEUE:REMOVE: delete queued jobs by id, list of ids, or `all`."""
+        ids = parse_ids(text)
+        if ids is None:
+            ids = self.queue.ids()
+        self._require_queued(ids)
+        self.queue.remove(ids)
+        self.store.delete_jobs(ids)
+        self.touch("queue")
+        op.job_ids = ids
+        op.message = f"removed {_ids_text(ids)}"
+        self.log_event(f"{_who(op)}removed {_ids_text(ids)} from the queue")
+
+    def move(self, op: Operation, text: str) -> None:
+        """QUEUE:MOVE: reorder by `to`, `before`, `after`, `by` or a full `order`."""
+        obj = load_json(text, "the move")
+        if not isinstance(obj, dict):
+            raise Rejected(_MOVE_HELP)
+        op.request_id = _request_id(obj)
+        obj.pop("request_id", None)
+        if "order" in obj:
+            if set(obj) != {"order"}:
+                raise Rejected("'order' takes no other key; " + _MOVE_HELP)
+            order = obj["order"]
+            if not isinstance(order, list) or len(order) > limits.MAX_QUEUE_LENGTH:
+                raise Rejected("'order' must be a JSON array of job ids")
+            order = [parse_id(v) for v in order]
+            self.queue.reorder(order)
+            self.store.set_keys(self.queue.keys)
+            self.touch("queue")
+            op.message = "queue reordered"
+            self.log_event(f"{_who(op)}reordered the queue")
+            return
+        keys = set(obj) - {"id"}
+        if "id" not in obj or len(keys) != 1 or not keys <= {"to", "before", "after", "by"}:
+            raise Rejected(_MOVE_HELP)
+        job_id = parse_id(obj["id"])
+        self._require_queued([job_id])
+        how = keys.pop()
+        target = obj[how]
+        old = self.queue.index(job_id)
+        if how == "to":
+            last = len(self.queue) - 1
+            to = {"top": 0, "bottom": last}.get(target) if isinstance(target, str) else None
+            if to is None:
+                to = parse_index(target, "to")
+                if to > last:
+                    raise Rejected(f"'to' is {to} but the queue has indexes 0..{last}")
+        elif how == "by":
+            if isinstance(target, bool) or not isinstance(target, int):
+                raise Rejected(f"'by' must be an integer number of places, got {target!r:.40}")
+            to = max(0, min(len(self.queue) - 1, old + target))
+        else:
+            other = parse_id(target, f"'{how}'")
+            if other == job_id:
+                raise Rejected(f"a job cannot move {how} itself")
+            self._require_queued([other])
+            to = self.queue.index(other) + (1 if how == "after" else 0)
+            to -= 1 if to > old else 0
+        if self.queue.move(job_id, to):
+            self.store.set_keys(self.queue.keys)
+        else:
+            self.store.set_keys({job_id: self.queue.keys[job_id]})
+        self.touch("queue")
+        op.job_ids = [job_id]
+        op.message = f"job {job_id} moved from index {old} to {to}"
+        self.log_event(f"{_who(op)}moved job {job_id} from index {old} to {to}")
+
+    def update(self, op: Operation, text: str) -> None:
+        """QUEUE:UPDATE: edit a queued job; re-validated, rejected as a whole if invalid."""
+        job_id, fields = parse_id_or_object(text, "the update")
+        op.request_id = _request_id(fields)
+        job = self._require_queued([job_id])[0]
+        if not fields:
+            raise Rejected("the update changes nothing; give fields of a job spec")
+        edited = self.build_job(self._merged_spec(job, fields), job_id)
+        edited.update(created=job.created, rerun_of=job.rerun_of)
+        self.queue.replace(edited)
+        self.store.save_jobs([(edited, self.queue.keys[job_id])])
+        self.touch("queue")
+        op.job_ids = [job_id]
+        op.message = f"job {job_id} updated"
+        self.log_event(f"{_who(op)}updated job {job_id}: {edited.name}"[:300])
+
+    def repeat(self, op: Operation, text: str) -> None:
+        """QUEUE:REPEAT: insert copies of a queued job right after it."""
+        job_id, fields = parse_id_or_object(text, "the repeat")
+        op.request_id = _request_id(fields)
+        if set(fields) - {"times"}:
+            raise Rejected('QUEUE:REPEAT takes an id or {"id": ..., "times": k}')
+        times = fields.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times:
+            raise Rejected(f"'times' must be a positive integer, got {times!r:.40}")
+        if times > limits.MAX_REPEAT:
+            raise Rejected(f"'times' is {times}; at most {limits.MAX_REPEAT} (MAX_REPEAT)")
+        job = self._require_queued([job_id])[0]
+        copies = [
+            Job.from_dict({**job.to_dict(), "warnings": list(job.warnings)}) for _ in range(times)
+        ]
+        self._queue_new(op, copies, self.queue.index(job_id) + 1)
+        op.message = f"job {job_id} repeated as {_ids_text(op.job_ids)}"
+
+    def rerun(self, op: Operation, text: str) -> None:
+        """QUEUE:RERUN: queue a copy of a finished job from the beginning, optionally edited."""
+        job_id, fields = parse_id_or_object(text, "the re-run")
+        op.request_id = _request_id(fields)
+        position = fields.pop("position", None)
+        if position is not None:
+            position = parse_index(position, "position")
+        original = self._finished(job_id)
+        spec = self._merged_spec(original, fields) if fields else self._merged_spec(original, {})
+        job = self.build_job(spec)
+        job.rerun_of = job_id
+        self._queue_new(op, [job], position)
+        op.message = f"job {job_id} queued again as {op.job_ids[0]}"
+
+    def skip(self, op: Operation, text: str) -> None:
+        """QUEUE:SKIP: a queued job goes to history as SKIPPED; the current job is ended."""
+        job_id = parse_id(text.strip() if isinstance(text, str) else text)
+        op.job_ids = [job_id]
+        if self.current is not None and self.current.id == job_id:
+            self.end_current(op, JobState.SKIPPED, hold_after=False, kill=False)
+            op.message = f"skipping the running job {job_id}"
+            return
+        job = self._require_queued([job_id])[0]
+        self.queue.remove([job_id])
+        job.update(state=JobState.SKIPPED, finished=now_iso())
+        self.record_finished(job)
+        self.touch("queue")
+        op.message = f"job {job_id} skipped"
+        self.log_event(f"{_who(op)}skipped job {job_id}")
+
+    def clear(self, op: Operation, value: Any) -> None:
+        """QUEUE:CLEAR: delete every queued job (write 1)."""
+        if value != 1:
+            raise Rejected(f"write 1 to clear the queue (got {value!r:.40})")
+        ids = self.queue.ids()
+        self.queue.remove(ids)
+        self.store.delete_jobs(ids)
+        self.touch("queue")
+        op.job_ids = ids
+        op.message = f"removed {len(ids)} queued jobs"
+        self.log_event(f"{_who(op)}cleared the queue ({len(ids)} jobs)")
+
+    def set_hold(self, op: Operation, value: Any) -> None:
+        """QUEUE:HOLD: 0 run, 1 hold (finish the current job, start no new one)."""
+        if value not in (0, 1):
+            raise Rejected(f"write 0 (RUN) or 1 (HOLD), got {value!r:.40}")
+        self.change_hold(bool(value), f"{_who(op)}{'held' if value else 'released'} the queue")
+        op.message = "queue held" if value else "queue running"
+
+    def set_on_error(self, op: Operation, value: Any) -> None:
+        """QUEUE:ON_ERROR: 0 hold the queue after a failed job, 1 continue."""
+        if value not in (0, 1):
+            raise Rejected(f"write 0 (HOLD) or 1 (CONTINUE), got {value!r:.40}")
+        self.on_error_hold = value == 0
+        self.store.set_setting("on_error_hold", self.on_error_hold)
+        self.touch("settings")
+        op.message = "after a failed job: " + ("hold" if value == 0 else "continue")
+        self.log_event(f"{_who(op)}set ON_ERROR to {'HOLD' if value == 0 else 'CONTINUE'}")
+
+    def change_hold(self, hold: bool, why: str) -> None:
+        """Set the hold flag, store it and log why."""
+        if hold != self.hold:
+            self.hold = hold
+            self.store.set_setting("hold", hold)
+            self.log_event(why)
+        self.touch("settings")
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _require_queued(self, ids: list[int]) -> list[Job]:
+        missing = [i for i in ids if i not in self.queue]
+        if missing:
+            raise Rejected(self._not_queued_text(missing[0]))
+        return [self.queue.get(i) for i in ids]
+
+    def _not_queued_text(self, job_id: int) -> str:
+        queued = self.queue.ids()
+        shown = ", ".join(map(str, queued[:10])) + (", ..." if len(queued) > 10 else "")
+        if self.current is not None and self.current.id == job_id:
+            why = "it is running"
+        else:
+            finished = self._finished_or_none(job_id)
+            why = (
+                f"it finished as {finished.state.value} at {finished.finished}"
+                if finished
+                else "no such job"
+            )
+        return f"job {job_id} is not queued ({why}); queued ids: {shown or 'none'}"
+
+    def _finished_or_none(self, job_id: int) -> Job | None:
+        for job in self.history:
+            if job.id == job_id:
+                return job
+        return self.store.finished_job(job_id)
+
+    def _finished(self, job_id: int) -> Job:
+        job = self._finished_or_none(job_id)
+        if job is None:
+            where = "it is queued" if job_id in self.queue else "no such finished job"
+            if self.current is not None and self.current.id == job_id:
+                where = "it is still running"
+            raise Rejected(f"job {job_id} cannot be re-run: {where}")
+        return job
+
+    def _merged_spec(self, job: Job, fields: dict[str, Any]) -> JobSpec:
+        """A spec of `job` with `fields` (keys of a job spec) applied on top."""
+        unknown = set(fields) - {"name", "blackbox", "tags", "request_id", "args", *CONTENT_KEYS}
+        if unknown:
+            raise Rejected(
+                f"unknown key {sorted(unknown)[0]!r}; give fields of a job spec (command, "
+                "args, call, script, file, name, blackbox, tags, request_id)"
+            )
+        content = [key for key in CONTENT_KEYS if key in fields]
+        if content:
+            spec = parse_spec({k: v for k, v in fields.items() if k != "position"}, False)
+            if "name" not in fields and job.name != self._default_name(job):
+                spec.name = job.name
+            for key in ("blackbox", "tags", "request_id"):
+                if key not in fields:
+                    setattr(spec, key, getattr(job, key))
+            return spec
+        spec = JobSpec(kind=job.kind, command=job.command, script=job.script, file=job.file)
+        spec.keywords = dict(job.args or {})
+        if "args" in fields:
+            if job.kind != "command":
+                raise Rejected(f"job {job.id} is a {job.kind} job; 'args' goes with commands")
+            args = fields["args"]
+            if isinstance(args, list):
+                spec.keywords, spec.positional = {}, args
+            elif isinstance(args, dict):
+                spec.keywords = args
+            else:
+                raise Rejected("'args' must be an object of named arguments or an array")
+        spec.name = job.name if job.name != self._default_name(job) else None
+        spec.blackbox, spec.tags, spec.request_id = job.blackbox, job.tags, job.request_id
+        apply_options(spec, fields)
+        return spec
+
+    def _default_name(self, job: Job) -> str:
+        if job.kind == "command":
+            return call_text(job.command or "", job.args or {})
+        return job.file if job.kind == "file" else job.name
+
+
+_MOVE_HELP = (
+    'expected {"id", "to": index|"top"|"bottom"}, {"id", "before": id}, {"id", "after": id}, '
+    '{"id", "by": k} or {"order": [ids]}'
+)
+
+
+def _request_id(obj: dict[str, Any]) -> str | None:
+    value = obj.pop("request_id", None)
+    if value is not None and (not isinstance(value, str) or len(value) > 128):
+        raise Rejected("'request_id' must be a string of at most 128 characters")
+    return value
+
+
+def _ids_text(ids: list[int]) -> str:
+    if len(ids) == 1:
+        return f"job {ids[0]}"
+    if len(ids) > 5:
+        return f"{len(ids)} jobs ({ids[0]}..{ids[-1]})"
+    return "jobs " + ", ".join(map(str, ids))
+
+
+def _who(op: Operation) -> str:
+    return f"{op.client}: " if op.client else ""
+
+
+def _check_syntax(source: str, kind: str) -> None:
+    try:
+        compile(source, f"<{kind}>", "exec")
+    except SyntaxError as exc:
+        raise Rejected(f"line {exc.lineno}, column {exc.offset}: syntax error: {exc.msg}") from None
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise Rejected(f"the script cannot be compiled: {exc}") from None
+
+
+__all__ = ["QueueControl", "call_text", "parse_call"]

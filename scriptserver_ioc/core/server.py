@@ -1,0 +1,312 @@
+"""The script server: queue, current job, history and the control API, under one lock.
+
+`ScriptServer` is pure Python: it knows nothing of Channel Access or processes. The IOC
+calls `control(pv, value, client)` for every write and reads snapshots to publish; the
+runner calls `on_job_event`. After every change the server calls its listener with the set
+of topics that changed (outside its lock), and the listener reads the snapshots it needs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from . import limits
+from .execution import ExecutionControl
+from .jobs import Job, JobState, now_iso, parse_iso
+from .queue import JobQueue
+from .queue_ops import QueueControl
+from .specs import Rejected
+from .state import NICOS_CODES, NICOS_IDLE_AFTER_FAILURE, Operation, Reply, RunState
+
+log = logging.getLogger(__name__)
+
+HISTORY_SIZE = 100
+REPLIES_KEPT = 32
+LOG_TAIL_CHARS = 16_000
+SLOTS = 10
+
+
+class ScriptServer(QueueControl, ExecutionControl):
+    """The state of the script server and every operation on it.
+
+    Threading: every public method takes `self.lock`; handlers run with it held. Listeners
+    are called after the lock is released, from whichever thread made the change.
+
+    Args:
+        store: the database (`store.sqlite.Store`).
+        catalogue: the command catalogue (see docs/design.md), or None.
+        validator: checks jobs on add and update (`Validator.check`), or None for syntax and
+            argument binding only.
+        scripts_dir: where `file` jobs come from.
+        logs_dir: where each job's output log is written.
+        allow_scripts: False for `--no-scripts`.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        catalogue: Any = None,
+        validator: Any = None,
+        scripts_dir: Path | None = None,
+        logs_dir: Path | None = None,
+        allow_scripts: bool = True,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.store = store
+        self.catalogue = catalogue
+        self.validator = validator
+        self.scripts_dir = scripts_dir
+        self.logs_dir = logs_dir
+        self.allow_scripts = allow_scripts
+        self.runner: Any = None
+        self.listeners: list[Callable[[set[str]], None]] = []
+        self.started_at = time.time()
+        self.queue = JobQueue()
+        self.queue.load(store.queued_jobs())
+        self.history: collections.deque[Job] = collections.deque(
+            store.history(HISTORY_SIZE), maxlen=HISTORY_SIZE
+        )
+        self.hold = bool(store.setting("hold", False))
+        self.on_error_hold = bool(store.setting("on_error_hold", True))
+        self.current: Job | None = None
+        self.run_state = RunState.IDLE
+        self.current_source = ""
+        self.output_tail = ""
+        self.replies: collections.deque[Reply] = collections.deque(maxlen=REPLIES_KEPT)
+        self.reply_seq = 0
+        self.last_error = ""
+        self.validate_result: dict[str, Any] | None = None
+        self.event_log: collections.deque[str] = collections.deque(store.log_lines(400))
+        self._log_chars = sum(len(line) + 1 for line in self.event_log)
+        self._dirty: set[str] = set()
+        self._notify_lock = threading.Lock()
+        self._end_as: tuple[JobState, bool] | None = None
+        self._recovering = store.active_jobs()
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def attach_runner(self, runner: Any) -> None:
+        """Connect the job runner, adopt a job left running by a previous server, go on."""
+        with self.lock:
+            self.runner = runner
+            for job, handle in self._recovering:
+                self._adopt(job, handle)
+            self._recovering = []
+            self._maybe_start_next()
+        self._notify()
+
+    def add_listener(self, listener: Callable[[set[str]], None]) -> None:
+        """Call `listener(topics)` after every change."""
+        self.listeners.append(listener)
+
+    def touch(self, *topics: str) -> None:
+        """Mark topics as changed (lock held); listeners hear of them at the next notify."""
+        self._dirty.update(topics)
+
+    def _notify(self) -> None:
+        with self.lock:
+            topics, self._dirty = self._dirty, set()
+        if topics:
+            for listener in self.listeners:
+                listener(topics)
+
+    # -- control writes ------------------------------------------------------------------
+
+    def control(self, pv: str, value: Any, client: str = "") -> Reply:
+        """Apply one control write; the reply is also published in `REPLY`.
+
+        Args:
+            pv: the control PV name without prefix (e.g. "QUEUE:ADD").
+            value: the decoded value (text for char PVs, int for enums and longs).
+            client: who wrote it ("user@host"), for the event log.
+        """
+        handler = CONTROL_HANDLERS.get(pv)
+        if handler is None:
+            raise KeyError(pv)
+        op = Operation(pv, client)
+        with self.lock:
+            try:
+                with self.store.transaction():
+                    handler(self, op, value)
+                ok = True
+            except Rejected as exc:
+                ok = False
+                op.message = f"{pv}: {exc}"
+                self.last_error = op.message
+                self.touch("last_error")
+            self.reply_seq += 1
+            reply = Reply(self.reply_seq, pv, ok, op.message, op.request_id, op.job_ids)
+            self.replies.appendleft(reply)
+            self.touch("replies")
+            if ok:
+                self._maybe_start_next()
+        self._notify()
+        if op.on_done is not None:
+            op.on_done()
+        return reply
+
+    # -- the event log -------------------------------------------------------------------
+
+    def log_event(self, text: str) -> None:
+        """Add a line to the server's event log (`LOG`), stored with the current change."""
+        line = f"{now_iso()} {text}"
+        log.info(text)
+        self.event_log.append(line)
+        self._log_chars += len(line) + 1
+        while self._log_chars > LOG_TAIL_CHARS and len(self.event_log) > 1:
+            self._log_chars -= len(self.event_log.popleft()) + 1
+        self.store.append_log(line)
+        self.touch("log")
+
+    # -- snapshots for publishing (take the lock) ------------------------------------------
+
+    def queue_json(self) -> str:
+        """The `QUEUE` PV content: every queued job record in run order."""
+        with self.lock:
+            return "[" + ",".join(job.json_text() for job in self.queue) + "]"
+
+    def queue_slots(self) -> list[tuple[int, str, float]]:
+        """`QUEUE:<n>:*` content for n = 1..10: (id, name, estimate or -1)."""
+        with self.lock:
+            head = self.queue.head(SLOTS)
+            slots = [(j.id, j.name, j.estimate if j.estimate is not None else -1.0) for j in head]
+        return slots + [(0, "", -1.0)] * (SLOTS - len(slots))
+
+    def history_json(self) -> str:
+        """The `HISTORY` PV content: the last finished jobs, newest first."""
+        with self.lock:
+            return "[" + ",".join(job.json_text() for job in self.history) + "]"
+
+    def current_record(self) -> dict[str, Any] | None:
+        """The current job's record with live elapsed time, or None."""
+        with self.lock:
+            if self.current is None:
+                return None
+            record = self.current.to_dict()
+            record["elapsed"] = self.elapsed()
+            return record
+
+    def elapsed(self) -> float | None:
+        """Seconds since the current job started."""
+        with self.lock:
+            job = self.current
+            if job is None or job.started is None:
+                return None
+            return max(0.0, time.time() - parse_iso(job.started))
+
+    def remaining(self) -> float | None:
+        """Expected seconds until the current job ends, or None if unknown."""
+        with self.lock:
+            job = self.current
+            if job is None or job.estimate is None:
+                return None
+            return max(0.0, job.estimate - (self.elapsed() or 0.0))
+
+    def progress(self) -> float | None:
+        """Percent done of the current job: reported by the job, else elapsed over estimate."""
+        with self.lock:
+            job = self.current
+            if job is None:
+                return None
+            if job.progress is not None:
+                return job.progress
+            if job.estimate:
+                return min(99.0, 100.0 * (self.elapsed() or 0.0) / job.estimate)
+            return None
+
+    def queue_eta(self) -> float:
+        """Seconds until the current and every queued job have finished (unknown = 0)."""
+        with self.lock:
+            total = self.remaining() or 0.0
+            return total + sum(job.estimate or 0.0 for job in self.queue)
+
+    def state_code(self) -> int:
+        """`STATE:CODE`: NICOS status code of the run state."""
+        with self.lock:
+            if self.run_state is RunState.IDLE and self.history:
+                if self.history[0].state in (JobState.FAILED, JobState.INTERRUPTED):
+                    return NICOS_IDLE_AFTER_FAILURE
+            return NICOS_CODES[self.run_state]
+
+    def status(self) -> dict[str, Any]:
+        """The `STATUS` PV content."""
+        with self.lock:
+            revision = getattr(self.catalogue, "revision", 0) if self.catalogue else 0
+            return {
+                "state": self.run_state.value,
+                "state_code": self.state_code(),
+                "hold": self.hold,
+                "on_error": "HOLD" if self.on_error_hold else "CONTINUE",
+                "current_id": self.current.id if self.current else None,
+                "queue_count": len(self.queue),
+                "queue_eta": self.queue_eta(),
+                "server_time": now_iso(),
+                "commands_revision": revision,
+                "version": __version__,
+                "groups": self.group_estimates(),
+            }
+
+    def group_estimates(self) -> dict[str, dict[str, Any]]:
+        """Queued jobs per `tags.group`: how many are queued and their total estimate."""
+        groups: dict[str, dict[str, Any]] = {}
+        for job in self.queue:
+            group = job.tags.get("group") if isinstance(job.tags, dict) else None
+            if not isinstance(group, str):
+                continue
+            entry = groups.setdefault(
+                group, {"queued": 0, "count": job.tags.get("count"), "estimate": 0.0}
+            )
+            entry["queued"] += 1
+            entry["estimate"] += job.estimate or 0.0
+        return groups
+
+    def replies_list(self) -> list[dict[str, Any]]:
+        """The `REPLY` PV content, newest first."""
+        with self.lock:
+            return [reply.to_dict() for reply in self.replies]
+
+    def log_text(self) -> str:
+        """The `LOG` PV content: the tail of the event log."""
+        with self.lock:
+            return "\n".join(self.event_log)[-LOG_TAIL_CHARS:]
+
+    def check_queue_room(self, extra_jobs: int, extra_bytes: int) -> None:
+        """Reject growth past the queue bounds, naming the bound."""
+        if len(self.queue) + extra_jobs > limits.MAX_QUEUE_LENGTH:
+            raise Rejected(
+                f"the queue holds {len(self.queue)} jobs; at most {limits.MAX_QUEUE_LENGTH} "
+                "(MAX_QUEUE_LENGTH) may be queued"
+            )
+        if self.queue.json_bytes + extra_bytes > limits.MAX_QUEUE_JSON_BYTES:
+            raise Rejected(
+                f"the queue's records would exceed {limits.MAX_QUEUE_JSON_BYTES} bytes "
+                "(MAX_QUEUE_JSON_BYTES); remove jobs or queue smaller scripts"
+            )
+
+
+CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], None]] = {
+    "QUEUE:ADD": ScriptServer.add,
+    "QUEUE:REMOVE": ScriptServer.remove,
+    "QUEUE:MOVE": ScriptServer.move,
+    "QUEUE:UPDATE": ScriptServer.update,
+    "QUEUE:REPEAT": ScriptServer.repeat,
+    "QUEUE:RERUN": ScriptServer.rerun,
+    "QUEUE:SKIP": ScriptServer.skip,
+    "QUEUE:CLEAR": ScriptServer.clear,
+    "QUEUE:HOLD": ScriptServer.set_hold,
+    "QUEUE:ON_ERROR": ScriptServer.set_on_error,
+    "PAUSE": ScriptServer.pause,
+    "RESUME": ScriptServer.resume,
+    "ABORT": ScriptServer.abort,
+    "STOP": ScriptServer.stop,
+    "VALIDATE": ScriptServer.validate,
+    "COMMANDS:RELOAD": ScriptServer.reload_commands,
+}
+"""Control PV name -> handler; the PV table refers to these names."""

@@ -1,0 +1,240 @@
+"""SQLite persistence of the queue, the history, the settings and learned durations.
+
+The database runs in WAL mode with `synchronous=NORMAL`: a committed transaction survives
+the process being killed (it may be lost only to a power failure of the host). Every
+accepted change is one transaction, committed before the server publishes its reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..core.jobs import Job
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+HISTORY_DURATIONS_KEPT = 20
+LOG_LINES_KEPT = 2_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    position REAL,
+    finished_seq INTEGER,
+    record TEXT NOT NULL,
+    handle TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(position) WHERE position IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_history ON jobs(finished_seq) WHERE finished_seq IS NOT NULL;
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS durations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    seconds REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS durations_key ON durations(key);
+CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used."""
+
+
+class Store:
+    """The script server's database in the data directory.
+
+    Thread-safe: one connection guarded by a lock; the core calls it under its own lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from None
+        self._lock = threading.RLock()
+        self._in_transaction = False
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM settings WHERE key='schema'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO settings(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database {self.path} has schema {row[0]}, newer than this server "
+                f"({SCHEMA_VERSION})"
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one committed transaction (nested calls join the outer one)."""
+        with self._lock:
+            if self._in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._in_transaction = False
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def save_jobs(self, jobs: Iterable[tuple[Job, float | None]]) -> None:
+        """Insert or replace job rows; a key (position) marks a queued job."""
+        rows = [(job.id, job.state.value, key, job.json_text()) for job, key in jobs]
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO jobs(id, state, position, record) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET state=excluded.state, position=excluded.position, "
+                "record=excluded.record",
+                rows,
+            )
+
+    def save_job(self, job: Job, key: float | None = None, handle: dict | None = None) -> None:
+        """Insert or replace one job row; `handle` is kept for a running job's recovery."""
+        with self.transaction():
+            self.save_jobs([(job, key)])
+            if handle is not None:
+                self._db.execute(
+                    "UPDATE jobs SET handle=? WHERE id=?", (json.dumps(handle), job.id)
+                )
+
+    def finish_job(self, job: Job) -> None:
+        """Store a job that reached a terminal state as the newest history entry."""
+        with self.transaction():
+            seq = self._db.execute(
+                "SELECT COALESCE(MAX(finished_seq), 0) + 1 FROM jobs"
+            ).fetchone()[0]
+            self._db.execute(
+                "INSERT INTO jobs(id, state, position, finished_seq, record, handle) "
+                "VALUES (?, ?, NULL, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET "
+                "state=excluded.state, position=NULL, finished_seq=excluded.finished_seq, "
+                "record=excluded.record, handle=NULL",
+                (job.id, job.state.value, seq, job.json_text()),
+            )
+
+    def set_keys(self, keys: dict[int, float]) -> None:
+        """Update the sort keys of queued jobs."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE jobs SET position=? WHERE id=?", [(k, i) for i, k in keys.items()]
+            )
+
+    def delete_jobs(self, job_ids: Iterable[int]) -> None:
+        """Delete job rows (removed from the queue without a history entry)."""
+        with self.transaction():
+            self._db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in job_ids])
+
+    def queued_jobs(self) -> list[tuple[Job, float]]:
+        """Every queued job with its sort key, in run order."""
+        rows = self._db.execute(
+            "SELECT record, position FROM jobs WHERE position IS NOT NULL ORDER BY position"
+        )
+        return [(Job.from_dict(json.loads(record)), key) for record, key in rows]
+
+    def active_jobs(self) -> list[tuple[Job, dict | None]]:
+        """Jobs that were running or paused when the server stopped, with their handles."""
+        rows = self._db.execute(
+            "SELECT record, handle FROM jobs WHERE position IS NULL AND finished_seq IS NULL "
+            "ORDER BY id"
+        )
+        return [
+            (Job.from_dict(json.loads(record)), json.loads(handle) if handle else None)
+            for record, handle in rows
+        ]
+
+    def history(self, limit: int) -> list[Job]:
+        """The most recently finished jobs, newest first."""
+        rows = self._db.execute(
+            "SELECT record FROM jobs WHERE finished_seq IS NOT NULL "
+            "ORDER BY finished_seq DESC LIMIT ?",
+            (limit,),
+        )
+        return [Job.from_dict(json.loads(record)) for (record,) in rows]
+
+    def finished_job(self, job_id: int) -> Job | None:
+        """A finished job by id (also older than the history PV shows)."""
+        row = self._db.execute(
+            "SELECT record FROM jobs WHERE id=? AND finished_seq IS NOT NULL", (job_id,)
+        ).fetchone()
+        return Job.from_dict(json.loads(row[0])) if row else None
+
+    # -- settings, ids, durations, log ------------------------------------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """A stored setting (JSON value), or `default`."""
+        row = self._db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a setting as JSON."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def allocate_ids(self, count: int) -> list[int]:
+        """Reserve `count` new job ids; ids are never reused for the life of the database."""
+        with self.transaction():
+            first = int(self.setting("next_id", 1))
+            highest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+            first = max(first, highest + 1)
+            self.set_setting("next_id", first + count)
+        return list(range(first, first + count))
+
+    def add_duration(self, key: str, seconds: float) -> None:
+        """Record a measured duration for `key`, keeping the most recent ones."""
+        with self.transaction():
+            self._db.execute("INSERT INTO durations(key, seconds) VALUES (?, ?)", (key, seconds))
+            self._db.execute(
+                "DELETE FROM durations WHERE key=? AND seq NOT IN "
+                "(SELECT seq FROM durations WHERE key=? ORDER BY seq DESC LIMIT ?)",
+                (key, key, HISTORY_DURATIONS_KEPT),
+            )
+
+    def durations(self, key: str) -> list[float]:
+        """Measured durations recorded for `key`, oldest first."""
+        rows = self._db.execute("SELECT seconds FROM durations WHERE key=? ORDER BY seq", (key,))
+        return [seconds for (seconds,) in rows]
+
+    def append_log(self, line: str) -> None:
+        """Keep a line of the server's event log (the most recent lines are kept)."""
+        with self.transaction():
+            seq = self._db.execute("INSERT INTO log(line) VALUES (?)", (line,)).lastrowid
+            if seq % 100 == 0:
+                self._db.execute("DELETE FROM log WHERE seq <= ?", (seq - LOG_LINES_KEPT,))
+
+    def log_lines(self, limit: int) -> list[str]:
+        """The last `limit` lines of the event log, oldest first."""
+        rows = self._db.execute("SELECT line FROM log ORDER BY seq DESC LIMIT ?", (limit,))
+        return [line for (line,) in rows][::-1]
