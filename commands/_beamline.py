@@ -1,0 +1,141 @@
+"""Simulated beamline shared by the demo instrument's commands (not a command file).
+
+Files whose name starts with `_` are not read by the catalogue, so this module can hold
+helpers. The beamline state (chopper, sample environment, DAE) is kept in a small JSON file
+so it survives from one job process to the next, as a real beamline's state would:
+`$SCRIPTSERVER_DEMO_STATE` if set, else `<tempdir>/scriptserver-demo-beamline.json`.
+During a dry run (`scriptserver.simulating()`) the state is read but never written.
+
+The job API (`progress`, `message`, `pause_point`, `sleep`, `simulating`) is used when the
+`scriptserver` module is importable (inside a script-server job) and falls back to plain
+Python otherwise, so the commands also work from a genie_python console.
+"""
+
+import json
+import os
+import tempfile
+import time
+
+try:
+    import scriptserver as _api
+except ImportError:  # not running inside a script-server job
+    _api = None
+
+_DEFAULT_STATE = {
+    "ei": None,
+    "chopper_frequency": 0.0,
+    "temperature": 300.0,
+    "temperature_setpoint": 300.0,
+    "field": 0.0,
+    "field_direction": "VERTICAL",
+    "sample_position": 1,
+    "sample_name": "",
+    "sample_thickness": 1.0,
+    "run_state": "SETUP",
+    "run_number": 1000,
+    "run_title": "",
+    "run_started": None,
+    "uamps": 0.0,
+    "motors": {},
+}
+
+
+def state_path():
+    """Where the simulated beamline state is kept."""
+    default = os.path.join(tempfile.gettempdir(), "scriptserver-demo-beamline.json")
+    return os.environ.get("SCRIPTSERVER_DEMO_STATE", default)
+
+
+def load_state():
+    """The simulated beamline state (defaults for anything not yet set)."""
+    state = dict(_DEFAULT_STATE)
+    state["motors"] = {}
+    try:
+        with open(state_path(), encoding="utf-8") as f:
+            state.update(json.load(f))
+    except (OSError, ValueError):
+        pass
+    return state
+
+
+def save_state(state):
+    """Store the state atomically; does nothing in a dry run."""
+    if simulating():
+        return
+    path = state_path()
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def update_state(**changes):
+    """Load the state, apply `changes`, save it and return it."""
+    state = load_state()
+    state.update(changes)
+    save_state(state)
+    return state
+
+
+def progress(percent, message=""):
+    """Report progress to the script server (no-op outside a job)."""
+    if _api is not None:
+        _api.progress(percent, message)
+
+
+def message(text):
+    """Report a progress message to the script server, else print it."""
+    if _api is not None:
+        _api.message(text)
+    else:
+        print(text)
+
+
+def pause_point():
+    """Let a deferred pause or a soft abort take effect here (no-op outside a job)."""
+    if _api is not None:
+        _api.pause_point()
+
+
+def sleep(seconds):
+    """Sleep that the script server can pause, abort, and skip in a dry run."""
+    if _api is not None:
+        _api.sleep(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def simulating():
+    """True during a dry run."""
+    return _api is not None and bool(_api.simulating())
+
+
+def wait_with_pause_points(seconds, step=0.1):
+    """Wait `seconds` in short steps with a pause point between them (instant in a dry run)."""
+    if simulating():
+        sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        pause_point()
+        sleep(min(step, left))
+
+
+def usercommand(func):
+    """Mark a function as a user command (same effect as genie_python's decorator)."""
+    func.is_usercommand = True
+    func.is_hidden = False
+    return func
+
+
+def helparglist(args):
+    """Give a function the argument list shown in help (as genie_python's decorator)."""
+
+    def decorate(func):
+        func.help_arglist = args
+        return func
+
+    return decorate

@@ -1,0 +1,234 @@
+"""The command catalogue: every command of the command directories, kept up to date.
+
+Threading: `reload()` may be called from any thread (the watcher's, the IOC's); reloads are
+serialised by a lock. Readers (`get`, `names`, `to_json`, `bind`, `errors`, `revision`) never
+block: each reload builds a new immutable snapshot and swaps it in with one assignment, so a
+reader sees either the old catalogue or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from scriptserver_ioc.catalogue.binding import BindError, bind_arguments
+from scriptserver_ioc.catalogue.model import Command
+from scriptserver_ioc.catalogue.reader import FileResult, file_error, read_command_file
+
+logger = logging.getLogger(__name__)
+
+RACY_SECONDS = 2.0
+"""A file modified less than this long before it was read is read again at the next reload,
+in case a second edit within the file system's timestamp resolution left its stat unchanged."""
+
+_StatKey = tuple  # (mtime_ns, size, inode) of a file, or an error message
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    revision: int
+    commands: dict[str, Command] = field(default_factory=dict)
+    json: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _CachedFile:
+    key: _StatKey
+    result: FileResult
+    racy: bool
+
+
+def candidate_file(name: str) -> bool:
+    """True for file names the catalogue reads: `*.py` not starting with `_` or `.`."""
+    return name.endswith(".py") and not name.startswith(("_", "."))
+
+
+class Catalogue:
+    """The commands read from the command directories (without importing them).
+
+    Args:
+        dirs: the command directories, in `--commands` order; on a name clash the first
+            directory wins, then the alphabetically first file.
+    """
+
+    def __init__(self, dirs: Iterable[Path | str]) -> None:
+        self.dirs = [Path(d).absolute() for d in dirs]
+        self._lock = threading.Lock()
+        self._cache: dict[Path, _CachedFile] = {}
+        self._last_scan: tuple | None = None
+        self._snapshot = _Snapshot(revision=0)
+        self.reload()
+
+    @property
+    def revision(self) -> int:
+        """+1 every time the content (commands JSON or errors) changes; 1 after the first read."""
+        return self._snapshot.revision
+
+    @property
+    def errors(self) -> list[dict]:
+        """`[{"file", "line", "message"}]`: what could not be read (the COMMANDS:ERRORS PV)."""
+        return [dict(e) for e in self._snapshot.errors]
+
+    def reload(self, force: bool = False) -> bool:
+        """Re-read the command directories; return True if the catalogue changed.
+
+        Only files whose size, modification time or inode changed are parsed again; when no
+        file changed at all this costs one directory listing and one `stat` per file.
+        `force` re-parses every file.
+        """
+        with self._lock:
+            scan = self._scan()
+            racy = any(c.racy for c in self._cache.values())
+            if not force and not racy and scan == self._last_scan:
+                return False
+            if force:
+                self._cache.clear()
+            self._last_scan = scan
+            commands, errors = self._merge(scan)
+            content = [commands[name].to_json() for name in sorted(commands)]
+            old = self._snapshot
+            if old.revision and content == old.json and errors == old.errors:
+                return False
+            self._snapshot = _Snapshot(old.revision + 1, commands, content, errors)
+            logger.info(
+                "command catalogue revision %d: %d commands, %d errors",
+                old.revision + 1,
+                len(commands),
+                len(errors),
+            )
+            return True
+
+    def _scan(self) -> tuple:
+        """(dir index, file name, stat key) of every candidate file, plus directory errors."""
+        entries: list[tuple] = []
+        for index, directory in enumerate(self.dirs):
+            try:
+                with os.scandir(directory) as it:
+                    found = sorted((e.name, e) for e in it if candidate_file(e.name))
+            except OSError as err:
+                entries.append((index, None, _os_message(err, "command directory")))
+                continue
+            for name, entry in found:
+                try:
+                    st = entry.stat()  # follows symbolic links
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                    key: _StatKey = (st.st_mtime_ns, st.st_size, st.st_ino)
+                except OSError as err:
+                    key = (_os_message(err, "file"),)
+                entries.append((index, name, key))
+        return tuple(entries)
+
+    def _merge(self, scan: tuple) -> tuple[dict[str, Command], list[dict]]:
+        commands: dict[str, Command] = {}
+        errors: list[dict] = []
+        modules: dict[str, Path] = {}
+        seen: set[Path] = set()
+        for index, name, key in scan:
+            directory = self.dirs[index]
+            if name is None:
+                errors.append(file_error(directory, None, key))
+                continue
+            path = directory / name
+            seen.add(path)
+            if len(key) == 1:
+                errors.append(file_error(path, None, key[0]))
+                continue
+            stem = path.stem
+            if stem in modules:
+                errors.append(
+                    file_error(
+                        path,
+                        None,
+                        f"module '{stem}' is already provided by {modules[stem]} (earlier on "
+                        "the command path, so a job imports that one); this file is ignored",
+                    )
+                )
+                continue
+            modules[stem] = path
+            result = self._read(path, key)
+            errors.extend(result.errors)
+            for command in result.commands:
+                winner = commands.get(command.name)
+                if winner is None:
+                    commands[command.name] = command
+                    continue
+                errors.append(
+                    file_error(
+                        path,
+                        command.line,
+                        f"command '{command.name}' is also defined in {winner.path}:"
+                        f"{winner.line}, which is used (the first command directory, then the "
+                        "alphabetically first file, wins); this definition is ignored",
+                    )
+                )
+        for path in set(self._cache) - seen:
+            del self._cache[path]
+        return commands, errors
+
+    def _read(self, path: Path, key: _StatKey) -> FileResult:
+        cached = self._cache.get(path)
+        if cached is not None and cached.key == key and not cached.racy:
+            return cached.result
+        result = read_command_file(path)
+        racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
+        self._cache[path] = _CachedFile(key, result, racy)
+        return result
+
+    def get(self, name: str) -> Command | None:
+        """The command called `name`, or None."""
+        return self._snapshot.commands.get(name)
+
+    def names(self) -> list[str]:
+        """Every command name, sorted."""
+        return sorted(self._snapshot.commands)
+
+    def commands(self) -> list[Command]:
+        """Every command, sorted by name."""
+        snapshot = self._snapshot
+        return [snapshot.commands[n] for n in sorted(snapshot.commands)]
+
+    def to_json(self) -> list[dict]:
+        """The COMMANDS PV content (pv-interface.md), sorted by name; JSON data only."""
+        return self._snapshot.json
+
+    def bind(self, name: str, args: list, kwargs: dict) -> dict[str, object]:
+        """Bind arguments to command `name` and coerce them (see `binding`).
+
+        Raises:
+            BindError: unknown command, missing or unexpected argument, or a value that
+                does not fit its parameter's type.
+        """
+        command = self._snapshot.commands.get(name)
+        if command is None:
+            raise BindError(self._unknown_command(name))
+        return bind_arguments(command, args, kwargs)
+
+    def _unknown_command(self, name: str) -> str:
+        known = self.names()
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        listing = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        return f"unknown command {name!r}{hint}; known commands: {listing or 'none'}"
+
+    def job_commands(self) -> list[dict]:
+        """`[{"name", "module", "path", "kind", "enum_params"}]`: what a job process needs."""
+        return [c.job_entry() for c in self.commands()]
+
+
+def _os_message(err: OSError, what: str) -> str:
+    if isinstance(err, FileNotFoundError):
+        return f"{what} does not exist"
+    if isinstance(err, NotADirectoryError):
+        return f"{what} is not a directory"
+    if isinstance(err, PermissionError):
+        return f"{what} cannot be read: permission denied"
+    return f"{what} cannot be read: {err.strerror or err}"

@@ -1,0 +1,248 @@
+"""Read the commands of one source file from its syntax tree, never importing it.
+
+Rules (docs/catalogue.md has the user-facing version):
+
+- A command is a top-level `def` of the file (also inside top-level `if`/`try`/`with`),
+  public (no leading `_`), synchronous, and listed in `__all__` when the file has a literal
+  `__all__`. Imported functions, classes, methods, nested functions and lambdas are not.
+- If any top-level function of the file is marked `@usercommand` (or `f.is_usercommand =
+  True`), only marked functions are commands. `f.is_hidden = True` hides one.
+  `@helparglist("...")` (or `f.help_arglist = "..."`) gives the signature text.
+- `estimate_<name>` / `validate_<name>` of a command of the same file are its companions,
+  not commands.
+- A file with `class DoRun(ScriptDefinition)` is an ISIS script definition: one command
+  named after the file (see `scriptdef`), and nothing else.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scriptserver_ioc.catalogue.docstrings import parse_docstring
+from scriptserver_ioc.catalogue.model import Command
+from scriptserver_ioc.catalogue.scriptdef import is_script_definition, read_script_definition
+from scriptserver_ioc.catalogue.signature import build_params, param_nodes, signature_text
+from scriptserver_ioc.catalogue.typespec import last_name, read_enums
+
+MAX_FILE_BYTES = 2_000_000
+"""Command files larger than this are reported, not read."""
+
+
+@dataclass
+class FileResult:
+    """The commands of one file and the problems found in it."""
+
+    commands: list[Command] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def file_error(path: Path, line: int | None, message: str) -> dict:
+    """An entry of COMMANDS:ERRORS (`line` None when no line applies)."""
+    return {"file": str(path), "line": line, "message": message}
+
+
+def read_command_file(path: Path) -> FileResult:
+    """Read the commands of `path` (a `.py` file) without importing or executing it."""
+    module = path.stem
+    if not module.isidentifier() or keyword.iskeyword(module):
+        msg = (
+            f"'{path.name}' is not an importable module name; rename it to letters, digits "
+            "and underscores (not starting with a digit) to make its commands available"
+        )
+        return FileResult(errors=[file_error(path, None, msg)])
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        return FileResult(errors=[file_error(path, None, f"cannot read file: {err.strerror}")])
+    if len(data) > MAX_FILE_BYTES:
+        msg = f"file is larger than {MAX_FILE_BYTES} bytes, the limit for a command file"
+        return FileResult(errors=[file_error(path, None, msg)])
+    text, error = _decode(data, path)
+    if error is not None:
+        return FileResult(errors=[error])
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as err:
+        msg = f"syntax error: {err.msg}"
+        return FileResult(errors=[file_error(path, err.lineno, msg)])
+    except (ValueError, RecursionError, MemoryError) as err:
+        return FileResult(errors=[file_error(path, None, f"cannot parse file: {err}")])
+    return read_module(tree, path, module)
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, dict | None]:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as err:
+        return "", file_error(path, None, f"bad encoding declaration: {err}")
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        byte = data[err.start : err.start + 1].hex()
+        msg = (
+            f"file is not valid {encoding.upper()} (byte 0x{byte} at line {line}); save it as UTF-8"
+        )
+        return "", file_error(path, line, msg)
+
+
+@dataclass
+class ModuleScan:
+    """What the top level of a module defines, as far as the catalogue cares."""
+
+    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    all_names: list[str] | None = None
+    all_dynamic: bool = False
+    marked: set[str] = field(default_factory=set)
+    hidden: set[str] = field(default_factory=set)
+    arglists: dict[str, str] = field(default_factory=dict)
+
+
+def _top_level(body: list[ast.stmt]):
+    """Statements that run at module level, descending into `if`/`try`/`with` blocks."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.If, ast.With, ast.Try)) or type(stmt).__name__ == "TryStar":
+            for attr in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(stmt, attr, []))
+            for handler in getattr(stmt, "handlers", []):
+                yield from _top_level(handler.body)
+
+
+def scan_module(tree: ast.Module) -> ModuleScan:
+    """Collect a module's top-level functions, classes, `__all__` and command markers."""
+    scan = ModuleScan()
+    for stmt in _top_level(tree.body):
+        if isinstance(stmt, ast.FunctionDef):
+            scan.functions[stmt.name] = stmt
+            _decorator_markers(stmt, scan)
+        elif isinstance(stmt, ast.AsyncFunctionDef):
+            scan.functions.pop(stmt.name, None)
+        elif isinstance(stmt, ast.ClassDef):
+            scan.classes[stmt.name] = stmt
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+            _assignment_markers(stmt, scan)
+    return scan
+
+
+def _decorator_markers(fn: ast.FunctionDef, scan: ModuleScan) -> None:
+    for deco in fn.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        name = last_name(target)
+        if name == "usercommand":
+            scan.marked.add(fn.name)
+        elif name == "helparglist" and isinstance(deco, ast.Call) and deco.args:
+            arg = deco.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                scan.arglists[fn.name] = arg.value
+
+
+def _assignment_markers(stmt: ast.stmt, scan: ModuleScan) -> None:
+    if isinstance(stmt, ast.Expr):  # __all__.extend([...]) / __all__.append("x")
+        call = stmt.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "__all__"
+            and call.args
+        ):
+            node = call.args[0]
+            if call.func.attr == "append":
+                node = ast.List(elts=[node], ctx=ast.Load())
+            _extend_all(scan, node, replace=False)
+        return
+    if stmt.value is None:  # a bare annotation: `x: int`
+        return
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    for target in targets:
+        if isinstance(target, ast.Name) and target.id == "__all__":
+            _extend_all(scan, stmt.value, replace=not isinstance(stmt, ast.AugAssign))
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            func, value = target.value.id, stmt.value
+            if not isinstance(value, ast.Constant):
+                continue
+            if target.attr == "is_usercommand" and value.value is True:
+                scan.marked.add(func)
+            elif target.attr == "is_hidden" and value.value is True:
+                scan.hidden.add(func)
+            elif target.attr == "help_arglist" and isinstance(value.value, str):
+                scan.arglists[func] = value.value
+
+
+def _extend_all(scan: ModuleScan, node: ast.expr, replace: bool) -> None:
+    names = None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        elts = node.elts
+        if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elts):
+            names = [e.value for e in elts]  # type: ignore[attr-defined]
+    if names is None:
+        scan.all_dynamic = True
+    elif replace:
+        scan.all_names, scan.all_dynamic = names, False
+    else:
+        scan.all_names = (scan.all_names or []) + names
+
+
+def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
+    """The commands of a parsed module (see the module docstring for the rules)."""
+    scan = scan_module(tree)
+    enums = read_enums(scan.classes)
+    if "DoRun" in scan.classes and is_script_definition(scan.classes["DoRun"]):
+        command, errors = read_script_definition(scan.classes["DoRun"], path, module)
+        return FileResult([command] if command else [], errors)
+    names = command_names(scan)
+    commands = []
+    for name in names:
+        fn = scan.functions[name]
+        doc = parse_docstring(ast.get_docstring(fn))
+        nodes = param_nodes(fn.args)
+        params = build_params(nodes, enums, doc)
+        arglist = scan.arglists.get(name)
+        signature = f"{name}({arglist})" if arglist is not None else signature_text(name, nodes)
+        enum_params = {p.name: p.spec.enum_name() for p in params if p.spec.enum_name()}
+        commands.append(
+            Command(
+                name=name,
+                module=module,
+                path=path,
+                line=fn.lineno,
+                params=params,
+                has_estimate=f"estimate_{name}" in scan.functions,
+                has_validate=f"validate_{name}" in scan.functions,
+                description=doc.description,
+                doc=doc.doc,
+                signature=signature,
+                enum_params=enum_params,  # type: ignore[arg-type]
+            )
+        )
+    return FileResult(commands, [])
+
+
+def command_names(scan: ModuleScan) -> list[str]:
+    """Names of the functions of a scanned module that are commands, in file order."""
+    candidates = [
+        name
+        for name in scan.functions
+        if not name.startswith("_")
+        and (scan.all_dynamic or scan.all_names is None or name in scan.all_names)
+        and name not in scan.hidden
+    ]
+    if scan.marked & set(scan.functions):
+        candidates = [name for name in candidates if name in scan.marked]
+    companions = {
+        f"{prefix}_{name}"
+        for name in candidates
+        for prefix in ("estimate", "validate")
+        if f"{prefix}_{name}" in scan.functions
+    }
+    return sorted(
+        (n for n in candidates if n not in companions), key=lambda n: scan.functions[n].lineno
+    )
