@@ -144,7 +144,9 @@ class QueueControl:
             try:
                 jobs.append(self.build_job(spec))
             except Rejected as exc:
-                raise Rejected(f"batch item {index}: {exc}" if len(specs) > 1 else str(exc)) from None
+                raise Rejected(
+                    f"batch item {index}: {exc}" if len(specs) > 1 else str(exc)
+                ) from None
         self._queue_new(op, jobs, specs[0].position)
 
     def remove(self, op: Operation, text: str) -> None:

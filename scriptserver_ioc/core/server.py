@@ -119,18 +119,23 @@ class ScriptServer(QueueControl, ExecutionControl):
 
     # -- control writes ------------------------------------------------------------------
 
-    def control(self, pv: str, value: Any, client: str = "") -> Reply:
+    def control(
+        self, pv: str, value: Any, client: str = "", on_done: Callable[[], None] | None = None
+    ) -> Reply:
         """Apply one control write; the reply is also published in `REPLY`.
 
         Args:
             pv: the control PV name without prefix (e.g. "QUEUE:ADD").
             value: the decoded value (text for char PVs, int for enums and longs).
             client: who wrote it ("user@host"), for the event log.
+            on_done: called once an accepted write has completed (for a dry run, when the
+                dry run has ended), to complete a put with callback.
         """
         handler = CONTROL_HANDLERS.get(pv)
         if handler is None:
             raise KeyError(pv)
         op = Operation(pv, client)
+        op.on_done = on_done
         with self.lock:
             try:
                 with self.store.transaction():
@@ -148,8 +153,19 @@ class ScriptServer(QueueControl, ExecutionControl):
             if ok:
                 self._maybe_start_next()
         self._notify()
-        if op.on_done is not None:
+        if ok and op.on_done is not None:
             op.on_done()
+        return reply
+
+    def record_rejection(self, pv: str, message: str, client: str = "") -> Reply:
+        """Reply to a write that could not even be decoded (nothing changes)."""
+        with self.lock:
+            self.reply_seq += 1
+            reply = Reply(self.reply_seq, pv, False, f"{pv}: {message}")
+            self.replies.appendleft(reply)
+            self.last_error = reply.message
+            self.touch("replies", "last_error")
+        self._notify()
         return reply
 
     # -- the event log -------------------------------------------------------------------

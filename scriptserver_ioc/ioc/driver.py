@@ -1,0 +1,140 @@
+"""The pcaspy Driver: decodes control writes, calls the core, answers reads.
+
+Runs in the server thread (the one calling `SimpleServer.process`). `write()` never waits
+on slow work: it decodes, lets the core apply the change (in memory plus one SQLite
+commit), publishes the small PVs and the reply, and returns. A dry run completes the
+VALIDATE put asynchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pcaspy
+import pcaspy.driver
+from pcaspy.alarm import Alarm, Severity
+
+from ..core.specs import Rejected
+from . import pvtable
+from .encoding import decode_write
+from .publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+_client = threading.local()
+
+
+def _install_client_capture() -> None:
+    """Make the writing client's user and host known to `Driver.write`.
+
+    pcaspy passes them to `SimplePV.writeValue` only; the driver API has no place for them.
+    """
+    original = pcaspy.driver.SimplePV.writeValue
+    if getattr(original, "_captures_client", False):
+        return
+
+    def write_value(self: Any, client: Any, gdd_value: Any) -> Any:
+        _client.who = f"{getattr(client, 'user', '?')}@{getattr(client, 'host', '?')}"
+        try:
+            return original(self, client, gdd_value)
+        finally:
+            _client.who = ""
+
+    write_value._captures_client = True  # type: ignore[attr-defined]
+    pcaspy.driver.SimplePV.writeValue = write_value
+    # pcaspy logs every write with the whole value twice; keep it quiet
+    logging.getLogger("pcaspy.SimplePV.writeValue").setLevel(logging.ERROR)
+
+
+_ACTION_IDLE = {
+    "PAUSE": 0,
+    "ABORT": 0,
+    "RESUME": 0,
+    "STOP": 0,
+    "QUEUE:CLEAR": 0,
+    "COMMANDS:RELOAD": 0,
+}
+"""Action PVs read back as their idle value once a write is processed."""
+
+
+class ScriptServerDriver(pcaspy.Driver):
+    """pcaspy Driver of the script server.
+
+    Args:
+        core: the `core.ScriptServer`.
+        kick: called after PVs were updated from a thread other than the server's.
+    """
+
+    def __init__(self, core: Any, kick: Any) -> None:
+        super().__init__()
+        _install_client_capture()
+        self.core = core
+        self.lock = threading.RLock()
+        self.publisher = Publisher(self, core, self.lock, kick)
+        core.add_listener(self.publisher.changed)
+
+    def read(self, reason: str) -> Any:
+        """Answer a read; a large PV with a pending update is built first."""
+        self.publisher.flush_for_read(reason)
+        return self.getParam(reason)
+
+    def write(self, reason: str, value: Any) -> bool:
+        """Apply a control write; False rejects it (WRITE alarm, INVALID severity)."""
+        pv = pvtable.BY_NAME.get(reason)
+        if pv is None or not pv.control:
+            return False
+        client = getattr(_client, "who", "")
+        try:
+            decoded = self._decode(pv, value)
+        except Rejected as exc:
+            self._reject_undecodable(reason, str(exc), client)
+            return False
+        completion = None
+        if pv.asyn:
+
+            def completion() -> None:
+                self.publisher.call_soon(lambda: self.callbackPV(reason))
+
+        try:
+            reply = self.core.control(reason, decoded, client, on_done=completion)
+        except Exception:
+            log.exception("%s: internal error", reason)
+            self.core.record_rejection(reason, "internal error; see the server log", client)
+            return False
+        if reply.ok:
+            self._accept(pv, decoded)
+        return reply.ok
+
+    def _decode(self, pv: pvtable.PV, value: Any) -> Any:
+        if pv.type == "char":
+            return decode_write(value, pv.count)
+        if isinstance(value, (list, tuple)):
+            value = value[0] if len(value) == 1 else value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            stripped = value.strip()
+            if pv.enums and stripped in pv.enums:
+                return pv.enums.index(stripped)
+            if stripped.lstrip("-").isdigit():
+                return int(stripped)
+        if isinstance(value, bool) or not isinstance(value, int):
+            choices = f" or one of {', '.join(pv.enums)}" if pv.enums else ""
+            raise Rejected(f"expected an integer{choices}, got {value!r:.40}")
+        return value
+
+    def _reject_undecodable(self, reason: str, message: str, client: str) -> None:
+        self.core.record_rejection(reason, message, client)
+
+    def _accept(self, pv: pvtable.PV, decoded: Any) -> None:
+        with self.lock:
+            if pv.type == "char":
+                self.setParam(pv.name, [0])
+            elif pv.name in _ACTION_IDLE:
+                self.setParam(pv.name, _ACTION_IDLE[pv.name])
+            else:
+                self.setParam(pv.name, decoded)
+            self.setParamStatus(pv.name, Alarm.NO_ALARM, Severity.NO_ALARM)
+            self.updatePVs()

@@ -1,0 +1,101 @@
+"""Encodings of the Channel Access contract: char waveforms, ZHEX, decoding writes."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+
+from ..core.specs import Rejected
+
+_HEX = re.compile(r"\A(?:[0-9a-fA-F]{2})+\Z")
+
+
+def to_json(value: Any) -> str:
+    """ASCII JSON text as the contract's JSON PVs hold it."""
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+
+
+def zhex(text: str) -> bytes:
+    """The IBEX compress-and-hex form: hexlify(zlib.compress(text as UTF-8))."""
+    return binascii.hexlify(zlib.compress(text.encode("utf-8")))
+
+
+def unzhex(data: str, limit: int = 100_000_000) -> str | None:
+    """Decode the ZHEX form, or None if `data` is not ZHEX (even-length hex that inflates).
+
+    Raises:
+        Rejected: the inflated text would be longer than `limit` bytes.
+    """
+    if len(data) < 16 or not _HEX.match(data):
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(binascii.unhexlify(data), limit)
+        if not inflater.eof:
+            if inflater.unconsumed_tail:
+                raise Rejected(f"the ZHEX value inflates to more than {limit} bytes")
+            return None
+        return raw.decode("utf-8")
+    except (zlib.error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def char_array(data: str | bytes, count: int) -> tuple[np.ndarray, bool]:
+    """A NUL-terminated uint8 array for a char waveform of `count` elements.
+
+    Text is encoded as UTF-8. Returns the array and whether it had to be cut to fit
+    (`count - 1` bytes at most, so that CA gateways never see more than `count`).
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    cut = len(raw) > count - 1
+    if cut:
+        raw = raw[: count - 1]
+    return np.frombuffer(raw + b"\0", dtype=np.uint8), cut
+
+
+def decode_write(value: Any, limit: int) -> str:
+    """Text written to a char control PV, from what pcaspy hands over.
+
+    pcaspy builds the str with one `chr()` per byte (Latin-1); the bytes are UTF-8.
+    A value in the ZHEX form is decompressed.
+
+    Raises:
+        Rejected: not UTF-8, too long, or not text.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    elif isinstance(value, str):
+        try:
+            raw = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8")
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            raw = bytes(int(v) & 0xFF for v in value)
+        except (TypeError, ValueError):
+            raise Rejected("the value is not text") from None
+    else:
+        raw = str(value).encode("ascii")
+    raw = raw.split(b"\0", 1)[0]
+    if len(raw) >= limit:
+        raise Rejected(
+            f"the value is {len(raw)} bytes; at most {limit - 1} (MAX_WRITE_BYTES) are accepted, "
+            "and a longer write may have been cut short by the client"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(
+            f"the value is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    inflated = unzhex(text.strip(), limit - 1)
+    if inflated is not None:
+        text = inflated
+    if "\0" in text:
+        raise Rejected("the value contains a NUL character")
+    return text

@@ -1,0 +1,396 @@
+"""Publishing the core's state to PVs: small values at once, large JSON coalesced.
+
+The core tells the publisher which topics changed. Small PVs (counts, state, scalars of the
+current job, replies) are set in the caller's thread before the write returns, so a put
+with callback completes after they are visible. Large JSON PVs (the queue, the history,
+the catalogue) are rebuilt by a publishing thread, outside the core's lock; a burst of
+edits produces few large updates. A client read of a large PV with a pending update builds
+it at once (`flush_for_read`), so a read after a completed put is always current.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .encoding import char_array, to_json, zhex
+from .pvtable import BY_NAME
+
+log = logging.getLogger(__name__)
+
+STRING_CHARS = 39
+"""Characters a CA DBR_STRING holds (40 with the terminator)."""
+
+# topic -> groups of PVs it affects
+TOPIC_GROUPS: dict[str, tuple[str, ...]] = {
+    "queue": ("counts", "queue_json", "status"),
+    "current": ("current_scalars", "current_json", "counts", "status"),
+    "line": ("current_scalars", "current_json"),
+    "progress": ("current_scalars", "current_json", "counts"),
+    "state": ("state", "status", "current_scalars"),
+    "settings": ("state", "status"),
+    "history": ("history_json", "last", "status"),
+    "last": ("last",),
+    "replies": ("replies",),
+    "last_error": ("last_error",),
+    "validate": ("validate",),
+    "output": ("output",),
+    "script": ("script",),
+    "log": ("log",),
+    "commands": ("commands_counts", "commands_json", "status"),
+    "tick": ("heartbeat", "current_scalars", "counts", "status"),
+}
+
+DEFERRED_INTERVALS: dict[str, float] = {
+    "queue_json": 0.0,
+    "history_json": 0.0,
+    "commands_json": 0.0,
+    "script": 0.0,
+    "current_json": 0.1,
+    "status": 0.1,
+    "log": 0.1,
+    "output": 0.2,
+}
+"""Groups built by the publishing thread, with the least time between two builds."""
+
+
+class Publisher:
+    """Turns core state into PV values.
+
+    Args:
+        driver: the pcaspy Driver (setParam, updatePVs).
+        core: the `core.ScriptServer`.
+        lock: the lock around every setParam/updatePVs.
+        after_update: called after updatePVs from a thread other than the server's (the kick).
+    """
+
+    def __init__(
+        self, driver: Any, core: Any, lock: threading.RLock, after_update: Callable[[], None]
+    ) -> None:
+        self.driver = driver
+        self.core = core
+        self.lock = lock
+        self.after_update = after_update
+        self.server_thread = threading.get_ident()
+        self.heartbeat = 0
+        self._published: dict[str, bytes] = {}
+        self._pending: set[str] = set()
+        self._last_build: dict[str, float] = {}
+        self._build_locks = {group: threading.Lock() for group in DEFERRED_INTERVALS}
+        self._immediate_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._running = False
+        self._soon: list[Callable[[], None]] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Publish everything once, then start the publishing and heartbeat threads."""
+        self.server_thread = threading.get_ident()
+        self.publish_groups(set(_all_groups()))
+        self._running = True
+        for target, name in ((self._run, "publisher"), (self._beat, "heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the threads."""
+        self._running = False
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the publishing thread (e.g. completing an asynchronous put)."""
+        with self.lock:
+            self._soon.append(callback)
+        self._wake.set()
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def changed(self, topics: set[str]) -> None:
+        """Core listener: publish small groups now, schedule large ones."""
+        groups = {group for topic in topics for group in TOPIC_GROUPS.get(topic, ())}
+        now_groups = {g for g in groups if g not in DEFERRED_INTERVALS}
+        later = groups - now_groups
+        if now_groups:
+            self.publish_groups(now_groups)
+        if later:
+            with self.lock:
+                self._pending |= later
+            self._wake.set()
+
+    def flush_for_read(self, pv_name: str) -> None:
+        """Build a pending large PV now because a client reads it."""
+        group = _PV_GROUP.get(pv_name)
+        if group is not None and group in self._pending:
+            with self.lock:
+                self._pending.discard(group)
+            self.publish_groups({group})
+
+    def publish_groups(self, groups: set[str]) -> None:
+        """Build the values of `groups` (outside the lock) and post them."""
+        immediate = [g for g in groups if g not in self._build_locks]
+        if immediate:
+            # build and post under one lock, so an older snapshot never overwrites a newer
+            with self._immediate_lock:
+                values: dict[str, Any] = {}
+                for group in immediate:
+                    values.update(_BUILDERS[group](self))
+                self._post(values)
+        for group in groups:
+            lock = self._build_locks.get(group)
+            if lock is not None:
+                with lock:
+                    self._last_build[group] = time.monotonic()
+                    self._post(_BUILDERS[group](self))
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while self._running:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            with self.lock:
+                soon, self._soon = self._soon, []
+            now = time.monotonic()
+            with self.lock:
+                due = {
+                    g
+                    for g in self._pending
+                    if now - self._last_build.get(g, 0.0) >= DEFERRED_INTERVALS[g]
+                }
+                self._pending -= due
+                waiting = bool(self._pending)
+            if due:
+                try:
+                    self.publish_groups(due)
+                except Exception:
+                    log.exception("publishing %s failed", sorted(due))
+            for callback in soon:
+                callback()
+            if soon:
+                self.after_update()
+            if waiting:
+                time.sleep(0.02)
+                self._wake.set()
+
+    def _beat(self) -> None:
+        next_beat = time.monotonic() + 1.0
+        while self._running:
+            time.sleep(max(0.0, next_beat - time.monotonic()))
+            next_beat += 1.0
+            self.heartbeat += 1
+            try:
+                self.changed({"tick"})
+            except Exception:
+                log.exception("heartbeat update failed")
+
+    # -- posting ---------------------------------------------------------------------------
+
+    def _post(self, values: dict[str, Any]) -> None:
+        with self.lock:
+            for name, value in values.items():
+                self._set(name, value)
+            self.driver.updatePVs()
+        if threading.get_ident() != self.server_thread:
+            self.after_update()
+
+    def _set(self, name: str, value: Any) -> None:
+        pv = BY_NAME[name]
+        if pv.type == "char":
+            array, cut = char_array(value, pv.count)
+            raw = array.tobytes()
+            if self._published.get(name) == raw:
+                return
+            if cut:
+                log.error("%s: value of %d bytes cut to the PV's %d", name, len(raw), pv.count)
+            self._published[name] = raw
+            self.driver.setParam(name, array)
+        elif pv.type == "string":
+            text = str(value).encode("ascii", "replace").decode("ascii")[:STRING_CHARS]
+            self.driver.setParam(name, text)
+        else:
+            self.driver.setParam(name, value)
+
+
+def _json_pair(name: str, text: str) -> dict[str, Any]:
+    return {name: text, f"{name}:ZHEX": zhex(text)}
+
+
+def _fit_list(items: list[str], count: int) -> str:
+    """A JSON array of as many leading items as fit in a char PV of `count`."""
+    text = "[" + ",".join(items) + "]"
+    while len(text) >= count and items:
+        items = items[: len(items) * 9 // 10]
+        text = "[" + ",".join(items) + "]"
+        log.warning("list cut to %d entries to fit %d bytes", len(items), count)
+    return text
+
+
+def _or_unknown(value: float | None) -> float:
+    return -1.0 if value is None else float(value)
+
+
+def _counts(p: Publisher) -> dict[str, Any]:
+    core = p.core
+    values: dict[str, Any] = {"QUEUE:COUNT": len(core.queue)}
+    for n, (job_id, name, estimate) in enumerate(core.queue_slots(), start=1):
+        values[f"QUEUE:{n}:ID"] = job_id
+        values[f"QUEUE:{n}:NAME"] = name
+        values[f"QUEUE:{n}:ESTIMATE"] = estimate
+    eta = core.queue_eta()
+    busy = core.current is not None or len(core.queue) > 0
+    values["QUEUE:ETA"] = eta
+    finish = _dt.datetime.now().astimezone() + _dt.timedelta(seconds=eta)
+    values["QUEUE:FINISH"] = finish.strftime("%H:%M:%S") if busy else "-"
+    return values
+
+
+def _state(p: Publisher) -> dict[str, Any]:
+    core = p.core
+    return {
+        "STATE": list(type(core.run_state)).index(core.run_state),
+        "STATE:CODE": core.state_code(),
+        "QUEUE:HOLD": int(core.hold),
+        "QUEUE:ON_ERROR": 0 if core.on_error_hold else 1,
+    }
+
+
+def _current_scalars(p: Publisher) -> dict[str, Any]:
+    core = p.core
+    with core.lock:
+        job = core.current
+        if job is None:
+            return {
+                "CURRENT:ID": 0,
+                "CURRENT:NAME": "",
+                "CURRENT:NAME:TEXT": "",
+                "CURRENT:LINE": 0,
+                "CURRENT:PROGRESS": -1.0,
+                "CURRENT:MESSAGE": "",
+                "CURRENT:MESSAGE:TEXT": "",
+                "CURRENT:ELAPSED": 0.0,
+                "CURRENT:ESTIMATE": -1.0,
+                "CURRENT:REMAINING": -1.0,
+            }
+        return {
+            "CURRENT:ID": job.id,
+            "CURRENT:NAME": job.name,
+            "CURRENT:NAME:TEXT": job.name,
+            "CURRENT:LINE": job.line or 0,
+            "CURRENT:PROGRESS": _or_unknown(core.progress()),
+            "CURRENT:MESSAGE": job.message,
+            "CURRENT:MESSAGE:TEXT": job.message,
+            "CURRENT:ELAPSED": core.elapsed() or 0.0,
+            "CURRENT:ESTIMATE": _or_unknown(job.estimate),
+            "CURRENT:REMAINING": _or_unknown(core.remaining()),
+        }
+
+
+def _last(p: Publisher) -> dict[str, Any]:
+    core = p.core
+    with core.lock:
+        job = core.history[0] if core.history else None
+    if job is None:
+        return {"LAST:ID": 0, "LAST:STATE": 0, "LAST:ERROR": "", "LAST:ERROR:TEXT": ""}
+    error = job.error or {}
+    text = f"{error.get('type')}: {error.get('message')}" if error else ""
+    from ..core.jobs import FINISHED_STATE_NAMES
+
+    return {
+        "LAST:ID": job.id,
+        "LAST:STATE": FINISHED_STATE_NAMES.index(job.state.value),
+        "LAST:ERROR": text,
+        "LAST:ERROR:TEXT": text,
+    }
+
+
+def _heartbeat(p: Publisher) -> dict[str, Any]:
+    from .. import __version__
+
+    return {
+        "SERVER:HEARTBEAT": p.heartbeat,
+        "SERVER:VERSION": __version__,
+        "SERVER:UPTIME": time.time() - p.core.started_at,
+    }
+
+
+def _commands_counts(p: Publisher) -> dict[str, Any]:
+    catalogue = p.core.catalogue
+    if catalogue is None:
+        return {"COMMANDS:COUNT": 0, "COMMANDS:REVISION": 0}
+    return {"COMMANDS:COUNT": len(catalogue.names()), "COMMANDS:REVISION": catalogue.revision}
+
+
+def _commands_json(p: Publisher) -> dict[str, Any]:
+    catalogue = p.core.catalogue
+    commands = catalogue.to_json() if catalogue is not None else []
+    errors = catalogue.errors if catalogue is not None else []
+    return {
+        **_json_pair("COMMANDS", to_json(commands)),
+        **_json_pair("COMMANDS:ERRORS", to_json(errors)),
+    }
+
+
+def _current_json(p: Publisher) -> dict[str, Any]:
+    return _json_pair("CURRENT", to_json(p.core.current_record()))
+
+
+def _queue_json(p: Publisher) -> dict[str, Any]:
+    return _json_pair("QUEUE", p.core.queue_json())
+
+
+def _history_json(p: Publisher) -> dict[str, Any]:
+    with p.core.lock:
+        items = [job.json_text() for job in p.core.history]
+    return _json_pair("HISTORY", _fit_list(items, BY_NAME["HISTORY"].count))
+
+
+_BUILDERS: dict[str, Callable[[Publisher], dict[str, Any]]] = {
+    "counts": _counts,
+    "state": _state,
+    "current_scalars": _current_scalars,
+    "last": _last,
+    "heartbeat": _heartbeat,
+    "commands_counts": _commands_counts,
+    "replies": lambda p: _json_pair("REPLY", to_json(p.core.replies_list())),
+    "last_error": lambda p: {"LAST_ERROR": p.core.last_error, "LAST_ERROR:TEXT": p.core.last_error},
+    "validate": lambda p: _json_pair("VALIDATE:RESULT", to_json(p.core.validate_result)),
+    "queue_json": _queue_json,
+    "history_json": _history_json,
+    "commands_json": _commands_json,
+    "current_json": _current_json,
+    "status": lambda p: _json_pair("STATUS", to_json(p.core.status())),
+    "script": lambda p: {"CURRENT:SCRIPT": p.core.current_source},
+    "output": lambda p: {"CURRENT:OUTPUT": p.core.output_tail},
+    "log": lambda p: {"LOG": p.core.log_text()},
+}
+
+_PV_GROUP = {
+    "QUEUE": "queue_json",
+    "QUEUE:ZHEX": "queue_json",
+    "HISTORY": "history_json",
+    "HISTORY:ZHEX": "history_json",
+    "COMMANDS": "commands_json",
+    "COMMANDS:ZHEX": "commands_json",
+    "COMMANDS:ERRORS": "commands_json",
+    "COMMANDS:ERRORS:ZHEX": "commands_json",
+    "CURRENT": "current_json",
+    "CURRENT:ZHEX": "current_json",
+    "STATUS": "status",
+    "STATUS:ZHEX": "status",
+    "CURRENT:SCRIPT": "script",
+    "CURRENT:OUTPUT": "output",
+    "LOG": "log",
+}
+
+
+def _all_groups() -> list[str]:
+    return list(_BUILDERS)
