@@ -76,6 +76,9 @@ def parse_docstring(doc: str | None) -> DocInfo:
 
 def help_text(text: str) -> DocInfo:
     """A script definition's `get_help()` text as a `DocInfo` (first non-empty line)."""
-    cleaned = inspect.cleandoc(text)
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    cleaned = inspect.cleandoc("\n".join(lines))
     lines = [line.strip() for line in cleaned.splitlines() if line.strip()]
     return DocInfo(cleaned, lines[0] if lines else "", {})

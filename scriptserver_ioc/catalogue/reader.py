@@ -8,8 +8,8 @@ Rules (docs/catalogue.md has the user-facing version):
 - If any top-level function of the file is marked `@usercommand` (or `f.is_usercommand =
   True`), only marked functions are commands. `f.is_hidden = True` hides one.
   `@helparglist("...")` (or `f.help_arglist = "..."`) gives the signature text.
-- `estimate_<name>` / `validate_<name>` of a command of the same file are its companions,
-  not commands.
+- `estimate_<name>` / `validate_<name>` are companions of function `<name>` of the same
+  file, not commands (`estimate_x` with no `x` in the file is an ordinary command).
 - A file with `class DoRun(ScriptDefinition)` is an ISIS script definition: one command
   named after the file (see `scriptdef`), and nothing else.
 """
@@ -239,7 +239,7 @@ def command_names(scan: ModuleScan) -> list[str]:
         candidates = [name for name in candidates if name in scan.marked]
     companions = {
         f"{prefix}_{name}"
-        for name in candidates
+        for name in scan.functions
         for prefix in ("estimate", "validate")
         if f"{prefix}_{name}" in scan.functions
     }
