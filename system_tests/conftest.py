@@ -1,0 +1,227 @@
+"""System-test fixtures: the real IOC in a subprocess, on loopback, driven over CA.
+
+pyepics reads the EPICS environment once per process, so a pool of free ports is chosen
+at import and every one of them is in EPICS_CA_ADDR_LIST; each IOC takes the next port
+of the pool and a unique prefix. caproto re-reads the address list at every search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ROOT / "commands"
+POOL_SIZE = 16
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+PORTS = [_free_port() for _ in range(POOL_SIZE)]
+os.environ.update(
+    EPICS_CA_AUTO_ADDR_LIST="NO",
+    EPICS_CA_ADDR_LIST=" ".join(f"127.0.0.1:{port}" for port in PORTS),
+    EPICS_CAS_INTF_ADDR_LIST="127.0.0.1",
+    EPICS_CA_MAX_ARRAY_BYTES="40000000",
+    EPICS_CAS_AUTO_BEACON_ADDR_LIST="NO",
+    EPICS_CAS_BEACON_ADDR_LIST="127.0.0.1",
+)
+os.environ.pop("EPICS_CA_SERVER_PORT", None)
+_port_cycle = itertools.cycle(PORTS)
+_prefix_numbers = itertools.count(1)
+
+
+class IOC:
+    """One script server IOC process for a test.
+
+    Args:
+        data_dir: its data directory (kept across restarts).
+        args: extra command-line options.
+    """
+
+    def __init__(
+        self, data_dir: Path, args: list[str] | None = None, commands: Path | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.args = args or []
+        self.commands = commands or COMMANDS
+        self.port = next(_port_cycle)
+        self.prefix = f"SST{os.getpid()}N{next(_prefix_numbers)}:"
+        self.process: subprocess.Popen | None = None
+        self.stderr_path = data_dir.parent / f"{data_dir.name}-ioc.log"
+
+    def start(self, timeout: float = 30.0, new_prefix: bool = False) -> IOC:
+        """Start the IOC and wait for its ready line.
+
+        Args:
+            timeout: seconds to wait for the ready line.
+            new_prefix: serve under a fresh prefix (after a restart: an in-process pyepics
+                client, without a CA repeater, may take minutes to re-find old names).
+        """
+        if new_prefix:
+            self.prefix = f"SST{os.getpid()}N{next(_prefix_numbers)}:"
+        env = dict(os.environ)
+        env.pop("EPICS_CA_ADDR_LIST", None)
+        env["EPICS_CA_ADDR_LIST"] = f"127.0.0.1:{self.port}"
+        env["PYTHONUNBUFFERED"] = "1"
+        cmd = [
+            sys.executable,
+            "-m",
+            "scriptserver_ioc",
+            "--port",
+            str(self.port),
+            "--prefix",
+            self.prefix,
+            "--data-dir",
+            str(self.data_dir),
+            "--commands",
+            str(self.commands),
+            *self.args,
+        ]
+        with open(self.stderr_path, "ab") as stderr:
+            self.process = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if "ready" in line:
+                return self
+            if not line and self.process.poll() is not None:
+                break
+        raise RuntimeError(f"the IOC did not start:\n{self.stderr_path.read_text()[-3000:]}")
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the IOC (SIGTERM, or SIGKILL with `kill`) and wait for it to exit."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.process.stdout.close()
+
+    def log(self) -> str:
+        """What the IOC wrote to stderr."""
+        return self.stderr_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_ioc(tmp_path):
+    """Factory: start an IOC (extra args allowed); every one is stopped after the test."""
+    started: list[IOC] = []
+
+    def start(
+        args: list[str] | None = None, data_dir: Path | None = None, commands: Path | None = None
+    ) -> IOC:
+        ioc = IOC(data_dir or tmp_path / f"data{len(started)}", args, commands)
+        started.append(ioc)
+        return ioc.start()
+
+    yield start
+    for ioc in started:
+        ioc.stop()
+
+
+@pytest.fixture
+def ioc(start_ioc):
+    """A running IOC with the demo commands."""
+    return start_ioc()
+
+
+@pytest.fixture
+def client(ioc):
+    """A pyepics client of `ioc`, with the queue held so jobs stay queued."""
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    c = ScriptServerClient(ioc.prefix)
+    c.put("QUEUE:HOLD", 1)
+    return c
+
+
+@pytest.fixture(scope="session")
+def caproto_context():
+    """One caproto threading client context for the session (no repeater needed)."""
+    from caproto.threading.client import Context
+
+    context = Context()
+    yield context
+    context.disconnect()
+
+
+class CaprotoClient:
+    """The same operations through caproto, to show any CA client works."""
+
+    def __init__(self, context, prefix: str) -> None:
+        self.context = context
+        self.prefix = prefix
+        self._pvs: dict = {}
+
+    def pv(self, name: str):
+        if name not in self._pvs:
+            (self._pvs[name],) = self.context.get_pvs(self.prefix + name, timeout=5)
+            self._pvs[name].wait_for_connection(timeout=5)
+        return self._pvs[name]
+
+    def get_text(self, name: str) -> str:
+        data = self.pv(name).read(timeout=5).data
+        return bytes(data).split(b"\0", 1)[0].decode("utf-8")
+
+    def get_json(self, name: str):
+        return json.loads(self.get_text(name))
+
+    def get(self, name: str):
+        return self.pv(name).read(timeout=5).data[0]
+
+    def write_text(self, name: str, text: str):
+        return self.pv(name).write(text.encode("utf-8") + b"\0", wait=True, timeout=10)
+
+    def write(self, name: str, value):
+        return self.pv(name).write([value], wait=True, timeout=10)
+
+    def last_reply(self, name: str) -> dict:
+        return next(r for r in self.get_json("REPLY") if r["pv"] == name)
+
+
+@pytest.fixture
+def caproto_client(ioc, caproto_context):
+    """A caproto client of `ioc`, with the queue held."""
+    c = CaprotoClient(caproto_context, ioc.prefix)
+    c.write("QUEUE:HOLD", 1)
+    return c
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
+    """Wait for `condition()` to be truthy; return its value or fail the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
