@@ -1,0 +1,316 @@
+"""Interception for dry runs: virtual time and Channel Access writes that are not sent.
+
+Runs inside the dry-run process (``simulate.py``): standard library only, Python 3.8+.
+
+- ``time.sleep`` (main thread, over ``SMALL_SLEEP`` s), ``time.time``/``time.monotonic``
+  (and their ``_ns`` forms) and ``datetime.datetime.now``/``utcnow``/``today`` follow the
+  virtual clock: real elapsed time plus the time skipped by sleeps and estimates.
+- Channel Access (and PV Access) writes are recorded, never sent: pyepics (``epics.caput``,
+  ``caput_many``, ``PV.put``, ``ca.put``), caproto (``threading.client.PV.write``,
+  ``Batch.write``, ``sync.client.write``, ``asyncio.client.PV.write``, ``pyepics_compat``
+  ``caput``/``PV.put``), genie_python's CA and p4p wrappers and ``p4p.client.thread.Context.put``.
+  Each module is patched as soon as it is imported (an import hook), whoever imports it.
+- genie_python runs on its own simulated API (``GENIE_SIMULATE=1``, non-strict blocks,
+  exceptions raised); its timed waits (``waitfor_time``, ``waitfor(seconds=..)``) advance the
+  virtual clock and ``cset``/``set_pv`` are recorded as writes.
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import functools
+import importlib.abc
+import inspect
+import os
+import sys
+import threading
+import time
+
+SMALL_SLEEP = 0.01
+"""Sleeps up to this long really sleep (polling loops in libraries); longer ones are skipped."""
+
+
+def install(sim):
+    """Install every interception; ``sim`` gives ``clock``, ``write()`` and ``step()``."""
+    _patch_time(sim)
+    os.environ["GENIE_SIMULATE"] = "1"
+    finder = _PatchFinder(sim)
+    sys.meta_path.insert(0, finder)
+    for name in list(_PATCHERS):
+        module = sys.modules.get(name)
+        if module is not None:
+            finder.patch(name, module)
+
+
+# -- time ------------------------------------------------------------------------------
+
+
+def _patch_time(sim):
+    clock = sim.clock
+    real_sleep = clock.real_sleep
+    main = threading.main_thread()
+
+    def sleep(seconds):
+        if seconds is None or seconds < 0:
+            return real_sleep(seconds)  # the real error message
+        if seconds <= SMALL_SLEEP or threading.current_thread() is not main:
+            return real_sleep(seconds)
+        sim.step(f"sleep {seconds:g} s")
+        clock.advance(seconds)
+        sim.check_stop()
+        return None
+
+    time.sleep = sleep
+    time.time = lambda: clock.real_time() + clock.offset
+    time.monotonic = lambda: clock.real_monotonic() + clock.offset
+    time.time_ns = lambda: int((clock.real_time() + clock.offset) * 1e9)
+    time.monotonic_ns = lambda: int((clock.real_monotonic() + clock.offset) * 1e9)
+    _datetime.datetime = _virtual_datetime(clock)
+
+
+def _virtual_datetime(clock):
+    base = _datetime.datetime
+
+    class datetime(base):  # noqa: N801 - stands in for datetime.datetime
+        """``datetime.datetime`` whose now/utcnow/today follow the dry run's virtual clock."""
+
+        @classmethod
+        def now(cls, tz=None):
+            return base.now(tz) + _datetime.timedelta(seconds=clock.offset)
+
+        @classmethod
+        def utcnow(cls):
+            return base.utcnow() + _datetime.timedelta(seconds=clock.offset)
+
+        @classmethod
+        def today(cls):
+            return cls.now()
+
+    datetime.__module__ = "datetime"
+    return datetime
+
+
+# -- import hook -----------------------------------------------------------------------
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs the real loader, then patches the module."""
+
+    def __init__(self, loader, finder, name):
+        self._loader, self._finder, self._name = loader, finder, name
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._finder.patch(self._name, module)
+
+    def __getattr__(self, attr):
+        return getattr(self._loader, attr)
+
+
+class _PatchFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules to patch with the other finders and wraps their loaders."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.patched = set()
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _PATCHERS:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _PatchingLoader(spec.loader, self, fullname)
+                return spec
+        return None
+
+    def patch(self, name, module):
+        if name in self.patched:
+            return
+        self.patched.add(name)
+        try:
+            _PATCHERS[name](self.sim, module)
+        except Exception as exc:  # noqa: BLE001 - a changed library must not break dry runs
+            sim_note = f"could not intercept {name}: {type(exc).__name__}: {exc}"
+            self.sim.note(sim_note)
+
+
+def _recorder(sim, via, name_of, value_of, result=None):
+    """A replacement for a write function: records ``(pv, value)`` and returns ``result``."""
+
+    def intercepted(*args, **kwargs):
+        sim.write(name_of(args, kwargs), value_of(args, kwargs), via)
+        return result
+
+    return intercepted
+
+
+def _arg(index, keyword):
+    def get(args, kwargs):
+        if len(args) > index:
+            return args[index]
+        return kwargs.get(keyword)
+
+    return get
+
+
+def _pv_attribute(*names):
+    def get(args, kwargs):
+        obj = args[0]
+        for name in names:
+            value = getattr(obj, name, None)
+            if value:
+                return value
+        return repr(obj)
+
+    return get
+
+
+# -- pyepics ---------------------------------------------------------------------------
+
+
+def _patch_epics(sim, module):
+    module.caput = _recorder(sim, "pyepics caput", _arg(0, "pvname"), _arg(1, "value"), 1)
+
+    def caput_many(pvlist, values, *args, **kwargs):
+        for pv, value in zip(pvlist, values):
+            sim.write(pv, value, "pyepics caput_many")
+        return [1] * len(pvlist)
+
+    module.caput_many = caput_many
+
+
+def _patch_epics_pv(sim, module):
+    module.PV.put = _recorder(sim, "pyepics PV.put", _pv_attribute("pvname"), _arg(1, "value"), 1)
+
+
+def _patch_epics_ca(sim, module):
+    def chid_name(args, kwargs):
+        chid = args[0] if args else kwargs.get("chid")
+        try:
+            return module.name(chid)
+        except Exception:  # noqa: BLE001
+            return f"chid {chid!r}"
+
+    module.put = _recorder(sim, "pyepics ca.put", chid_name, _arg(1, "value"), 1)
+
+
+# -- caproto ---------------------------------------------------------------------------
+
+
+def _patch_caproto_threading(sim, module):
+    module.PV.write = _recorder(sim, "caproto PV.write", _pv_attribute("name"), _arg(1, "data"))
+
+    def batch_write(self, pv, data, *args, **kwargs):
+        sim.write(getattr(pv, "name", repr(pv)), data, "caproto Batch.write")
+
+    module.Batch.write = batch_write
+
+
+def _patch_caproto_sync(sim, module):
+    module.write = _recorder(sim, "caproto sync write", _arg(0, "pv_name"), _arg(1, "data"))
+
+
+def _patch_caproto_asyncio(sim, module):
+    async def write(self, data, *args, **kwargs):
+        sim.write(getattr(self, "name", repr(self)), data, "caproto asyncio PV.write")
+
+    module.PV.write = write
+
+
+def _patch_caproto_compat(sim, module):
+    module.caput = _recorder(sim, "caproto caput", _arg(0, "pvname"), _arg(1, "value"), 1)
+    module.PV.put = _recorder(sim, "caproto PV.put", _pv_attribute("pvname"), _arg(1, "value"))
+
+
+# -- genie_python and p4p --------------------------------------------------------------
+
+
+def _patch_genie_setup(sim, module):
+    module._exceptions_raised = True
+    api = getattr(module, "__api", None)
+    if api is not None and hasattr(api, "strict_block"):
+        api.strict_block = False
+
+
+def _patch_genie_sim(sim, module):
+    waitfor = module.Waitfor.start_waiting
+    signature = inspect.signature(waitfor)
+
+    @functools.wraps(waitfor)
+    def start_waiting(self, *args, **kwargs):
+        try:
+            seconds = _genie_seconds(signature.bind(self, *args, **kwargs).arguments)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        if seconds:
+            sim.step(f"genie wait {seconds:g} s")
+            sim.clock.advance(seconds)
+            sim.check_stop()
+        return waitfor(self, *args, **kwargs)
+
+    module.Waitfor.start_waiting = start_waiting
+    set_block = module.API.set_block_value
+
+    @functools.wraps(set_block)
+    def set_block_value(self, name, value=None, *args, **kwargs):
+        if value is not None:
+            sim.write(name, value, "genie cset")
+        return set_block(self, name, value, *args, **kwargs)
+
+    module.API.set_block_value = set_block_value
+    module.API.set_pv_value = _recorder(sim, "genie set_pv", _arg(1, "name"), _arg(2, "value"))
+
+
+def _genie_seconds(kwargs):
+    total = 0.0
+    for key, scale in (("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0)):
+        if kwargs.get(key) is not None:
+            total += float(kwargs[key]) * scale
+    text = kwargs.get("time")
+    if isinstance(text, str) and text.count(":") == 2:
+        hours, minutes, seconds = (float(part or 0) for part in text.split(":"))
+        total += hours * 3600 + minutes * 60 + seconds
+    return total
+
+
+def _patch_genie_wrapper(sim, module):
+    for cls_name in ("CaChannelWrapper", "P4PWrapper"):
+        cls = getattr(module, cls_name, None)
+        if cls is not None and hasattr(cls, "set_pv_value"):
+            via = "genie " + cls_name + ".set_pv_value"
+            cls.set_pv_value = staticmethod(_recorder(sim, via, _arg(0, "name"), _arg(1, "value")))
+
+
+def _patch_p4p(sim, module):
+    def put(self, name, values, *args, **kwargs):
+        if isinstance(name, (list, tuple)):
+            for one, value in zip(name, values):
+                sim.write(one, value, "p4p Context.put")
+            return [None] * len(name)
+        sim.write(name, values, "p4p Context.put")
+        return None
+
+    module.Context.put = put
+
+
+_PATCHERS = {
+    "epics": _patch_epics,
+    "epics.pv": _patch_epics_pv,
+    "epics.ca": _patch_epics_ca,
+    "caproto.threading.client": _patch_caproto_threading,
+    "caproto.sync.client": _patch_caproto_sync,
+    "caproto.asyncio.client": _patch_caproto_asyncio,
+    "caproto.threading.pyepics_compat": _patch_caproto_compat,
+    "genie_python.genie_api_setup": _patch_genie_setup,
+    "genie_python.genie_simulate_impl": _patch_genie_sim,
+    "genie_python.genie_cachannel_wrapper": _patch_genie_wrapper,
+    "genie_python.genie_p4p_wrapper": _patch_genie_wrapper,
+    "p4p.client.thread": _patch_p4p,
+}

@@ -1,0 +1,369 @@
+"""Dry run of one job in simulation, in its own process (run with the job interpreter).
+
+Standard library only, Python 3.8+, nothing imported from the rest of the package (only the
+sibling job modules). Started by ``scriptserver_ioc.validate.dryrun``.
+
+Input: one JSON object on stdin: ``{"source", "filename", "commands", "command_dirs",
+"prelude", "prelude_filename", "time_limit", "max_steps", "max_writes"}``.
+Output (stdout, JSON lines): ``{"event": "started"}`` when the prelude is done and the job
+starts, then the result ``{"ok", "estimate", "steps", "writes", "output", "error", ...}``.
+
+The job runs with a virtual clock (``sim_patches``): sleeps, ``scriptserver.sleep`` and
+genie_python's timed waits advance it instantly; a catalogue command with an estimate is
+not run, its estimate is added to the clock; Channel Access writes are recorded, not sent.
+Each line of the job's own code is a step of the timeline (consecutive lines at the same
+virtual time are coalesced). A watchdog stops the job after ``time_limit`` s of real time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import inspect
+import io
+import json
+import linecache
+import os
+import sys
+import threading
+import time
+import traceback
+
+JOB_DIR = os.path.dirname(os.path.abspath(__file__))
+if JOB_DIR not in sys.path:
+    sys.path.insert(0, JOB_DIR)
+
+import sim_loader  # noqa: E402
+import sim_patches  # noqa: E402
+from sim_state import (  # noqa: E402
+    OUTPUT_TAIL,
+    DryRunStopped,
+    InvalidArguments,
+    Simulation,
+    Tail,
+    call_text,
+    make_backend,
+)
+
+
+def simulated_command(sim, entry, original):
+    """Wrap a catalogue command: check, then add its estimate instead of running it."""
+    name = entry["name"]
+    try:
+        module = sim_loader.load_module(entry)
+        definition = entry.get("kind") == sim_loader.SCRIPT_DEFINITION
+        function = None if definition else sim_loader.command_function(entry, module)
+        signature = inspect.signature(function) if function is not None else None
+    except (sim_loader.CommandLoadError, TypeError, ValueError):
+        return original  # calling it reports why it is unavailable
+    enums = {}
+    for param, class_name in (entry.get("enum_params") or {}).items():
+        cls = getattr(module, class_name, None)
+        if isinstance(cls, type) and issubclass(cls, enum.Enum):
+            enums[param] = cls
+
+    def command(*args, **kwargs):
+        label = call_text(name, args, kwargs)
+        if definition:
+            if args:
+                raise TypeError(f"script definition '{name}' takes keyword arguments only")
+            call_args, call_kwargs = (
+                (),
+                {k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()},
+            )
+        else:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{label}: {exc}") from None
+            for param, cls in enums.items():
+                value = bound.arguments.get(param)
+                if isinstance(value, str) and value in cls.__members__:
+                    bound.arguments[param] = cls[value]
+            call_args, call_kwargs = bound.args, bound.kwargs
+        validate, estimate = sim_loader.companions(entry, module)
+        if validate is not None:
+            what = sim_loader.companion_label(entry, "validate")
+            problem = sim_loader.check_message(what, validate(*call_args, **call_kwargs))
+            if problem:
+                raise InvalidArguments(f"{label}: {problem}")
+        seconds = None
+        if estimate is not None:
+            what = sim_loader.companion_label(entry, "estimate")
+            seconds, problem = sim_loader.estimate_seconds(
+                what, estimate(*call_args, **call_kwargs)
+            )
+            if problem:
+                sim.note(f"line {sim.line}: {problem}")
+        if seconds is not None:
+            sim.step(f"{label} ~{seconds:g} s (declared estimate; not run)")
+            sim.clock.advance(seconds)
+            sim.check_stop()
+            return None
+        sim.step(f"{label} (no estimate: run in simulation)")
+        return original(*args, **kwargs)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = getattr(original, "__doc__", None)
+    return command
+
+
+def job_api_module():
+    """The ``scriptserver`` job API module (a minimal stand-in if it is missing)."""
+    try:
+        import scriptserver
+
+        return scriptserver
+    except ImportError:
+        import types
+
+        module = types.ModuleType("scriptserver")
+
+        class Backend:
+            pass
+
+        state = {"backend": None}
+        module.Backend = Backend
+        module._set_backend = lambda backend: state.__setitem__("backend", backend)
+        for method in ("progress", "message", "pause_point", "sleep", "simulating"):
+            setattr(
+                module,
+                method,
+                (lambda m: lambda *a, **k: getattr(state["backend"], m)(*a, **k))(method),
+            )
+        sys.modules["scriptserver"] = module
+        return module
+
+
+def build_commands(sim, commands, command_dirs):
+    """The job namespace's commands, wrapped for simulation."""
+    sim_loader.add_command_dirs(command_dirs)
+    try:
+        from namespace import build_namespace
+    except ImportError:
+        build_namespace = None
+    if build_namespace is not None:
+        namespace = build_namespace(commands, command_dirs)
+    else:
+        namespace = {}
+    for entry in commands:
+        name = entry.get("name")
+        if isinstance(name, str) and name.isidentifier():
+            original = namespace.get(name)
+            if original is None:
+                try:
+                    module = sim_loader.load_module(entry)
+                    original = sim_loader.command_function(entry, module)
+                except sim_loader.CommandLoadError as exc:
+                    reason = str(exc)
+
+                    def original(*args, _reason=reason, **kwargs):
+                        raise RuntimeError(_reason)
+
+            namespace[name] = simulated_command(sim, entry, original)
+    return namespace
+
+
+def error_record(exc, filename, sim, time_limit):
+    """The dry run's ``error``: type, message, the job's line and a traceback."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == filename:
+            line = lineno
+    line = line if line is not None else sim.line
+    if isinstance(exc, DryRunStopped):
+        message = f"dry run stopped after {time_limit:g} s of real time at line {line}"
+        message += " (an endless loop, or a wait the dry run cannot skip?)"
+        return {"type": "DryRunTimeout", "message": message, "line": line, "traceback": ""}
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
+    return {
+        "type": type(exc).__name__,
+        "message": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        "line": line,
+        "traceback": text[-4000:],
+    }
+
+
+class Run:
+    """One dry run: the request, the simulation, the result written exactly once."""
+
+    def __init__(self, request, proto):
+        self.request = request
+        self.proto = proto
+        self.filename = request.get("filename") or "<script>"
+        self.source = request.get("source") or ""
+        self.time_limit = float(request.get("time_limit") or 10.0)
+        self.sim = Simulation(
+            self.source,
+            int(request.get("max_steps") or 10000),
+            int(request.get("max_writes") or 10000),
+        )
+        self.tail = Tail()
+        self.deadline = time.monotonic() + self.time_limit
+        self.in_job = False
+        self._finished = threading.Lock()
+        self._written = False
+        self._main = threading.main_thread()
+
+    def emit(self, message):
+        """Write one JSON line to the parent."""
+        self.proto.write(json.dumps(message, ensure_ascii=True, default=repr) + "\n")
+        self.proto.flush()
+
+    def finish(self, ok, error):
+        """Write the result once (from the main thread or the watchdog)."""
+        with self._finished:
+            if self._written:
+                return
+            self._written = True
+            sim = self.sim
+            steps = list(sim.steps)
+            estimate = round(sim.clock.now(), 3) if ok else None
+            output = self.tail.text()
+            if sim.notes:
+                output += "".join("\n[dry run] " + n for n in sim.notes)
+            self.emit(
+                {
+                    "ok": ok,
+                    "estimate": estimate,
+                    "steps": steps,
+                    "writes": list(sim.writes),
+                    "output": output[-OUTPUT_TAIL:],
+                    "error": error,
+                    "truncated": sim.truncated,
+                    "notes": list(sim.notes),
+                }
+            )
+
+    def trace(self, frame, event, arg):
+        """Global trace function: only frames of the job's own code are followed."""
+        if frame.f_code.co_filename == self.filename:
+            return self.trace_job
+        return None
+
+    def trace_job(self, frame, event, arg):
+        """Local trace function of job frames: a step per line; stops at the limit."""
+        if event == "line":
+            self.sim.line_event(frame.f_lineno)
+            if self.sim.stop_requested:
+                raise DryRunStopped()
+        return self.trace_job
+
+    def watchdog(self):
+        """Stop the job at the deadline; if it does not stop, report and end the process."""
+        while True:
+            left = self.deadline - time.monotonic()
+            if left > 0:
+                self.sim.clock.real_sleep(min(left, 0.05))
+                continue
+            if not self.in_job:
+                self.deadline = time.monotonic() + 0.05
+                continue
+            self.sim.stop_requested = True
+            self.sim.clock.real_sleep(0.5)
+            line = self.main_line()
+            stopped = error_record(DryRunStopped(), self.filename, self.sim, self.time_limit)
+            stopped["line"] = line
+            stopped["message"] = stopped["message"].replace("at line None", f"at line {line}")
+            self.finish(False, stopped)
+            os._exit(0)
+
+    def main_line(self):
+        """The job line the main thread is at now (from its stack)."""
+        frame = sys._current_frames().get(self._main.ident)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                return frame.f_lineno
+            frame = frame.f_back
+        return self.sim.line
+
+    def run(self):
+        """Prelude, then the job under the tracer; returns (ok, error)."""
+        sim = self.sim
+        sim_patches.install(sim)
+        api = job_api_module()
+        api._set_backend(make_backend(sim, getattr(api, "Backend", object)))
+        builtins.input = _no_input
+        sys.stdout = sys.stderr = self.tail
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        if self.filename and not self.filename.startswith("<"):
+            namespace["__file__"] = self.filename
+        try:
+            code = compile(self.source, self.filename, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return False, {
+                "type": "SyntaxError",
+                "message": f"SyntaxError: {exc.msg}",
+                "line": exc.lineno,
+                "traceback": "",
+            }
+        linecache.cache[self.filename] = (
+            len(self.source),
+            None,
+            self.source.splitlines(True),
+            self.filename,
+        )
+        threading.Thread(target=self.watchdog, daemon=True, name="dry-run-watchdog").start()
+        try:
+            namespace.update(
+                build_commands(
+                    sim, self.request.get("commands") or [], self.request.get("command_dirs") or []
+                )
+            )
+            prelude = self.request.get("prelude")
+            if prelude:
+                prelude_name = self.request.get("prelude_filename") or "<prelude>"
+                exec(compile(prelude, prelude_name, "exec", dont_inherit=True), namespace)
+        except BaseException as exc:  # noqa: BLE001
+            record = error_record(exc, "<none>", sim, self.time_limit)
+            record["line"] = None
+            record["message"] = "the prelude failed: " + record["message"]
+            return False, record
+        sim.reset()
+        self.deadline = time.monotonic() + self.time_limit
+        self.emit({"event": "started"})
+        self.in_job = True
+        sys.settrace(self.trace)
+        try:
+            exec(code, namespace)
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                return False, error_record(exc, self.filename, sim, self.time_limit)
+        except BaseException as exc:  # noqa: BLE001 - every failure is the job's result
+            return False, error_record(exc, self.filename, sim, self.time_limit)
+        finally:
+            sys.settrace(None)
+            self.in_job = False
+        return True, None
+
+
+def _no_input(prompt=""):
+    raise RuntimeError("input() cannot be answered in a dry run")
+
+
+def main():
+    """Read the request, run the job in simulation, write the result."""
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    request = json.loads(sys.stdin.read() or "{}")
+    sys.stdin = io.StringIO("")
+    run = Run(request, proto)
+    try:
+        ok, error = run.run()
+    except BaseException as exc:  # noqa: BLE001 - a bug here must still give a result
+        ok, error = (
+            False,
+            {
+                "type": "DryRunFailed",
+                "message": f"the dry run itself failed: {type(exc).__name__}: {exc}",
+                "line": None,
+                "traceback": traceback.format_exc()[-4000:],
+            },
+        )
+    run.finish(ok, error)
+    proto.flush()
+    os._exit(0)  # do not wait for CA contexts or threads the job left behind
+
+
+if __name__ == "__main__":
+    main()
