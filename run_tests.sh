@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Lint and run every test (unit and system). Creates .venv and installs the package with
+# its test extras (and genie-python, for the genie compatibility tests) on first use.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test,genie]"
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== PV reference up to date"
+.venv/bin/python -m scriptserver_ioc.ioc.docs --check || {
+    echo "docs/pv-reference.md is stale: run python -m scriptserver_ioc.ioc.docs"; exit 1; }
+echo "== tests"
+exec .venv/bin/python -m pytest -q "$@"
