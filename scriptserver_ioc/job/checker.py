@@ -8,7 +8,8 @@ Protocol: JSON lines. The first line on stdin is the configuration
 ``{"command_dirs": [...]}``; the worker answers ``{"ready": true, "pid", "python"}``. Then
 one request per line, one answer per line, in order:
 
-- ``{"id", "op": "check", "command": {"name", "module", "path", "kind"}, "args": {...},
+- ``{"id", "op": "check", "command": {"name", "module", "path", "kind", "enum_params"},
+  "args": {...},
   "validate": bool, "estimate": bool}`` ->
   ``{"id", "ok": true, "error": str|None, "estimate": float|None, "problem": str|None}``
   (``error``: the validation message; ``problem``: why no estimate could be made), or
@@ -53,6 +54,8 @@ class Checker:
         try:
             module = sim_loader.load_module(entry)
             validate, estimate = sim_loader.companions(entry, module)
+            if entry.get("kind") != sim_loader.SCRIPT_DEFINITION:
+                args = sim_loader.enum_arguments(entry, module, args)
         except sim_loader.CommandLoadError as exc:
             self._failed[key] = str(exc)
             return {"ok": False, "fatal": str(exc)}

@@ -9,6 +9,7 @@ A command entry is the dict of ``Catalogue.job_commands()``:
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import math
 import os
@@ -116,6 +117,18 @@ def companions(entry, module):
     validate = getattr(module, "validate_" + entry["name"], None)
     estimate = getattr(module, "estimate_" + entry["name"], None)
     return (validate if callable(validate) else None, estimate if callable(estimate) else None)
+
+
+def enum_arguments(entry, module, kwargs):
+    """Turn member names of enum parameters back into members, as the job namespace does."""
+    converted = dict(kwargs)
+    for param, class_name in (entry.get("enum_params") or {}).items():
+        cls = getattr(module, class_name, None)
+        value = converted.get(param)
+        if isinstance(cls, type) and issubclass(cls, enum.Enum) and isinstance(value, str):
+            if value in cls.__members__:
+                converted[param] = cls[value]
+    return converted
 
 
 def check_message(label, result):

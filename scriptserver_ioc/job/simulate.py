@@ -305,11 +305,6 @@ class Run:
         )
         threading.Thread(target=self.watchdog, daemon=True, name="dry-run-watchdog").start()
         try:
-            namespace.update(
-                build_commands(
-                    sim, self.request.get("commands") or [], self.request.get("command_dirs") or []
-                )
-            )
             prelude = self.request.get("prelude")
             if prelude:
                 prelude_name = self.request.get("prelude_filename") or "<prelude>"
@@ -318,6 +313,19 @@ class Run:
             record = error_record(exc, "<none>", sim, self.time_limit)
             record["line"] = None
             record["message"] = "the prelude failed: " + record["message"]
+            return False, record
+        try:
+            namespace.update(
+                build_commands(
+                    sim,
+                    self.request.get("commands") or [],
+                    self.request.get("command_dirs") or [],
+                )
+            )
+        except Exception as exc:  # noqa: BLE001
+            record = error_record(exc, "<none>", sim, self.time_limit)
+            record["line"] = None
+            record["message"] = "the commands could not be loaded: " + record["message"]
             return False, record
         sim.reset()
         self.deadline = time.monotonic() + self.time_limit

@@ -45,14 +45,17 @@ class CompanionResult:
 
 
 def command_entry(command: Any) -> dict:
-    """The ``{"name", "module", "path", "kind"}`` dict of a catalogue Command (or such a dict)."""
+    """The ``job_commands()`` dict of a catalogue Command (or such a dict)."""
     if isinstance(command, dict):
-        return {k: command.get(k) for k in ("name", "module", "path", "kind")}
+        entry = {k: command.get(k) for k in ("name", "module", "path", "kind")}
+        entry["enum_params"] = dict(command.get("enum_params") or {})
+        return entry
     return {
         "name": command.name,
         "module": getattr(command, "module", None),
         "path": str(command.path),
         "kind": getattr(command, "kind", "function"),
+        "enum_params": dict(getattr(command, "enum_params", None) or {}),
     }
 
 

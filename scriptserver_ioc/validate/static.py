@@ -92,10 +92,7 @@ def analyse(source: str, filename: str = "<script>") -> tuple[ScriptFacts | None
     if facts.compile_errors:
         line, col, message = min(facts.compile_errors)
         text = _source_line(source, line)
-        record = error(line, col, f"line {line}, column {col}: syntax error: {message}")
-        if text:
-            record["message"] += f": {text[:120]}"
-        return None, [record]
+        return None, [error(line, col, _located("syntax error", col, message, text))]
     if facts.needs_compile:
         try:
             compile(tree, filename, "exec", dont_inherit=True)
@@ -126,40 +123,21 @@ def _source_line(source: str, line: int) -> str:
 
 
 def syntax_error_record(exc: SyntaxError) -> dict:
-    """Turn a SyntaxError into an error record with a message a person can act on."""
+    """Turn a SyntaxError into an error record with a message a person can act on.
+
+    The line is in the record, not in the message (clients show ``line N: message``); the
+    message names the column, what is wrong and the offending text.
+    """
     line = exc.lineno
     col = exc.offset if exc.offset and exc.offset > 0 else None
     kind = "indentation error" if isinstance(exc, IndentationError) else "syntax error"
-    where = f"line {line}" if line else "the script"
-    if line and col:
-        where += f", column {col}"
-    message = f"{where}: {kind}: {exc.msg}"
-    text = (exc.text or "").strip("\n").strip()
-    if text:
-        message += f": {text[:120]}"
-    return error(line, col, message)
+    return error(line, col, _located(kind, col, exc.msg, exc.text or ""))
 
 
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_LOOPS = (ast.For, ast.AsyncFor, ast.While)
-_RARE = tuple(
-    getattr(ast, n)
-    for n in (
-        "Global",
-        "Nonlocal",
-        "Starred",
-        "AsyncFunctionDef",
-        "AsyncFor",
-        "AsyncWith",
-        "Await",
-        "Yield",
-        "YieldFrom",
-        "NamedExpr",
-        "Match",
-        "TryStar",
-    )
-    if hasattr(ast, n)
-)
+def _located(kind: str, col: int | None, what: str, text: str) -> str:
+    message = f"{kind} at column {col}: {what}" if col else f"{kind}: {what}"
+    text = text.strip("\n").strip()
+    return f"{message}: {text[:120]}" if text else message
 
 
 _SCALAR_FIELDS = frozenset(
@@ -460,7 +438,9 @@ def parse_call(text: str) -> tuple[str, list, dict]:
         tree = ast.parse(text.strip(), "<call>", mode="eval")
     except SyntaxError as exc:
         record = syntax_error_record(exc)
-        raise CallSyntaxError(f"{record['message']}; {expected}", exc.lineno, exc.offset) from None
+        raise CallSyntaxError(
+            f"{record['message']}; {expected}", exc.lineno, record["col"]
+        ) from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         raise CallSyntaxError(f"{text.strip()[:80]!r} is not a command call; {expected}", 1, 1)

@@ -1,0 +1,489 @@
+"""The Validator: everything checked when a job is added or edited, and its estimate.
+
+``check`` is fast and runs on the IOC's server thread: static checks of scripts (no user
+code runs), argument binding of command jobs against the catalogue, and the command's own
+companions (``validate_<name>``, ``estimate_<name>``, DoRun checks) in the warm checker
+process. ``dry_run`` is slow (a process per run) and belongs on a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scriptserver_ioc.validate import estimates, static
+from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
+from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_DEFINITION = "script_definition"
+MAX_FILE_BYTES = 1_000_000
+_CACHE_SIZE = 128
+#: Names every job namespace has besides commands and the prelude's.
+JOB_NAMES = frozenset({"scriptserver"})
+
+
+@dataclass
+class Verdict:
+    """What the validator says about one job.
+
+    Attributes:
+        errors: ``[{"line", "col", "message"}]``; any error rejects the job. Line and column
+            are 1-based, None when the error is not about a place in the source.
+        warnings: ``["line 3: name 'foo' is not defined anywhere", ...]``, kept on the job.
+        estimate: expected duration in seconds, or None.
+        estimate_source: ``history``, ``declared``, ``dry-run`` or ``none``.
+        args: the bound (and coerced) arguments of a command job, else None.
+        key: the job's key for learned durations (``estimates.job_key``).
+    """
+
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    estimate: float | None = None
+    estimate_source: str = estimates.NONE
+    args: dict | None = None
+    key: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error."""
+        return not self.errors
+
+    @property
+    def source(self) -> str:
+        """Alias of ``estimate_source`` (the name used in docs/design.md)."""
+        return self.estimate_source
+
+    def error(self, message: str, line: int | None = None, col: int | None = None) -> None:
+        """Add an error."""
+        self.errors.append(static.error(line, col, message))
+
+    def to_result(self, request_id: str | None = None, dry_run: dict | None = None) -> dict:
+        """The ``VALIDATE:RESULT`` object (pv-interface.md); a failed dry run adds its error."""
+        errors = list(self.errors)
+        if dry_run is not None and not dry_run.get("ok") and isinstance(dry_run.get("error"), dict):
+            failure = dry_run["error"]
+            errors.append(
+                static.error(failure.get("line"), None, f"dry run: {failure.get('message')}")
+            )
+        return {
+            "request_id": request_id,
+            "ok": not errors,
+            "errors": errors,
+            "warnings": list(self.warnings),
+            "estimate": self.estimate,
+            "estimate_source": self.estimate_source,
+            "dry_run": dry_run,
+        }
+
+
+class Validator:
+    """Checks jobs against the catalogue and estimates their duration. Thread-safe.
+
+    Args:
+        catalogue: the command catalogue (``get``, ``names``, ``bind``, ``revision``,
+            ``job_commands``).
+        companions: runner of command companions; None skips them (no validate_/estimate_).
+        history: learned durations (``durations(key)``), or None.
+        prelude_source: the prelude's text; names it defines are known to scripts.
+        no_scripts: reject ``script`` jobs (``--no-scripts``).
+        scripts_dir: where ``file`` jobs come from; None rejects them.
+        job_python: interpreter of dry runs (default: the companions' or this one).
+        command_dirs: command directories for dry runs (default: the companions').
+        extra_names: more names the job namespace defines.
+        dry_run_time_limit: default real-time limit of a dry run, seconds.
+    """
+
+    def __init__(
+        self,
+        catalogue: Any,
+        companions: CompanionRunner | None = None,
+        history: estimates.DurationHistory | None = None,
+        prelude_source: str | None = None,
+        no_scripts: bool = False,
+        scripts_dir: Path | str | None = None,
+        *,
+        job_python: str | None = None,
+        command_dirs: list[str] | list[Path] | None = None,
+        extra_names: frozenset[str] | set[str] = frozenset(),
+        dry_run_time_limit: float = DEFAULT_TIME_LIMIT,
+    ) -> None:
+        self.catalogue = catalogue
+        self.companions = companions
+        self.history = history
+        self.prelude_source = prelude_source
+        self.no_scripts = no_scripts
+        self.scripts_dir = Path(scripts_dir).resolve() if scripts_dir is not None else None
+        self.job_python = job_python or (companions.job_python if companions else None)
+        self.command_dirs = command_dirs or (companions.command_dirs if companions else [])
+        self.dry_run_time_limit = dry_run_time_limit
+        self._lock = threading.RLock()
+        self._static_cache: OrderedDict[tuple, tuple[list, list]] = OrderedDict()
+        self._dry_estimates: OrderedDict[str, float] = OrderedDict()
+        self._names_revision: object = None
+        self._known: frozenset[str] = frozenset()
+        self._command_names: frozenset[str] = frozenset()
+        self._prelude_names, self._prelude_stars, self.prelude_problem = self._read_prelude()
+        self._extra = frozenset(extra_names) | JOB_NAMES
+        self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
+
+    # -- public interface ----------------------------------------------------------------
+
+    def check(self, job: dict) -> Verdict:
+        """Check a job record (or spec) being added or updated.
+
+        Args:
+            job: ``kind`` (``command``/``script``/``file``; inferred from the keys when
+                absent), ``command`` + ``args`` (dict of keyword or list of positional
+                arguments) or ``call`` (text), ``script``, ``file``, ``tags``.
+
+        Returns:
+            The Verdict: errors reject the job; warnings, estimate and bound args are kept.
+        """
+        verdict = Verdict()
+        kind = job.get("kind") or _infer_kind(job)
+        with self._lock:
+            if kind == "command":
+                name = self._check_command(job, verdict)
+                key_job = {"kind": "command", "command": name, "args": verdict.args}
+                source = None
+            elif kind == "script":
+                source = self._script_text(job, verdict)
+                key_job = {"kind": "script", "script": source}
+            elif kind == "file":
+                source = self._file_text(job.get("file"), verdict)
+                key_job = {"kind": "file", "file": job.get("file")}
+            else:
+                verdict.error(f"unknown job kind {kind!r}; expected 'command', 'script' or 'file'")
+                return verdict
+            if source is not None and not verdict.errors:
+                self._check_source(source, verdict)
+            _check_tags(job.get("tags"), verdict)
+            if verdict.errors:
+                return verdict
+            verdict.key = estimates.job_key(key_job, source)
+            self._choose_estimate(verdict)
+        return verdict
+
+    def job_key(self, job: Any) -> str:
+        """Key of a job record for learned durations (what the store records under)."""
+        job = job.to_dict() if hasattr(job, "to_dict") else job
+        if (job.get("kind") or _infer_kind(job)) == "file":
+            try:
+                return estimates.job_key(job, self._read_file(job.get("file"))[0])
+            except ValueError:
+                return estimates.job_key(job)
+        return estimates.job_key(job)
+
+    def dry_run(
+        self,
+        job: Any,
+        source: str | None = None,
+        filename: str | None = None,
+        time_limit: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> dict:
+        """Run a job in simulation (blocking: call from a worker thread).
+
+        Args:
+            job: the job record (dict or an object with ``to_dict``).
+            source: the source to run (default: the script, the file's text or the command
+                call generated from the bound arguments).
+            filename: file name of the job's code (default ``<script>`` / the file's path).
+            time_limit: real seconds allowed (default ``dry_run_time_limit``).
+            env: environment of the dry-run process.
+
+        Returns:
+            The ``dry_run`` object of VALIDATE:RESULT. A successful run's estimate is
+            remembered for this job (estimate source ``dry-run`` when nothing better is known).
+        """
+        job = job.to_dict() if hasattr(job, "to_dict") else dict(job)
+        kind = job.get("kind") or _infer_kind(job)
+        if source is None:
+            if kind == "command":
+                source = command_source(job.get("command") or "", job.get("args") or {})
+            elif kind == "file":
+                try:
+                    source, path = self._read_file(job.get("file"))
+                except ValueError as exc:
+                    return _dry_failure(str(exc))
+                filename = filename or str(path)
+            else:
+                source = job.get("script") or ""
+        result = run_dry(
+            source,
+            commands=self.catalogue.job_commands() if self.catalogue is not None else [],
+            command_dirs=self.command_dirs,
+            job_python=self.job_python,
+            prelude=self.prelude_source,
+            filename=filename or "<script>",
+            time_limit=time_limit or self.dry_run_time_limit,
+            env=env,
+        )
+        if result.get("ok") and result.get("estimate") is not None:
+            key_job = dict(job, kind=kind)
+            key = estimates.job_key(key_job, source if kind == "file" else None)
+            with self._lock:
+                self._dry_estimates[key] = float(result["estimate"])
+                self._dry_estimates.move_to_end(key)
+                while len(self._dry_estimates) > 1000:
+                    self._dry_estimates.popitem(last=False)
+        return result
+
+    # -- command jobs --------------------------------------------------------------------
+
+    def _check_command(self, job: dict, verdict: Verdict) -> str | None:
+        """Bind the arguments and run the companions; returns the command's name."""
+        positional: list = []
+        keywords: dict = {}
+        if job.get("call") is not None:
+            try:
+                name, positional, keywords = static.parse_call(str(job["call"]))
+            except static.CallSyntaxError as exc:
+                verdict.error(str(exc), None, exc.col)
+                return None
+        else:
+            name = job.get("command")
+            args = job.get("args")
+            if isinstance(args, list):
+                positional = args
+            elif isinstance(args, dict):
+                keywords = args
+            elif args is not None:
+                verdict.error(f"args must be an object of named arguments, got {args!r:.60}")
+                return None
+        if not isinstance(name, str) or not name:
+            verdict.error("a command job needs the command's name ('command')")
+            return None
+        if self.catalogue is None:
+            verdict.error("no command catalogue is loaded, so commands cannot be checked")
+            return name
+        command = self.catalogue.get(name)
+        try:
+            bound = dict(self.catalogue.bind(name, list(positional), dict(keywords)))
+        except ValueError as exc:  # BindError, including an unknown command
+            verdict.error(str(exc))
+            return name
+        verdict.args = bound
+        if command is not None:
+            self._run_companions(command, bound, verdict)
+        return name
+
+    def _run_companions(self, command: Any, bound: dict, verdict: Verdict) -> None:
+        definition = getattr(command, "kind", "function") == SCRIPT_DEFINITION
+        want_validate = bool(getattr(command, "has_validate", False) or definition)
+        want_estimate = bool(getattr(command, "has_estimate", False) or definition)
+        if self.companions is None or not (want_validate or want_estimate):
+            return
+        try:
+            result = self.companions.check(
+                command,
+                bound,
+                revision=self.catalogue.revision,
+                validate=want_validate,
+                estimate=want_estimate,
+            )
+        except CompanionError as exc:
+            if want_validate:
+                verdict.error(f"{command.name}: cannot check the arguments: {exc}")
+            else:
+                verdict.warnings.append(f"{command.name}: no estimate: {exc}")
+            return
+        if result.error:
+            verdict.error(f"{command.name}: {result.error}")
+        elif result.problem:
+            verdict.warnings.append(result.problem)
+        verdict.estimate = result.estimate  # declared; _choose_estimate ranks it
+
+    # -- scripts and files ---------------------------------------------------------------
+
+    def _script_text(self, job: dict, verdict: Verdict) -> str | None:
+        if self.no_scripts:
+            verdict.error(
+                "this server runs catalogue commands and script files only (--no-scripts); "
+                "send a command or a 'file' from the scripts directory"
+            )
+            return None
+        text = job.get("script")
+        if not isinstance(text, str):
+            verdict.error(f"'script' must be Python source text, got {type(text).__name__}")
+            return None
+        return text
+
+    def _file_text(self, name: Any, verdict: Verdict) -> str | None:
+        try:
+            return self._read_file(name)[0]
+        except ValueError as exc:
+            verdict.error(str(exc))
+            return None
+
+    def _read_file(self, name: Any) -> tuple[str, Path]:
+        """Text and path of a ``file`` job's script; ValueError says what is wrong."""
+        if self.scripts_dir is None:
+            raise ValueError("no scripts directory is configured, so 'file' jobs cannot run")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("'file' must be a path relative to the scripts directory")
+        if Path(name).is_absolute():
+            raise ValueError(
+                f"the file {name!r} is an absolute path; give a path relative to the scripts "
+                f"directory {self.scripts_dir}"
+            )
+        path = (self.scripts_dir / name).resolve()
+        if path != self.scripts_dir and self.scripts_dir not in path.parents:
+            raise ValueError(
+                f"the file {name!r} is outside the scripts directory {self.scripts_dir}"
+            )
+        if not path.is_file():
+            raise ValueError(
+                f"the file {name!r} does not exist in the scripts directory {self.scripts_dir}"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"the file {name!r} is larger than {MAX_FILE_BYTES} bytes")
+        try:
+            return data.decode("utf-8"), path
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"the file {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+
+    def _check_source(self, source: str, verdict: Verdict) -> None:
+        """Static checks of script text, cached by text and catalogue revision."""
+        self._refresh_names()
+        digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+        cache_key = (digest, self._names_revision)
+        cached = self._static_cache.get(cache_key)
+        if cached is None:
+            cached = self._static_checks(source)
+            self._static_cache[cache_key] = cached
+            while len(self._static_cache) > _CACHE_SIZE:
+                self._static_cache.popitem(last=False)
+        else:
+            self._static_cache.move_to_end(cache_key)
+        errors, warnings = cached
+        verdict.errors.extend(dict(e) for e in errors)
+        verdict.warnings.extend(warnings)
+
+    def _static_checks(self, source: str) -> tuple[list, list]:
+        facts, errors = static.analyse(source)
+        if facts is None:
+            return errors, []
+        warnings: list[str] = []
+        if self._star_names is not None and self.prelude_problem is None:
+            warnings += static.undefined_name_warnings(facts, self._known)
+        warnings += static.bare_except_warnings(facts)
+        for call in static.literal_command_calls(facts, self._command_names):
+            try:
+                self.catalogue.bind(call.name, list(call.args), dict(call.kwargs))
+            except ValueError as exc:
+                errors.append(static.error(call.line, call.col, str(exc)))
+        return errors, warnings
+
+    def _refresh_names(self) -> None:
+        """Known names: commands (per catalogue revision), prelude, star imports, extras."""
+        revision = self.catalogue.revision if self.catalogue is not None else None
+        if revision == self._names_revision and self._known:
+            return
+        if self._star_names is None:
+            self._star_names = self._resolve_stars(revision)
+        self._command_names = frozenset(self.catalogue.names()) if self.catalogue else frozenset()
+        self._known = (
+            self._command_names
+            | self._prelude_names
+            | (self._star_names or frozenset())
+            | self._extra
+        )
+        self._names_revision = revision
+
+    def _read_prelude(self) -> tuple[frozenset[str], list[str], str | None]:
+        if not self.prelude_source:
+            return frozenset(), [], None
+        try:
+            names, stars = static.top_level_names(self.prelude_source)
+        except SyntaxError as exc:
+            problem = f"the prelude does not compile (line {exc.lineno}: {exc.msg})"
+            logger.error("%s; undefined-name warnings are off", problem)
+            return frozenset(), [], problem
+        return frozenset(names), stars, None
+
+    def _resolve_stars(self, revision: object) -> frozenset[str] | None:
+        """Names the prelude's star imports bind, asked of the job interpreter; None if unknown."""
+        if self.companions is None:
+            logger.info(
+                "the prelude star-imports %s; undefined-name warnings are off", self._prelude_stars
+            )
+            return None
+        names: set[str] = set()
+        for module in self._prelude_stars:
+            try:
+                names.update(self.companions.module_names(module, revision=revision))
+            except CompanionError as exc:
+                logger.warning(
+                    "cannot list the names of %s (%s); undefined-name warnings are off", module, exc
+                )
+                return None
+        return frozenset(names)
+
+    # -- estimates -----------------------------------------------------------------------
+
+    def _choose_estimate(self, verdict: Verdict) -> None:
+        declared = verdict.estimate
+        history = None
+        if self.history is not None and verdict.key is not None:
+            try:
+                history = self.history.durations(verdict.key)
+            except Exception:  # a store failure must not reject a job
+                logger.exception("cannot read learned durations")
+        dry = self._dry_estimates.get(verdict.key) if verdict.key else None
+        verdict.estimate, verdict.estimate_source = estimates.choose_estimate(
+            history, declared, dry
+        )
+
+
+def _infer_kind(job: dict) -> str:
+    for key, kind in (("command", "command"), ("call", "command"), ("file", "file")):
+        if job.get(key) is not None:
+            return kind
+    return "script"
+
+
+def _check_tags(tags: Any, verdict: Verdict) -> None:
+    if tags is None or tags == {}:
+        return
+    if not isinstance(tags, dict):
+        verdict.error(
+            'tags must be an object, e.g. {"group": "scan", "index": 1, "count": 5}; '
+            f"got {tags!r:.60}"
+        )
+        return
+    group = tags.get("group")
+    if group is not None and not isinstance(group, str):
+        verdict.error(f"tags.group must be text, got {group!r:.60}")
+    for key in ("index", "count"):
+        value = tags.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            verdict.error(f"tags.{key} must be a whole number >= 0, got {value!r:.60}")
+
+
+def _dry_failure(message: str) -> dict:
+    return {
+        "ok": False,
+        "estimate": None,
+        "steps": [],
+        "writes": [],
+        "output": "",
+        "error": {"type": "DryRunFailed", "message": message, "line": None, "traceback": ""},
+        "truncated": False,
+        "notes": [],
+    }
