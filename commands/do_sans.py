@@ -29,7 +29,12 @@ class DoRun(ScriptDefinition):
         large = 3
 
     @cast_parameters_to(
-        position=int, temperature=float, trans_seconds=float, sans_seconds=float, aperture=str
+        position=int,
+        sample=str,
+        temperature=float,
+        aperture=str,
+        trans_seconds=float,
+        sans_seconds=float,
     )
     def run(
         self,
@@ -63,7 +68,12 @@ class DoRun(ScriptDefinition):
         return None
 
     @cast_parameters_to(
-        position=int, temperature=float, trans_seconds=float, sans_seconds=float, aperture=str
+        position=int,
+        sample=str,
+        temperature=float,
+        aperture=str,
+        trans_seconds=float,
+        sans_seconds=float,
     )
     def parameters_valid(
         self,
@@ -89,7 +99,12 @@ class DoRun(ScriptDefinition):
         return errors or None
 
     @cast_parameters_to(
-        position=int, temperature=float, trans_seconds=float, sans_seconds=float, aperture=str
+        position=int,
+        sample=str,
+        temperature=float,
+        aperture=str,
+        trans_seconds=float,
+        sans_seconds=float,
     )
     def estimate_time(
         self,

@@ -62,6 +62,8 @@ def test_GIVEN_corpus_WHEN_read_THEN_exactly_the_expected_commands_exist(corpus)
             "undocumented",
             "listed",
             "added_later",
+            "set_block",
+            "measure_frames",
         ]
     )
 

@@ -22,7 +22,7 @@ class DoRun(ScriptDefinition):
         ok = 1
         not_ok = 2
 
-    @cast_parameters_to(start_temp=float, stop_temp=float, step_temp=float)
+    @cast_parameters_to(start_temp=float, stop_temp=float, step_temp=float, status=str)
     def run(self, start_temp=1.0, stop_temp=CopyPreviousRow(2.0), step_temp=0.5, status="ok"):
         """Runs the loop.
 
@@ -32,7 +32,7 @@ class DoRun(ScriptDefinition):
         """
         return None
 
-    @cast_parameters_to(start_temp=float, stop_temp=float, step_temp=float)
+    @cast_parameters_to(start_temp=float, stop_temp=float, step_temp=float, status=str)
     def parameters_valid(self, start_temp=1.0, stop_temp=2.0, step_temp=0.5, status="ok"):
         if start_temp == 0 or stop_temp == 0:
             return "Cannot go to zero kelvin\n"
