@@ -1,0 +1,135 @@
+"""Pause, resume and abort inside the job process: the launcher's ``scriptserver`` backend.
+
+Runs inside job processes: standard library only, Python 3.8+.
+
+The server's ``pause``/``resume``/``abort`` messages arrive on the channel's receiver
+thread and only set flags here; they take effect in the job's own thread at the next
+checkpoint: a line of the job's code (the tracer), ``scriptserver.pause_point()``,
+``scriptserver.sleep`` or genie_python's ``check_break``. A deferred pause blocks the job
+there (reporting ``paused`` with the line) until ``resume`` (reporting ``resumed``) or
+``abort``; a soft abort raises ``JobAborted`` once, so ``finally:`` blocks run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import scriptserver
+
+
+class JobControl(scriptserver.Backend):
+    """Pause/abort state of the running job, and the real job API backend.
+
+    Threading: ``request_*`` are called from the channel's receiver thread; ``checkpoint``
+    and the API methods from job threads. ``requested[0]`` is the tracer's cheap test.
+    """
+
+    def __init__(self, link):
+        self.link = link
+        self.requested = [False]
+        self._cond = threading.Condition()
+        self._pause_requested = False
+        self._paused = False
+        self._abort_requested = False
+        self._abort_delivered = False
+
+    # -- from the server (receiver thread) ------------------------------------------------
+
+    def request_pause(self) -> None:
+        """Pause at the next checkpoint (ignored if already paused or pausing)."""
+        with self._cond:
+            if not self._paused and not self._abort_requested:
+                self._pause_requested = True
+                self._update_requested()
+                self._cond.notify_all()
+
+    def request_resume(self) -> None:
+        """Continue a paused job, or cancel a pause that has not taken effect yet."""
+        with self._cond:
+            self._pause_requested = False
+            self._paused = False
+            self._update_requested()
+            self._cond.notify_all()
+
+    def request_abort(self) -> None:
+        """Raise ``JobAborted`` at the next checkpoint (or now, if paused or sleeping)."""
+        with self._cond:
+            self._abort_requested = True
+            self._pause_requested = False
+            self._update_requested()
+            self._cond.notify_all()
+
+    @property
+    def aborting(self) -> bool:
+        """True once a soft abort was requested."""
+        return self._abort_requested
+
+    def _update_requested(self) -> None:
+        self.requested[0] = self._pause_requested or (
+            self._abort_requested and not self._abort_delivered
+        )
+
+    # -- in the job's threads -------------------------------------------------------------
+
+    def checkpoint(self, line=None) -> None:
+        """Let a requested pause or abort take effect (called with the current line).
+
+        Raises:
+            scriptserver.JobAborted: the job was aborted (raised once only).
+        """
+        with self._cond:
+            self._raise_if_aborted()
+            if not self._pause_requested:
+                return
+            self._pause_requested = False
+            self._paused = True
+            self._update_requested()
+            if line is None:
+                line = self.link.line
+            self.link.update_state(paused=True)
+            self.link.send({"type": "paused", "line": line})
+            while self._paused and not self._abort_requested:
+                self._cond.wait()
+            self.link.update_state(paused=False)
+            self._raise_if_aborted()
+            self.link.send({"type": "resumed"})
+
+    def _raise_if_aborted(self) -> None:
+        if self._abort_requested and not self._abort_delivered:
+            self._abort_delivered = True
+            self._paused = False
+            self._update_requested()
+            raise scriptserver.JobAborted("the job was aborted")
+
+    def pause_point(self) -> None:
+        """``scriptserver.pause_point()``: a checkpoint at the job's current line."""
+        if self.requested[0]:
+            self.checkpoint(None)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep in the job, woken at once by pause or abort; paused time does not count."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.requested[0]:
+                before = time.monotonic()
+                self.checkpoint(None)
+                deadline += time.monotonic() - before
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with self._cond:
+                if not self.requested[0]:
+                    self._cond.wait(remaining)
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Report progress to the server."""
+        self.link.set_progress(percent, message)
+
+    def message(self, text: str) -> None:
+        """Report a progress message to the server."""
+        self.link.set_message(text)
+
+    def simulating(self) -> bool:
+        """A real run, never a simulation."""
+        return False

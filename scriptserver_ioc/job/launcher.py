@@ -1,0 +1,329 @@
+"""Run one job in this process: ``python launcher.py --key K --runtime DIR [options]``.
+
+Runs inside job processes: standard library only, Python 3.8+, nothing imported from the
+rest of the package (its directory is put on ``sys.path`` by running it as a script).
+
+Life of a job process (see docs/runner.md):
+
+1. connect to the server (address and secret from ``--runtime``) and say ``hello``;
+2. put the command directories on ``sys.path`` and execute the prelude (``--prelude``) in
+   the job's namespace; import the catalogue's command modules; report ``ready``. A warm
+   spare waits here, so a job does not pay for interpreter start-up and prelude;
+3. on ``run``: send output to the job's log, bind every command by name, hook genie_python,
+   compile the job's source, trace its lines (unless black-box) and execute it;
+4. write the result to ``<log>.result.json`` (atomically), send ``done``, exit with
+   0 (DONE), 1 (FAILED) or 2 (ABORTED).
+
+Options: ``--job-id N`` (a cold start for that job), ``--log PATH`` (where stdout/stderr
+point now), ``--prelude PATH``, ``--command-dir DIR`` (repeatable), ``--line-interval S``,
+``--trace-mode monitoring|settrace``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import linecache
+import os
+import queue
+import signal
+import sys
+import traceback
+import types
+
+import _control
+import _genie
+import channel
+import namespace
+import scriptserver
+import tracer
+
+CONNECT_TIMEOUT = 30.0
+DONE_FLUSH_TIMEOUT = 2.0
+MAX_TRACEBACK = 64 * 1024
+EXIT_CODES = {"DONE": 0, "FAILED": 1, "ABORTED": 2}
+JOB_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Our helper modules must not shadow a user's module of the same name once the job runs.
+for _name in ("_control", "_genie", "channel", "namespace", "tracer"):
+    sys.modules.pop(_name, None)
+
+
+def parse_args(argv):
+    """Parse the launcher's options (no argparse: it would cost start-up time)."""
+    options = {
+        "command_dirs": [],
+        "job_id": None,
+        "log": None,
+        "prelude": None,
+        "line_interval": 0.02,
+        "trace_mode": None,
+        "key": None,
+        "runtime": None,
+    }
+    names = {
+        "--key": "key",
+        "--runtime": "runtime",
+        "--job-id": "job_id",
+        "--log": "log",
+        "--prelude": "prelude",
+        "--line-interval": "line_interval",
+        "--trace-mode": "trace_mode",
+        "--command-dir": "command_dirs",
+    }
+    args = list(argv)
+    while args:
+        flag = args.pop(0)
+        if flag not in names or not args:
+            raise SystemExit(f"launcher: unknown option or missing value: {flag}")
+        value = args.pop(0)
+        name = names[flag]
+        if name == "command_dirs":
+            options[name].append(value)
+        elif name == "job_id":
+            options[name] = int(value)
+        elif name == "line_interval":
+            options[name] = float(value)
+        else:
+            options[name] = value
+    if not options["key"] or not options["runtime"]:
+        raise SystemExit("launcher: --key and --runtime are required")
+    return options
+
+
+def error_info(exc, filename, prefix=""):
+    """The ``error`` dict of a result: type, message, line in the job's file, traceback."""
+    tb = exc.__traceback__
+    first, line = None, None
+    node = tb
+    while node is not None:
+        if node.tb_frame.f_code.co_filename == filename:
+            first = first or node
+            line = node.tb_lineno
+        node = node.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename == filename:
+        line = exc.lineno
+    text = "".join(traceback.format_exception(type(exc), exc, first or tb))
+    if len(text) > MAX_TRACEBACK:
+        text = "...\n" + text[-MAX_TRACEBACK:]
+    return {
+        "type": type(exc).__name__,
+        "message": prefix + str(exc),
+        "line": line,
+        "traceback": text,
+    }
+
+
+class Launcher:
+    """Prepares this process, waits for its job, runs it and reports the result."""
+
+    def __init__(self, options):
+        self.options = options
+        self.runs = queue.Queue()
+        self.job_started = False
+        self.link = channel.Link(
+            options["runtime"],
+            options["key"],
+            options["job_id"],
+            self._on_control,
+            self._on_disconnect,
+            options["line_interval"],
+        )
+        self.control = _control.JobControl(self.link)
+        scriptserver._set_backend(self.control)
+        self.module = types.ModuleType("__main__")
+        self.namespace = self.module.__dict__
+        self.namespace["__builtins__"] = builtins
+
+    # -- receiver thread ----------------------------------------------------------------------
+
+    def _on_control(self, message):
+        kind = message.get("type")
+        if kind == "run":
+            self.job_started = True
+            self.runs.put(message)
+        elif kind == "pause":
+            self.control.request_pause()
+        elif kind == "resume":
+            self.control.request_resume()
+        elif kind == "abort":
+            self.control.request_abort()
+        elif kind == "exit" and not self.job_started:
+            os._exit(0)
+
+    def _on_disconnect(self):
+        if not self.job_started:  # a spare (or a job never told to run) is not needed
+            os._exit(0)
+
+    # -- main thread ------------------------------------------------------------------------
+
+    def main(self):
+        """Run the process's life; returns the exit code."""
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(line_buffering=True)
+        if JOB_DIR in sys.path:
+            sys.path.remove(JOB_DIR)
+        sys.path.append(JOB_DIR)  # `import scriptserver` keeps working, last in line
+        namespace.add_command_dirs(self.options["command_dirs"])
+        self.link.start()
+        prelude_error = self._run_prelude()
+        if not self.link.welcomed.wait(CONNECT_TIMEOUT):
+            sys.stderr.write("scriptserver: no script server reachable; giving up\n")
+            return 3
+        commands = (self.link.welcome or {}).get("commands") or []
+        if commands and prelude_error is None:
+            namespace.build_namespace(commands, self.options["command_dirs"])  # warm imports
+        self.link.update_state(phase="ready", prelude_error=prelude_error)
+        self.link.send({"type": "ready", "prelude_error": prelude_error})
+        run = self.runs.get()
+        self.link.update_state(job_id=run["job_id"], phase="running")
+        self._redirect_output(run["log_path"])
+        try:
+            result = self._run_job(run, prelude_error)
+        except BaseException as exc:  # a failure preparing the job is the job's result
+            traceback.print_exc()
+            result = {
+                "state": "FAILED",
+                "error": error_info(exc, run.get("filename"), prefix="preparing the job: "),
+            }
+        return self._finish(run, result)
+
+    def _run_prelude(self):
+        path = self.options["prelude"]
+        if not path:
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            code = compile(source, path, "exec")
+            exec(code, self.namespace)
+        except BaseException as exc:  # any failure of the prelude fails the job
+            traceback.print_exc()
+            return error_info(exc, path, prefix=f"the prelude {path} failed: ")
+        return None
+
+    def _redirect_output(self, log_path):
+        current = self.options["log"]
+        if current and os.path.abspath(current) == os.path.abspath(log_path):
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if current:
+            try:
+                with open(current, "rb") as spare_output:  # prelude output belongs to the job
+                    while True:
+                        chunk = spare_output.read(65536)
+                        if not chunk:
+                            break
+                        os.write(fd, chunk)
+                os.unlink(current)
+            except OSError:
+                pass
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def _run_job(self, run, prelude_error):
+        if prelude_error is not None:
+            return {"state": "FAILED", "error": prelude_error}
+        filename, source = run["filename"], run["source"]
+        self.namespace.update(
+            namespace.build_namespace(run.get("commands") or [], self.options["command_dirs"])
+        )
+        _genie.install()
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            code = compile(source, filename, "exec")
+        except (SyntaxError, ValueError) as exc:
+            return {"state": "FAILED", "error": error_info(exc, filename)}
+        if os.path.isfile(filename):
+            self.namespace["__file__"] = filename
+        sys.modules["__main__"] = self.module
+        sys.argv = [filename]
+        line_tracer = None
+        if not run.get("blackbox"):
+            line_tracer = tracer.LineTracer(
+                filename,
+                self.link.set_line,
+                self.control.checkpoint,
+                self.control.requested,
+                self.options["trace_mode"],
+            )
+        signal.signal(signal.SIGTERM, _terminated)
+        self.link.send({"type": "running"})
+        try:
+            if line_tracer is not None:
+                line_tracer.install(code)
+            exec(code, self.namespace)
+            outcome = {"state": "DONE", "error": None}
+        except scriptserver.JobAborted as exc:
+            outcome = {"state": "ABORTED", "error": error_info(exc, filename)}
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                outcome = {"state": "DONE", "error": None}
+            else:
+                outcome = {"state": "FAILED", "error": error_info(exc, filename)}
+        except BaseException as exc:  # everything a job raises is its result
+            outcome = {"state": "FAILED", "error": error_info(exc, filename)}
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if line_tracer is not None:
+                line_tracer.uninstall()
+        if outcome["state"] == "FAILED" and self.control.aborting:
+            outcome["state"] = "ABORTED"
+        return outcome
+
+    def _finish(self, run, result):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        result = dict(result, job_id=run["job_id"], exit_code=EXIT_CODES[result["state"]])
+        path = run.get("result_path") or run["log_path"] + ".result.json"
+        write_atomically(path, result)
+        self.link.update_state(phase="finished", result=result)
+        self.link.send(dict(result, type="done"))
+        self.link.flush(DONE_FLUSH_TIMEOUT)
+        return result["exit_code"]
+
+
+def _terminated(signum, frame):
+    raise scriptserver.JobAborted("the job was terminated (SIGTERM)")
+
+
+def write_atomically(path, data):
+    """Write JSON to ``path`` through a temporary file and a rename."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        sys.stderr.write(f"scriptserver: cannot write the result file {path}: {exc}\n")
+
+
+def main(argv=None):
+    """Entry point: run the process's life and exit without waiting for stray threads."""
+    launcher = Launcher(parse_args(sys.argv[1:] if argv is None else argv))
+    code = launcher.main()
+    run_exit_functions = getattr(__import__("atexit"), "_run_exitfuncs", None)
+    if run_exit_functions is not None:
+        try:
+            run_exit_functions()
+        except BaseException:  # the result is already recorded
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,524 @@
+"""JobRunner: runs each job in its own process and reports what it does (docs/runner.md).
+
+Every public method returns at once: it changes state under the runner's lock, signals or
+messages the process, and leaves the waiting to runner threads. Events are delivered by an
+`EventDispatcher` thread with no runner lock held, so the receiver may call back in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from . import process
+from .channel import ChannelServer, Connection
+from .events import EventDispatcher, RunnerEvents
+from .job import JobProcess
+from .launch import check_launch
+from .outcome import (
+    finished_event,
+    interrupted_event,
+    launch_failed_event,
+    read_result,
+)
+from .settings import RunnerSettings, load_secret
+
+log = logging.getLogger(__name__)
+
+EOF_WAIT = 1.0
+SPARE_BACKOFF_MAX = 60.0
+
+
+class JobRunner:
+    """Starts, watches, pauses, resumes, aborts and adopts job processes.
+
+    See docs/design.md for the interface and the event table, docs/runner.md for the
+    behaviour. Threading contract: methods may be called from any thread, including from
+    inside ``on_job_event``; they never wait for a job process.
+    """
+
+    def __init__(self, settings: RunnerSettings, events: RunnerEvents) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._processes: dict[str, JobProcess] = {}
+        self._parked: dict[str, Connection] = {}
+        self._current: JobProcess | None = None
+        self._spare: JobProcess | None = None
+        self._spare_spawning = False
+        self._spare_failures = 0
+        self._last_commands: list[dict] = []
+        self._closed = False
+        runtime = settings.runtime_dir
+        (runtime / "spares").mkdir(parents=True, exist_ok=True)
+        self._secret = load_secret(runtime, settings.secret)
+        self._dispatcher = EventDispatcher(events)
+        self._channel = ChannelServer(runtime, self._secret, settings.channel_port, self._on_hello)
+        self._ensure_spare()
+
+    # -- public interface -----------------------------------------------------------------
+
+    def start(self, launch: dict) -> None:
+        """Run a job (see docs/design.md for ``launch``); events follow from runner threads.
+
+        Raises:
+            ValueError: ``launch`` is malformed (the message names the key).
+            RuntimeError: a job is still running, or the runner is closed.
+        """
+        check_launch(launch)
+        log_path = Path(launch["log_path"])
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        result_path = Path(str(log_path) + ".result.json")
+        result_path.unlink(missing_ok=True)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job runner is closed")
+            if self._current is not None:
+                raise RuntimeError(f"job {self._current.job_id} is still running")
+            self._last_commands = list(launch.get("commands") or [])
+            jp = self._take_spare()
+            if jp is None:
+                jp = JobProcess(secrets.token_hex(8), self._dispatcher.emit, self._on_running)
+                self._processes[jp.key] = jp
+                try:
+                    args = [*self._launcher_args(jp.key), "--job-id", str(launch["job_id"])]
+                    self._spawn(jp, [*args, "--log", str(log_path)], log_path)
+                except OSError as exc:
+                    self._processes.pop(jp.key, None)
+                    log.error("cannot start job %s: %s", launch["job_id"], exc)
+                    self._dispatcher.emit(
+                        launch["job_id"], launch_failed_event(self.settings.job_python, exc)
+                    )
+                    return
+            self._current = jp
+            with jp.lock:
+                jp.job_id = launch["job_id"]
+                jp.blackbox = bool(launch.get("blackbox"))
+                jp.log_path, jp.result_path = log_path, result_path
+                jp.emit(
+                    {
+                        "type": "started",
+                        "pid": jp.pid,
+                        "handle": jp.handle(self.settings.job_python),
+                    }
+                )
+                jp.send_control(
+                    {
+                        "type": "run",
+                        **{k: launch.get(k) for k in _RUN_KEYS},
+                        "log_path": str(log_path),
+                        "result_path": str(result_path),
+                    }
+                )
+            self._start_monitor(jp)
+
+    def pause(self, immediate: bool) -> str | None:
+        """Pause the current job: at its next pause point, or now (suspend the tree)."""
+        with self._lock:
+            jp = self._current
+            if jp is None:
+                return "no job is running"
+            if jp.abort_requested:
+                return f"job {jp.job_id} is being aborted"
+            if jp.suspended or jp.paused:
+                return f"job {jp.job_id} is already paused"
+            if immediate:
+                process.suspend_tree(jp.proc, jp.pgid)
+                jp.suspended = True
+                jp.emit({"type": "paused", "line": jp.last_line, "immediate": True})
+                return None
+            if jp.blackbox:
+                return (
+                    f"job {jp.job_id} is a black-box job: it has no pause points, so it "
+                    "can only be paused immediately (suspended)"
+                )
+            if jp.pause_pending:
+                return (
+                    f"a pause of job {jp.job_id} is already requested; it takes effect "
+                    "at the job's next line or pause point"
+                )
+            jp.pause_pending = True
+            jp.send_control({"type": "pause"})
+            return None
+
+    def resume(self) -> str | None:
+        """Resume a paused job, or cancel a deferred pause that has not taken effect."""
+        with self._lock:
+            jp = self._current
+            if jp is None:
+                return "no job is running"
+            if jp.suspended:
+                process.resume_tree(jp.proc, jp.pgid)
+                jp.suspended = False
+                if jp.pause_pending:
+                    jp.pause_pending = False
+                    jp.send_control({"type": "resume"})
+                jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
+                return None
+            if jp.paused or jp.pause_pending:
+                jp.paused = jp.pause_pending = False
+                jp.send_control({"type": "resume"})
+                return None
+            return f"job {jp.job_id} is not paused"
+
+    def abort(self, kill: bool) -> str | None:
+        """Abort the current job: soft (unwind, then escalate) or kill the tree now."""
+        with self._lock:
+            jp = self._current
+            if jp is None:
+                return "no job is running"
+            if kill:
+                jp.abort_requested = True
+                process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+                return None
+            if jp.abort_requested:
+                return f"job {jp.job_id} is already being aborted; abort with kill to end it now"
+            jp.abort_requested = True
+            if jp.suspended:  # it must run to unwind
+                process.resume_tree(jp.proc, jp.pgid)
+                jp.suspended = False
+            now = time.monotonic()
+            if jp.blackbox:
+                process.terminate_tree(jp.proc, jp.pgid)
+                jp.kill_at = now + self.settings.abort_grace
+            else:
+                jp.send_control({"type": "abort"})
+                jp.terminate_at = now + self.settings.abort_grace
+            jp.wake.set()
+            return None
+
+    def adopt(self, job_id: int, handle: dict, log_path: str) -> None:
+        """Reattach to a job left running by a previous server (events follow).
+
+        If its process (same pid and creation time) is alive, the runner waits for its
+        reconnection and reports it as usual; if it is gone, ``finished`` comes from its
+        result file, or is INTERRUPTED when there is none.
+        """
+        result_path = Path(handle.get("result_path") or (str(log_path) + ".result.json"))
+        pid, create_time, key = handle.get("pid"), handle.get("create_time"), handle.get("key")
+        proc = None
+        if isinstance(pid, int) and isinstance(create_time, (int, float)):
+            proc = process.find_process(pid, float(create_time), key)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job runner is closed")
+            if self._current is not None:
+                raise RuntimeError(f"job {self._current.job_id} is still running")
+            if proc is None:
+                result = read_result(result_path, job_id)
+                if result is not None:
+                    event = finished_event(result, None, False, True, None)
+                else:
+                    event = interrupted_event(
+                        job_id,
+                        f"its process (pid {pid}) was no longer running when the server "
+                        "restarted, and it left no result",
+                    )
+                self._dispatcher.emit(job_id, event)
+                return
+            jp = JobProcess(key or f"adopted-{pid}", self._dispatcher.emit, self._on_running)
+            pgid = handle.get("pgid")
+            jp.bind(proc, None, pgid if _group_of(pid) == pgid else None)
+            jp.job_id, jp.blackbox = job_id, bool(handle.get("blackbox"))
+            jp.log_path, jp.result_path = Path(log_path), result_path
+            self._processes[jp.key] = jp
+            self._current = jp
+            parked = self._parked.pop(jp.key, None)
+            if _is_stopped(proc):
+                jp.suspended = True
+                jp.emit({"type": "paused", "line": None, "immediate": True})
+            self._start_monitor(jp)
+        log.info("adopted job %s (pid %s)", job_id, pid)
+        if parked is not None:
+            jp.connected(parked, parked.hello)
+
+    def close(self) -> None:
+        """Shut down: stop listening and reporting; a running job keeps running."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            spare, self._spare = self._spare, None
+            for jp in self._processes.values():
+                with jp.lock:
+                    jp.detached = True
+                jp.wake.set()
+        self._channel.close()
+        if spare is not None:
+            process.kill_tree(spare.proc, spare.pgid)
+        self._dispatcher.close()
+
+    # -- additions for tests and benchmarks -----------------------------------------------
+
+    def wait_for_spare(self, timeout: float) -> bool:
+        """Wait until a warm spare is ready (prelude done, connected); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                spare = self._spare
+            if spare is not None and spare.ready.wait(min(0.05, timeout)):
+                return True
+            time.sleep(0.01)
+        return False
+
+    @property
+    def spare_pid(self) -> int | None:
+        """Pid of the warm spare, if there is one."""
+        spare = self._spare
+        return spare.pid if spare is not None else None
+
+    @property
+    def channel_port(self) -> int:
+        """The TCP port of the job-control channel on 127.0.0.1."""
+        return self._channel.port
+
+    # -- processes ------------------------------------------------------------------------
+
+    def _launcher_args(self, key: str) -> list[str]:
+        s = self.settings
+        args = [
+            "--key",
+            key,
+            "--runtime",
+            str(s.runtime_dir),
+            "--line-interval",
+            repr(float(s.line_interval)),
+        ]
+        if s.prelude is not None:
+            args += ["--prelude", str(s.prelude)]
+        for directory in s.command_dirs:
+            args += ["--command-dir", str(directory)]
+        if s.trace_mode:
+            args += ["--trace-mode", s.trace_mode]
+        return args
+
+    def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:
+        s = self.settings
+        popen = process.spawn(s.job_python, args, output, s.env, s.cwd)
+        proc = psutil.Process(popen.pid)
+        jp.bind(proc, popen, popen.pid if os.name == "posix" else None)
+        threading.Thread(
+            target=self._wait, args=(jp,), name=f"job-wait-{popen.pid}", daemon=True
+        ).start()
+
+    def _watched_paths(self) -> list[Path]:
+        paths = list(self.settings.command_dirs)
+        if self.settings.prelude is not None:
+            paths.append(self.settings.prelude)
+        return paths
+
+    def _take_spare(self) -> JobProcess | None:
+        """The warm spare if it is still usable, else None (lock held)."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        why = None
+        if spare.exited.is_set():
+            why = "it has exited"
+        elif spare.prelude_error is not None:
+            why = "its prelude failed (a fresh process will run it again)"
+        elif spare.snapshot != process.file_snapshot(self._watched_paths()):
+            why = "the prelude or a command file changed since it started"
+        if why is None:
+            return spare
+        log.info("not using the warm spare (pid %s): %s", spare.pid, why)
+        spare.discarded = True
+        process.kill_tree(spare.proc, spare.pgid)
+        return None
+
+    def _ensure_spare(self) -> None:
+        """Start a warm spare unless one exists (or spares are off or failing)."""
+        with self._lock:
+            if self._closed or not self.settings.warm_spare:
+                return
+            if self._spare is not None or self._spare_spawning:
+                return
+            self._spare_spawning = True
+            jp = JobProcess(secrets.token_hex(8), self._dispatcher.emit, self._on_running)
+            self._processes[jp.key] = jp
+        jp.snapshot = process.file_snapshot(self._watched_paths())
+        jp.spare_log = self.settings.runtime_dir / "spares" / f"spare-{jp.key}.log"
+        try:
+            self._spawn(
+                jp, [*self._launcher_args(jp.key), "--log", str(jp.spare_log)], jp.spare_log
+            )
+        except OSError as exc:
+            log.error("cannot start a warm spare with %r: %s", self.settings.job_python, exc)
+            with self._lock:
+                self._processes.pop(jp.key, None)
+                self._spare_spawning = False
+            return
+        with self._lock:
+            self._spare_spawning = False
+            if not self._closed:
+                self._spare = jp
+                return
+        jp.discarded = True
+        process.kill_tree(jp.proc, jp.pgid)
+
+    def _on_running(self, jp: JobProcess) -> None:
+        """A job's code is about to run: replace the spare it may have used (in a thread)."""
+        threading.Thread(target=self._ensure_spare, name="spare-start", daemon=True).start()
+
+    def _on_hello(self, conn: Connection, hello: dict) -> tuple[dict, Any]:
+        key = hello.get("key")
+        state = hello.get("state") or {}
+        with self._lock:
+            jp = self._processes.get(key) if isinstance(key, str) else None
+            if jp is None:
+                if hello.get("job_id") is None or state.get("phase") not in ("running", "finished"):
+                    return {"type": "exit"}, None  # a spare or unstarted job of a dead server
+                self._parked[key] = conn  # a job of a previous server, until core adopts it
+                return {"type": "welcome"}, None
+            commands = self._last_commands if jp.job_id is None else None
+        return {"type": "welcome", "commands": commands}, lambda: jp.connected(conn, hello)
+
+    # -- watching -------------------------------------------------------------------------
+
+    def _start_monitor(self, jp: JobProcess) -> None:
+        jp.monitor = threading.Thread(
+            target=self._monitor, args=(jp,), name=f"job-monitor-{jp.pid}", daemon=True
+        )
+        jp.monitor.start()
+        if jp.popen is None:  # adopted: not our child, so no waitpid
+            threading.Thread(
+                target=self._wait, args=(jp,), name=f"job-wait-{jp.pid}", daemon=True
+            ).start()
+
+    def _monitor(self, jp: JobProcess) -> None:
+        """Tail the log (``output`` events), escalate aborts, note children."""
+        tail = process.LogTail(jp.log_path, self.settings.output_tail_bytes)
+        next_children = 0.0
+        while not jp.exited.is_set() and not jp.detached:
+            now = time.monotonic()
+            self._escalate(jp, now)
+            text = tail.poll()
+            if text is not None:
+                jp.emit({"type": "output", "tail": text})
+            if now >= next_children:
+                jp.remember_children()
+                next_children = now + 1.0
+            deadlines = [d for d in (jp.terminate_at, jp.kill_at) if d is not None]
+            timeout = min([self.settings.output_interval, *[d - now for d in deadlines]])
+            jp.wake.wait(max(timeout, 0.001))
+            jp.wake.clear()
+        jp.tail = tail
+
+    def _escalate(self, jp: JobProcess, now: float) -> None:
+        with self._lock:
+            if jp.terminate_at is not None and now >= jp.terminate_at:
+                log.warning(
+                    "job %s did not end %.3g s after a soft abort: terminating it",
+                    jp.job_id,
+                    self.settings.abort_grace,
+                )
+                jp.terminate_at = None
+                jp.kill_at = now + self.settings.terminate_grace
+                process.terminate_tree(jp.proc, jp.pgid)
+            elif jp.kill_at is not None and now >= jp.kill_at:
+                log.warning("job %s is still running after SIGTERM: killing it", jp.job_id)
+                jp.kill_at = None
+                process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+            elif jp.done_at is not None and now - jp.done_at > self.settings.done_grace:
+                log.warning(
+                    "job %s reported its result but its process did not exit within "
+                    "%.3g s: killing it",
+                    jp.job_id,
+                    self.settings.done_grace,
+                )
+                jp.done_at = None
+                process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+
+    def _wait(self, jp: JobProcess) -> None:
+        """Wait for the process to end, then clean up and report (a runner thread)."""
+        if jp.popen is not None:
+            jp.exit_code = jp.popen.wait()
+        else:
+            process.wait_for_exit(jp.proc)
+        jp.exited.set()
+        jp.wake.set()
+        process.kill_tree(None, jp.pgid, jp.known_children)  # leftovers of the job
+        with self._lock:
+            is_job = jp.job_id is not None
+            if not is_job:
+                self._processes.pop(jp.key, None)
+                if self._spare is jp:
+                    self._spare = None
+        if is_job:
+            self._job_ended(jp)
+        else:
+            self._spare_ended(jp)
+
+    def _job_ended(self, jp: JobProcess) -> None:
+        if jp.monitor is not None:
+            jp.monitor.join()
+        if jp.ever_connected:
+            jp.channel_closed.wait(EOF_WAIT)  # every message sent before exit is handled
+        result = jp.result or read_result(jp.result_path, jp.job_id)
+        event = finished_event(
+            result, jp.exit_code, jp.abort_requested, jp.popen is None, jp.last_line
+        )
+        text = getattr(jp, "tail", None)
+        text = text.poll() if text is not None else None
+        if text is not None:
+            jp.emit({"type": "output", "tail": text})
+        with self._lock:
+            self._processes.pop(jp.key, None)
+            if self._current is jp:
+                self._current = None
+            jp.emit_last(event)
+        log.info(
+            "job %s ended %s (pid %s, %s)",
+            jp.job_id,
+            event["state"],
+            jp.pid,
+            process.exit_reason(jp.exit_code),
+        )
+        self._ensure_spare()
+
+    def _spare_ended(self, jp: JobProcess) -> None:
+        young = time.monotonic() - jp.spawned_at < 5.0 and not jp.discarded
+        if jp.spare_log is not None:
+            if young and not self._closed:
+                tail = process.LogTail(jp.spare_log, 2000).read()
+                log.warning(
+                    "warm spare (pid %s) %s soon after starting; its output: %s",
+                    jp.pid,
+                    process.exit_reason(jp.exit_code),
+                    tail or "(none)",
+                )
+            jp.spare_log.unlink(missing_ok=True)
+        with self._lock:
+            self._spare_failures = self._spare_failures + 1 if young else 0
+            delay = min(SPARE_BACKOFF_MAX, 0.5 * 2**self._spare_failures) if young else 0
+        if self._closed:
+            return
+        if delay:
+            timer = threading.Timer(delay, self._ensure_spare)
+            timer.daemon = True
+            timer.start()
+        else:
+            self._ensure_spare()
+
+
+_RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands")
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (OSError, AttributeError):
+        return None
+
+
+def _is_stopped(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_STOPPED
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
