@@ -56,6 +56,7 @@ def simulated_command(sim, entry, original):
         signature = inspect.signature(function) if function is not None else None
     except (sim_loader.CommandLoadError, TypeError, ValueError):
         return original  # calling it reports why it is unavailable
+    defaults = _definition_defaults(module) if definition else {}
     enums = {}
     for param, class_name in (entry.get("enum_params") or {}).items():
         cls = getattr(module, class_name, None)
@@ -67,10 +68,9 @@ def simulated_command(sim, entry, original):
         if definition:
             if args:
                 raise TypeError(f"script definition '{name}' takes keyword arguments only")
-            call_args, call_kwargs = (
-                (),
-                {k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()},
-            )
+            call_args = ()
+            call_kwargs = dict(defaults)
+            call_kwargs.update((k, v if isinstance(v, str) else str(v)) for k, v in kwargs.items())
         else:
             try:
                 bound = signature.bind(*args, **kwargs)
@@ -106,6 +106,19 @@ def simulated_command(sim, entry, original):
     command.__name__ = command.__qualname__ = name
     command.__doc__ = getattr(original, "__doc__", None)
     return command
+
+
+def _definition_defaults(module):
+    """``{parameter: str(default)}`` of ``DoRun.run``, as the script generator fills a row."""
+    try:
+        parameters = inspect.signature(module.DoRun.run).parameters
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return {
+        name: str(p.default)
+        for name, p in parameters.items()
+        if name != "self" and p.default is not inspect.Parameter.empty
+    }
 
 
 def job_api_module():

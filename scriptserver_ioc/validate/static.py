@@ -225,8 +225,10 @@ def collect(tree: ast.AST) -> ScriptFacts:
         if code is not None:
             if code == _NAME:
                 if type(node.ctx) is load_t:
-                    if node.id not in loads:
-                        loads[node.id] = (node.lineno, node.col_offset + 1)
+                    position = (node.lineno, node.col_offset + 1)
+                    first = loads.get(node.id)
+                    if first is None or position < first:  # the walk is not in source order
+                        loads[node.id] = position
                 else:
                     bound.add(node.id)
                 continue

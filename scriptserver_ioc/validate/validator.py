@@ -166,6 +166,7 @@ class Validator:
                 self._check_source(source, verdict)
             _check_tags(job.get("tags"), verdict)
             if verdict.errors:
+                verdict.estimate, verdict.estimate_source = None, estimates.NONE
                 return verdict
             verdict.key = estimates.job_key(key_job, source)
             self._choose_estimate(verdict)
