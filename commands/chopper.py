@@ -6,7 +6,7 @@ from _beamline import load_state, message, progress, update_state, wait_with_pau
 
 MIN_EI = 5.0
 MAX_EI = 1000.0
-SPIN_UP_SECONDS = 1.0
+SPIN_UP_SECONDS = 0.5
 """Demo time to phase the choppers (a real Fermi chopper takes minutes)."""
 
 

@@ -64,6 +64,7 @@ class Catalogue:
         self._lock = threading.Lock()
         self._cache: dict[Path, _CachedFile] = {}
         self._last_scan: tuple | None = None
+        self._last_structure: tuple | None = None
         self._snapshot = _Snapshot(revision=0)
         self.reload()
 
@@ -92,6 +93,8 @@ class Catalogue:
             if force:
                 self._cache.clear()
             self._last_scan = scan
+            if not self._refresh(scan) and self._snapshot.revision:
+                return False  # only timestamps changed (a touch, a racy re-read)
             commands, errors = self._merge(scan)
             content = [commands[name].to_json() for name in sorted(commands)]
             old = self._snapshot
@@ -131,14 +134,12 @@ class Catalogue:
         commands: dict[str, Command] = {}
         errors: list[dict] = []
         modules: dict[str, Path] = {}
-        seen: set[Path] = set()
         for index, name, key in scan:
             directory = self.dirs[index]
             if name is None:
                 errors.append(file_error(directory, None, key))
                 continue
             path = directory / name
-            seen.add(path)
             if len(key) == 1:
                 errors.append(file_error(path, None, key[0]))
                 continue
@@ -154,7 +155,7 @@ class Catalogue:
                 )
                 continue
             modules[stem] = path
-            result = self._read(path, key)
+            result = self._cache[path].result
             errors.extend(result.errors)
             for command in result.commands:
                 winner = commands.get(command.name)
@@ -170,18 +171,36 @@ class Catalogue:
                         "alphabetically first file, wins); this definition is ignored",
                     )
                 )
-        for path in set(self._cache) - seen:
-            del self._cache[path]
         return commands, errors
 
-    def _read(self, path: Path, key: _StatKey) -> FileResult:
+    def _refresh(self, scan: tuple) -> bool:
+        """Bring the file cache up to date; True if a file's result or the file set changed."""
+        changed = False
+        seen: set[Path] = set()
+        for index, name, key in scan:
+            if name is None or len(key) == 1:
+                continue
+            path = self.dirs[index] / name
+            seen.add(path)
+            changed = self._read(path, key) or changed
+        for path in set(self._cache) - seen:
+            del self._cache[path]
+            changed = True
+        structure = tuple((i, n, k if n is None or len(k) == 1 else None) for i, n, k in scan)
+        if structure != self._last_structure:
+            self._last_structure = structure
+            changed = True
+        return changed
+
+    def _read(self, path: Path, key: _StatKey) -> bool:
+        """Re-read `path` unless cached with this stat key; True if its result changed."""
         cached = self._cache.get(path)
         if cached is not None and cached.key == key and not cached.racy:
-            return cached.result
+            return False
         result = read_command_file(path)
         racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
         self._cache[path] = _CachedFile(key, result, racy)
-        return result
+        return cached is None or cached.result != result
 
     def get(self, name: str) -> Command | None:
         """The command called `name`, or None."""

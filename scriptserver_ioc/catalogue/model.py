@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec
@@ -102,7 +103,14 @@ class Command:
         return None
 
     def to_json(self) -> dict:
-        """The command's entry in the COMMANDS PV (pv-interface.md, plus added keys)."""
+        """The command's entry in the COMMANDS PV (pv-interface.md, plus added keys).
+
+        Built once per command and shared: treat it as read-only.
+        """
+        return self._json
+
+    @cached_property
+    def _json(self) -> dict:
         return {
             "name": self.name,
             "module": self.module,

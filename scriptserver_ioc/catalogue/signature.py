@@ -19,6 +19,7 @@ from scriptserver_ioc.catalogue.typespec import (
     NO_VALUE,
     EnumInfo,
     TypeSpec,
+    expr_text,
     json_safe,
     last_name,
     literal_value,
@@ -28,11 +29,23 @@ from scriptserver_ioc.catalogue.typespec import (
 
 @dataclass(frozen=True)
 class ParamNode:
-    """One parameter of a `def` as syntax: the `ast.arg`, its default node and its kind."""
+    """One parameter of a `def` as syntax: the `ast.arg`, its default node and its kind.
+
+    `annotation` and `default_text` are the source texts (None when absent), computed once.
+    """
 
     arg: ast.arg
     default: ast.expr | None
     kind: str
+    annotation: str | None = None
+    default_text: str | None = None
+
+    @classmethod
+    def of(cls, arg: ast.arg, default: ast.expr | None, kind: str) -> ParamNode:
+        """A `ParamNode` with its texts filled in."""
+        annotation = annotation_text(arg.annotation) if arg.annotation is not None else None
+        default_text = expr_text(default) if default is not None else None
+        return cls(arg, default, kind, annotation, default_text)
 
 
 def param_nodes(args: ast.arguments) -> list[ParamNode]:
@@ -43,13 +56,13 @@ def param_nodes(args: ast.arguments) -> list[ParamNode]:
     nodes = []
     for i, (arg, default) in enumerate(zip(positional, defaults)):
         kind = POSITIONAL_ONLY if i < len(args.posonlyargs) else POSITIONAL_OR_KEYWORD
-        nodes.append(ParamNode(arg, default, kind))
+        nodes.append(ParamNode.of(arg, default, kind))
     if args.vararg is not None:
-        nodes.append(ParamNode(args.vararg, None, VAR_POSITIONAL))
+        nodes.append(ParamNode.of(args.vararg, None, VAR_POSITIONAL))
     for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        nodes.append(ParamNode(arg, default, KEYWORD_ONLY))
+        nodes.append(ParamNode.of(arg, default, KEYWORD_ONLY))
     if args.kwarg is not None:
-        nodes.append(ParamNode(args.kwarg, None, VAR_KEYWORD))
+        nodes.append(ParamNode.of(args.kwarg, None, VAR_KEYWORD))
     return nodes
 
 
@@ -65,10 +78,10 @@ def signature_text(name: str, nodes: list[ParamNode]) -> str:
         prefix = {VAR_POSITIONAL: "*", VAR_KEYWORD: "**"}.get(node.kind, "")
         star_written = star_written or node.kind == VAR_POSITIONAL
         text = prefix + node.arg.arg
-        if node.arg.annotation is not None:
-            text += ": " + annotation_text(node.arg.annotation)
-        if node.default is not None:
-            text += (" = " if node.arg.annotation is not None else "=") + ast.unparse(node.default)
+        if node.annotation is not None:
+            text += ": " + node.annotation
+        if node.default_text is not None:
+            text += (" = " if node.annotation is not None else "=") + node.default_text
         parts.append(text)
         if i == last_posonly:
             parts.append("/")
@@ -79,7 +92,7 @@ def annotation_text(node: ast.expr) -> str:
     """The annotation as text; a string annotation without its quotes."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
-    return ast.unparse(node)
+    return expr_text(node)
 
 
 def find_enum(spec: TypeSpec) -> EnumInfo | None:
@@ -93,7 +106,7 @@ def find_enum(spec: TypeSpec) -> EnumInfo | None:
     return None
 
 
-def default_of(node: ast.expr, spec: TypeSpec) -> tuple[object, bool]:
+def default_of(node: ast.expr, spec: TypeSpec, text: str | None = None) -> tuple[object, bool]:
     """A default as (JSON value, False) or, if it is an expression, (source text, True).
 
     `Colour.RED` for an enum parameter is the member name `"RED"`, as bound values are.
@@ -109,7 +122,7 @@ def default_of(node: ast.expr, spec: TypeSpec) -> tuple[object, bool]:
         and node.attr in enum.names
     ):
         return node.attr, False
-    return ast.unparse(node), True
+    return (text if text is not None else expr_text(node)), True
 
 
 def build_params(
@@ -118,18 +131,17 @@ def build_params(
     """`Param` records of a command function from its parameter nodes and docstring."""
     params = []
     for node in nodes:
-        annotation = node.arg.annotation
-        spec = type_from_annotation(annotation, enums)
+        spec = type_from_annotation(node.arg.annotation, enums, node.annotation)
         pdoc = doc.params.get(node.arg.arg)
-        if annotation is not None:
-            type_text, type_source = annotation_text(annotation), "annotation"
+        if node.annotation is not None:
+            type_text, type_source = node.annotation, "annotation"
         elif pdoc is not None and pdoc.type_name:
             type_text, type_source = pdoc.type_name, "docstring"
         else:
             type_text, type_source = None, None
         default, expression = (None, False)
         if node.default is not None:
-            default, expression = default_of(node.default, spec)
+            default, expression = default_of(node.default, spec, node.default_text)
         variadic = node.kind in (VAR_POSITIONAL, VAR_KEYWORD)
         params.append(
             Param(

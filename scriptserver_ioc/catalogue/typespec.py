@@ -101,6 +101,17 @@ def last_name(node: ast.AST) -> str | None:
     return None
 
 
+def expr_text(node: ast.AST) -> str:
+    """Source text of an expression, as `ast.unparse` gives it (fast for simple names)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+        return f"{expr_text(node.value)}.{node.attr}"
+    if isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, str, type(None))):
+        return repr(node.value)
+    return ast.unparse(node)
+
+
 def literal_value(node: ast.AST) -> object:
     """The value of a literal expression, or NO_VALUE if it is not a literal."""
     try:
@@ -156,8 +167,13 @@ def _enum_members(node: ast.ClassDef) -> list[tuple[str, object]]:
     return members
 
 
-def type_from_annotation(node: ast.AST | None, enums: dict[str, EnumInfo]) -> TypeSpec:
-    """Build the `TypeSpec` of an annotation node (None: unannotated, i.e. any)."""
+def type_from_annotation(
+    node: ast.AST | None, enums: dict[str, EnumInfo], text: str | None = None
+) -> TypeSpec:
+    """Build the `TypeSpec` of an annotation node (None: unannotated, i.e. any).
+
+    `text` is the annotation's source text if the caller has it already.
+    """
     if node is None:
         return ANY_TYPE
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -165,11 +181,12 @@ def type_from_annotation(node: ast.AST | None, enums: dict[str, EnumInfo]) -> Ty
             node = ast.parse(node.value, mode="eval").body
         except SyntaxError:
             return TypeSpec(ANY, node.value)
-    return _spec(node, enums)
+        text = None
+    return _spec(node, enums, text)
 
 
-def _spec(node: ast.AST, enums: dict[str, EnumInfo]) -> TypeSpec:
-    text = ast.unparse(node)
+def _spec(node: ast.AST, enums: dict[str, EnumInfo], text: str | None = None) -> TypeSpec:
+    text = text if text is not None else expr_text(node)
     if isinstance(node, ast.Constant) and node.value is None:
         return TypeSpec(NONE, "None")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
