@@ -46,13 +46,14 @@ def parse_iso(text: str) -> float:
     return _dt.datetime.fromisoformat(text).timestamp()
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     """One job: what to run and what happened to it.
 
     The attributes are exactly the keys of the job record of the Channel Access contract;
     `to_dict` gives that record. `json_text` caches its serialisation, since the queue PV
     joins thousands of them; every mutation must go through `update` to drop the cache.
+    Jobs compare by identity: the queue searches lists of thousands of them.
     """
 
     id: int

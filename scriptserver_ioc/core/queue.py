@@ -29,6 +29,8 @@ class JobQueue:
         self.keys: dict[int, float] = {}
         self.json_bytes = 0
         """Total length of the queued jobs' JSON records (bounded by MAX_QUEUE_JSON_BYTES)."""
+        self.estimate_total = 0.0
+        """Sum of the queued jobs' known estimates (for QUEUE:ETA without a scan)."""
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -65,7 +67,7 @@ class JobQueue:
             self._jobs.append(job)
             self._by_id[job.id] = job
             self.keys[job.id] = key
-            self.json_bytes += len(job.json_text())
+            self._count(job, 1)
 
     def insert(self, jobs: list[Job], index: int | None = None) -> bool:
         """Insert jobs contiguously before `index` (None or past the end: at the end).
@@ -78,18 +80,23 @@ class JobQueue:
         self._jobs[index:index] = jobs
         for job in jobs:
             self._by_id[job.id] = job
-            self.json_bytes += len(job.json_text())
+            self._count(job, 1)
         return self._assign_keys(index, len(jobs))
 
     def remove(self, job_ids: Iterable[int]) -> list[Job]:
         """Remove jobs by id; returns them in run order."""
         doomed = set(job_ids)
-        removed = [job for job in self._jobs if job.id in doomed]
-        self._jobs = [job for job in self._jobs if job.id not in doomed]
+        if len(doomed) <= 8:
+            removed = sorted((self._by_id[i] for i in doomed), key=self._jobs.index)
+            for job in removed:
+                self._jobs.remove(job)
+        else:
+            removed = [job for job in self._jobs if job.id in doomed]
+            self._jobs = [job for job in self._jobs if job.id not in doomed]
         for job in removed:
             del self._by_id[job.id]
             del self.keys[job.id]
-            self.json_bytes -= len(job.json_text())
+            self._count(job, -1)
         return removed
 
     def pop_first(self) -> Job:
@@ -125,11 +132,12 @@ class JobQueue:
         old = self._by_id[job.id]
         self._jobs[self._jobs.index(old)] = job
         self._by_id[job.id] = job
-        self.json_bytes += len(job.json_text()) - len(old.json_text())
+        self._count(old, -1)
+        self._count(job, 1)
 
-    def refresh_size(self, job: Job, old_size: int) -> None:
-        """Account for a change of a queued job's JSON size after an in-place update."""
-        self.json_bytes += len(job.json_text()) - old_size
+    def _count(self, job: Job, sign: int) -> None:
+        self.json_bytes += sign * len(job.json_text())
+        self.estimate_total += sign * (job.estimate or 0.0)
 
     def _assign_keys(self, index: int, count: int) -> bool:
         before = self.keys[self._jobs[index - 1].id] if index > 0 else None

@@ -327,7 +327,7 @@ class QueueControl:
         return [self.queue.get(i) for i in ids]
 
     def _not_queued_text(self, job_id: int) -> str:
-        queued = self.queue.ids()
+        queued = [job.id for job in self.queue.head(11)]
         shown = ", ".join(map(str, queued[:10])) + (", ..." if len(queued) > 10 else "")
         if self.current is not None and self.current.id == job_id:
             why = "it is running"

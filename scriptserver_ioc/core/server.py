@@ -240,8 +240,7 @@ class ScriptServer(QueueControl, ExecutionControl):
     def queue_eta(self) -> float:
         """Seconds until the current and every queued job have finished (unknown = 0)."""
         with self.lock:
-            total = self.remaining() or 0.0
-            return total + sum(job.estimate or 0.0 for job in self.queue)
+            return (self.remaining() or 0.0) + max(0.0, self.queue.estimate_total)
 
     def state_code(self) -> int:
         """`STATE:CODE`: NICOS status code of the run state."""

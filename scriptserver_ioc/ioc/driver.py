@@ -137,4 +137,4 @@ class ScriptServerDriver(pcaspy.Driver):
             else:
                 self.setParam(pv.name, decoded)
             self.setParamStatus(pv.name, Alarm.NO_ALARM, Severity.NO_ALARM)
-            self.updatePVs()
+            self.updatePV(pv.name)

@@ -46,8 +46,8 @@ TOPIC_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 DEFERRED_INTERVALS: dict[str, float] = {
-    "queue_json": 0.0,
-    "history_json": 0.0,
+    "queue_json": 0.05,
+    "history_json": 0.05,
     "commands_json": 0.0,
     "script": 0.0,
     "current_json": 0.1,
@@ -92,7 +92,11 @@ class Publisher:
     def start(self) -> None:
         """Publish everything once, then start the publishing and heartbeat threads."""
         self.server_thread = threading.get_ident()
-        self.publish_groups(set(_all_groups()))
+        for group, builder in _BUILDERS.items():
+            names = list(builder(self))
+            _GROUP_PVS[group] = names
+            _PV_GROUP.update(dict.fromkeys(names, group))
+        self.publish_groups(set(_BUILDERS))
         self._running = True
         for target, name in ((self._run, "publisher"), (self._beat, "heartbeat")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -115,19 +119,23 @@ class Publisher:
     # -- notifications ---------------------------------------------------------------------
 
     def changed(self, topics: set[str]) -> None:
-        """Core listener: publish small groups now, schedule large ones."""
+        """Core listener: publish watched small groups now, schedule the rest.
+
+        A group no client monitors is only marked pending: a read builds it
+        (`flush_for_read`), and so does a new subscription, whose first value pcas reads.
+        """
         groups = {group for topic in topics for group in TOPIC_GROUPS.get(topic, ())}
-        now_groups = {g for g in groups if g not in DEFERRED_INTERVALS}
-        later = groups - now_groups
+        watched = {g for g in groups if self._watched(g)}
+        now_groups = {g for g in watched if g not in DEFERRED_INTERVALS}
+        with self.lock:
+            self._pending |= groups - now_groups
         if now_groups:
             self.publish_groups(now_groups)
-        if later:
-            with self.lock:
-                self._pending |= later
+        if watched - now_groups:
             self._wake.set()
 
     def flush_for_read(self, pv_name: str) -> None:
-        """Build a pending large PV now because a client reads it."""
+        """Build a pending PV's group now because a client reads it."""
         group = _PV_GROUP.get(pv_name)
         if group is not None and group in self._pending:
             with self.lock:
@@ -164,10 +172,12 @@ class Publisher:
                 due = {
                     g
                     for g in self._pending
-                    if now - self._last_build.get(g, 0.0) >= DEFERRED_INTERVALS[g]
+                    if now - self._last_build.get(g, 0.0) >= DEFERRED_INTERVALS.get(g, 0.0)
                 }
+                # nobody monitors these: leave them pending; a read builds them (flush_for_read)
+                due = {g for g in due if self._watched(g)}
                 self._pending -= due
-                waiting = bool(self._pending)
+                waiting = any(self._watched(g) for g in self._pending)
             if due:
                 try:
                     self.publish_groups(due)
@@ -180,6 +190,11 @@ class Publisher:
             if waiting:
                 time.sleep(0.02)
                 self._wake.set()
+
+    def _watched(self, group: str) -> bool:
+        """True if a client monitors a PV of this group (pcas tells the PV its interest)."""
+        pvs = pcaspy_pvs(self.driver)
+        return any(getattr(pvs.get(name), "interest", True) for name in _GROUP_PVS[group])
 
     def _beat(self) -> None:
         next_beat = time.monotonic() + 1.0
@@ -198,7 +213,8 @@ class Publisher:
         with self.lock:
             for name, value in values.items():
                 self._set(name, value)
-            self.driver.updatePVs()
+            for name in values:
+                self.driver.updatePV(name)
         if threading.get_ident() != self.server_thread:
             self.after_update()
 
@@ -373,24 +389,14 @@ _BUILDERS: dict[str, Callable[[Publisher], dict[str, Any]]] = {
     "log": lambda p: {"LOG": p.core.log_text()},
 }
 
-_PV_GROUP = {
-    "QUEUE": "queue_json",
-    "QUEUE:ZHEX": "queue_json",
-    "HISTORY": "history_json",
-    "HISTORY:ZHEX": "history_json",
-    "COMMANDS": "commands_json",
-    "COMMANDS:ZHEX": "commands_json",
-    "COMMANDS:ERRORS": "commands_json",
-    "COMMANDS:ERRORS:ZHEX": "commands_json",
-    "CURRENT": "current_json",
-    "CURRENT:ZHEX": "current_json",
-    "STATUS": "status",
-    "STATUS:ZHEX": "status",
-    "CURRENT:SCRIPT": "script",
-    "CURRENT:OUTPUT": "output",
-    "LOG": "log",
-}
+_GROUP_PVS: dict[str, list[str]] = {}
+"""Group -> the PVs its builder sets (filled in at start)."""
+_PV_GROUP: dict[str, str] = {}
+"""PV -> its group (filled in at start)."""
 
 
-def _all_groups() -> list[str]:
-    return list(_BUILDERS)
+def pcaspy_pvs(driver: Any) -> dict[str, Any]:
+    """The pcaspy PV objects of this driver, by name (to ask whether anyone monitors them)."""
+    import pcaspy.driver
+
+    return pcaspy.driver.manager.pvs.get(driver.port, {})

@@ -1,0 +1,178 @@
+"""Queue operation latency over Channel Access, against a CA round trip measured in the same run.
+
+Starts the real IOC in a subprocess on a free loopback port and drives it with pyepics:
+put-with-callback latency of QUEUE:ADD, QUEUE:MOVE and QUEUE:REMOVE with 10, 1,000 and
+10,000 jobs queued; a batch add of 1,000 jobs; write-to-monitor latency on QUEUE:COUNT;
+idle CPU and memory of the IOC. Baseline: a `get` of QUEUE:COUNT (one CA round trip).
+
+Usage: python bench/bench_queue.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = "--quick" in sys.argv
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = free_port()
+os.environ.update(
+    EPICS_CA_AUTO_ADDR_LIST="NO",
+    EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORT}",
+    EPICS_CAS_INTF_ADDR_LIST="127.0.0.1",
+    EPICS_CA_MAX_ARRAY_BYTES="40000000",
+)
+sys.path.insert(0, str(ROOT))
+
+import epics  # noqa: E402
+import psutil  # noqa: E402
+
+from scriptserver_ioc.client.client import ScriptServerClient, encode_text  # noqa: E402
+
+PREFIX = "BENCH:"
+
+
+def ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    data = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    ioc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scriptserver_ioc",
+            "--port",
+            str(PORT),
+            "--prefix",
+            PREFIX,
+            "--data-dir",
+            str(data),
+            "--commands",
+            str(ROOT / "commands"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    assert "ready" in ioc.stdout.readline()
+    client = ScriptServerClient(PREFIX, timeout=30)
+    client.put("QUEUE:HOLD", 1)
+    add_pv, move_pv, remove_pv = (client.pv(n) for n in ("QUEUE:ADD", "QUEUE:MOVE", "QUEUE:REMOVE"))
+    count_pv = client.pv("QUEUE:COUNT")
+    repeat = 30 if QUICK else 100
+
+    def put(pv, text: str) -> None:
+        assert pv.put(encode_text(text), wait=True, timeout=30) == 1
+
+    baseline = timed(lambda: count_pv.get(use_monitor=False), repeat * 2)
+    print(f"baseline: CA get round trip {ms(baseline):.3f} ms (median of {len(baseline)})")
+    print()
+    print(f"{'queued':>7} | {'add ms':>8} | {'move ms':>8} | {'remove ms':>9} | ratios to baseline")
+    rng = random.Random(1)
+    queued = 0
+    sizes = (10, 1000) if QUICK else (10, 1000, 10000)
+    for size in sizes:
+        while queued < size:
+            n = min(1000, size - queued)
+            put(add_pv, json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(n)]))
+            queued += n
+        client.wait_for(lambda s=size: count_pv.get(use_monitor=False) == s, timeout=60)
+        ids = [job["id"] for job in client.queue()]
+        adds, moves, removes = [], [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            put(add_pv, "set_ei(25)")
+            adds.append(time.perf_counter() - t0)
+            new_id = client.get_json("REPLY")[0]["job_ids"][0]
+            target = rng.randrange(size)
+            t0 = time.perf_counter()
+            put(move_pv, json.dumps({"id": rng.choice(ids), "to": target}))
+            moves.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            put(remove_pv, str(new_id))
+            removes.append(time.perf_counter() - t0)
+        b = ms(baseline)
+        print(
+            f"{size:>7} | {ms(adds):8.3f} | {ms(moves):8.3f} | {ms(removes):9.3f} | "
+            f"add {ms(adds) / b:.1f}x move {ms(moves) / b:.1f}x remove {ms(removes) / b:.1f}x"
+        )
+    put(remove_pv, "all")
+
+    batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(1000)])
+    batches = []
+    for _ in range(3 if QUICK else 7):
+        t0 = time.perf_counter()
+        put(add_pv, batch)
+        batches.append(time.perf_counter() - t0)
+        put(remove_pv, "all")
+    print(
+        f"\nbatch add of 1000 jobs: {ms(batches):.1f} ms "
+        f"({ms(batches) / ms(baseline):.0f}x baseline; bluesky-queueserver: 800 ms)"
+    )
+
+    seen = threading.Event()
+    latencies = []
+
+    def on_count(value=None, **_):
+        seen.set()
+
+    monitor = epics.PV(PREFIX + "QUEUE:COUNT", callback=on_count, auto_monitor=True)
+    monitor.wait_for_connection(5)
+    time.sleep(0.5)
+    for i in range(repeat):
+        seen.clear()
+        t0 = time.perf_counter()
+        add_pv.put(encode_text("set_ei(25)"), wait=False)
+        seen.wait(5)
+        latencies.append(time.perf_counter() - t0)
+    print(
+        f"write -> QUEUE:COUNT monitor update: {ms(latencies):.3f} ms "
+        f"({ms(latencies) / ms(baseline):.1f}x baseline)"
+    )
+    put(remove_pv, "all")
+
+    proc = psutil.Process(ioc.pid)
+    time.sleep(1.0)
+    cpu0 = sum(proc.cpu_times()[:2])
+    idle = 5.0 if QUICK else 10.0
+    time.sleep(idle)
+    cpu = (sum(proc.cpu_times()[:2]) - cpu0) / idle * 100
+    print(
+        f"idle IOC: {cpu:.2f} % of one core over {idle:.0f} s, RSS "
+        f"{proc.memory_info().rss / 1e6:.0f} MB"
+    )
+    ioc.terminate()
+    ioc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
