@@ -26,7 +26,6 @@ import linecache
 import os
 import sys
 import threading
-import time
 import traceback
 
 JOB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -212,7 +211,7 @@ class Run:
             int(request.get("max_writes") or 10000),
         )
         self.tail = Tail()
-        self.deadline = time.monotonic() + self.time_limit
+        self.deadline = self.sim.clock.real_monotonic() + self.time_limit
         self.in_job = False
         self._finished = threading.Lock()
         self._written = False
@@ -265,12 +264,12 @@ class Run:
     def watchdog(self):
         """Stop the job at the deadline; if it does not stop, report and end the process."""
         while True:
-            left = self.deadline - time.monotonic()
+            left = self.deadline - self.sim.clock.real_monotonic()
             if left > 0:
                 self.sim.clock.real_sleep(min(left, 0.05))
                 continue
             if not self.in_job:
-                self.deadline = time.monotonic() + 0.05
+                self.deadline = self.sim.clock.real_monotonic() + 0.05
                 continue
             self.sim.stop_requested = True
             self.sim.clock.real_sleep(0.5)
@@ -341,7 +340,7 @@ class Run:
             record["message"] = "the commands could not be loaded: " + record["message"]
             return False, record
         sim.reset()
-        self.deadline = time.monotonic() + self.time_limit
+        self.deadline = self.sim.clock.real_monotonic() + self.time_limit
         self.emit({"event": "started"})
         self.in_job = True
         sys.settrace(self.trace)

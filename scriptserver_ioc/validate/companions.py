@@ -108,7 +108,10 @@ class _Worker:
         return self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
 
     def died_because(self) -> str:
-        code = self.proc.poll()
+        try:
+            code = self.proc.wait(timeout=2)  # its output closed: it is exiting
+        except subprocess.TimeoutExpired:
+            code = None
         tail = " | ".join(line for line in self.stderr_tail if line)[-500:]
         what = f"exited with code {code}" if code is not None else "closed its output"
         return what + (f": {tail}" if tail else "")
