@@ -68,6 +68,7 @@ class Store:
             raise StoreError(f"cannot open the database {path}: {exc}") from None
         self._lock = threading.RLock()
         self._in_transaction = False
+        self._next_id: int | None = None
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM settings WHERE key='schema'").fetchone()
@@ -99,6 +100,7 @@ class Store:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._next_id = None
                 raise
             else:
                 self._db.execute("COMMIT")
@@ -206,10 +208,12 @@ class Store:
     def allocate_ids(self, count: int) -> list[int]:
         """Reserve `count` new job ids; ids are never reused for the life of the database."""
         with self.transaction():
-            first = int(self.setting("next_id", 1))
-            highest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
-            first = max(first, highest + 1)
+            if self._next_id is None:
+                highest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+                self._next_id = max(int(self.setting("next_id", 1)), highest + 1)
+            first = self._next_id
             self.set_setting("next_id", first + count)
+            self._next_id = first + count
         return list(range(first, first + count))
 
     def add_duration(self, key: str, seconds: float) -> None:
