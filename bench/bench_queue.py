@@ -150,8 +150,8 @@ def main() -> None:
 
     monitor = epics.PV(PREFIX + "QUEUE:COUNT", callback=on_count, auto_monitor=True)
     monitor.wait_for_connection(5)
-    time.sleep(0.5)
-    for i in range(repeat):
+    seen.wait(5)  # the first callback carries the current value
+    for _ in range(repeat):
         seen.clear()
         t0 = time.perf_counter()
         add_pv.put(encode_text("set_ei(25)"), wait=False)
