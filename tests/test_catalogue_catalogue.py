@@ -266,3 +266,15 @@ def test_GIVEN_concurrent_reloads_and_reads_WHEN_files_change_THEN_readers_see_w
         t.join()
     assert bad == []
     assert catalogue.names() == ["a19", "b19"]
+
+
+def test_GIVEN_enum_param_WHEN_only_enum_members_edited_THEN_choices_updated(tmp_path):
+    source = "from enum import Enum\n\n\nclass Mode(Enum):\n    FAST = 1\n{extra}\n\n" + (
+        "def go(mode: Mode = Mode.FAST):\n    pass\n"
+    )
+    path = write(tmp_path, "modes.py", source.format(extra=""))
+    catalogue = Catalogue([tmp_path])
+    touch_later(path, source.format(extra="    SLOW = 2\n"))
+    assert catalogue.reload() is True
+    assert catalogue.to_json()[0]["params"][0]["choices"] == ["FAST", "SLOW"]
+    assert catalogue.bind("go", ["slow"], {}) == {"mode": "SLOW"}

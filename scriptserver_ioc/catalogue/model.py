@@ -45,7 +45,7 @@ class Param:
     default: object = None
     default_expression: bool = False
     description: str = ""
-    spec: TypeSpec = field(default=ANY_TYPE, compare=False)
+    spec: TypeSpec = ANY_TYPE
 
     def to_json(self) -> dict:
         """The parameter's entry in the COMMANDS PV."""
