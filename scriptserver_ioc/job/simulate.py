@@ -44,6 +44,11 @@ from sim_state import (  # noqa: E402
     make_backend,
 )
 
+try:  # imported before the command directories go on sys.path, so none can shadow it
+    from namespace import build_namespace
+except ImportError:  # pragma: no cover - namespace.py ships with this file
+    build_namespace = None
+
 
 def simulated_command(sim, entry, original):
     """Wrap a catalogue command: check, then add its estimate instead of running it."""
@@ -150,10 +155,6 @@ def job_api_module():
 def build_commands(sim, commands, command_dirs):
     """The job namespace's commands, wrapped for simulation."""
     sim_loader.add_command_dirs(command_dirs)
-    try:
-        from namespace import build_namespace
-    except ImportError:
-        build_namespace = None
     if build_namespace is not None:
         namespace = build_namespace(commands, command_dirs)
     else:
