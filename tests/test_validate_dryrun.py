@@ -1,5 +1,6 @@
 """Dry runs: virtual clock, declared estimates, recorded writes, limits, errors with lines."""
 
+import glob
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ for temperature in [10, 20, 30]:
     time.sleep(30)
     scriptserver.sleep(10)
     scriptserver.progress(50, "half way")
+import epics
+epics.caput("IN:DEMO:SHUTTER", [1, 2])
 """
 
 
@@ -57,7 +60,15 @@ def test_GIVEN_demo_script_WHEN_dry_run_THEN_estimate_is_sum_of_declared_estimat
     assert {"line": 8, "t": pytest.approx(1380, abs=1), "what": "progress 50 % half way"} in result[
         "steps"
     ]
-    assert result["real_seconds"] < 5
+    assert result["writes"] == [
+        {
+            "pv": "IN:DEMO:SHUTTER",
+            "value": [1, 2],
+            "t": pytest.approx(1380, abs=1),
+            "via": "pyepics caput",
+        }
+    ]
+    assert result["steps"][-1]["what"] == "write IN:DEMO:SHUTTER = [1, 2] (not sent; pyepics caput)"
 
 
 def test_GIVEN_command_with_estimate_WHEN_dry_run_THEN_it_is_not_executed(job_commands, tmp_path):
@@ -196,3 +207,40 @@ def test_GIVEN_interpreter_that_does_not_exist_WHEN_dry_run_THEN_clear_error(tmp
     result = run_dry("x = 1\n", job_python=str(tmp_path / "nope"))
     assert result["ok"] is False
     assert "cannot start the job interpreter" in result["error"]["message"]
+
+
+def test_GIVEN_demo_instrument_WHEN_dry_run_THEN_estimate_matches_the_validators_declared_ones():
+    from scriptserver_ioc.validate.companions import CompanionRunner
+    from scriptserver_ioc.validate.validator import Validator
+
+    demo = Path(__file__).parent.parent / "commands"
+    companions = CompanionRunner(sys.executable, [demo])
+    try:
+        validator = Validator(Catalogue([demo]), companions)
+        calls = [("set_ei", {"energy": 25.0}), ("count", {"seconds": 30.0})]
+        declared = [validator.check({"command": c, "args": a}) for c, a in calls]
+        assert all(v.estimate_source == "declared" for v in declared)
+        source = "".join(command_source(c, a) for c, a in calls) + "import time\ntime.sleep(12)\n"
+        result = validator.dry_run({"kind": "script", "script": source}, time_limit=10)
+    finally:
+        companions.close()
+    assert result["ok"], result["error"]
+    expected = sum(v.estimate for v in declared) + 12
+    assert result["estimate"] == pytest.approx(expected, abs=1.0)
+
+
+OLD_PYTHONS = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.8*/bin/python3")))
+
+
+@pytest.mark.skipif(not OLD_PYTHONS, reason="no Python 3.8 interpreter here")
+def test_GIVEN_python38_job_interpreter_WHEN_dry_run_THEN_same_result(job_commands):
+    result = run_dry(
+        "import time\nfor i in range(3):\n    count(minutes=1)\n    time.sleep(2)\nx = 1 / 0\n",
+        commands=job_commands,
+        command_dirs=[COMMANDS],
+        job_python=OLD_PYTHONS[0],
+        time_limit=5,
+    )
+    assert result["error"]["line"] == 5
+    assert result["error"]["message"] == "ZeroDivisionError: division by zero"
+    assert result["steps"][-1]["t"] == pytest.approx(186, abs=1)
