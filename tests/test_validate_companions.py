@@ -165,3 +165,31 @@ def test_GIVEN_module_WHEN_star_names_asked_THEN_its_public_names(runner):
     assert "dumps" in names and "_default_encoder" not in names
     with pytest.raises(CompanionError, match="cannot import no_such_module_here"):
         runner.module_names("no_such_module_here")
+
+
+def test_GIVEN_module_slow_to_import_WHEN_checked_THEN_import_gets_the_start_allowance(tmp_path):
+    (tmp_path / "slow.py").write_text(
+        "import time\ntime.sleep(1.5)\n\ndef heavy(x=1):\n    pass\n\n"
+        "def validate_heavy(x=1):\n    return None if x > 0 else 'x must be positive'\n"
+    )
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=10.0)
+    try:
+        command = entry(tmp_path, "heavy", "slow")
+        assert runner.check(command, {"x": 0}).error == "x must be positive"
+        started = time.monotonic()
+        assert runner.check(command, {"x": 1}).error is None
+        assert time.monotonic() - started < 1.0  # imported once
+    finally:
+        runner.close()
+
+
+def test_GIVEN_module_whose_import_hangs_WHEN_checked_THEN_clear_error(tmp_path):
+    (tmp_path / "stuck.py").write_text(
+        "import time\ntime.sleep(1000)\n\ndef never(x=1):\n    pass\n"
+    )
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=2.0)
+    try:
+        with pytest.raises(CompanionError, match="importing the module of never did not finish"):
+            runner.check(entry(tmp_path, "never", "stuck"), {"x": 1})
+    finally:
+        runner.close()

@@ -125,6 +125,10 @@ def test_GIVEN_script_WHEN_dry_run_first_THEN_later_checks_use_the_dry_run_estim
     verdict = validator.check(job)
     assert verdict.estimate_source == "dry-run"
     assert verdict.estimate == pytest.approx(180, abs=1)
+    steps, total = validator.timeline(job)
+    assert total == verdict.estimate
+    assert [s["line"] for s in steps] == [2, 3]
+    assert validator.timeline({"kind": "script", "script": "count()\n"}) is None
 
 
 def test_GIVEN_no_scripts_server_WHEN_script_checked_THEN_rejected_but_commands_accepted(

@@ -14,6 +14,8 @@ one request per line, one answer per line, in order:
   ``{"id", "ok": true, "error": str|None, "estimate": float|None, "problem": str|None}``
   (``error``: the validation message; ``problem``: why no estimate could be made), or
   ``{"id", "ok": false, "fatal": str}`` when the command's module cannot be used.
+- ``{"id", "op": "load", "command": {...}}`` -> ``{"id", "ok": true}`` or ``"fatal"``: import
+  the command's module first (slow imports have a longer limit than checks).
 - ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
   ``{"id", "ok": true, "names": [...]}``: what ``from pkg.mod import *`` would bind.
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
@@ -44,20 +46,35 @@ class Checker:
     def __init__(self):
         self._failed = {}
 
+    def _module(self, entry):
+        """The command's module (imported once); CommandLoadError is remembered."""
+        key = (entry.get("module"), entry.get("path"))
+        if key in self._failed:
+            raise sim_loader.CommandLoadError(self._failed[key])
+        try:
+            return sim_loader.load_module(entry)
+        except sim_loader.CommandLoadError as exc:
+            self._failed[key] = str(exc)
+            raise
+
+    def load(self, request):
+        """Import a command's module (its own step, so slow imports get their own limit)."""
+        try:
+            self._module(request["command"])
+        except sim_loader.CommandLoadError as exc:
+            return {"ok": False, "fatal": str(exc)}
+        return {"ok": True}
+
     def check(self, request):
         """Run the companions of one command on bound arguments."""
         entry = request["command"]
         args = request.get("args") or {}
-        key = (entry.get("module"), entry.get("path"))
-        if key in self._failed:
-            return {"ok": False, "fatal": self._failed[key]}
         try:
-            module = sim_loader.load_module(entry)
+            module = self._module(entry)
             validate, estimate = sim_loader.companions(entry, module)
             if entry.get("kind") != sim_loader.SCRIPT_DEFINITION:
                 args = sim_loader.enum_arguments(entry, module, args)
         except sim_loader.CommandLoadError as exc:
-            self._failed[key] = str(exc)
             return {"ok": False, "fatal": str(exc)}
         answer = {"ok": True, "error": None, "estimate": None, "problem": None}
         if request.get("validate") and validate is not None:
@@ -96,6 +113,8 @@ class Checker:
         try:
             if op == "check":
                 answer = self.check(request)
+            elif op == "load":
+                answer = self.load(request)
             elif op == "module_names":
                 answer = self.module_names(request)
             elif op == "ping":

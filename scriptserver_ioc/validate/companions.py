@@ -80,6 +80,7 @@ class _Worker:
         threading.Thread(target=self._read_stderr, daemon=True, name="checker-err").start()
         self.send({"command_dirs": [str(d) for d in command_dirs]})
         self.ready = False
+        self.loaded: set[tuple] = set()  # (module, path) imported (or failed) in this worker
 
     def _read_answers(self) -> None:
         for raw in self.proc.stdout:  # type: ignore[union-attr]
@@ -190,7 +191,7 @@ class CompanionRunner:
         request = {"op": "check", "command": entry, "args": args}
         request.update(validate=validate, estimate=estimate)
         label = entry["name"]
-        answer = self._call(request, revision, f"the checks of {label}")
+        answer = self._call(request, revision, f"the checks of {label}", load=entry)
         if not answer.get("ok"):
             raise CompanionError(answer.get("fatal") or f"the checks of {label} failed")
         return CompanionResult(answer.get("error"), answer.get("estimate"), answer.get("problem"))
@@ -201,7 +202,15 @@ class CompanionRunner:
         Raises:
             CompanionError: the module cannot be imported there.
         """
-        answer = self._call({"op": "module_names", "module": module}, revision, module)
+        with self._lock:
+            worker = self._ensure_worker(revision)
+            answer = self._exchange(
+                worker,
+                {"op": "module_names", "module": module},
+                self.start_timeout,
+                f"importing {module} did not finish within {self.start_timeout:g} s",
+                f"importing {module}",
+            )
         if not answer.get("ok"):
             raise CompanionError(answer.get("fatal") or f"cannot list the names of {module}")
         return list(answer["names"])
@@ -211,28 +220,51 @@ class CompanionRunner:
         with self._lock:
             self._stop_worker()
 
-    def _call(self, request: dict, revision: object, what: str) -> dict:
+    def _call(self, request: dict, revision: object, what: str, load: dict | None = None) -> dict:
         with self._lock:
             worker = self._ensure_worker(revision)
-            self._next_id += 1
-            request["id"] = self._next_id
-            worker.send(request)
-            try:
-                answer = worker.receive(time.monotonic() + self.timeout)
-            except queue.Empty:
-                self._restart()
-                raise CompanionError(
-                    f"{what} did not finish within {self.timeout:g} s and were stopped; "
-                    "a check must return quickly (no waiting on hardware)"
-                ) from None
-            if answer is None:
-                reason = worker.died_because()
-                self._restart()
-                raise CompanionError(f"the command checker crashed while running {what} ({reason})")
-            if answer.get("id") != request["id"]:
-                self._restart()
-                raise CompanionError(f"the command checker answered out of turn for {what}")
-            return answer
+            module_key = (load.get("module"), load.get("path")) if load else None
+            if module_key is not None and module_key not in worker.loaded:
+                # importing a module (genie_python, numpy, ...) may take seconds on a slow
+                # machine: it gets the start-up allowance, not the check's time limit
+                self._exchange(
+                    worker,
+                    {"op": "load", "command": load},
+                    self.start_timeout,
+                    f"importing the module of {load.get('name')} did not finish within "
+                    f"{self.start_timeout:g} s and was stopped",
+                )
+                worker.loaded.add(module_key)
+            return self._exchange(
+                worker,
+                request,
+                self.timeout,
+                f"{what} did not finish within {self.timeout:g} s and were stopped; "
+                "a check must return quickly (no waiting on hardware)",
+                what,
+            )
+
+    def _exchange(
+        self, worker: _Worker, request: dict, limit: float, late: str, what: str | None = None
+    ) -> dict:
+        """Send one request and wait for its answer (lock held); restart the worker on trouble."""
+        what = what or request.get("op", "a request")
+        self._next_id += 1
+        request["id"] = self._next_id
+        worker.send(request)
+        try:
+            answer = worker.receive(time.monotonic() + limit)
+        except queue.Empty:
+            self._restart()
+            raise CompanionError(late) from None
+        if answer is None:
+            reason = worker.died_because()
+            self._restart()
+            raise CompanionError(f"the command checker crashed while running {what} ({reason})")
+        if answer.get("id") != request["id"]:
+            self._restart()
+            raise CompanionError(f"the command checker answered out of turn for {what}")
+        return answer
 
     def _ensure_worker(self, revision: object) -> _Worker:
         if self._worker is not None and revision is not None and revision != self._revision:

@@ -126,6 +126,7 @@ class Validator:
         self._lock = threading.RLock()
         self._static_cache: OrderedDict[tuple, tuple[list, list]] = OrderedDict()
         self._dry_estimates: OrderedDict[str, float] = OrderedDict()
+        self._dry_timelines: OrderedDict[str, tuple[list[dict], float]] = OrderedDict()
         self._names_revision: object = None
         self._known: frozenset[str] = frozenset()
         self._command_names: frozenset[str] = frozenset()
@@ -235,7 +236,21 @@ class Validator:
                 self._dry_estimates.move_to_end(key)
                 while len(self._dry_estimates) > 1000:
                     self._dry_estimates.popitem(last=False)
+                self._dry_timelines[key] = (list(result.get("steps") or []), result["estimate"])
+                self._dry_timelines.move_to_end(key)
+                while len(self._dry_timelines) > 50:
+                    self._dry_timelines.popitem(last=False)
         return result
+
+    def timeline(self, job: Any) -> tuple[list[dict], float] | None:
+        """``(steps, total)`` of the last successful dry run of this job, or None.
+
+        For progress from the job's position in its simulated timeline while it runs
+        (``estimates.TimelineTracker(steps, total)``). The last 50 dry runs are kept.
+        """
+        key = job if isinstance(job, str) else self.job_key(job)
+        with self._lock:
+            return self._dry_timelines.get(key)
 
     # -- command jobs --------------------------------------------------------------------
 
