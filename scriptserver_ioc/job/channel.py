@@ -68,6 +68,7 @@ class Link:
         self._text = None
         self._text_sent = None
         self._pending = False
+        self._sending = False
         self._next_report = 0.0
         self._rejected_logged = False
         self._thread = threading.Thread(target=self._run, name="scriptserver-link", daemon=True)
@@ -119,11 +120,20 @@ class Link:
             self._fifo.append(message)
             self._cond.notify()
 
+    @property
+    def connected(self) -> bool:
+        """True while a connection to the server is open."""
+        return self._sock is not None
+
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued has been sent; False if not connected in time."""
+        """Wait until everything queued has been written to the socket.
+
+        Returns:
+            False if that did not happen within ``timeout`` (e.g. not connected).
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._fifo or self._pending or self._sock is None:
+            while self._fifo or self._pending or self._sending or self._sock is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -163,6 +173,9 @@ class Link:
                 sock.sendall(data)
             except OSError:
                 self._dropped(sock)
+            with self._cond:
+                self._sending = False
+                self._cond.notify_all()
 
     def _next_batch(self, sock) -> bytes:
         """Wait for something to send on ``sock``; b"" if the connection changed."""
@@ -179,7 +192,7 @@ class Link:
             while self._fifo:
                 parts.append(encode(self._fifo.popleft()))
             self._next_report = time.monotonic() + self._interval
-            self._cond.notify_all()
+            self._sending = bool(parts)
             return b"".join(parts)
 
     def _state_reports(self) -> list:

@@ -16,7 +16,8 @@ Life of a job process (see docs/runner.md):
 
 Options: ``--job-id N`` (a cold start for that job), ``--log PATH`` (where stdout/stderr
 point now), ``--prelude PATH``, ``--command-dir DIR`` (repeatable), ``--line-interval S``,
-``--trace-mode monitoring|settrace``.
+``--trace-mode monitoring|settrace``, ``--server-pid PID`` (the server that started this
+process: a spare, or a job not yet told to run, exits when that server is gone).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import queue
 import signal
 import sys
+import time
 import traceback
 import types
 
@@ -60,6 +62,7 @@ def parse_args(argv):
         "trace_mode": None,
         "key": None,
         "runtime": None,
+        "server_pid": None,
     }
     names = {
         "--key": "key",
@@ -70,6 +73,7 @@ def parse_args(argv):
         "--line-interval": "line_interval",
         "--trace-mode": "trace_mode",
         "--command-dir": "command_dirs",
+        "--server-pid": "server_pid",
     }
     args = list(argv)
     while args:
@@ -80,7 +84,7 @@ def parse_args(argv):
         name = names[flag]
         if name == "command_dirs":
             options[name].append(value)
-        elif name == "job_id":
+        elif name in ("job_id", "server_pid"):
             options[name] = int(value)
         elif name == "line_interval":
             options[name] = float(value)
@@ -134,6 +138,7 @@ class Launcher:
         self.module = types.ModuleType("__main__")
         self.namespace = self.module.__dict__
         self.namespace["__builtins__"] = builtins
+        self.parent_pid = options["server_pid"] or os.getppid()
 
     # -- receiver thread ----------------------------------------------------------------------
 
@@ -168,15 +173,17 @@ class Launcher:
         namespace.add_command_dirs(self.options["command_dirs"])
         self.link.start()
         prelude_error = self._run_prelude()
-        if not self.link.welcomed.wait(CONNECT_TIMEOUT):
-            sys.stderr.write("scriptserver: no script server reachable; giving up\n")
-            return 3
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while not self.link.welcomed.wait(0.2):
+            if time.monotonic() > deadline or self._orphaned():
+                sys.stderr.write("scriptserver: no script server reachable; giving up\n")
+                return 3
         commands = (self.link.welcome or {}).get("commands") or []
         if commands and prelude_error is None:
             namespace.build_namespace(commands, self.options["command_dirs"])  # warm imports
         self.link.update_state(phase="ready", prelude_error=prelude_error)
         self.link.send({"type": "ready", "prelude_error": prelude_error})
-        run = self.runs.get()
+        run = self._wait_for_run()
         self.link.update_state(job_id=run["job_id"], phase="running")
         self._redirect_output(run["log_path"])
         try:
@@ -188,6 +195,18 @@ class Launcher:
                 "error": error_info(exc, run.get("filename"), prefix="preparing the job: "),
             }
         return self._finish(run, result)
+
+    def _orphaned(self):
+        """True if the server that started this process has gone (before its job)."""
+        return os.getppid() != self.parent_pid
+
+    def _wait_for_run(self):
+        while True:
+            try:
+                return self.runs.get(timeout=0.5)
+            except queue.Empty:
+                if self._orphaned() and not self.link.connected:
+                    os._exit(0)  # a spare of a dead server, not connected to a new one
 
     def _run_prelude(self):
         path = self.options["prelude"]
@@ -286,7 +305,8 @@ class Launcher:
         write_atomically(path, result)
         self.link.update_state(phase="finished", result=result)
         self.link.send(dict(result, type="done"))
-        self.link.flush(DONE_FLUSH_TIMEOUT)
+        if self.link.connected:  # else the result file is the record; no reason to linger
+            self.link.flush(DONE_FLUSH_TIMEOUT)
         return result["exit_code"]
 
 

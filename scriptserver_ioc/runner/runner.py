@@ -285,6 +285,8 @@ class JobRunner:
         args = [
             "--key",
             key,
+            "--server-pid",
+            str(os.getpid()),
             "--runtime",
             str(s.runtime_dir),
             "--line-interval",

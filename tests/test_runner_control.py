@@ -1,0 +1,326 @@
+"""JobRunner pause, resume and abort with real job processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+from test_runner_support import (
+    RunnerFactory,
+    cpu_time,
+    launch,
+    log_text,
+    process_gone,
+    wait_until,
+    write_module,
+)
+
+
+@pytest.fixture
+def make_runner(tmp_path):
+    factory = RunnerFactory(tmp_path)
+    yield factory
+    factory.cleanup()
+
+
+GATE = (
+    "import os, time\n\ndef wait_for(path):\n    while not os.path.exists(path):\n"
+    "        time.sleep(0.01)\n"
+)
+
+
+def _gate(tmp_path):
+    commands = tmp_path / "commands"
+    path = write_module(commands, "gate", GATE)
+    entry = {"name": "wait_for", "module": "gate", "path": str(path), "kind": "function"}
+    return commands, [entry]
+
+
+def _child_pid(entry) -> int:
+    wait_until(lambda: "CHILD" in log_text(entry))
+    return int(re.search(r"CHILD (\d+)", log_text(entry)).group(1))
+
+
+def test_GIVEN_job_in_a_command_WHEN_deferred_pause_THEN_pauses_at_next_line_and_resumes(
+    make_runner, tmp_path
+):
+    commands, cmds = _gate(tmp_path)
+    go = tmp_path / "go"
+    runner, events = make_runner(command_dirs=[commands])
+    source = f"x = 1\nwait_for({str(go)!r})\nprint('line three')\ny = 2\n"
+    entry = launch(make_runner.data_dir, 1, source, commands=cmds)
+    runner.start(entry)
+    events.wait(1, "line", where=lambda e: e["line"] == 2)
+
+    assert runner.pause(immediate=False) is None
+    assert "already requested" in runner.pause(immediate=False)
+    go.touch()
+    paused = events.wait(1, "paused")
+
+    assert paused["line"] == 3
+    assert "line three" not in log_text(entry)
+    assert "already paused" in runner.pause(immediate=False)
+    assert runner.resume() is None
+    events.wait(1, "resumed")
+    assert events.wait(1, "finished")["state"] == "DONE"
+    assert "line three" in log_text(entry)
+    assert runner.resume() == "no job is running"
+
+
+def test_GIVEN_job_in_scriptserver_sleep_WHEN_paused_then_soft_aborted_THEN_aborted_at_once(
+    make_runner,
+):
+    runner, events = make_runner()
+    source = "import scriptserver\nscriptserver.sleep(60)\nprint('after sleep')\n"
+    entry = launch(make_runner.data_dir, 2, source)
+    runner.start(entry)
+    events.wait(2, "line", where=lambda e: e["line"] == 2)
+
+    assert runner.pause(immediate=False) is None
+    assert events.wait(2, "paused")["line"] == 2
+    assert runner.abort(kill=False) is None
+    finished = events.wait(2, "finished", timeout=4.0)  # well before abort_grace (5 s)
+
+    assert finished["state"] == "ABORTED"
+    assert finished["error"]["type"] == "JobAborted"
+    assert "after sleep" not in log_text(entry)
+
+
+def test_GIVEN_cpu_bound_job_WHEN_immediate_pause_THEN_process_stopped_until_resume(make_runner):
+    runner, events = make_runner()
+    runner.start(launch(make_runner.data_dir, 3, "x = 0\nwhile True:\n    x += 1\n"))
+    pid = events.wait(3, "started")["pid"]
+    events.wait(3, "line")
+
+    assert runner.pause(immediate=True) is None
+    assert events.wait(3, "paused")["immediate"] is True
+    before = cpu_time(pid)
+    time.sleep(0.3)  # measuring that no CPU time is used, not synchronising
+    assert cpu_time(pid) - before < 0.02
+    assert "already paused" in runner.pause(immediate=True)
+
+    assert runner.resume() is None
+    events.wait(3, "resumed")
+    wait_until(lambda: cpu_time(pid) > before + 0.1)
+    assert runner.abort(kill=True) is None
+    finished = events.wait(3, "finished")
+    assert finished["state"] == "ABORTED"
+    assert finished["exit_code"] == -signal.SIGKILL
+
+
+def test_GIVEN_blackbox_job_with_child_WHEN_immediate_pause_THEN_whole_tree_stopped(
+    make_runner,
+):
+    runner, events = make_runner(abort_grace=3.0)
+    source = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "print('CHILD', child.pid, flush=True)\n"
+        "x = 0\n"
+        "while True:\n"
+        "    x += 1\n"
+    )
+    entry = launch(make_runner.data_dir, 4, source, blackbox=True)
+    runner.start(entry)
+    pid = events.wait(4, "started")["pid"]
+    child = _child_pid(entry)
+
+    assert "black-box" in runner.pause(immediate=False)
+    assert runner.pause(immediate=True) is None
+    events.wait(4, "paused")
+    before = (cpu_time(pid), cpu_time(child))
+    time.sleep(0.3)  # measuring that no CPU time is used, not synchronising
+    after = (cpu_time(pid), cpu_time(child))
+    assert after[0] - before[0] < 0.02 and after[1] - before[1] < 0.02
+
+    assert runner.abort(kill=False) is None  # resumes, terminates the tree
+    finished = events.wait(4, "finished")
+    assert finished["state"] == "ABORTED"
+    wait_until(lambda: process_gone(child))
+
+
+@pytest.mark.parametrize("pause_first", [False, True], ids=["running", "suspended"])
+def test_GIVEN_job_with_finally_WHEN_soft_abort_THEN_finally_block_runs(make_runner, pause_first):
+    runner, events = make_runner()
+    source = (
+        "import time\n"
+        "try:\n"
+        "    while True:\n"
+        "        time.sleep(0.01)\n"
+        "finally:\n"
+        "    print('cleanup ran', flush=True)\n"
+    )
+    entry = launch(make_runner.data_dir, 5, source)
+    runner.start(entry)
+    events.wait(5, "line", where=lambda e: e["line"] == 4)
+    if pause_first:
+        assert runner.pause(immediate=True) is None
+
+    assert runner.abort(kill=False) is None
+    assert "already being aborted" in runner.abort(kill=False)
+    finished = events.wait(5, "finished", timeout=4.0)  # well before abort_grace (5 s)
+
+    assert finished["state"] == "ABORTED"
+    assert finished["error"]["type"] == "JobAborted"
+    assert finished["exit_code"] == 2
+    assert "cleanup ran" in log_text(entry)
+
+
+SIGTERM_PROOF = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "code = 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'\n"
+    "child = subprocess.Popen([sys.executable, '-c', code])\n"
+    "print('CHILD', child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_GIVEN_job_ignoring_sigterm_with_child_WHEN_killed_THEN_no_process_left(make_runner):
+    runner, events = make_runner()
+    entry = launch(make_runner.data_dir, 6, SIGTERM_PROOF)
+    runner.start(entry)
+    pid = events.wait(6, "started")["pid"]
+    child = _child_pid(entry)
+
+    assert runner.abort(kill=True) is None
+    finished = events.wait(6, "finished")
+
+    assert finished["state"] == "ABORTED"
+    assert process_gone(pid)
+    wait_until(lambda: process_gone(child))
+
+
+def test_GIVEN_job_ignoring_sigterm_WHEN_soft_abort_THEN_escalates_to_kill(make_runner):
+    runner, events = make_runner(abort_grace=0.3, terminate_grace=0.3)
+    entry = launch(make_runner.data_dir, 7, SIGTERM_PROOF)
+    runner.start(entry)
+    child = _child_pid(entry)
+    events.wait(7, "line", where=lambda e: e["line"] == 6)
+
+    started = time.monotonic()
+    assert runner.abort(kill=False) is None
+    finished = events.wait(7, "finished")
+
+    assert time.monotonic() - started >= 0.6
+    assert finished["state"] == "ABORTED"
+    assert finished["exit_code"] == -signal.SIGKILL
+    assert "while being aborted" in finished["error"]["message"]
+    wait_until(lambda: process_gone(child))
+
+
+def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_with_signal_quickly(
+    make_runner,
+):
+    runner, events = make_runner()
+    runner.start(
+        launch(make_runner.data_dir, 8, "import time\nwhile True:\n    time.sleep(0.01)\n")
+    )
+    pid = events.wait(8, "started")["pid"]
+    events.wait(8, "line")
+
+    killed = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    finished = events.wait(8, "finished")
+
+    assert events.time_of(8, "finished") - killed < 2.0  # typically a few milliseconds
+    assert finished["state"] == "FAILED"
+    assert finished["error"]["type"] == "ProcessExit"
+    assert "killed by signal 9" in finished["error"]["message"]
+    assert finished["exit_code"] == -9
+
+
+def test_GIVEN_job_calling_os_exit_WHEN_run_THEN_failed_with_exit_code(make_runner):
+    runner, events = make_runner()
+    runner.start(launch(make_runner.data_dir, 9, "import os\nos._exit(7)\n"))
+
+    finished = events.wait(9, "finished")
+
+    assert finished["state"] == "FAILED"
+    assert "exited with code 7" in finished["error"]["message"]
+
+
+def test_GIVEN_done_job_leaving_a_child_WHEN_finished_THEN_child_is_killed(make_runner):
+    runner, events = make_runner()
+    source = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print('CHILD', child.pid, flush=True)\n"
+    )
+    entry = launch(make_runner.data_dir, 10, source)
+    runner.start(entry)
+
+    assert events.wait(10, "finished")["state"] == "DONE"
+    child = _child_pid(entry)
+    wait_until(lambda: process_gone(child))
+
+
+def test_GIVEN_no_job_WHEN_controlled_THEN_clear_errors(make_runner):
+    runner, _ = make_runner()
+    assert runner.pause(immediate=False) == "no job is running"
+    assert runner.pause(immediate=True) == "no job is running"
+    assert runner.resume() == "no job is running"
+    assert runner.abort(kill=False) == "no job is running"
+
+
+def test_GIVEN_genie_wait_loop_WHEN_deferred_pause_THEN_check_break_is_a_pause_point(
+    make_runner, tmp_path
+):
+    commands = tmp_path / "commands"
+    path = write_module(
+        commands,
+        "genie_wait",
+        "import os, time\n"
+        "from genie_python.utilities import check_break\n\n"
+        "def wait_with_genie(path):\n"
+        "    while not os.path.exists(path):\n"
+        "        check_break(2)\n"
+        "        time.sleep(0.01)\n",
+    )
+    go = tmp_path / "go"
+    runner, events = make_runner(command_dirs=[commands])
+    cmds = [
+        {"name": "wait_with_genie", "module": "genie_wait", "path": str(path), "kind": "function"}
+    ]
+    entry = launch(
+        make_runner.data_dir,
+        11,
+        f"x = 1\nwait_with_genie({str(go)!r})\nprint('after')\n",
+        commands=cmds,
+    )
+    runner.start(entry)
+    events.wait(11, "line", where=lambda e: e["line"] == 2)
+
+    assert runner.pause(immediate=False) is None
+    paused = events.wait(11, "paused")  # inside genie's loop: the gate file does not exist
+
+    assert paused["line"] == 2
+    go.touch()
+    assert runner.resume() is None
+    assert events.wait(11, "finished")["state"] == "DONE"
+    assert "after" in log_text(entry)
+
+
+@pytest.mark.parametrize("imported_by", ["prelude", "job"])
+def test_GIVEN_genie_command_failing_WHEN_run_THEN_exception_raised_and_job_failed(
+    make_runner, tmp_path, imported_by
+):
+    prelude = None
+    source = "g.waitfor_time(seconds=-1)\nprint('not reached')\n"
+    if imported_by == "prelude":
+        prelude = tmp_path / "prelude.py"
+        prelude.write_text("from genie_python import genie as g\n", encoding="utf-8")
+    else:
+        source = "from genie_python import genie as g\n" + source
+    runner, events = make_runner(prelude=prelude)
+    entry = launch(make_runner.data_dir, 12, source)
+    runner.start(entry)
+
+    finished = events.wait(12, "finished", timeout=30)
+
+    assert finished["state"] == "FAILED", finished
+    assert finished["error"]["type"] == "ValueError"
+    assert "not reached" not in log_text(entry)
