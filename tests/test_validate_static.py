@@ -2,7 +2,7 @@
 
 import pytest
 
-from scriptserver_ioc.validate import static
+from scriptserver_ioc.validate import calls, static
 
 COMPILE_ONLY = [
     "try:\n  pass\nexcept:\n  pass\nexcept ValueError:\n  pass\n",
@@ -139,8 +139,8 @@ def test_GIVEN_prelude_WHEN_top_level_names_collected_THEN_module_scope_only():
 def test_GIVEN_literal_command_calls_WHEN_collected_THEN_args_and_positions_found():
     source = "set_ei(25, wait=False)\nx = 3\nset_ei(x)\nset_ei(*[1])\ncount(-1.5)\nother(1)\n"
     facts, _ = static.analyse(source)
-    calls = static.literal_command_calls(facts, {"set_ei", "count"})
-    assert [(c.name, c.line, c.col, c.args, c.kwargs) for c in calls] == [
+    found = calls.literal_command_calls(facts, {"set_ei", "count"})
+    assert [(c.name, c.line, c.col, c.args, c.kwargs) for c in found] == [
         ("set_ei", 1, 1, [25], {"wait": False}),
         ("count", 5, 1, [-1.5], {}),
     ]
@@ -148,11 +148,11 @@ def test_GIVEN_literal_command_calls_WHEN_collected_THEN_args_and_positions_foun
 
 def test_GIVEN_script_redefining_a_command_WHEN_calls_collected_THEN_its_calls_are_skipped():
     facts, _ = static.analyse("def set_ei(e):\n    pass\nset_ei('not a float')\n")
-    assert static.literal_command_calls(facts, {"set_ei"}) == []
+    assert calls.literal_command_calls(facts, {"set_ei"}) == []
 
 
 def test_GIVEN_call_text_WHEN_parsed_THEN_name_and_literal_arguments():
-    assert static.parse_call(" set_ei(25, wait=False, tags=[1, {'a': None}]) ") == (
+    assert calls.parse_call(" set_ei(25, wait=False, tags=[1, {'a': None}]) ") == (
         "set_ei",
         [25],
         {"wait": False, "tags": [1, {"a": None}]},
@@ -170,8 +170,8 @@ def test_GIVEN_call_text_WHEN_parsed_THEN_name_and_literal_arguments():
     ],
 )
 def test_GIVEN_bad_call_text_WHEN_parsed_THEN_error_says_what_is_expected(text, message):
-    with pytest.raises(static.CallSyntaxError) as raised:
-        static.parse_call(text)
+    with pytest.raises(calls.CallSyntaxError) as raised:
+        calls.parse_call(text)
     assert message in str(raised.value)
     assert "expected a call like set_ei(25)" in str(raised.value)
 

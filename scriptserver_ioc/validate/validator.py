@@ -8,7 +8,6 @@ process. ``dry_run`` is slow (a process per run) and belongs on a worker thread.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -16,17 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.validate import estimates, static
+from scriptserver_ioc.validate import calls, estimates, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
 from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
+from scriptserver_ioc.validate.scripts import ScriptChecks, read_script_file
 
 logger = logging.getLogger(__name__)
 
 SCRIPT_DEFINITION = "script_definition"
-MAX_FILE_BYTES = 1_000_000
-_CACHE_SIZE = 128
-#: Names every job namespace has besides commands and the prelude's.
-JOB_NAMES = frozenset({"scriptserver"})
 
 
 @dataclass
@@ -124,15 +120,10 @@ class Validator:
         self.command_dirs = command_dirs or (companions.command_dirs if companions else [])
         self.dry_run_time_limit = dry_run_time_limit
         self._lock = threading.RLock()
-        self._static_cache: OrderedDict[tuple, tuple[list, list]] = OrderedDict()
         self._dry_estimates: OrderedDict[str, float] = OrderedDict()
         self._dry_timelines: OrderedDict[str, tuple[list[dict], float]] = OrderedDict()
-        self._names_revision: object = None
-        self._known: frozenset[str] = frozenset()
-        self._command_names: frozenset[str] = frozenset()
-        self._prelude_names, self._prelude_stars, self.prelude_problem = self._read_prelude()
-        self._extra = frozenset(extra_names) | JOB_NAMES
-        self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
+        self.scripts = ScriptChecks(catalogue, companions, prelude_source, extra_names)
+        self.prelude_problem = self.scripts.prelude_problem
 
     # -- public interface ----------------------------------------------------------------
 
@@ -260,8 +251,8 @@ class Validator:
         keywords: dict = {}
         if job.get("call") is not None:
             try:
-                name, positional, keywords = static.parse_call(str(job["call"]))
-            except static.CallSyntaxError as exc:
+                name, positional, keywords = calls.parse_call(str(job["call"]))
+            except calls.CallSyntaxError as exc:
                 verdict.error(str(exc), None, exc.col)
                 return None
         else:
@@ -340,114 +331,12 @@ class Validator:
             return None
 
     def _read_file(self, name: Any) -> tuple[str, Path]:
-        """Text and path of a ``file`` job's script; ValueError says what is wrong."""
-        if self.scripts_dir is None:
-            raise ValueError("no scripts directory is configured, so 'file' jobs cannot run")
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("'file' must be a path relative to the scripts directory")
-        if Path(name).is_absolute():
-            raise ValueError(
-                f"the file {name!r} is an absolute path; give a path relative to the scripts "
-                f"directory {self.scripts_dir}"
-            )
-        path = (self.scripts_dir / name).resolve()
-        if path != self.scripts_dir and self.scripts_dir not in path.parents:
-            raise ValueError(
-                f"the file {name!r} is outside the scripts directory {self.scripts_dir}"
-            )
-        if not path.is_file():
-            raise ValueError(
-                f"the file {name!r} does not exist in the scripts directory {self.scripts_dir}"
-            )
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
-        if len(data) > MAX_FILE_BYTES:
-            raise ValueError(f"the file {name!r} is larger than {MAX_FILE_BYTES} bytes")
-        try:
-            return data.decode("utf-8"), path
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"the file {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
+        return read_script_file(self.scripts_dir, name)
 
     def _check_source(self, source: str, verdict: Verdict) -> None:
-        """Static checks of script text, cached by text and catalogue revision."""
-        self._refresh_names()
-        digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
-        cache_key = (digest, self._names_revision)
-        cached = self._static_cache.get(cache_key)
-        if cached is None:
-            cached = self._static_checks(source)
-            self._static_cache[cache_key] = cached
-            while len(self._static_cache) > _CACHE_SIZE:
-                self._static_cache.popitem(last=False)
-        else:
-            self._static_cache.move_to_end(cache_key)
-        errors, warnings = cached
-        verdict.errors.extend(dict(e) for e in errors)
+        errors, warnings = self.scripts.check(source)
+        verdict.errors.extend(errors)
         verdict.warnings.extend(warnings)
-
-    def _static_checks(self, source: str) -> tuple[list, list]:
-        facts, errors = static.analyse(source)
-        if facts is None:
-            return errors, []
-        warnings: list[str] = []
-        if self._star_names is not None and self.prelude_problem is None:
-            warnings += static.undefined_name_warnings(facts, self._known)
-        warnings += static.bare_except_warnings(facts)
-        for call in static.literal_command_calls(facts, self._command_names):
-            try:
-                self.catalogue.bind(call.name, list(call.args), dict(call.kwargs))
-            except ValueError as exc:
-                errors.append(static.error(call.line, call.col, str(exc)))
-        return errors, warnings
-
-    def _refresh_names(self) -> None:
-        """Known names: commands (per catalogue revision), prelude, star imports, extras."""
-        revision = self.catalogue.revision if self.catalogue is not None else None
-        if revision == self._names_revision and self._known:
-            return
-        if self._star_names is None:
-            self._star_names = self._resolve_stars(revision)
-        self._command_names = frozenset(self.catalogue.names()) if self.catalogue else frozenset()
-        self._known = (
-            self._command_names
-            | self._prelude_names
-            | (self._star_names or frozenset())
-            | self._extra
-        )
-        self._names_revision = revision
-
-    def _read_prelude(self) -> tuple[frozenset[str], list[str], str | None]:
-        if not self.prelude_source:
-            return frozenset(), [], None
-        try:
-            names, stars = static.top_level_names(self.prelude_source)
-        except SyntaxError as exc:
-            problem = f"the prelude does not compile (line {exc.lineno}: {exc.msg})"
-            logger.error("%s; undefined-name warnings are off", problem)
-            return frozenset(), [], problem
-        return frozenset(names), stars, None
-
-    def _resolve_stars(self, revision: object) -> frozenset[str] | None:
-        """Names the prelude's star imports bind, asked of the job interpreter; None if unknown."""
-        if self.companions is None:
-            logger.info(
-                "the prelude star-imports %s; undefined-name warnings are off", self._prelude_stars
-            )
-            return None
-        names: set[str] = set()
-        for module in self._prelude_stars:
-            try:
-                names.update(self.companions.module_names(module, revision=revision))
-            except CompanionError as exc:
-                logger.warning(
-                    "cannot list the names of %s (%s); undefined-name warnings are off", module, exc
-                )
-                return None
-        return frozenset(names)
 
     # -- estimates -----------------------------------------------------------------------
 

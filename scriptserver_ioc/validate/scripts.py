@@ -1,0 +1,168 @@
+"""Checks of script text (scripts and file jobs) and the names a job namespace defines.
+
+No user code runs here except, once, listing what the prelude's star imports bind (asked of
+the job interpreter through the companion worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from scriptserver_ioc.validate import calls, static
+from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 1_000_000
+_CACHE_SIZE = 128
+#: Names every job namespace has besides commands and the prelude's.
+JOB_NAMES = frozenset({"scriptserver"})
+
+
+def read_script_file(scripts_dir: Path | None, name: Any) -> tuple[str, Path]:
+    """Text and path of a ``file`` job's script.
+
+    Raises:
+        ValueError: no scripts directory, a path that is absolute or leaves the directory, a
+            missing, unreadable, oversized or non-UTF-8 file; the message says which.
+    """
+    if scripts_dir is None:
+        raise ValueError("no scripts directory is configured, so 'file' jobs cannot run")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("'file' must be a path relative to the scripts directory")
+    if Path(name).is_absolute():
+        raise ValueError(
+            f"the file {name!r} is an absolute path; give a path relative to the scripts "
+            f"directory {scripts_dir}"
+        )
+    path = (scripts_dir / name).resolve()
+    if path != scripts_dir and scripts_dir not in path.parents:
+        raise ValueError(f"the file {name!r} is outside the scripts directory {scripts_dir}")
+    if not path.is_file():
+        raise ValueError(f"the file {name!r} does not exist in the scripts directory {scripts_dir}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file {name!r} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8"), path
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"the file {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
+class ScriptChecks:
+    """Static checks of script text against the catalogue and the prelude; cached.
+
+    Not thread-safe on its own: the Validator calls it under its lock.
+
+    Args:
+        catalogue: the command catalogue (``names``, ``bind``, ``revision``), or None.
+        companions: used once to list the names of the prelude's star imports.
+        prelude_source: the prelude's text.
+        extra_names: more names the job namespace defines.
+    """
+
+    def __init__(
+        self,
+        catalogue: Any,
+        companions: CompanionRunner | None,
+        prelude_source: str | None,
+        extra_names: frozenset[str] | set[str] = frozenset(),
+    ) -> None:
+        self.catalogue = catalogue
+        self.companions = companions
+        self._cache: OrderedDict[tuple, tuple[list, list]] = OrderedDict()
+        self._names_revision: object = None
+        self._known: frozenset[str] = frozenset()
+        self._command_names: frozenset[str] = frozenset()
+        self._prelude_names, self._prelude_stars, self.prelude_problem = _read_prelude(
+            prelude_source
+        )
+        self._extra = frozenset(extra_names) | JOB_NAMES
+        self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
+
+    def check(self, source: str) -> tuple[list[dict], list[str]]:
+        """Errors and warnings of script text, cached by text and catalogue revision."""
+        self._refresh_names()
+        digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+        key = (digest, self._names_revision)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._static_checks(source)
+            self._cache[key] = cached
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        errors, warnings = cached
+        return [dict(e) for e in errors], list(warnings)
+
+    def _static_checks(self, source: str) -> tuple[list, list]:
+        facts, errors = static.analyse(source)
+        if facts is None:
+            return errors, []
+        warnings: list[str] = []
+        if self._star_names is not None and self.prelude_problem is None:
+            warnings += static.undefined_name_warnings(facts, self._known)
+        warnings += static.bare_except_warnings(facts)
+        for call in calls.literal_command_calls(facts, self._command_names):
+            try:
+                self.catalogue.bind(call.name, list(call.args), dict(call.kwargs))
+            except ValueError as exc:
+                errors.append(static.error(call.line, call.col, str(exc)))
+        return errors, warnings
+
+    def _refresh_names(self) -> None:
+        """Known names: commands (per catalogue revision), prelude, star imports, extras."""
+        revision = self.catalogue.revision if self.catalogue is not None else None
+        if revision == self._names_revision and self._known:
+            return
+        if self._star_names is None:
+            self._star_names = self._resolve_stars(revision)
+        self._command_names = frozenset(self.catalogue.names()) if self.catalogue else frozenset()
+        self._known = (
+            self._command_names
+            | self._prelude_names
+            | (self._star_names or frozenset())
+            | self._extra
+        )
+        self._names_revision = revision
+
+    def _resolve_stars(self, revision: object) -> frozenset[str] | None:
+        """Names the prelude's star imports bind, asked of the job interpreter; None if unknown."""
+        if self.companions is None:
+            logger.info(
+                "the prelude star-imports %s; undefined-name warnings are off", self._prelude_stars
+            )
+            return None
+        names: set[str] = set()
+        for module in self._prelude_stars:
+            try:
+                names.update(self.companions.module_names(module, revision=revision))
+            except CompanionError as exc:
+                logger.warning(
+                    "cannot list the names of %s (%s); undefined-name warnings are off", module, exc
+                )
+                return None
+        return frozenset(names)
+
+
+def _read_prelude(prelude_source: str | None) -> tuple[frozenset[str], list[str], str | None]:
+    """Top-level names and star imports of the prelude, or the reason it cannot be read."""
+    if not prelude_source:
+        return frozenset(), [], None
+    try:
+        names, stars = static.top_level_names(prelude_source)
+    except SyntaxError as exc:
+        problem = f"the prelude does not compile (line {exc.lineno}: {exc.msg})"
+        logger.error("%s; undefined-name warnings are off", problem)
+        return frozenset(), [], problem
+    return frozenset(names), stars, None
