@@ -193,3 +193,16 @@ def test_GIVEN_module_whose_import_hangs_WHEN_checked_THEN_clear_error(tmp_path)
             runner.check(entry(tmp_path, "never", "stuck"), {"x": 1})
     finally:
         runner.close()
+
+
+def test_GIVEN_new_revision_WHEN_preloaded_THEN_modules_imported_before_the_first_check(
+    runner, commands
+):
+    problems = runner.preload(
+        [entry(commands, "set_ei"), entry(commands, "stall"), entry(commands, "broken", "broken")],
+        revision=7,
+    )
+    assert len(problems) == 1 and "no_such_module_here" in problems[0]
+    (commands / "instrument.py").write_text("raise RuntimeError('not imported again')\n")
+    result = runner.check(entry(commands, "set_ei"), {"energy": 2.0}, revision=7)
+    assert result.estimate == 30.0  # the module imported by preload answered

@@ -165,6 +165,40 @@ class CompanionRunner:
         with self._lock:
             self._ensure_worker(revision)
 
+    def preload(self, commands: list[Any], *, revision: object = None) -> list[str]:
+        """Start the worker for ``revision`` and import the modules of ``commands`` now.
+
+        Call it from a background thread (the catalogue watcher) after the catalogue
+        changes, so the first check of an edited command does not pay for the interpreter
+        start and the imports on the IOC's server thread.
+
+        Returns:
+            The import problems (one message per module that cannot be imported).
+        """
+        problems = []
+        for command in commands:
+            entry = command_entry(command)
+            with self._lock:
+                worker = self._ensure_worker(revision)
+                key = (entry.get("module"), entry.get("path"))
+                if key in worker.loaded:
+                    continue
+                try:
+                    answer = self._exchange(
+                        worker,
+                        {"op": "load", "command": entry},
+                        self.start_timeout,
+                        f"importing the module of {entry['name']} did not finish within "
+                        f"{self.start_timeout:g} s and was stopped",
+                    )
+                except CompanionError as exc:
+                    problems.append(str(exc))
+                    continue
+                worker.loaded.add(key)
+                if not answer.get("ok"):
+                    problems.append(answer.get("fatal") or f"cannot import {entry['module']}")
+        return problems
+
     def check(
         self,
         command: Any,
