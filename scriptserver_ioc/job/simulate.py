@@ -32,8 +32,11 @@ JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 if JOB_DIR not in sys.path:
     sys.path.insert(0, JOB_DIR)
 
+# imported before the command directories go on sys.path, so no command module shadows them
+import scriptserver  # noqa: E402  (the job API)
 import sim_loader  # noqa: E402
 import sim_patches  # noqa: E402
+from namespace import build_namespace  # noqa: E402
 from sim_state import (  # noqa: E402
     OUTPUT_TAIL,
     DryRunStopped,
@@ -43,11 +46,6 @@ from sim_state import (  # noqa: E402
     call_text,
     make_backend,
 )
-
-try:  # imported before the command directories go on sys.path, so none can shadow it
-    from namespace import build_namespace
-except ImportError:  # pragma: no cover - namespace.py ships with this file
-    build_namespace = None
 
 
 def simulated_command(sim, entry, original):
@@ -125,55 +123,13 @@ def _definition_defaults(module):
     }
 
 
-def job_api_module():
-    """The ``scriptserver`` job API module (a minimal stand-in if it is missing)."""
-    try:
-        import scriptserver
-
-        return scriptserver
-    except ImportError:
-        import types
-
-        module = types.ModuleType("scriptserver")
-
-        class Backend:
-            pass
-
-        state = {"backend": None}
-        module.Backend = Backend
-        module._set_backend = lambda backend: state.__setitem__("backend", backend)
-        for method in ("progress", "message", "pause_point", "sleep", "simulating"):
-            setattr(
-                module,
-                method,
-                (lambda m: lambda *a, **k: getattr(state["backend"], m)(*a, **k))(method),
-            )
-        sys.modules["scriptserver"] = module
-        return module
-
-
 def build_commands(sim, commands, command_dirs):
-    """The job namespace's commands, wrapped for simulation."""
-    sim_loader.add_command_dirs(command_dirs)
-    if build_namespace is not None:
-        namespace = build_namespace(commands, command_dirs)
-    else:
-        namespace = {}
+    """The job namespace's commands (``namespace.build_namespace``), wrapped for simulation."""
+    namespace = build_namespace(commands, command_dirs)
     for entry in commands:
         name = entry.get("name")
-        if isinstance(name, str) and name.isidentifier():
-            original = namespace.get(name)
-            if original is None:
-                try:
-                    module = sim_loader.load_module(entry)
-                    original = sim_loader.command_function(entry, module)
-                except sim_loader.CommandLoadError as exc:
-                    reason = str(exc)
-
-                    def original(*args, _reason=reason, **kwargs):
-                        raise RuntimeError(_reason)
-
-            namespace[name] = simulated_command(sim, entry, original)
+        if name in namespace:
+            namespace[name] = simulated_command(sim, entry, namespace[name])
     return namespace
 
 
@@ -294,8 +250,7 @@ class Run:
         """Prelude, then the job under the tracer; returns (ok, error)."""
         sim = self.sim
         sim_patches.install(sim)
-        api = job_api_module()
-        api._set_backend(make_backend(sim, getattr(api, "Backend", object)))
+        scriptserver._set_backend(make_backend(sim, scriptserver.Backend))
         builtins.input = _no_input
         sys.stdout = sys.stderr = self.tail
         namespace = {"__name__": "__main__", "__builtins__": builtins}
