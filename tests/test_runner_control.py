@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import time
 
 import pytest
@@ -281,7 +282,7 @@ def test_GIVEN_genie_wait_loop_WHEN_deferred_pause_THEN_check_break_is_a_pause_p
         "        time.sleep(0.01)\n",
     )
     go = tmp_path / "go"
-    runner, events = make_runner(command_dirs=[commands])
+    runner, events = make_runner(command_dirs=[commands], job_python=sys.executable)
     cmds = [
         {"name": "wait_with_genie", "module": "genie_wait", "path": str(path), "kind": "function"}
     ]
@@ -315,7 +316,7 @@ def test_GIVEN_genie_command_failing_WHEN_run_THEN_exception_raised_and_job_fail
         prelude.write_text("from genie_python import genie as g\n", encoding="utf-8")
     else:
         source = "from genie_python import genie as g\n" + source
-    runner, events = make_runner(prelude=prelude)
+    runner, events = make_runner(prelude=prelude, job_python=sys.executable)  # has genie
     entry = launch(make_runner.data_dir, 12, source)
     runner.start(entry)
 

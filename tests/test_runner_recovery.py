@@ -279,3 +279,51 @@ def test_GIVEN_events_receiver_WHEN_it_starts_the_next_job_from_finished_THEN_it
 
     assert events.wait(13, "finished")["state"] == "DONE"
     assert [e["state"] for e in events.of(None, "finished")] == ["DONE"] * 4
+
+
+def test_GIVEN_deferred_paused_job_WHEN_runner_restarts_THEN_adopted_paused_and_resumable(
+    make_runner, tmp_path
+):
+    go = tmp_path / "go"
+    first, first_events = make_runner()
+    entry = launch(make_runner.data_dir, 20, _gated(go))
+    first.start(entry)
+    handle = first_events.wait(20, "started")["handle"]
+    first_events.wait(20, "progress")
+    assert first.pause(immediate=False) is None
+    assert first_events.wait(20, "paused")["line"] in (4, 5)
+    first.close()
+
+    second, events = make_runner()
+    wait_until(lambda: handle["key"] in second._parked)  # it reconnected before adopt
+    second.adopt(20, handle, entry["log_path"])
+    assert events.wait(20, "paused")["immediate"] is False
+    go.touch()
+    assert second.resume() is None
+    events.wait(20, "resumed")
+
+    assert events.wait(20, "finished")["state"] == "DONE"
+    assert "after 2" in log_text(entry)
+
+
+def test_GIVEN_suspended_job_WHEN_runner_restarts_THEN_adopted_paused_and_resumable(
+    make_runner, tmp_path
+):
+    go = tmp_path / "go"
+    first, first_events = make_runner()
+    entry = launch(make_runner.data_dir, 21, _gated(go))
+    first.start(entry)
+    handle = first_events.wait(21, "started")["handle"]
+    first_events.wait(21, "progress")
+    assert first.pause(immediate=True) is None
+    first.close()
+    wait_until(lambda: psutil.Process(handle["pid"]).status() == psutil.STATUS_STOPPED)
+
+    second, events = make_runner()
+    second.adopt(21, handle, entry["log_path"])
+    assert events.wait(21, "paused")["immediate"] is True
+    go.touch()
+    assert second.resume() is None
+
+    assert events.wait(21, "finished")["state"] == "DONE"
+    assert "after 2" in log_text(entry)

@@ -17,6 +17,8 @@ import psutil
 from scriptserver_ioc.runner import JobRunner, RunnerSettings
 
 TIMEOUT = 15.0
+JOB_PYTHON = os.environ.get("SCRIPTSERVER_TEST_JOB_PYTHON", sys.executable)
+"""The job interpreter of these tests (set the variable to try another Python 3.8+)."""
 
 
 class Recorder:
@@ -108,7 +110,7 @@ class RunnerFactory:
 
     def settings(self, **overrides: Any) -> RunnerSettings:
         values: dict[str, Any] = {
-            "job_python": sys.executable,
+            "job_python": JOB_PYTHON,
             "data_dir": self.data_dir,
             "warm_spare": False,
             "abort_grace": 5.0,

@@ -18,7 +18,6 @@ launcher never imports it. Instead it acts when genie_python is (or gets) used:
 
 from __future__ import annotations
 
-import importlib.abc
 import sys
 
 UTILITIES = "genie_python.utilities"
@@ -53,8 +52,12 @@ def raise_exceptions(module) -> None:
 _HOOKS = {UTILITIES: patch_check_break, API_SETUP: raise_exceptions}
 
 
-class _HookedLoader(importlib.abc.Loader):
-    """Delegates to the real loader, then applies a hook to the fresh module."""
+class _HookedLoader:
+    """Delegates to the real loader, then applies a hook to the fresh module.
+
+    Duck-typed (no ``importlib.abc`` base): importing importlib.abc costs milliseconds of
+    every job's start-up.
+    """
 
     def __init__(self, loader, hook):
         self._loader = loader
@@ -71,7 +74,7 @@ class _HookedLoader(importlib.abc.Loader):
         self._hook(module)
 
 
-class _GenieImportHook(importlib.abc.MetaPathFinder):
+class _GenieImportHook:
     """Meta path finder that hooks the genie_python modules we care about."""
 
     def find_spec(self, fullname, path, target=None):

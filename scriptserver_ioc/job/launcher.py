@@ -26,11 +26,10 @@ import builtins
 import json
 import linecache
 import os
-import queue
 import signal
 import sys
+import threading
 import time
-import traceback
 import types
 
 import _control
@@ -107,6 +106,8 @@ def error_info(exc, filename, prefix=""):
         node = node.tb_next
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         line = exc.lineno
+    import traceback  # only when something failed: it costs start-up time
+
     text = "".join(traceback.format_exception(type(exc), exc, first or tb))
     if len(text) > MAX_TRACEBACK:
         text = "...\n" + text[-MAX_TRACEBACK:]
@@ -123,7 +124,8 @@ class Launcher:
 
     def __init__(self, options):
         self.options = options
-        self.runs = queue.Queue()
+        self._run_message = None
+        self._run_received = threading.Event()
         self.job_started = False
         self.link = channel.Link(
             options["runtime"],
@@ -145,8 +147,10 @@ class Launcher:
     def _on_control(self, message):
         kind = message.get("type")
         if kind == "run":
-            self.job_started = True
-            self.runs.put(message)
+            if not self.job_started:
+                self.job_started = True
+                self._run_message = message
+                self._run_received.set()
         elif kind == "pause":
             self.control.request_pause()
         elif kind == "resume":
@@ -189,7 +193,7 @@ class Launcher:
         try:
             result = self._run_job(run, prelude_error)
         except BaseException as exc:  # a failure preparing the job is the job's result
-            traceback.print_exc()
+            _print_exception()
             result = {
                 "state": "FAILED",
                 "error": error_info(exc, run.get("filename"), prefix="preparing the job: "),
@@ -201,12 +205,10 @@ class Launcher:
         return os.getppid() != self.parent_pid
 
     def _wait_for_run(self):
-        while True:
-            try:
-                return self.runs.get(timeout=0.5)
-            except queue.Empty:
-                if self._orphaned() and not self.link.connected:
-                    os._exit(0)  # a spare of a dead server, not connected to a new one
+        while not self._run_received.wait(0.5):
+            if self._orphaned() and not self.link.connected:
+                os._exit(0)  # a spare of a dead server, not connected to a new one
+        return self._run_message
 
     def _run_prelude(self):
         path = self.options["prelude"]
@@ -218,7 +220,7 @@ class Launcher:
             code = compile(source, path, "exec")
             exec(code, self.namespace)
         except BaseException as exc:  # any failure of the prelude fails the job
-            traceback.print_exc()
+            _print_exception()
             return error_info(exc, path, prefix=f"the prelude {path} failed: ")
         return None
 
@@ -308,6 +310,12 @@ class Launcher:
         if self.link.connected:  # else the result file is the record; no reason to linger
             self.link.flush(DONE_FLUSH_TIMEOUT)
         return result["exit_code"]
+
+
+def _print_exception():
+    import traceback
+
+    traceback.print_exc()
 
 
 def _terminated(signum, frame):

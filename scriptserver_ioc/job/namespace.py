@@ -15,10 +15,7 @@ that do not use it still run.
 
 from __future__ import annotations
 
-import enum
-import functools
 import importlib.util
-import inspect
 import os
 import sys
 
@@ -119,6 +116,12 @@ def _function(name: str, module, enum_params: dict):
     function = getattr(module, name, None)
     if not callable(function):
         raise CommandUnavailable(f"module '{module.__name__}' defines no function '{name}'")
+    if not enum_params:
+        return function
+    import enum  # only for commands with enum parameters: spares start faster without
+    import functools
+    import inspect
+
     enums = {}
     for param, class_name in enum_params.items():
         cls = getattr(module, class_name, None)
