@@ -90,7 +90,7 @@ def test_GIVEN_write_over_the_bound_WHEN_written_THEN_rejected_naming_the_bound(
     big_script = json.dumps({"script": "x = 1\n" * 60_000})
     reply = client.put("QUEUE:ADD", big_script)
     assert not reply["ok"] and "MAX_SCRIPT_BYTES" in reply["message"]
-    batch = json.dumps([{"call": "set_ei(1)"}] * 6000)
+    batch = json.dumps([{"call": "set_ei(11)"}] * 6000)
     reply = client.put("QUEUE:ADD", batch)
     assert not reply["ok"] and "MAX_BATCH" in reply["message"]
     huge = "x" * 1_200_000  # longer than the PV: the client cuts it, the server notices
@@ -182,7 +182,7 @@ def test_GIVEN_several_clients_WHEN_adding_moving_removing_at_once_THEN_every_ac
         try:
             c = ScriptServerClient(client.prefix)
             for i in range(30):
-                reply = c.request("QUEUE:ADD", {"call": f"set_ei({n * 100 + i})"})
+                reply = c.request("QUEUE:ADD", {"call": f"set_ei({10 + n * 100 + i})"})
                 added.extend(reply["job_ids"])
                 if i % 3 == 2:
                     try:

@@ -51,9 +51,9 @@ def test_GIVEN_specs_WHEN_added_in_every_form_THEN_all_queued_in_order(client, i
 
 
 def test_GIVEN_jobs_WHEN_batch_added_at_position_THEN_inserted_atomically_there(client):
-    first, last = client.add("set_ei(1)")[0], client.add("set_ei(2)")[0]
+    first, last = client.add("set_ei(11)")[0], client.add("set_ei(12)")[0]
     batch = [
-        {"call": f"set_ei({e})", "position": 1} if e == 7 else {"call": f"set_ei({e})"}
+        {"call": f"set_ei({e + 10})", "position": 1} if e == 7 else {"call": f"set_ei({e + 10})"}
         for e in (7, 8, 9)
     ]
     new = client.add(batch)
@@ -62,16 +62,16 @@ def test_GIVEN_jobs_WHEN_batch_added_at_position_THEN_inserted_atomically_there(
 
 
 def test_GIVEN_batch_with_one_bad_item_WHEN_added_THEN_nothing_queued(client):
-    client.add("set_ei(1)")
+    client.add("set_ei(11)")
     before = client.get_text("QUEUE")
-    reply = client.put("QUEUE:ADD", [{"call": "set_ei(2)"}, {"call": "set_ei('fast')"}])
+    reply = client.put("QUEUE:ADD", [{"call": "set_ei(12)"}, {"call": "set_ei('fast')"}])
     assert not reply["ok"]
     assert "batch item 1" in reply["message"] and "energy" in reply["message"]
     assert client.get_text("QUEUE") == before
 
 
 def test_GIVEN_queue_WHEN_moved_in_every_form_THEN_order_follows(client):
-    a, b, c, d = (client.add(f"set_ei({e})")[0] for e in (1, 2, 3, 4))
+    a, b, c, d = (client.add(f"set_ei({e + 10})")[0] for e in (1, 2, 3, 4))
     client.put("QUEUE:MOVE", {"id": d, "to": 0})
     assert ids(client) == [d, a, b, c]
     client.put("QUEUE:MOVE", {"id": d, "to": "bottom"})
@@ -107,7 +107,7 @@ def test_GIVEN_queued_job_WHEN_updated_THEN_revalidated_and_changed(client):
 
 
 def test_GIVEN_queued_job_WHEN_repeated_THEN_copies_follow_it(client):
-    a, b = client.add("set_ei(1)")[0], client.add("set_ei(2)")[0]
+    a, b = client.add("set_ei(11)")[0], client.add("set_ei(12)")[0]
     reply = client.put("QUEUE:REPEAT", {"id": a, "times": 2})
     assert reply["ok"]
     copies = reply["job_ids"]
@@ -133,14 +133,14 @@ def test_GIVEN_skipped_job_WHEN_rerun_edited_THEN_new_job_links_to_it(client):
 
 
 def test_GIVEN_jobs_WHEN_removed_and_cleared_THEN_gone_without_history(client):
-    a, b, c = (client.add(f"set_ei({e})")[0] for e in (1, 2, 3))
+    a, b, c = (client.add(f"set_ei({e + 10})")[0] for e in (1, 2, 3))
     assert client.put("QUEUE:REMOVE", str(a))["ok"]
     assert client.put("QUEUE:REMOVE", json.dumps([b]))["ok"]
     assert ids(client) == [c]
-    client.add("set_ei(4)")
+    client.add("set_ei(14)")
     assert client.put("QUEUE:CLEAR", 1)["ok"]
     assert client.queue() == [] and client.get("QUEUE:COUNT") == 0
-    client.add("set_ei(5)")
+    client.add("set_ei(15)")
     assert client.put("QUEUE:REMOVE", "all")["ok"]
     assert client.queue() == []
     assert client.get_json("HISTORY") == []
@@ -174,15 +174,15 @@ def test_GIVEN_zhex_write_WHEN_added_THEN_decoded_like_plain(client):
 
 def test_GIVEN_caproto_client_WHEN_queue_edited_THEN_same_results(caproto_client):
     c = caproto_client
-    c.write_text("QUEUE:ADD", "set_ei(3)")
-    c.write_text("QUEUE:ADD", json.dumps([{"call": "set_ei(4)"}, {"call": "set_ei(5)"}]))
+    c.write_text("QUEUE:ADD", "set_ei(13)")
+    c.write_text("QUEUE:ADD", json.dumps([{"call": "set_ei(14)"}, {"call": "set_ei(15)"}]))
     queue = c.get_json("QUEUE")
-    assert [j["args"]["energy"] for j in queue] == [3.0, 4.0, 5.0]
+    assert [j["args"]["energy"] for j in queue] == [13.0, 14.0, 15.0]
     first, second, third = (j["id"] for j in queue)
     c.write_text("QUEUE:MOVE", json.dumps({"id": third, "to": 0}))
     c.write_text("QUEUE:REMOVE", str(second))
-    c.write_text("QUEUE:ADD", zhex(json.dumps({"call": "set_ei(6)"})).decode())
-    assert [j["args"]["energy"] for j in c.get_json("QUEUE")] == [5.0, 3.0, 6.0]
+    c.write_text("QUEUE:ADD", zhex(json.dumps({"call": "set_ei(16)"})).decode())
+    assert [j["args"]["energy"] for j in c.get_json("QUEUE")] == [15.0, 13.0, 16.0]
     assert c.get("QUEUE:COUNT") == 3
     c.write_text("QUEUE:SKIP", str(first))
     assert c.get_json("HISTORY")[0]["state"] == "SKIPPED"
@@ -199,7 +199,7 @@ def test_GIVEN_edited_queue_WHEN_ioc_restarted_THEN_everything_as_before(start_i
     client = ScriptServerClient(ioc.prefix)
     client.put("QUEUE:HOLD", 1)
     client.pv("QUEUE:ON_ERROR").put(1, wait=True)
-    a, b, c = (client.add(f"set_ei({e})")[0] for e in (1, 2, 3))
+    a, b, c = (client.add(f"set_ei({e + 10})")[0] for e in (1, 2, 3))
     client.add({"script": "print('µ')", "tags": {"group": "t"}, "name": "s", "request_id": "q"})
     client.put("QUEUE:MOVE", {"id": c, "to": 0})
     client.put("QUEUE:SKIP", str(b))
@@ -210,5 +210,5 @@ def test_GIVEN_edited_queue_WHEN_ioc_restarted_THEN_everything_as_before(start_i
     assert client.queue() == queue_before
     assert client.get_json("HISTORY") == history_before
     assert client.get("QUEUE:HOLD") == 1 and client.get("QUEUE:ON_ERROR") == 1
-    (new_id,) = client.add("set_ei(9)")
+    (new_id,) = client.add("set_ei(19)")
     assert new_id > max(j["id"] for j in queue_before + history_before)

@@ -13,6 +13,7 @@ from scriptserver_ioc.core.queue import JobQueue
 from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.core.specs import Rejected, parse_call, parse_ids, parse_job_text
 from scriptserver_ioc.store.sqlite import Store
+from scriptserver_ioc.validate.validator import Validator
 
 COMMANDS = Path(__file__).resolve().parent.parent / "commands"
 
@@ -20,8 +21,11 @@ COMMANDS = Path(__file__).resolve().parent.parent / "commands"
 def make_server(tmp_path: Path) -> ScriptServer:
     store = Store(tmp_path / "db.sqlite")
     (tmp_path / "scripts").mkdir(exist_ok=True)
-    return ScriptServer(store, Catalogue([COMMANDS]), scripts_dir=tmp_path / "scripts",
-                        logs_dir=tmp_path)
+    catalogue = Catalogue([COMMANDS])
+    validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
+    return ScriptServer(
+        store, catalogue, validator, scripts_dir=tmp_path / "scripts", logs_dir=tmp_path
+    )
 
 
 def queued_ids(server: ScriptServer) -> list[int]:
@@ -134,7 +138,9 @@ def test_GIVEN_file_job_WHEN_path_escapes_scripts_dir_THEN_rejected(tmp_path):
 
 def test_GIVEN_no_scripts_server_WHEN_script_added_THEN_rejected(tmp_path):
     store = Store(tmp_path / "db.sqlite")
-    server = ScriptServer(store, Catalogue([COMMANDS]), allow_scripts=False, logs_dir=tmp_path)
+    catalogue = Catalogue([COMMANDS])
+    validator = Validator(catalogue, history=store, no_scripts=True)
+    server = ScriptServer(store, catalogue, validator, allow_scripts=False, logs_dir=tmp_path)
     reply = server.control("QUEUE:ADD", '{"script": "print(1)"}')
     assert not reply.ok and "--no-scripts" in reply.message
     assert server.control("QUEUE:ADD", "set_ei(3)").ok

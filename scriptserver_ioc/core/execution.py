@@ -187,54 +187,46 @@ class ExecutionControl:
                 if not isinstance(dry_run, bool):
                     raise Rejected("'dry_run' must be true or false")
                 stripped = json.dumps(obj)
-        result: dict[str, Any] = {
-            "request_id": None,
-            "ok": True,
-            "errors": [],
-            "warnings": [],
-            "estimate": None,
-            "dry_run": None,
-        }
+        request_id = None
         try:
             specs = parse_job_text(stripped)
             if len(specs) != 1:
                 raise Rejected("VALIDATE takes one job, not a batch")
-            result["request_id"] = op.request_id = specs[0].request_id
-            job = self.build_job(specs[0])
-            result["warnings"] = job.warnings
-            result["estimate"] = job.estimate
+            request_id = op.request_id = specs[0].request_id
+            job = self.prepare_job(specs[0])
+            verdict = self.validator.check(job.to_dict())
+            result = verdict.to_result(request_id)
         except Rejected as exc:
-            result.update(ok=False, errors=[_error_entry(str(exc))])
-            job = None
+            result = {
+                "request_id": request_id,
+                "ok": False,
+                "errors": [_error_entry(str(exc))],
+                "warnings": [],
+                "estimate": None,
+                "estimate_source": "none",
+                "dry_run": None,
+            }
         op.message = "valid" if result["ok"] else f"invalid: {result['errors'][0]['message']}"
         self.validate_result = result
         self.touch("validate")
-        if dry_run and job is not None:
-            self._start_dry_run(op, job, result)
+        if dry_run and result["ok"]:
+            self.apply_verdict(job, verdict)
+            self._start_dry_run(op, job, verdict)
 
-    def _start_dry_run(self, op: Operation, job: Job, result: dict[str, Any]) -> None:
-        dry = getattr(self, "dry_runner", None)
-        if dry is None:
-            raise Rejected("dry runs are not available on this server")
-        if getattr(self, "_dry_running", False):
+    def _start_dry_run(self, op: Operation, job: Job, verdict: Any) -> None:
+        if self._dry_running:
             raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
         self._dry_running = True
         source, filename = self.job_source(job), self._job_filename(job)
-        result["dry_run"] = {
-            "ok": None,
-            "estimate": None,
-            "steps": [],
-            "writes": [],
-            "output": "",
-            "error": "running",
-        }
+        self.validate_result = verdict.to_result(op.request_id, {"ok": None, "running": True})
         op.message = "dry run started"
-        completion = op.on_done
+        completion, request_id = op.on_done, op.request_id
+        op.on_done = None
 
         def work() -> None:
             try:
-                outcome = dry(job, source, filename)
-            except Exception as exc:  # the dry run must always complete its write
+                outcome = self.validator.dry_run(job, source, filename)
+            except Exception as exc:  # the put must complete whatever happens
                 log.exception("dry run failed")
                 outcome = {
                     "ok": False,
@@ -242,20 +234,16 @@ class ExecutionControl:
                     "steps": [],
                     "writes": [],
                     "output": "",
-                    "error": f"dry run failed: {exc}",
+                    "error": {"type": type(exc).__name__, "message": str(exc), "line": None},
                 }
             with self.lock:
-                result["dry_run"] = outcome
-                if not outcome.get("ok"):
-                    result["ok"] = False
-                self.validate_result = dict(result)
+                self.validate_result = verdict.to_result(request_id, outcome)
                 self._dry_running = False
                 self.touch("validate")
             self._notify()
             if completion is not None:
                 completion()
 
-        op.on_done = None
         threading.Thread(target=work, name="dry-run", daemon=True).start()
 
     def reload_commands(self, op: Operation, value: Any) -> None:

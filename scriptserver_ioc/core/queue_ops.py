@@ -41,6 +41,12 @@ class QueueControl:
 
     def build_job(self, spec: JobSpec, job_id: int = 0) -> Job:
         """Bind, check and turn a spec into a queued job record (id 0 until allocated)."""
+        job = self.prepare_job(spec, job_id)
+        self.apply_verdict(job, self.validator.check(job.to_dict()))
+        return job
+
+    def prepare_job(self, spec: JobSpec, job_id: int = 0) -> Job:
+        """A job record from a spec: arguments bound, name chosen; not yet validated."""
         job = Job(id=job_id, name="", kind=spec.kind, blackbox=spec.blackbox, tags=spec.tags)
         job.request_id = spec.request_id
         if spec.kind == "command":
@@ -68,16 +74,11 @@ class QueueControl:
             self.script_file(spec.file)
             default_name = spec.file
         job.name = (spec.name or default_name)[: limits.MAX_NAME_CHARS]
-        self.check_job(job)
         return job
 
-    def check_job(self, job: Job) -> None:
-        """Run the validator on a job; errors reject it, warnings and estimates are kept."""
-        if self.validator is None:
-            if job.kind != "command":
-                _check_syntax(self.job_source(job), job.kind)
-            return
-        verdict = self.validator.check(job.to_dict())
+    @staticmethod
+    def apply_verdict(job: Job, verdict: Any) -> None:
+        """Keep the validator's warnings and estimate on the job; its errors reject it."""
         if verdict.errors:
             first = verdict.errors[0]
             where = f"line {first.get('line')}: " if first.get("line") else ""
@@ -418,15 +419,6 @@ def _ids_text(ids: list[int]) -> str:
 
 def _who(op: Operation) -> str:
     return f"{op.client}: " if op.client else ""
-
-
-def _check_syntax(source: str, kind: str) -> None:
-    try:
-        compile(source, f"<{kind}>", "exec")
-    except SyntaxError as exc:
-        raise Rejected(f"line {exc.lineno}, column {exc.offset}: syntax error: {exc.msg}") from None
-    except (ValueError, MemoryError, RecursionError) as exc:
-        raise Rejected(f"the script cannot be compiled: {exc}") from None
 
 
 __all__ = ["QueueControl", "call_text", "parse_call"]

@@ -42,8 +42,7 @@ class ScriptServer(QueueControl, ExecutionControl):
     Args:
         store: the database (`store.sqlite.Store`).
         catalogue: the command catalogue (see docs/design.md), or None.
-        validator: checks jobs on add and update (`Validator.check`), or None for syntax and
-            argument binding only.
+        validator: checks jobs on add and update and runs dry runs (`validate.Validator`).
         scripts_dir: where `file` jobs come from.
         logs_dir: where each job's output log is written.
         allow_scripts: False for `--no-scripts`.
@@ -52,8 +51,8 @@ class ScriptServer(QueueControl, ExecutionControl):
     def __init__(
         self,
         store: Any,
-        catalogue: Any = None,
-        validator: Any = None,
+        catalogue: Any,
+        validator: Any,
         scripts_dir: Path | None = None,
         logs_dir: Path | None = None,
         allow_scripts: bool = True,
@@ -88,6 +87,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         self._dirty: set[str] = set()
         self._notify_lock = threading.Lock()
         self._end_as: tuple[JobState, bool] | None = None
+        self._dry_running = False
         self._recovering = store.active_jobs()
 
     # -- wiring --------------------------------------------------------------------------

@@ -87,6 +87,8 @@ def build(settings: Settings) -> dict[str, Any]:
     from ..catalogue import Catalogue, CatalogueWatcher
     from ..core.server import ScriptServer
     from ..store.sqlite import Store, StoreError
+    from ..validate.companions import CompanionRunner
+    from ..validate.validator import Validator
 
     prepare_data_dir(settings)
     try:
@@ -94,7 +96,16 @@ def build(settings: Settings) -> dict[str, Any]:
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
     catalogue = Catalogue(settings.command_dirs)
-    validator, dry_runner = _validation(settings, catalogue, store)
+    companions = CompanionRunner(settings.job_python, [str(d) for d in settings.command_dirs])
+    prelude = settings.prelude.read_text(encoding="utf-8") if settings.prelude else None
+    validator = Validator(
+        catalogue,
+        companions,
+        history=store,
+        prelude_source=prelude,
+        no_scripts=not settings.allow_scripts,
+        scripts_dir=settings.scripts_dir,
+    )
     core = ScriptServer(
         store,
         catalogue=catalogue,
@@ -103,10 +114,10 @@ def build(settings: Settings) -> dict[str, Any]:
         logs_dir=settings.logs_dir,
         allow_scripts=settings.allow_scripts,
     )
-    core.dry_runner = dry_runner
     runner = _runner(settings, core)
 
     def commands_changed() -> None:
+        companions.preload(catalogue.commands(), revision=catalogue.revision)
         with core.lock:
             core.touch("commands", "settings")
         core._notify()
@@ -120,10 +131,6 @@ def build(settings: Settings) -> dict[str, Any]:
         "watcher": watcher,
         "validator": validator,
     }
-
-
-def _validation(settings: Settings, catalogue: Any, store: Any) -> tuple[Any, Any]:
-    return None, None
 
 
 def _runner(settings: Settings, core: Any) -> Any:
@@ -190,5 +197,6 @@ def run(settings: Settings) -> int:
         driver.publisher.stop()
         if runner is not None:
             runner.close()
+        parts["companions"].close()
         parts["store"].close()
     return 0

@@ -1,0 +1,57 @@
+"""VALIDATE with dry runs, and estimates on queued jobs, over Channel Access."""
+
+from __future__ import annotations
+
+import time
+
+from scriptserver_ioc.ioc.encoding import zhex
+
+SCRIPT = """\
+import time
+set_temperature(temperature=300.0)
+for i in range(3):
+    time.sleep(600)
+print("done")
+"""
+
+
+def test_GIVEN_script_WHEN_dry_run_requested_THEN_put_completes_with_timeline(client):
+    t0 = time.monotonic()
+    client.put("VALIDATE", {"script": SCRIPT, "dry_run": True, "request_id": "dry-1"})
+    took = time.monotonic() - t0
+    result = client.get_json("VALIDATE:RESULT")
+    assert result["request_id"] == "dry-1" and result["ok"] is True, result
+    dry = result["dry_run"]
+    assert dry["ok"] is True
+    assert dry["estimate"] >= 1800.0  # three virtual sleeps of 10 minutes, in a moment
+    assert took < 60
+    assert any(step["line"] == 4 for step in dry["steps"])
+    assert "done" in dry["output"]
+    packed = client.get_text("VALIDATE:RESULT:ZHEX")
+    assert packed == zhex(client.get_text("VALIDATE:RESULT")).decode()
+
+
+def test_GIVEN_failing_script_WHEN_dry_run_THEN_error_with_line(client):
+    client.put("VALIDATE", {"script": "x = 1\ny = x / 0\n", "dry_run": True})
+    result = client.get_json("VALIDATE:RESULT")
+    assert result["ok"] is False
+    assert result["dry_run"]["error"]["line"] == 2
+    assert any(e["line"] == 2 for e in result["errors"])
+
+
+def test_GIVEN_commands_with_estimates_WHEN_queued_THEN_estimates_and_eta_published(client):
+    client.add("set_temperature(300)")
+    client.add({"script": "print('no estimate')"})
+    queue = client.queue()
+    assert queue[0]["estimate"] > 0 and queue[0]["estimate_source"] == "declared"
+    assert queue[1]["estimate"] is None and queue[1]["estimate_source"] == "none"
+    assert abs(client.get("QUEUE:ETA") - queue[0]["estimate"]) < 1e-6
+    assert client.get("QUEUE:1:ESTIMATE") == queue[0]["estimate"]
+    assert client.get("QUEUE:2:ESTIMATE") == -1
+    assert client.get("QUEUE:FINISH") != "-"
+
+
+def test_GIVEN_script_with_undefined_name_WHEN_added_THEN_warning_stored(client):
+    client.add({"script": "print(undefined_thing)\n"})
+    (job,) = client.queue()
+    assert any("undefined_thing" in w for w in job["warnings"])
