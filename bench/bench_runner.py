@@ -167,7 +167,7 @@ def bench_control(n: int) -> tuple[float, float, float]:
             job_id = entry["job_id"]
             bench.runner.start(entry)
             bench.events.wait(job_id, "line")
-            for round_ in range(3):
+            for _round in range(3):
                 key_p, key_r = (job_id, "paused"), (job_id, "resumed")
                 with bench.events.cond:
                     bench.events.seen.pop(key_p, None)

@@ -160,7 +160,7 @@ def kill_tree(
 
 
 def exit_reason(code: int | None) -> str:
-    """``"killed by signal 9 (SIGKILL)"``, ``"exited with code 3"`` or ``"exited"``."""
+    """``"was killed by signal 9 (SIGKILL)"``, ``"exited with code 3"`` or ``"ended ..."``."""
     if code is None:
         return "ended (exit status unknown)"
     if code < 0:
@@ -168,7 +168,7 @@ def exit_reason(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = "unknown signal"
-        return f"killed by signal {-code} ({name})"
+        return f"was killed by signal {-code} ({name})"
     return f"exited with code {code}"
 
 

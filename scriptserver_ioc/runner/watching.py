@@ -135,7 +135,7 @@ class ProcessWatching:
                 self._current = None
             jp.emit_last(event)
         log.info(
-            "job %s ended %s (pid %s, %s)",
+            "job %s ended %s: its process (pid %s) %s",
             jp.job_id,
             event["state"],
             jp.pid,
