@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Any
 
+from ..validate.estimates import TimelineTracker
 from .jobs import Job, JobState, now_iso, parse_iso
 from .specs import Rejected, load_json, parse_job_text
 from .state import Operation, RunState
@@ -57,6 +58,8 @@ class ExecutionControl:
             exit_code=None,
         )
         self.current, self.current_source, self.output_tail = job, source, ""
+        timeline = self.validator.timeline(job.to_dict())
+        self.timeline = TimelineTracker(*timeline) if timeline else None
         self.run_state = RunState.RUNNING
         self._end_as = None
         with self.store.transaction():

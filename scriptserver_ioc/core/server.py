@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..validate.estimates import group_estimates, progress_from_elapsed, remaining
 from . import limits
 from .execution import ExecutionControl
 from .jobs import Job, JobState, now_iso, parse_iso
@@ -77,6 +78,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         self.current: Job | None = None
         self.run_state = RunState.IDLE
         self.current_source = ""
+        self.timeline: Any = None
         self.output_tail = ""
         self.replies: collections.deque[Reply] = collections.deque(maxlen=REPLIES_KEPT)
         self.reply_seq = 0
@@ -221,9 +223,12 @@ class ScriptServer(QueueControl, ExecutionControl):
         """Expected seconds until the current job ends, or None if unknown."""
         with self.lock:
             job = self.current
-            if job is None or job.estimate is None:
+            if job is None:
                 return None
-            return max(0.0, job.estimate - (self.elapsed() or 0.0))
+            measured = job.progress
+            if measured is None and self.timeline is not None:
+                measured = self.timeline.update(job.line, self.elapsed() or 0.0)
+            return remaining(job.estimate, self.elapsed() or 0.0, measured)
 
     def progress(self) -> float | None:
         """Percent done of the current job: reported by the job, else elapsed over estimate."""
@@ -233,9 +238,9 @@ class ScriptServer(QueueControl, ExecutionControl):
                 return None
             if job.progress is not None:
                 return job.progress
-            if job.estimate:
-                return min(99.0, 100.0 * (self.elapsed() or 0.0) / job.estimate)
-            return None
+            if self.timeline is not None:
+                return self.timeline.update(job.line, self.elapsed() or 0.0)
+            return progress_from_elapsed(self.elapsed() or 0.0, job.estimate)
 
     def queue_eta(self) -> float:
         """Seconds until the current and every queued job have finished (unknown = 0)."""
@@ -269,18 +274,8 @@ class ScriptServer(QueueControl, ExecutionControl):
             }
 
     def group_estimates(self) -> dict[str, dict[str, Any]]:
-        """Queued jobs per `tags.group`: how many are queued and their total estimate."""
-        groups: dict[str, dict[str, Any]] = {}
-        for job in self.queue:
-            group = job.tags.get("group") if isinstance(job.tags, dict) else None
-            if not isinstance(group, str):
-                continue
-            entry = groups.setdefault(
-                group, {"queued": 0, "count": job.tags.get("count"), "estimate": 0.0}
-            )
-            entry["queued"] += 1
-            entry["estimate"] += job.estimate or 0.0
-        return groups
+        """Queued jobs per `tags.group` (batches from a script generator) and their estimate."""
+        return group_estimates({"tags": j.tags, "estimate": j.estimate} for j in self.queue)
 
     def replies_list(self) -> list[dict[str, Any]]:
         """The `REPLY` PV content, newest first."""
