@@ -300,3 +300,24 @@ def test_GIVEN_bad_launch_WHEN_start_THEN_value_error_names_the_key(make_runner)
         runner.start({"source": "", "filename": "x", "log_path": "/tmp/x"})
     with pytest.raises(ValueError, match=re.escape("launch['source'] must be str")):
         runner.start({"job_id": 1, "source": 5, "filename": "x", "log_path": "/tmp/x"})
+
+
+def test_GIVEN_partial_line_and_unicode_WHEN_job_waits_THEN_output_tail_shows_them(
+    make_runner, tmp_path
+):
+    go = tmp_path / "go"
+    runner, events = make_runner()
+    source = (
+        "import os, sys, time\n"
+        "print('température 5 K ✓')\n"
+        "sys.stdout.write('partial line, no newline')\n"
+        f"while not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.01)\n"
+    )
+    runner.start(launch(make_runner.data_dir, 13, source))
+
+    tail = events.wait(13, "output", where=lambda e: "no newline" in e["tail"])["tail"]
+    go.touch()
+
+    assert "température 5 K ✓\n" in tail
+    assert events.wait(13, "finished")["state"] == "DONE"

@@ -121,6 +121,8 @@ class JobRunner(ProcessWatching):
                 return "no job is running"
             if jp.abort_requested:
                 return f"job {jp.job_id} is being aborted"
+            if jp.exited.is_set():
+                return f"job {jp.job_id} has ended"
             if jp.suspended or jp.paused:
                 return f"job {jp.job_id} is already paused"
             if immediate:
@@ -151,8 +153,8 @@ class JobRunner(ProcessWatching):
             if jp.suspended:
                 process.resume_tree(jp.proc, jp.pgid)
                 jp.suspended = False
-                if jp.pause_pending:
-                    jp.pause_pending = False
+                if jp.pause_pending or jp.paused:  # a deferred pause taken or pending too
+                    jp.pause_pending = jp.paused = False
                     jp.send_control({"type": "resume"})
                 jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
                 return None

@@ -119,6 +119,8 @@ class ProcessWatching:
     def _job_ended(self, jp: JobProcess) -> None:
         if jp.monitor is not None:
             jp.monitor.join()
+        if jp.spare_log is not None:
+            _keep_spare_output(jp)
         if jp.ever_connected:
             jp.channel_closed.wait(EOF_WAIT)  # every message sent before exit is handled
         result = jp.result or read_result(jp.result_path, jp.job_id)
@@ -166,3 +168,21 @@ class ProcessWatching:
             timer.start()
         else:
             self._ensure_spare()
+
+
+def _keep_spare_output(jp: JobProcess) -> None:
+    """Move what a spare wrote before its job took over its output into the job's log.
+
+    The launcher does this itself when the job starts; this covers a spare that died
+    before (e.g. an error in the launcher), so the job's log says why.
+    """
+    try:
+        data = jp.spare_log.read_bytes()
+    except OSError:
+        return
+    try:
+        with open(jp.log_path, "ab") as log_file:
+            log_file.write(data)
+        jp.spare_log.unlink()
+    except OSError as exc:
+        log.warning("cannot copy %s into %s: %s", jp.spare_log, jp.log_path, exc)
