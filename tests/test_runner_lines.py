@@ -321,3 +321,15 @@ def test_GIVEN_partial_line_and_unicode_WHEN_job_waits_THEN_output_tail_shows_th
 
     assert "température 5 K ✓\n" in tail
     assert events.wait(13, "finished")["state"] == "DONE"
+
+
+def test_GIVEN_missing_job_python_WHEN_start_THEN_failed_with_launch_error(make_runner):
+    runner, events = make_runner(job_python="/nonexistent/python3")
+    runner.start(launch(make_runner.data_dir, 14, "x = 1\n"))
+
+    finished = events.wait(14, "finished")
+
+    assert finished["state"] == "FAILED"
+    assert finished["error"]["type"] == "LaunchError"
+    assert "/nonexistent/python3" in finished["error"]["message"]
+    assert runner.pause(immediate=False) == "no job is running"
