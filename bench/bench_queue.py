@@ -96,8 +96,10 @@ def main() -> None:
     get_rt = timed(lambda: count_pv.get(use_monitor=False), repeat * 2)
     hold_pv = client.pv("QUEUE:HOLD")
     baseline = timed(lambda: hold_pv.put(1, wait=True), repeat * 2)
-    print(f"baseline: put with callback of an unchanged QUEUE:HOLD {ms(baseline):.3f} ms; "
-          f"CA get round trip {ms(get_rt):.3f} ms (medians of {len(baseline)})")
+    print(
+        f"baseline: put with callback of an unchanged QUEUE:HOLD {ms(baseline):.3f} ms; "
+        f"CA get round trip {ms(get_rt):.3f} ms (medians of {len(baseline)})"
+    )
     print()
     print(f"{'queued':>7} | {'add ms':>8} | {'move ms':>8} | {'remove ms':>9} | ratios to baseline")
     rng = random.Random(1)
