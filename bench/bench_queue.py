@@ -11,79 +11,22 @@ Usage: python bench/bench_queue.py [--quick]
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import epics
+import psutil
+from common import ms, start_ioc, timed
+
+from scriptserver_ioc.client.client import ScriptServerClient, encode_text
+
 QUICK = "--quick" in sys.argv
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORT = free_port()
-os.environ.update(
-    EPICS_CA_AUTO_ADDR_LIST="NO",
-    EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORT}",
-    EPICS_CAS_INTF_ADDR_LIST="127.0.0.1",
-    EPICS_CA_MAX_ARRAY_BYTES="40000000",
-)
-sys.path.insert(0, str(ROOT))
-
-import epics  # noqa: E402
-import psutil  # noqa: E402
-
-from scriptserver_ioc.client.client import ScriptServerClient, encode_text  # noqa: E402
-
-PREFIX = "BENCH:"
-
-
-def ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def main() -> None:
-    data = Path(tempfile.mkdtemp(prefix="bench-queue-"))
-    ioc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scriptserver_ioc",
-            "--port",
-            str(PORT),
-            "--prefix",
-            PREFIX,
-            "--data-dir",
-            str(data),
-            "--commands",
-            str(ROOT / "commands"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert "ready" in ioc.stdout.readline()
+    ioc, PREFIX = start_ioc()
     client = ScriptServerClient(PREFIX, timeout=30)
     client.put("QUEUE:HOLD", 1)
     add_pv, move_pv, remove_pv = (client.pv(n) for n in ("QUEUE:ADD", "QUEUE:MOVE", "QUEUE:REMOVE"))

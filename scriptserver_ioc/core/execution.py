@@ -76,7 +76,23 @@ class ExecutionControl:
             "commands": self.catalogue.job_commands() if self.catalogue is not None else [],
             "log_path": str(self.log_path(job.id)),
         }
-        self.runner.start(launch)
+        try:
+            self.runner.start(launch)
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.exception("job %s could not be started", job.id)
+            self._finished_current(
+                job,
+                {
+                    "state": "FAILED",
+                    "error": {
+                        "type": "LaunchError",
+                        "message": f"the job could not be started: {exc}",
+                        "line": None,
+                        "traceback": "",
+                    },
+                },
+            )
+            self._maybe_start_next()
 
     def _job_filename(self, job: Job) -> str:
         if job.kind == "file":

@@ -1,0 +1,87 @@
+"""Shared set-up of the benchmarks that talk to a real IOC over Channel Access.
+
+Importing this module chooses free loopback ports and sets the EPICS environment before
+pyepics starts, as the system tests do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    """A TCP port free on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORTS = [free_port() for _ in range(4)]
+os.environ.update(
+    EPICS_CA_AUTO_ADDR_LIST="NO",
+    EPICS_CA_ADDR_LIST=" ".join(f"127.0.0.1:{p}" for p in PORTS),
+    EPICS_CAS_INTF_ADDR_LIST="127.0.0.1",
+    EPICS_CA_MAX_ARRAY_BYTES="40000000",
+)
+_next = iter(range(len(PORTS)))
+
+
+def start_ioc(*args: str, commands: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start an IOC on the next free port; returns the process and its prefix."""
+    index = next(_next)
+    prefix = f"BENCH{index}:"
+    data = Path(tempfile.mkdtemp(prefix="bench-"))
+    ioc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scriptserver_ioc",
+            "--port",
+            str(PORTS[index]),
+            "--prefix",
+            prefix,
+            "--data-dir",
+            str(data),
+            "--commands",
+            str(commands or ROOT / "commands"),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORTS[index]}"),
+    )
+    if "ready" not in ioc.stdout.readline():
+        raise RuntimeError("the IOC did not start")
+    return ioc, prefix
+
+
+def ms(samples: list[float]) -> float:
+    """Median in milliseconds."""
+    return statistics.median(samples) * 1000
+
+
+def timed(fn, repeat: int) -> list[float]:
+    """Durations of `repeat` calls of `fn`."""
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def python_startup(repeat: int = 10) -> list[float]:
+    """Wall time of `python -c pass` (the cost of a new interpreter)."""
+    return timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
