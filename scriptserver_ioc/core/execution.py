@@ -27,27 +27,11 @@ class ExecutionControl:
     # -- starting and ending jobs (lock held) --------------------------------------------
 
     def _maybe_start_next(self) -> None:
-        if self.runner is None or self.hold or self.current is not None or not len(self.queue):
-            return
-        job = self.queue.pop_first()
-        self.touch("queue")
-        try:
-            source = self.job_source(job)
-        except Rejected as exc:
-            job.update(state=JobState.FAILED, started=now_iso(), finished=now_iso())
-            job.update(
-                error={
-                    "type": "ScriptFileError",
-                    "message": str(exc),
-                    "line": None,
-                    "traceback": "",
-                }
-            )
-            with self.store.transaction():
-                self.record_finished(job)
-            self._after_failure(job)
-            self._maybe_start_next()
-            return
+        while self.runner is not None and not self.hold and self.current is None and self.queue:
+            self._start(self.queue.pop_first())
+
+    def _start(self, job: Job) -> None:
+        """Make `job` current and hand it to the runner; a job that cannot start fails."""
         job.update(
             state=JobState.RUNNING,
             started=now_iso(),
@@ -57,42 +41,37 @@ class ExecutionControl:
             error=None,
             exit_code=None,
         )
-        self.current, self.current_source, self.output_tail = job, source, ""
-        timeline = self.validator.timeline(job.to_dict())
-        self.timeline = TimelineTracker(*timeline) if timeline else None
-        self.run_state = RunState.RUNNING
-        self._end_as = None
-        with self.store.transaction():
-            self.store.save_job(job)
-            self.log_event(f"job {job.id} started: {job.name}"[:300])
-        self.touch("current", "state", "output", "script")
-        launch = {
-            "job_id": job.id,
-            "name": job.name,
-            "kind": job.kind,
-            "source": source,
-            "filename": self._job_filename(job),
-            "blackbox": job.blackbox,
-            "commands": self.catalogue.job_commands() if self.catalogue is not None else [],
-            "log_path": str(self.log_path(job.id)),
-        }
+        self.current, self.current_source, self.output_tail = job, "", ""
+        self.run_state, self._end_as = RunState.RUNNING, None
+        self.touch("queue", "current", "state", "output", "script")
         try:
-            self.runner.start(launch)
-        except (RuntimeError, ValueError, OSError) as exc:
-            log.exception("job %s could not be started", job.id)
-            self._finished_current(
-                job,
+            self.current_source = source = self.job_source(job)
+            timeline = self.validator.timeline(job.to_dict())
+            self.timeline = TimelineTracker(*timeline) if timeline else None
+            with self.store.transaction():
+                self.store.save_job(job)
+                self.log_event(f"job {job.id} started: {job.name}"[:300])
+            self.runner.start(
                 {
-                    "state": "FAILED",
-                    "error": {
-                        "type": "LaunchError",
-                        "message": f"the job could not be started: {exc}",
-                        "line": None,
-                        "traceback": "",
-                    },
-                },
+                    "job_id": job.id,
+                    "name": job.name,
+                    "kind": job.kind,
+                    "source": source,
+                    "filename": self._job_filename(job),
+                    "blackbox": job.blackbox,
+                    "commands": self.catalogue.job_commands(),
+                    "log_path": str(self.log_path(job.id)),
+                }
             )
-            self._maybe_start_next()
+        except (Rejected, RuntimeError, ValueError, OSError) as exc:
+            log.warning("job %s could not be started: %s", job.id, exc)
+            error = {
+                "type": "LaunchError",
+                "message": f"the job could not be started: {exc}",
+                "line": None,
+                "traceback": "",
+            }
+            self._finished_current(job, {"state": "FAILED", "error": error})
 
     def _job_filename(self, job: Job) -> str:
         if job.kind == "file":

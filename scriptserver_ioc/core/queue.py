@@ -35,6 +35,9 @@ class JobQueue:
     def __len__(self) -> int:
         return len(self._jobs)
 
+    def __bool__(self) -> bool:
+        return bool(self._jobs)
+
     def __iter__(self) -> Iterator[Job]:
         return iter(list(self._jobs))
 
