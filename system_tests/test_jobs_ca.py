@@ -273,3 +273,14 @@ def test_GIVEN_job_printing_100MB_WHEN_run_THEN_ioc_memory_bounded_and_log_compl
         sampler.join()
     assert (ioc.data_dir / "logs" / f"job-{job_id}.log").stat().st_size == 100_000_000
     assert max(peak) - rss_before < 50_000_000
+
+
+def test_GIVEN_script_definition_WHEN_called_from_script_and_as_command_THEN_runs(runner):
+    pytest.importorskip("genie_python")
+    script = "do_sans(sample='water', trans_seconds='0.1', sans_seconds=0.2)\n"
+    (scripted,) = runner.add({"script": script})
+    assert finished(runner, scripted, timeout=60)["state"] == "DONE", last(runner)
+    (command,) = runner.add("do_sans(sample='D2O', trans_seconds=0.1, sans_seconds=0.1)")
+    job = finished(runner, command, timeout=60)
+    assert job["state"] == "DONE", job
+    assert job["args"]["sample"] == "D2O" and job["args"]["position"] == "1"

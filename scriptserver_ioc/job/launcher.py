@@ -183,10 +183,10 @@ class Launcher:
                 sys.stderr.write("scriptserver: no script server reachable; giving up\n")
                 return 3
         commands = (self.link.welcome or {}).get("commands") or []
-        if commands and prelude_error is None:
-            namespace.build_namespace(commands, self.options["command_dirs"])  # warm imports
         self.link.update_state(phase="ready", prelude_error=prelude_error)
         self.link.send({"type": "ready", "prelude_error": prelude_error})
+        if commands and prelude_error is None:  # while idle; a job arriving stops it
+            namespace.warm_imports(commands, stop=self._run_received.is_set)
         run = self._wait_for_run()
         self.link.update_state(job_id=run["job_id"], phase="running")
         self._redirect_output(run["log_path"])

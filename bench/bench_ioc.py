@@ -1,0 +1,202 @@
+"""Job and catalogue figures through the real IOC over Channel Access.
+
+- QUEUE:ADD on an idle server until the job's first line runs (CURRENT:LINE monitor), with
+  the warm spare and without it, against `python -c pass` as the baseline;
+- back-to-back overhead per job for 200 trivial jobs;
+- deferred PAUSE on a line loop until STATE is PAUSED, RESUME until RUNNING, soft ABORT
+  until idle (against a put-to-monitor round trip on QUEUE:HOLD as the baseline);
+- a command file change until a COMMANDS:REVISION monitor sees the new revision;
+- QUEUE:FINISH predicted for a demo queue against its real finish, before and after the
+  server has learned the jobs' durations.
+
+Usage: python bench/bench_ioc.py [--quick]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import epics
+from common import ms, python_startup, start_ioc
+
+from scriptserver_ioc.client.client import ScriptServerClient, encode_text
+
+QUICK = "--quick" in sys.argv
+REPEAT = 5 if QUICK else 15
+
+
+class Watch:
+    """A monitor that records (time, value) and lets the caller wait for a condition."""
+
+    def __init__(self, name: str) -> None:
+        self.values: list[tuple[float, float]] = []
+        self.changed = threading.Condition()
+        self.pv = epics.PV(name, callback=self._on, auto_monitor=True)
+        self.pv.wait_for_connection(5)
+
+    def _on(self, value=None, **_) -> None:
+        with self.changed:
+            self.values.append((time.perf_counter(), value))
+            self.changed.notify_all()
+
+    def wait(self, predicate, since: float, timeout: float = 30.0) -> float:
+        """Time of the first value after `since` for which predicate(value) holds."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for t, value in self.values:
+                    if t >= since and predicate(value):
+                        return t
+                if not self.changed.wait(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError(self.pv.pvname)
+
+
+def first_line_latency(prefix: str) -> list[float]:
+    client = ScriptServerClient(prefix)
+    line = Watch(prefix + "CURRENT:LINE")
+    current = Watch(prefix + "CURRENT:ID")
+    add = client.pv("QUEUE:ADD")
+    out = []
+    script = '{"script": "import time\\ntime.sleep(0.05)\\n"}'
+    for _ in range(REPEAT):
+        client.wait_for(lambda: client.get("CURRENT:ID") == 0 and client.get("STATE") == 0)
+        time.sleep(0.3)  # let the runner warm its next spare, as on an idle server
+        t0 = time.perf_counter()
+        add.put(encode_text(script), wait=True)
+        out.append(line.wait(lambda v: v >= 1, t0) - t0)
+        current.wait(lambda v: v == 0, t0)
+    return out
+
+
+def back_to_back(prefix: str, count: int) -> float:
+    client = ScriptServerClient(prefix, timeout=30)
+    client.put("QUEUE:HOLD", 1)
+    ids = client.add([{"script": "pass"} for _ in range(count)])
+    last = Watch(prefix + "LAST:ID")
+    t0 = time.perf_counter()
+    client.put("QUEUE:HOLD", 0)
+    end = last.wait(lambda v: v == ids[-1], t0, timeout=600)
+    return (end - t0) / count
+
+
+def pause_resume_abort(prefix: str) -> tuple[list[float], list[float], list[float], list[float]]:
+    client = ScriptServerClient(prefix)
+    state = Watch(prefix + "STATE")
+    hold = Watch(prefix + "QUEUE:HOLD")
+    pauses, resumes, aborts, baseline = [], [], [], []
+    loop = '{"script": "x = 0\\nwhile True:\\n    x += 1\\n    y = x * 2\\n"}'
+    for _ in range(REPEAT):
+        client.put("QUEUE:HOLD", 0)
+        client.put("QUEUE:ADD", loop)
+        client.wait_for(lambda: client.get("STATE") == 1 and client.get("CURRENT:LINE") > 1)
+        t0 = time.perf_counter()
+        client.pv("PAUSE").put(1, wait=False)
+        pauses.append(state.wait(lambda v: v == 3, t0) - t0)
+        t0 = time.perf_counter()
+        client.pv("RESUME").put(1, wait=False)
+        resumes.append(state.wait(lambda v: v == 1, t0) - t0)
+        t0 = time.perf_counter()
+        client.pv("ABORT").put(1, wait=False)
+        aborts.append(state.wait(lambda v: v == 0, t0) - t0)
+        value = client.get("QUEUE:HOLD")
+        t0 = time.perf_counter()
+        client.pv("QUEUE:HOLD").put(1 - value, wait=False)
+        baseline.append(hold.wait(lambda v, w=1 - value: v == w, t0) - t0)
+    return pauses, resumes, aborts, baseline
+
+
+def catalogue_change(prefix: str, directory: Path) -> list[float]:
+    client = ScriptServerClient(prefix)
+    revision = Watch(prefix + "COMMANDS:REVISION")
+    out = []
+    for i in range(REPEAT):
+        before = client.get("COMMANDS:REVISION")
+        t0 = time.perf_counter()
+        (directory / "extra.py").write_text(f"def extra_{i}(x: int):\n    '''Extra {i}.'''\n")
+        out.append(revision.wait(lambda v, b=before: v > b, t0) - t0)
+    return out
+
+
+DEMO_QUEUE = [
+    {"call": "set_temperature(temperature=250.0)"},
+    {"call": "count(seconds=1.5)"},
+    {"call": "set_ei(energy=30.0)"},
+    {"call": "count(seconds=1.0, title='background')"},
+    {"script": "import time\ntime.sleep(0.8)\n"},
+]
+
+
+def finish_error(prefix: str) -> float:
+    """Seconds between the real end of the demo queue and the QUEUE:FINISH prediction."""
+    client = ScriptServerClient(prefix, timeout=30)
+    client.put("QUEUE:HOLD", 1)
+    ids = client.add(DEMO_QUEUE)
+    predicted = time.time() + client.get("QUEUE:ETA")
+    finish = client.get("QUEUE:FINISH")
+    last = Watch(prefix + "LAST:ID")
+    t0 = time.perf_counter()
+    client.put("QUEUE:HOLD", 0)
+    last.wait(lambda v: v == ids[-1], t0, timeout=120)
+    error = time.time() - predicted
+    real = dt.datetime.now().strftime("%H:%M:%S")
+    print(f"  QUEUE:FINISH said {finish}, finished at {real}: error {error:+.2f} s")
+    return error
+
+
+def main() -> None:
+    baseline = python_startup(REPEAT)
+    print(f"baseline: python -c pass {ms(baseline):.1f} ms (median of {len(baseline)})\n")
+    warm, warm_prefix = start_ioc()
+    cold, cold_prefix = start_ioc("--no-warm-spare")
+    for label, prefix in (("warm spare", warm_prefix), ("no spare", cold_prefix)):
+        samples = first_line_latency(prefix)
+        print(
+            f"QUEUE:ADD -> first line, {label}: {ms(samples):.1f} ms "
+            f"({ms(samples) / ms(baseline):.2f}x python -c pass)"
+        )
+    count = 50 if QUICK else 200
+    for label, prefix in (("warm spare", warm_prefix), ("no spare", cold_prefix)):
+        per_job = back_to_back(prefix, count)
+        print(
+            f"back-to-back, {count} trivial jobs, {label}: {per_job * 1000:.1f} ms per job "
+            f"({per_job * 1000 / ms(baseline):.2f}x python -c pass; bluesky-queueserver ~500)"
+        )
+    cold.terminate()
+
+    pauses, resumes, aborts, put_monitor = pause_resume_abort(warm_prefix)
+    b = ms(put_monitor)
+    print(f"\nbaseline: put -> monitor on QUEUE:HOLD {b:.2f} ms")
+    for label, samples in (
+        ("deferred PAUSE -> PAUSED", pauses),
+        ("RESUME -> RUNNING", resumes),
+        ("soft ABORT -> IDLE", aborts),
+    ):
+        print(f"{label}: {ms(samples):.1f} ms ({ms(samples) / b:.1f}x baseline)")
+    warm.terminate()
+
+    commands = Path(tempfile.mkdtemp(prefix="bench-commands-"))
+    (commands / "base.py").write_text("def base(x: int):\n    '''Base.'''\n")
+    watched, watched_prefix = start_ioc(commands=commands)
+    samples = catalogue_change(watched_prefix, commands)
+    print(
+        f"\ncommand file change -> COMMANDS:REVISION monitor: median {ms(samples):.0f} ms, "
+        f"max {max(samples) * 1000:.0f} ms ({ms(samples) / b:.0f}x put->monitor)"
+    )
+    watched.terminate()
+
+    demo, demo_prefix = start_ioc()
+    print("\nQUEUE:FINISH against the real finish of a demo queue (5 jobs, ~5 s):")
+    first = finish_error(demo_prefix)
+    learned = statistics.median(finish_error(demo_prefix) for _ in range(1 if QUICK else 2))
+    print(f"error: {first:+.2f} s from declared estimates, {learned:+.2f} s once learned")
+    demo.terminate()
+
+
+if __name__ == "__main__":
+    main()
