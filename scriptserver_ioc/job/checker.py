@@ -5,8 +5,9 @@ modules are imported exactly as a job would import them, but never in the IOC pr
 Standard library only, Python 3.8+.
 
 Protocol: JSON lines. The first line on stdin is the configuration
-``{"command_dirs": [...]}``; the worker answers ``{"ready": true, "pid", "python"}``. Then
-one request per line, one answer per line, in order:
+``{"command_dirs": [...], "progress": path}``; the worker answers
+``{"ready": true, "pid", "python"}``. Then one request per line, one answer per line, in
+order:
 
 - ``{"id", "op": "check", "command": {"name", "module", "path", "kind", "enum_params"},
   "args": {...},
@@ -14,6 +15,9 @@ one request per line, one answer per line, in order:
   ``{"id", "ok": true, "error": str|None, "estimate": float|None, "problem": str|None}``
   (``error``: the validation message; ``problem``: why no estimate could be made), or
   ``{"id", "ok": false, "fatal": str}`` when the command's module cannot be used.
+- ``{"id", "op": "check_many", "commands": [entry, ...], "items": [[command_index, args,
+  validate, estimate], ...]}`` -> ``{"id", "ok": true, "answers": [answer, ...]}``, one
+  answer per item in order, each shaped like the answer of ``check`` without ``id``.
 - ``{"id", "op": "load", "command": {...}}`` -> ``{"id", "ok": true}`` or ``"fatal"``: import
   the command's module first (slow imports have a longer limit than checks).
 - ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
@@ -21,13 +25,21 @@ one request per line, one answer per line, in order:
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
 
 Anything command modules print goes to stderr, never into the protocol stream.
+
+Progress of a batch: ``progress`` names a file of at least ``PROGRESS_SIZE`` bytes made by the
+server. Before each item of a ``check_many`` the worker writes ``(request id, item index,
+item index, request id)`` there (four little-endian int64, through a shared memory map, so
+it costs no system call and survives a crash or a kill), and ``(id, count, count, id)`` once
+the batch is done. The server reads it to tell which item hung or crashed the worker.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import mmap
 import os
+import struct
 import sys
 import traceback
 
@@ -35,16 +47,39 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sim_loader  # noqa: E402
 
+PROGRESS = struct.Struct("<qqqq")
+PROGRESS_SIZE = PROGRESS.size
+
 
 def _short_exception(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
+class Progress:
+    """The batch progress record shared with the server (a no-op without a file)."""
+
+    def __init__(self, path):
+        self._map = None
+        if not path:
+            return
+        try:
+            with open(path, "r+b") as handle:
+                self._map = mmap.mmap(handle.fileno(), PROGRESS_SIZE)
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"checker: no batch progress record ({exc})\n")
+
+    def mark(self, request_id, index):
+        """Record that item ``index`` of request ``request_id`` starts now."""
+        if self._map is not None:
+            self._map[0:PROGRESS_SIZE] = PROGRESS.pack(request_id, index, index, request_id)
+
+
 class Checker:
     """Answers check requests; remembers modules that failed to import."""
 
-    def __init__(self):
+    def __init__(self, progress=None):
         self._failed = {}
+        self._progress = progress or Progress(None)
 
     def _module(self, entry):
         """The command's module (imported once); CommandLoadError is remembered."""
@@ -93,6 +128,24 @@ class Checker:
             answer["problem"] = problem
         return answer
 
+    def check_many(self, request):
+        """Run the companions of many commands, in order; one answer per item."""
+        commands = request.get("commands") or []
+        request_id = request.get("id") or 0
+        answers = []
+        items = request.get("items") or []
+        for index, (command_index, args, validate, estimate) in enumerate(items):
+            self._progress.mark(request_id, index)
+            item = {"command": commands[command_index], "args": args}
+            item.update(validate=validate, estimate=estimate)
+            try:
+                answers.append(self.check(item))
+            except Exception:  # noqa: BLE001 - one item's trouble is that item's answer
+                fatal = "checker failed: " + traceback.format_exc(limit=3)
+                answers.append({"ok": False, "fatal": fatal})
+        self._progress.mark(request_id, len(items))
+        return {"ok": True, "answers": answers}
+
     def module_names(self, request):
         """Names a star import of the module would bind."""
         try:
@@ -113,6 +166,8 @@ class Checker:
         try:
             if op == "check":
                 answer = self.check(request)
+            elif op == "check_many":
+                answer = self.check_many(request)
             elif op == "load":
                 answer = self.load(request)
             elif op == "module_names":
@@ -134,7 +189,7 @@ def main():
     sys.stdout = sys.stderr
     config = json.loads(sys.stdin.readline() or "{}")
     sim_loader.add_command_dirs(config.get("command_dirs", []))
-    checker = Checker()
+    checker = Checker(Progress(config.get("progress")))
     proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.version}) + "\n")
     proto.flush()
     for line in sys.stdin:

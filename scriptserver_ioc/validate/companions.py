@@ -4,7 +4,8 @@ Companions are user code: they run in a warm worker subprocess (``job/checker.py
 job interpreter), never in the IOC process. The worker is started on first use, restarted
 when the catalogue revision changes (so edited modules are re-imported) and after a timeout or
 a crash. One request at a time (one lock); a call costs a pipe round trip (well under a
-millisecond) once the worker is warm.
+millisecond) once the worker is warm, and ``check_many`` checks a whole batch of jobs in one
+round trip.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import mmap
+import os
 import queue
+import struct
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +28,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 CHECKER_PATH = Path(__file__).resolve().parent.parent / "job" / "checker.py"
+# the batch progress record of job/checker.py: (request id, index, index, request id)
+PROGRESS = struct.Struct("<qqqq")
 
 
 class CompanionError(Exception):
@@ -78,7 +85,8 @@ class _Worker:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=8)
         threading.Thread(target=self._read_answers, daemon=True, name="checker-out").start()
         threading.Thread(target=self._read_stderr, daemon=True, name="checker-err").start()
-        self.send({"command_dirs": [str(d) for d in command_dirs]})
+        self._progress_path, self._progress = _progress_record()
+        self.send({"command_dirs": [str(d) for d in command_dirs], "progress": self._progress_path})
         self.ready = False
         self.loaded: set[tuple] = set()  # (module, path) imported (or failed) in this worker
 
@@ -108,6 +116,16 @@ class _Worker:
         """Next answer; None if the process ended. Raises queue.Empty at the deadline."""
         return self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
 
+    def progress(self, request_id: int) -> int | None:
+        """Index of the item of batch ``request_id`` the worker started last, if known.
+
+        The batch's length once it is done; None before it starts or without a record.
+        """
+        if self._progress is None:
+            return None
+        first, index, again, last = PROGRESS.unpack(self._progress[: PROGRESS.size])
+        return index if first == last == request_id and index == again else None
+
     def died_because(self) -> str:
         try:
             code = self.proc.wait(timeout=2)  # its output closed: it is exiting
@@ -128,6 +146,35 @@ class _Worker:
             self.proc.stdin.close()  # type: ignore[union-attr]
         except OSError:
             pass  # the readers close stdout/stderr when they reach the end
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        if self._progress_path is not None:
+            try:
+                os.unlink(self._progress_path)
+            except OSError:
+                logger.warning("cannot remove %s", self._progress_path)
+            self._progress_path = None
+
+
+def _progress_record() -> tuple[str | None, mmap.mmap | None]:
+    """A zeroed file for the worker's batch progress record, and its map (None on failure)."""
+    path = None
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="scriptserver-checker-", suffix=".progress")
+        try:
+            os.write(descriptor, bytes(PROGRESS.size))
+            return path, mmap.mmap(descriptor, PROGRESS.size)
+        finally:
+            os.close(descriptor)
+    except (OSError, ValueError) as exc:
+        logger.warning("no batch progress record for the command checker: %s", exc)
+        if path is not None:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return None, None
 
 
 class CompanionRunner:
@@ -141,7 +188,12 @@ class CompanionRunner:
         command_dirs: the command directories (put on the worker's ``sys.path``).
         timeout: seconds one companion call may take before the worker is killed.
         start_timeout: seconds the worker may take to start (interpreter start-up).
+        item_allowance: seconds per job added to ``timeout`` to limit one batch exchange.
+        chunk_size: at most this many jobs in one batch message.
     """
+
+    #: hangs and crashes in one ``check_many`` after which its other jobs are not checked
+    max_batch_failures = 3
 
     def __init__(
         self,
@@ -149,11 +201,16 @@ class CompanionRunner:
         command_dirs: list[str] | list[Path],
         timeout: float = 5.0,
         start_timeout: float = 30.0,
+        *,
+        item_allowance: float = 0.01,
+        chunk_size: int = 500,
     ) -> None:
         self.job_python = job_python
         self.command_dirs = [str(d) for d in command_dirs]
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.item_allowance = item_allowance
+        self.chunk_size = max(1, int(chunk_size))
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
         self._revision: object = None
@@ -229,6 +286,44 @@ class CompanionRunner:
         if not answer.get("ok"):
             raise CompanionError(answer.get("fatal") or f"the checks of {label} failed")
         return CompanionResult(answer.get("error"), answer.get("estimate"), answer.get("problem"))
+
+    def check_many(
+        self,
+        items: list[tuple],
+        *,
+        revision: object = None,
+        validate: bool = True,
+        estimate: bool = True,
+    ) -> list[CompanionResult | CompanionError]:
+        """Run the companions of many commands in one round trip per chunk of jobs.
+
+        Keeps the guarantees of ``check``: modules are imported first with the start-up
+        allowance (one attempt per module; an import that fails or hangs is the error of
+        that module's items only); each companion may take ``timeout`` seconds, and one
+        exchange ``timeout + item_allowance * len(chunk)`` in all. A companion that hangs or
+        crashes the worker gets the error ``check`` would raise; the worker is restarted
+        and the chunk's other items are checked again (their answers were lost with the
+        worker). After ``max_batch_failures`` hangs or crashes the remaining items are not
+        checked and say so.
+
+        Args:
+            items: ``(command, args)`` pairs (a catalogue Command or its ``job_commands()``
+                dict, and the bound arguments), or ``(command, args, validate, estimate)``
+                to choose the companions per item.
+            revision: the catalogue revision; a new value restarts the worker first.
+            validate: run the validate companions (items without their own flags).
+            estimate: run the estimate companions (items without their own flags).
+
+        Returns:
+            One outcome per item, in order: a CompanionResult, or the CompanionError that
+            ``check`` would have raised.
+        """
+        batch = []
+        for item in items:
+            command, args, *flags = item
+            wants = (bool(flags[0]), bool(flags[1])) if flags else (validate, estimate)
+            batch.append(_Item(command_entry(command), args, *wants))
+        return _Batch(self, batch, revision).run()
 
     def module_names(self, module: str, *, revision: object = None) -> list[str]:
         """Names ``from <module> import *`` binds in the job interpreter.
@@ -338,3 +433,204 @@ class CompanionRunner:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+
+
+_POLL = 0.1  # how often the progress of a long batch exchange is looked at, seconds
+
+
+@dataclass
+class _Item:
+    """One item of a batch: the command's entry, its bound arguments, which companions."""
+
+    entry: dict
+    args: dict
+    validate: bool
+    estimate: bool
+
+    @property
+    def module_key(self) -> tuple:
+        return (self.entry.get("module"), self.entry.get("path"))
+
+
+class _Batch:
+    """One ``check_many`` call: chunks, module loads, retries after a hang or a crash."""
+
+    def __init__(self, runner: CompanionRunner, items: list[_Item], revision: object) -> None:
+        self.runner = runner
+        self.items = items
+        self.revision = revision
+        self.results: list[CompanionResult | CompanionError | None] = [None] * len(items)
+        self.failures = 0
+        self.last_failure = ""
+
+    def run(self) -> list[CompanionResult | CompanionError]:
+        runner = self.runner
+        try:
+            for start in range(0, len(self.items), runner.chunk_size):
+                pending = list(range(start, min(len(self.items), start + runner.chunk_size)))
+                while pending and self.failures < runner.max_batch_failures:
+                    pending = self._attempt(pending)
+        except CompanionError as exc:  # the worker cannot start: nothing more can be checked
+            self._fill(exc)
+        self._fill(
+            CompanionError(
+                f"not checked: the command checker was stopped {self.failures} times while "
+                f"checking this batch (the last: {self.last_failure}); check it on its own"
+            )
+        )
+        return self.results  # type: ignore[return-value]
+
+    def _fill(self, error: CompanionError) -> None:
+        for i, result in enumerate(self.results):
+            if result is None:
+                self.results[i] = error
+
+    def _fail(self, indices: list[int], error: CompanionError) -> None:
+        for i in indices:
+            self.results[i] = error
+
+    def _attempt(self, pending: list[int]) -> list[int]:
+        """Check ``pending`` in one exchange (lock held); returns the items to try again."""
+        runner = self.runner
+        with runner._lock:
+            worker, pending = self._load_modules(pending)
+            if not pending:
+                return []
+            commands: list[dict] = []
+            where: dict[tuple, int] = {}
+            rows = []
+            for i in pending:
+                item = self.items[i]
+                key = (item.entry["name"], *item.module_key, item.entry.get("kind"))
+                if key not in where:
+                    where[key] = len(commands)
+                    commands.append(item.entry)
+                rows.append([where[key], item.args, item.validate, item.estimate])
+            runner._next_id += 1
+            request_id = runner._next_id
+            worker.send({"id": request_id, "op": "check_many", "commands": commands, "items": rows})
+            answer, trouble, index = self._await(worker, request_id, len(rows))
+            if trouble is None:
+                self._take(pending, answer, request_id)
+                return []
+            return self._recover(worker, pending, trouble, index)
+
+    def _load_modules(self, pending: list[int]) -> tuple[_Worker, list[int]]:
+        """Import the modules of ``pending`` not yet imported, one ``load`` each (as ``check``)."""
+        runner = self.runner
+        worker = runner._ensure_worker(self.revision)
+        while True:
+            missing = next(
+                (self.items[i] for i in pending if self.items[i].module_key not in worker.loaded),
+                None,
+            )
+            if missing is None:
+                return worker, pending
+            try:
+                runner._exchange(
+                    worker,
+                    {"op": "load", "command": missing.entry},
+                    runner.start_timeout,
+                    f"importing the module of {missing.entry.get('name')} did not finish within "
+                    f"{runner.start_timeout:g} s and was stopped",
+                )
+                worker.loaded.add(missing.module_key)
+            except CompanionError as exc:  # that module's items only; the worker restarted
+                self._note_failure(str(exc))
+                failed = [i for i in pending if self.items[i].module_key == missing.module_key]
+                self._fail(failed, exc)
+                pending = [i for i in pending if self.items[i].module_key != missing.module_key]
+                worker = runner._ensure_worker(self.revision)
+
+    def _await(
+        self, worker: _Worker, request_id: int, count: int
+    ) -> tuple[dict | None, str | None, int | None]:
+        """``(answer, None, None)``, or ``(None, "hang" | "slow" | "crash", item index)``.
+
+        An item running for ``timeout`` is a hang. At the batch's deadline an item still
+        running gets the rest of its own ``timeout``: a hang is blamed on it alone.
+        """
+        runner = self.runner
+        deadline = time.monotonic() + runner.timeout + count * runner.item_allowance
+        seen, seen_at = None, 0.0
+        while True:
+            now = time.monotonic()
+            try:
+                answer = worker.receive(
+                    min(deadline, now + _POLL) if deadline > now else now + _POLL
+                )
+            except queue.Empty:
+                now = time.monotonic()
+                index = worker.progress(request_id)
+                index = index if index is not None and index < count else None
+                changed = index != seen
+                if changed:
+                    seen, seen_at = index, now
+                elif index is not None and now - seen_at >= runner.timeout:
+                    return None, "hang", index
+                if now >= deadline and (index is None or changed):
+                    return None, "slow", index
+                continue
+            if answer is None:
+                index = worker.progress(request_id)
+                return None, "crash", index if index is not None and index < count else None
+            return answer, None, None
+
+    def _take(self, pending: list[int], answer: dict | None, request_id: int) -> None:
+        runner = self.runner
+        answers = answer.get("answers") if answer else None
+        problem = None
+        if answer is None or answer.get("id") != request_id:
+            runner._restart()
+            problem = "the command checker answered out of turn for a batch"
+        elif not answer.get("ok") or not isinstance(answers, list) or len(answers) != len(pending):
+            problem = answer.get("fatal") or "the command checker gave a malformed batch answer"
+        if problem is not None:
+            self._fail(pending, CompanionError(problem))
+            return
+        for i, one in zip(pending, answers):  # type: ignore[arg-type]
+            if one.get("ok"):
+                self.results[i] = CompanionResult(
+                    one.get("error"), one.get("estimate"), one.get("problem")
+                )
+            else:
+                label = self.items[i].entry["name"]
+                self.results[i] = CompanionError(
+                    one.get("fatal") or f"the checks of {label} failed"
+                )
+
+    def _recover(
+        self, worker: _Worker, pending: list[int], trouble: str, index: int | None
+    ) -> list[int]:
+        """Blame the item that hung or crashed the worker, restart it; what to try again."""
+        runner = self.runner
+        label = self.items[pending[index]].entry["name"] if index is not None else None
+        if trouble == "hang":
+            error = CompanionError(
+                f"the checks of {label} did not finish within {runner.timeout:g} s and were "
+                "stopped; a check must return quickly (no waiting on hardware)"
+            )
+        elif trouble == "crash":
+            reason = worker.died_because()
+            what = f"the checks of {label}" if label else f"a batch of {len(pending)} jobs"
+            error = CompanionError(f"the command checker crashed while running {what} ({reason})")
+        else:
+            limit = runner.timeout + len(pending) * runner.item_allowance
+            running = f"; it was running the checks of {label}" if label else ""
+            error = CompanionError(
+                f"not checked: the checks of this batch of {len(pending)} jobs took more than "
+                f"{limit:g} s in all ({runner.timeout:g} s + {runner.item_allowance:g} s per "
+                f"job) and were stopped{running}; add fewer jobs at once or make the checks "
+                "faster"
+            )
+        runner._restart()
+        self._note_failure(str(error))
+        if index is None or trouble == "slow":
+            self._fail(pending, error)
+            return []
+        self.results[pending[index]] = error
+        return pending[:index] + pending[index + 1 :]
+
+    def _note_failure(self, message: str) -> None:
+        self.failures += 1
+        self.last_failure = message

@@ -13,10 +13,14 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scriptserver_ioc.validate import calls, estimates, static
-from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
+from scriptserver_ioc.validate.companions import (
+    CompanionError,
+    CompanionResult,
+    CompanionRunner,
+)
 from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
 from scriptserver_ioc.validate.scripts import ScriptChecks, read_script_file
 
@@ -138,30 +142,76 @@ class Validator:
         Returns:
             The Verdict: errors reject the job; warnings, estimate and bound args are kept.
         """
-        verdict = Verdict()
-        kind = job.get("kind") or _infer_kind(job)
         with self._lock:
-            if kind == "command":
-                name = self._check_command(job, verdict)
-                key_job = {"kind": "command", "command": name, "args": verdict.args}
-                source = None
-            elif kind == "script":
-                source = self._script_text(job, verdict)
-                key_job = {"kind": "script", "script": source}
-            elif kind == "file":
-                source = self._file_text(job.get("file"), verdict)
-                key_job = {"kind": "file", "file": job.get("file")}
-            else:
-                verdict.error(f"unknown job kind {kind!r}; expected 'command', 'script' or 'file'")
-                return verdict
-            if source is not None and not verdict.errors:
-                self._check_source(source, verdict)
-            _check_tags(job.get("tags"), verdict)
-            if verdict.errors:
-                verdict.estimate, verdict.estimate_source = None, estimates.NONE
-                return verdict
-            verdict.key = estimates.job_key(key_job, source)
-            self._choose_estimate(verdict)
+            pending = self._begin(job)
+            call = pending.call
+            if call is not None:
+                try:
+                    pending.outcome = self.companions.check(  # type: ignore[union-attr]
+                        call.command,
+                        call.bound,
+                        revision=self.catalogue.revision,
+                        validate=call.validate,
+                        estimate=call.estimate,
+                    )
+                except CompanionError as exc:
+                    pending.outcome = exc
+            return self._end(pending)
+
+    def check_many(self, jobs: list[dict]) -> list[Verdict]:
+        """Check a batch of jobs (``QUEUE:ADD`` of many): ``[check(job) for job in jobs]``.
+
+        The companions of all command jobs run in one ``CompanionRunner.check_many`` call
+        (one round trip per 500 jobs instead of one per job). Verdicts are those ``check``
+        gives, except when companions hang or crash the checker more than
+        ``CompanionRunner.max_batch_failures`` times: the jobs not checked by then are
+        rejected with an error saying so.
+        """
+        with self._lock:
+            batch = [self._begin(job) for job in jobs]
+            asking = [pending for pending in batch if pending.call is not None]
+            if asking:
+                outcomes = self.companions.check_many(  # type: ignore[union-attr]
+                    [pending.call for pending in asking],  # (command, bound, validate, estimate)
+                    revision=self.catalogue.revision,
+                )
+                for pending, outcome in zip(asking, outcomes):
+                    pending.outcome = outcome
+            return [self._end(pending) for pending in batch]
+
+    def _begin(self, job: dict) -> _Pending:
+        """The checks before the companions (lock held); the companion call still to make."""
+        pending = _Pending(Verdict(), job, job.get("kind") or _infer_kind(job))
+        if pending.kind == "command":
+            name, pending.call = self._check_command(job, pending.verdict)
+            pending.key_job = {"kind": "command", "command": name, "args": pending.verdict.args}
+        elif pending.kind == "script":
+            pending.source = self._script_text(job, pending.verdict)
+            pending.key_job = {"kind": "script", "script": pending.source}
+        elif pending.kind == "file":
+            pending.source = self._file_text(job.get("file"), pending.verdict)
+            pending.key_job = {"kind": "file", "file": job.get("file")}
+        else:
+            pending.verdict.error(
+                f"unknown job kind {pending.kind!r}; expected 'command', 'script' or 'file'"
+            )
+        return pending
+
+    def _end(self, pending: _Pending) -> Verdict:
+        """The companions' outcome, then the checks after them (lock held)."""
+        verdict, source = pending.verdict, pending.source
+        if pending.key_job is None:  # unknown kind
+            return verdict
+        if pending.call is not None and pending.outcome is not None:
+            _apply_companions(pending.call, pending.outcome, verdict)
+        if source is not None and not verdict.errors:
+            self._check_source(source, verdict)
+        _check_tags(pending.job.get("tags"), verdict)
+        if verdict.errors:
+            verdict.estimate, verdict.estimate_source = None, estimates.NONE
+            return verdict
+        verdict.key = estimates.job_key(pending.key_job, source)
+        self._choose_estimate(verdict)
         return verdict
 
     def job_key(self, job: Any) -> str:
@@ -245,8 +295,8 @@ class Validator:
 
     # -- command jobs --------------------------------------------------------------------
 
-    def _check_command(self, job: dict, verdict: Verdict) -> str | None:
-        """Bind the arguments and run the companions; returns the command's name."""
+    def _check_command(self, job: dict, verdict: Verdict) -> tuple[str | None, _Call | None]:
+        """Bind the arguments; returns the command's name and the companion call to make."""
         positional: list = []
         keywords: dict = {}
         if job.get("call") is not None:
@@ -254,7 +304,7 @@ class Validator:
                 name, positional, keywords = calls.parse_call(str(job["call"]))
             except calls.CallSyntaxError as exc:
                 verdict.error(str(exc), None, exc.col)
-                return None
+                return None, None
         else:
             name = job.get("command")
             args = job.get("args")
@@ -264,49 +314,28 @@ class Validator:
                 keywords = args
             elif args is not None:
                 verdict.error(f"args must be an object of named arguments, got {args!r:.60}")
-                return None
+                return None, None
         if not isinstance(name, str) or not name:
             verdict.error("a command job needs the command's name ('command')")
-            return None
+            return None, None
         if self.catalogue is None:
             verdict.error("no command catalogue is loaded, so commands cannot be checked")
-            return name
+            return name, None
         command = self.catalogue.get(name)
         try:
             bound = dict(self.catalogue.bind(name, list(positional), dict(keywords)))
         except ValueError as exc:  # BindError, including an unknown command
             verdict.error(str(exc))
-            return name
+            return name, None
         verdict.args = bound
-        if command is not None:
-            self._run_companions(command, bound, verdict)
-        return name
-
-    def _run_companions(self, command: Any, bound: dict, verdict: Verdict) -> None:
+        if command is None or self.companions is None:
+            return name, None
         definition = getattr(command, "kind", "function") == SCRIPT_DEFINITION
         want_validate = bool(getattr(command, "has_validate", False) or definition)
         want_estimate = bool(getattr(command, "has_estimate", False) or definition)
-        if self.companions is None or not (want_validate or want_estimate):
-            return
-        try:
-            result = self.companions.check(
-                command,
-                bound,
-                revision=self.catalogue.revision,
-                validate=want_validate,
-                estimate=want_estimate,
-            )
-        except CompanionError as exc:
-            if want_validate:
-                verdict.error(f"{command.name}: cannot check the arguments: {exc}")
-            else:
-                verdict.warnings.append(f"{command.name}: no estimate: {exc}")
-            return
-        if result.error:
-            verdict.error(f"{command.name}: {result.error}")
-        elif result.problem:
-            verdict.warnings.append(result.problem)
-        verdict.estimate = result.estimate  # declared; _choose_estimate ranks it
+        if not (want_validate or want_estimate):
+            return name, None
+        return name, _Call(command, bound, want_validate, want_estimate)
 
     # -- scripts and files ---------------------------------------------------------------
 
@@ -352,6 +381,46 @@ class Validator:
         verdict.estimate, verdict.estimate_source = estimates.choose_estimate(
             history, declared, dry
         )
+
+
+class _Call(NamedTuple):
+    """A command job's companion call: the command, its bound arguments, which companions."""
+
+    command: Any
+    bound: dict
+    validate: bool
+    estimate: bool
+
+
+@dataclass
+class _Pending:
+    """A job between the checks before its companions and those after them."""
+
+    verdict: Verdict
+    job: dict
+    kind: str
+    key_job: dict | None = None
+    source: str | None = None
+    call: _Call | None = None
+    outcome: CompanionResult | CompanionError | None = None
+
+
+def _apply_companions(
+    call: _Call, outcome: CompanionResult | CompanionError, verdict: Verdict
+) -> None:
+    """Turn what the companions said (or why they could not say) into errors and warnings."""
+    name = call.command.name
+    if isinstance(outcome, CompanionError):
+        if call.validate:
+            verdict.error(f"{name}: cannot check the arguments: {outcome}")
+        else:
+            verdict.warnings.append(f"{name}: no estimate: {outcome}")
+        return
+    if outcome.error:
+        verdict.error(f"{name}: {outcome.error}")
+    elif outcome.problem:
+        verdict.warnings.append(outcome.problem)
+    verdict.estimate = outcome.estimate  # declared; _choose_estimate ranks it
 
 
 def _infer_kind(job: dict) -> str:
