@@ -206,3 +206,207 @@ def test_GIVEN_new_revision_WHEN_preloaded_THEN_modules_imported_before_the_firs
     (commands / "instrument.py").write_text("raise RuntimeError('not imported again')\n")
     result = runner.check(entry(commands, "set_ei"), {"energy": 2.0}, revision=7)
     assert result.estimate == 30.0  # the module imported by preload answered
+
+
+# -- batches: check_many ------------------------------------------------------------------
+
+
+def outcome(result):
+    """A comparable form of a CompanionResult or CompanionError."""
+    if isinstance(result, CompanionError):
+        return ("error", str(result))
+    return (result.error, result.estimate, result.problem)
+
+
+def test_GIVEN_mixed_batch_WHEN_checked_at_once_THEN_same_outcomes_as_one_by_one(runner, commands):
+    set_ei, odd, broken = (
+        entry(commands, "set_ei"),
+        entry(commands, "odd"),
+        entry(commands, "broken", "broken"),
+    )
+    items = [
+        (set_ei, {"energy": 25.0, "wait": True}),
+        (set_ei, {"energy": -1.0, "wait": True}),
+        (odd, {"x": 1}),
+        (odd, {"x": 1}, False, True),  # per-item choice of companions
+        (broken, {"x": 1}),
+        (set_ei, {"energy": 2.0, "wait": False}, True, False),
+    ]
+    batch = runner.check_many(items, revision=1)
+    one_by_one = []
+    for command, args, *flags in items:
+        wants = dict(zip(("validate", "estimate"), flags))
+        try:
+            one_by_one.append(runner.check(command, args, revision=1, **wants))
+        except CompanionError as exc:
+            one_by_one.append(exc)
+    assert [outcome(r) for r in batch] == [outcome(r) for r in one_by_one]
+    assert outcome(batch[0]) == (None, 30.0, None)
+    assert outcome(batch[3]) == (None, None, "estimate_odd returned -5; expected seconds >= 0")
+    assert "No module named 'no_such_module_here'" in outcome(batch[4])[1]
+    assert outcome(batch[5]) == (None, None, None)
+    assert runner.restarts == 0
+
+
+def test_GIVEN_batch_with_a_hanging_companion_WHEN_checked_THEN_it_alone_fails_and_worker_restarts(
+    runner, commands
+):
+    set_ei = entry(commands, "set_ei")
+    items = [
+        (set_ei, {"energy": 1.0, "wait": True}),
+        (entry(commands, "stall"), {"x": 1}),
+        (set_ei, {"energy": -3.0}),
+        (set_ei, {"energy": 4.0, "wait": False}),
+    ]
+    started = time.monotonic()
+    results = runner.check_many(items, revision=1)
+    assert time.monotonic() - started < 4
+    assert outcome(results[1]) == (
+        "error",
+        "the checks of stall did not finish within 1 s and were stopped; "
+        "a check must return quickly (no waiting on hardware)",
+    )
+    assert [outcome(results[i]) for i in (0, 2, 3)] == [
+        (None, 30.0, None),
+        ("energy must be positive", None, None),
+        (None, 1.0, None),
+    ]
+    assert runner.restarts == 1
+    assert runner.check(set_ei, {"energy": 5.0}, revision=1).estimate == 30.0
+
+
+def test_GIVEN_batch_with_a_companion_that_kills_the_worker_WHEN_checked_THEN_it_alone_fails(
+    runner, commands
+):
+    set_ei = entry(commands, "set_ei")
+    items = [(set_ei, {"energy": 1.0}), (entry(commands, "crash"), {}), (set_ei, {"energy": 0.0})]
+    results = runner.check_many(items, revision=1)
+    assert outcome(results[1])[1].startswith(
+        "the command checker crashed while running the checks of crash (exited with code 3"
+    )
+    assert outcome(results[0]) == (None, 30.0, None)
+    assert outcome(results[2]) == ("energy must be positive", None, None)
+    assert runner.restarts == 1
+
+
+def test_GIVEN_batch_with_unimportable_module_WHEN_checked_THEN_error_for_its_items_only(
+    runner, commands
+):
+    broken = entry(commands, "broken", "broken")
+    set_ei = entry(commands, "set_ei")
+    results = runner.check_many(
+        [(broken, {"x": 1}), (set_ei, {"energy": 3.0}), (broken, {"x": 2})], revision=1
+    )
+    for i in (0, 2):
+        assert isinstance(results[i], CompanionError)
+        assert "cannot import command module 'broken'" in str(results[i])
+        assert "No module named 'no_such_module_here'" in str(results[i])
+    assert outcome(results[1]) == (None, 30.0, None)
+    assert runner.restarts == 0
+
+
+def test_GIVEN_batch_that_crashes_the_worker_again_and_again_WHEN_checked_THEN_rest_not_checked(
+    runner, commands
+):
+    crash = (entry(commands, "crash"), {"x": 1})
+    items = [crash] * 5 + [(entry(commands, "set_ei"), {"energy": 3.0})]
+    results = runner.check_many(items, revision=1)
+    assert all("crashed while running the checks of crash" in str(r) for r in results[:3])
+    for result in results[3:]:
+        assert isinstance(result, CompanionError)
+        assert str(result).startswith(
+            "not checked: the command checker was stopped 3 times while checking this batch"
+        )
+    assert runner.restarts == 3
+    assert runner.check(*items[-1], revision=1).estimate == 30.0
+
+
+def test_GIVEN_batch_slower_than_its_limit_WHEN_checked_THEN_stopped_with_the_limit_named(
+    commands,
+):
+    (commands / "slowish.py").write_text(
+        "import time\n\ndef slowish(x=1):\n    pass\n\n"
+        "def validate_slowish(x=1):\n    time.sleep(0.4)\n"
+    )
+    runner = CompanionRunner(sys.executable, [commands], timeout=1.0, item_allowance=0.05)
+    try:
+        items = [(entry(commands, "slowish", "slowish"), {"x": i}) for i in range(6)]
+        started = time.monotonic()
+        results = runner.check_many(items)
+        assert time.monotonic() - started < 4
+        for result in results:
+            assert isinstance(result, CompanionError)
+            assert str(result).startswith(
+                "not checked: the checks of this batch of 6 jobs took more than 1.3 s in all "
+                "(1 s + 0.05 s per job) and were stopped; it was running the checks of slowish"
+            )
+        assert runner.restarts == 1
+    finally:
+        runner.close()
+
+
+def test_GIVEN_batch_larger_than_a_chunk_WHEN_checked_THEN_every_chunk_answered_in_order(
+    commands,
+):
+    runner = CompanionRunner(sys.executable, [commands], timeout=1.0, chunk_size=3)
+    try:
+        set_ei = entry(commands, "set_ei")
+        items = [(set_ei, {"energy": float(i - 3), "wait": bool(i % 2)}) for i in range(10)]
+        items[7] = (entry(commands, "stall"), {"x": 1})
+        results = runner.check_many(items, revision=1)
+        assert "the checks of stall did not finish within 1 s" in str(results[7])
+        for i, result in enumerate(results):
+            if i == 7:
+                continue
+            if i <= 3:
+                assert outcome(result) == ("energy must be positive", None, None)
+            else:
+                assert outcome(result) == (None, 30.0 if i % 2 else 1.0, None)
+    finally:
+        runner.close()
+
+
+def test_GIVEN_batch_whose_module_import_hangs_WHEN_checked_THEN_its_items_fail_others_answered(
+    tmp_path,
+):
+    (tmp_path / "stuck.py").write_text(
+        "import time\ntime.sleep(1000)\n\ndef never(x=1):\n    pass\n"
+    )
+    (tmp_path / "quick.py").write_text(
+        "def ready(x=1):\n    pass\n\ndef estimate_ready(x=1):\n    return 2.0 * x\n"
+    )
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=2.0)
+    try:
+        never, ready = entry(tmp_path, "never", "stuck"), entry(tmp_path, "ready", "quick")
+        results = runner.check_many(
+            [(ready, {"x": 1}), (never, {"x": 1}), (ready, {"x": 2}), (never, {"x": 2})]
+        )
+        for i in (1, 3):
+            assert str(results[i]).startswith("importing the module of never did not finish")
+        assert [outcome(results[i]) for i in (0, 2)] == [(None, 2.0, None), (None, 4.0, None)]
+    finally:
+        runner.close()
+
+
+def test_GIVEN_batch_and_single_checks_from_threads_WHEN_at_once_THEN_each_answer_is_its_own(
+    runner, commands
+):
+    set_ei = entry(commands, "set_ei")
+    batch_items = [(set_ei, {"energy": float(i % 5) - 1.0}) for i in range(300)]
+    singles = {}
+    batches = []
+
+    def ask(i):
+        singles[i] = runner.check(set_ei, {"energy": -1.0 if i % 2 else 5.0}, revision=1)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    threads.append(threading.Thread(target=lambda: batches.append(runner.check_many(batch_items))))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(singles) == 8 and len(batches) == 1
+    for i, result in singles.items():
+        assert result.error == ("energy must be positive" if i % 2 else None)
+    for (_, args), result in zip(batch_items, batches[0]):
+        assert (result.error is None) == (args["energy"] > 0)

@@ -219,3 +219,121 @@ def test_GIVEN_same_script_WHEN_checked_twice_THEN_parsed_once_until_catalogue_c
         assert time.monotonic() < deadline
     validator.check(job)
     assert len(parsed) == 2
+
+
+# -- batches: check_many ------------------------------------------------------------------
+
+
+class CountingRunner(CompanionRunner):
+    """A real CompanionRunner that counts how it is called."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = {"check": 0, "check_many": 0}
+
+    def check(self, *args, **kwargs):
+        self.calls["check"] += 1
+        return super().check(*args, **kwargs)
+
+    def check_many(self, *args, **kwargs):
+        self.calls["check_many"] += 1
+        return super().check_many(*args, **kwargs)
+
+
+MIXED_BATCH = [
+    {"kind": "command", "command": "set_temperature", "args": {"temperature": 20}},
+    {"kind": "command", "command": "set_temperature", "args": {"temperature": 900}},
+    {"call": "set_temperature(20, False)", "tags": {"group": "scan", "index": 2, "count": 9}},
+    {"command": "count", "args": [2]},
+    {"command": "count", "args": {"minutes": 0}},
+    {"command": "fragile", "args": {"x": 0}},  # validate_ raises
+    {"command": "lazy", "args": {}},  # broken estimate: a warning
+    {"command": "environment_name", "args": {}},  # no companions
+    {"command": "needs_missing", "args": {}},  # its module cannot be imported
+    {"command": "temperature_scan", "args": {"start": 10, "stop": 40, "step": 10}},
+    {"command": "temperature_scan", "args": {"start": 40, "stop": 10, "step": 10}},
+    {"command": "set_temprature", "args": {"temperature": 20}},  # unknown command
+    {"command": "set_temperature", "args": {"temperature": 20}, "tags": {"index": -1}},
+    {"kind": "script", "script": "count(minutes=1)\nprint(typo_name)\n"},
+    {"kind": "script", "script": "count(minutes='x')\n"},
+    {"kind": "file", "file": "scans/overnight.py"},
+    {"kind": "file", "file": "../outside.py"},
+    {"kind": "recipe"},
+    {"command": "set_temperature", "args": "20"},
+]
+
+
+def test_GIVEN_mixed_batch_WHEN_checked_at_once_THEN_same_verdicts_as_one_by_one(
+    validator, history
+):
+    pytest.importorskip("genie_python")
+    history.add(validator.check(MIXED_BATCH[3]).key, 130.0)
+    runner = CountingRunner(sys.executable, [str(COMMANDS)])
+    validator.companions = validator.scripts.companions = runner
+    try:
+        batch = validator.check_many(MIXED_BATCH)
+        assert runner.calls == {"check": 0, "check_many": 1}
+        one_by_one = [validator.check(job) for job in MIXED_BATCH]
+    finally:
+        runner.close()
+    assert batch == one_by_one
+    assert [verdict.ok for verdict in batch] == [
+        True, False, True, True, False, False, True, True, False, True,
+        False, False, False, True, False, True, False, False, False,
+    ]  # fmt: skip
+    assert (batch[0].estimate, batch[0].source) == (300.0, "declared")
+    assert (batch[3].estimate, batch[3].source) == (130.0, "history")
+    assert (batch[9].estimate, batch[9].args) == (
+        240.0,
+        {"start": "10", "stop": "40", "step": "10"},
+    )
+    assert batch[1].errors[0]["message"] == (
+        "set_temperature: temperature 900 K is out of range 1.5 to 300 K"
+    )
+    assert batch[5].errors[0]["message"].startswith("fragile: validate_fragile raised Zero")
+    assert batch[6].warnings == ["estimate_lazy failed: soon"]
+    assert "cannot check the arguments: cannot import" in batch[8].errors[0]["message"]
+    assert batch[13].warnings == ["line 2: name 'typo_name' is not defined anywhere"]
+
+
+def test_GIVEN_batch_with_a_hanging_validate_WHEN_checked_THEN_that_job_rejected_others_kept(
+    tmp_path,
+):
+    (tmp_path / "beamline.py").write_text(
+        "import time\n\n"
+        "def set_ei(energy: float):\n    pass\n\n"
+        "def validate_set_ei(energy):\n"
+        "    if energy == 13:\n        time.sleep(1000)\n"
+        "    return None if energy > 0 else 'energy must be positive'\n\n"
+        "def estimate_set_ei(energy):\n    return energy\n"
+    )
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0)
+    validator = Validator(Catalogue([tmp_path]), runner)
+    try:
+        energies = [5, 13, -1, 7]
+        verdicts = validator.check_many(
+            [{"command": "set_ei", "args": {"energy": e}} for e in energies]
+        )
+        assert verdicts[1].errors[0]["message"] == (
+            "set_ei: cannot check the arguments: the checks of set_ei did not finish within "
+            "1 s and were stopped; a check must return quickly (no waiting on hardware)"
+        )
+        assert [v.estimate for v in verdicts] == [5.0, None, None, 7.0]
+        assert verdicts[2].errors[0]["message"] == "set_ei: energy must be positive"
+        assert verdicts[0].ok and verdicts[3].ok
+        assert runner.restarts == 1
+    finally:
+        runner.close()
+
+
+def test_GIVEN_no_companion_runner_WHEN_batch_checked_THEN_binding_only(tmp_path):
+    (tmp_path / "plain.py").write_text(
+        "def move(x: float):\n    pass\n\ndef validate_move(x):\n    return 'never asked'\n"
+    )
+    validator = Validator(Catalogue([tmp_path]), None)
+    jobs = [{"command": "move", "args": {"x": 1}}, {"command": "move", "args": {}}]
+    verdicts = validator.check_many(jobs)
+    assert verdicts == [validator.check(job) for job in jobs]
+    assert verdicts[0].ok and verdicts[0].args == {"x": 1.0}
+    assert not verdicts[1].ok
+    assert validator.check_many([]) == []
