@@ -78,19 +78,24 @@ class Checker:
     """Answers check requests; remembers modules that failed to import."""
 
     def __init__(self, progress=None):
+        self._modules = {}
         self._failed = {}
         self._progress = progress or Progress(None)
 
     def _module(self, entry):
         """The command's module (imported once); CommandLoadError is remembered."""
         key = (entry.get("module"), entry.get("path"))
+        module = self._modules.get(key)
+        if module is not None:
+            return module
         if key in self._failed:
             raise sim_loader.CommandLoadError(self._failed[key])
         try:
-            return sim_loader.load_module(entry)
+            module = self._modules[key] = sim_loader.load_module(entry)
         except sim_loader.CommandLoadError as exc:
             self._failed[key] = str(exc)
             raise
+        return module
 
     def load(self, request):
         """Import a command's module (its own step, so slow imports get their own limit)."""

@@ -319,10 +319,14 @@ class CompanionRunner:
             ``check`` would have raised.
         """
         batch = []
+        entries: dict[int, dict] = {}  # by id(command): a batch repeats a few commands
         for item in items:
             command, args, *flags = item
             wants = (bool(flags[0]), bool(flags[1])) if flags else (validate, estimate)
-            batch.append(_Item(command_entry(command), args, *wants))
+            entry = entries.get(id(command))
+            if entry is None:
+                entry = entries[id(command)] = command_entry(command)
+            batch.append(_Item(entry, args, *wants))
         return _Batch(self, batch, revision).run()
 
     def module_names(self, module: str, *, revision: object = None) -> list[str]:
