@@ -2,7 +2,7 @@
 
 - QUEUE:ADD on an idle server until the job's first line runs (CURRENT:LINE monitor), with
   the warm spare and without it, against `python -c pass` as the baseline;
-- back-to-back overhead per job for 200 trivial jobs;
+- back-to-back overhead per job for 200 trivial jobs, and for 100 jobs of 0.2 s;
 - deferred PAUSE on a line loop until STATE is PAUSED, RESUME until RUNNING, soft ABORT
   until idle (against a put-to-monitor round trip on QUEUE:HOLD as the baseline);
 - a command file change until a COMMANDS:REVISION monitor sees the new revision;
@@ -74,10 +74,12 @@ def first_line_latency(prefix: str) -> list[float]:
     return out
 
 
-def back_to_back(prefix: str, count: int) -> float:
+def back_to_back(prefix: str, count: int, seconds: float = 0.0) -> float:
+    """Wall time per job of `count` jobs that each sleep `seconds`, queued back to back."""
     client = ScriptServerClient(prefix, timeout=30)
     client.put("QUEUE:HOLD", 1)
-    ids = client.add([{"script": "pass"} for _ in range(count)])
+    script = f"import time\ntime.sleep({seconds})\n" if seconds else "pass"
+    ids = client.add([{"script": script} for _ in range(count)])
     last = Watch(prefix + "LAST:ID")
     t0 = time.perf_counter()
     client.put("QUEUE:HOLD", 0)
@@ -167,6 +169,12 @@ def main() -> None:
             f"back-to-back, {count} trivial jobs, {label}: {per_job * 1000:.1f} ms per job "
             f"({per_job * 1000 / ms(baseline):.2f}x python -c pass; bluesky-queueserver ~500)"
         )
+    per_job = back_to_back(warm_prefix, count // 2, seconds=0.2)
+    overhead = (per_job - 0.2) * 1000
+    print(
+        f"back-to-back, {count // 2} jobs of 0.2 s, warm spare: overhead {overhead:.1f} ms "
+        f"per job ({overhead / ms(baseline):.2f}x python -c pass)"
+    )
     cold.terminate()
 
     pauses, resumes, aborts, put_monitor = pause_resume_abort(warm_prefix)

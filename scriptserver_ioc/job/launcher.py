@@ -185,8 +185,13 @@ class Launcher:
         commands = (self.link.welcome or {}).get("commands") or []
         self.link.update_state(phase="ready", prelude_error=prelude_error)
         self.link.send({"type": "ready", "prelude_error": prelude_error})
-        if commands and prelude_error is None:  # while idle; a job arriving stops it
-            namespace.warm_imports(commands, stop=self._run_received.is_set)
+        if commands and prelude_error is None:  # while idle, never delaying a job
+            threading.Thread(
+                target=namespace.warm_imports,
+                args=(commands, self._run_received.is_set),
+                name="warm-imports",
+                daemon=True,
+            ).start()
         run = self._wait_for_run()
         self.link.update_state(job_id=run["job_id"], phase="running")
         self._redirect_output(run["log_path"])

@@ -18,6 +18,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
+
+_IMPORTS = threading.Lock()
+_MODULE_LOCKS: dict = {}
 
 FUNCTION = "function"
 SCRIPT_DEFINITION = "script_definition"
@@ -113,6 +117,13 @@ def load_module(entry):
     """
     path = os.path.abspath(str(entry.get("path") or ""))
     name = entry.get("module") or os.path.splitext(os.path.basename(path))[0]
+    with _IMPORTS:
+        lock = _MODULE_LOCKS.setdefault(name, threading.RLock())
+    with lock:  # a spare warming this module in a thread finishes it first
+        return _load(name, path)
+
+
+def _load(name: str, path: str):
     module = sys.modules.get(name)
     if module is not None and _same_file(getattr(module, "__file__", None), path):
         return module
