@@ -112,6 +112,12 @@ class ScriptServer(QueueControl, ExecutionControl):
         """Mark topics as changed (lock held); listeners hear of them at the next notify."""
         self._dirty.update(topics)
 
+    def changed(self, *topics: str) -> None:
+        """Tell the listeners that something outside the core changed (e.g. the catalogue)."""
+        with self.lock:
+            self.touch(*topics)
+        self._notify()
+
     def _notify(self) -> None:
         with self.lock:
             topics, self._dirty = self._dirty, set()

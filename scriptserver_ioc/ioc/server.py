@@ -86,6 +86,7 @@ def build(settings: Settings) -> dict[str, Any]:
     """Open the store and build catalogue, validator, core and runner (no Channel Access)."""
     from ..catalogue import Catalogue, CatalogueWatcher
     from ..core.server import ScriptServer
+    from ..runner import JobRunner, RunnerSettings
     from ..store.sqlite import Store, StoreError
     from ..validate.companions import CompanionRunner
     from ..validate.validator import Validator
@@ -114,13 +115,20 @@ def build(settings: Settings) -> dict[str, Any]:
         logs_dir=settings.logs_dir,
         allow_scripts=settings.allow_scripts,
     )
-    runner = _runner(settings, core)
+    runner = JobRunner(
+        RunnerSettings(
+            job_python=settings.job_python,
+            prelude=settings.prelude,
+            command_dirs=settings.command_dirs,
+            data_dir=settings.data_dir,
+            warm_spare=settings.warm_spare,
+        ),
+        core,
+    )
 
     def commands_changed() -> None:
         companions.preload(catalogue.commands(), revision=catalogue.revision)
-        with core.lock:
-            core.touch("commands", "settings")
-        core._notify()
+        core.changed("commands", "settings")
 
     watcher = CatalogueWatcher(catalogue, commands_changed)
     return {
@@ -131,23 +139,6 @@ def build(settings: Settings) -> dict[str, Any]:
         "watcher": watcher,
         "validator": validator,
     }
-
-
-def _runner(settings: Settings, core: Any) -> Any:
-    try:
-        from ..runner import JobRunner, RunnerSettings
-    except ImportError:
-        return None
-    return JobRunner(
-        RunnerSettings(
-            job_python=settings.job_python,
-            prelude=settings.prelude,
-            command_dirs=settings.command_dirs,
-            data_dir=settings.data_dir,
-            warm_spare=settings.warm_spare,
-        ),
-        core,
-    )
 
 
 def run(settings: Settings) -> int:
@@ -195,8 +186,7 @@ def run(settings: Settings) -> int:
         log.info("shutting down; a running job keeps running and is adopted at the next start")
         parts["watcher"].stop()
         driver.publisher.stop()
-        if runner is not None:
-            runner.close()
+        runner.close()
         parts["companions"].close()
         parts["store"].close()
     return 0

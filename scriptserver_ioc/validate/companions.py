@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,19 @@ class _Worker:
         """Next answer; None if the process ended. Raises queue.Empty at the deadline."""
         return self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
 
+    def started(self) -> None:
+        """The worker said it is ready, so it has mapped the progress record's file."""
+        self.ready = True
+        if os.name == "posix" and self._progress_path is not None:
+            self._remove_progress_file()  # nothing is left behind if the IOC is killed
+
+    def _remove_progress_file(self) -> None:
+        try:
+            os.unlink(self._progress_path)  # type: ignore[arg-type]
+        except OSError:
+            logger.warning("cannot remove %s", self._progress_path)
+        self._progress_path = None
+
     def progress(self, request_id: int) -> int | None:
         """Index of the item of batch ``request_id`` the worker started last, if known.
 
@@ -150,11 +163,7 @@ class _Worker:
             self._progress.close()
             self._progress = None
         if self._progress_path is not None:
-            try:
-                os.unlink(self._progress_path)
-            except OSError:
-                logger.warning("cannot remove %s", self._progress_path)
-            self._progress_path = None
+            self._remove_progress_file()
 
 
 def _progress_record() -> tuple[str | None, mmap.mmap | None]:
@@ -326,7 +335,7 @@ class CompanionRunner:
             entry = entries.get(id(command))
             if entry is None:
                 entry = entries[id(command)] = command_entry(command)
-            batch.append(_Item(entry, args, *wants))
+            batch.append(_Item(entry, args, *wants, (entry.get("module"), entry.get("path"))))
         return _Batch(self, batch, revision).run()
 
     def module_names(self, module: str, *, revision: object = None) -> list[str]:
@@ -421,7 +430,7 @@ class CompanionRunner:
                 reason = worker.died_because()
                 self._stop_worker()
                 raise CompanionError(f"the command checker could not start ({reason})")
-            worker.ready = True
+            worker.started()
         return worker
 
     def _restart(self) -> None:
@@ -442,18 +451,14 @@ class CompanionRunner:
 _POLL = 0.1  # how often the progress of a long batch exchange is looked at, seconds
 
 
-@dataclass
-class _Item:
+class _Item(NamedTuple):
     """One item of a batch: the command's entry, its bound arguments, which companions."""
 
     entry: dict
     args: dict
     validate: bool
     estimate: bool
-
-    @property
-    def module_key(self) -> tuple:
-        return (self.entry.get("module"), self.entry.get("path"))
+    module_key: tuple  # (module, path), what ``load`` imports
 
 
 class _Batch:
@@ -479,7 +484,7 @@ class _Batch:
         self._fill(
             CompanionError(
                 f"not checked: the command checker was stopped {self.failures} times while "
-                f"checking this batch (the last: {self.last_failure}); check it on its own"
+                f"checking this batch (the last: {self.last_failure}); add this job on its own"
             )
         )
         return self.results  # type: ignore[return-value]
@@ -514,7 +519,7 @@ class _Batch:
             request_id = runner._next_id
             worker.send({"id": request_id, "op": "check_many", "commands": commands, "items": rows})
             answer, trouble, index = self._await(worker, request_id, len(rows))
-            if trouble is None:
+            if answer is not None:
                 self._take(pending, answer, request_id)
                 return []
             return self._recover(worker, pending, trouble, index)
@@ -580,23 +585,20 @@ class _Batch:
                 return None, "crash", index if index is not None and index < count else None
             return answer, None, None
 
-    def _take(self, pending: list[int], answer: dict | None, request_id: int) -> None:
-        runner = self.runner
-        answers = answer.get("answers") if answer else None
-        problem = None
-        if answer is None or answer.get("id") != request_id:
-            runner._restart()
-            problem = "the command checker answered out of turn for a batch"
-        elif not answer.get("ok") or not isinstance(answers, list) or len(answers) != len(pending):
-            problem = answer.get("fatal") or "the command checker gave a malformed batch answer"
-        if problem is not None:
+    def _take(self, pending: list[int], answer: dict, request_id: int) -> None:
+        answers = answer.get("answers")
+        if (
+            answer.get("id") != request_id
+            or not answer.get("ok")
+            or len(answers or ()) != len(pending)
+        ):
+            self.runner._restart()
+            problem = answer.get("fatal") or "the command checker answered a batch out of turn"
             self._fail(pending, CompanionError(problem))
             return
-        for i, one in zip(pending, answers):  # type: ignore[arg-type]
+        for i, one in zip(pending, answers):
             if one.get("ok"):
-                self.results[i] = CompanionResult(
-                    one.get("error"), one.get("estimate"), one.get("problem")
-                )
+                self.results[i] = CompanionResult(one["error"], one["estimate"], one["problem"])
             else:
                 label = self.items[i].entry["name"]
                 self.results[i] = CompanionError(
