@@ -3,7 +3,8 @@
 ``check`` is fast and runs on the IOC's server thread: static checks of scripts (no user
 code runs), argument binding of command jobs against the catalogue, and the command's own
 companions (``validate_<name>``, ``estimate_<name>``, DoRun checks) in the warm checker
-process. ``dry_run`` is slow (a process per run) and belongs on a worker thread.
+process; ``check_many`` does the same for a batch with one companion round trip.
+``dry_run`` is slow (a process per run) and belongs on a worker thread.
 """
 
 from __future__ import annotations
