@@ -10,63 +10,11 @@ A command entry is the dict of ``Catalogue.job_commands()``:
 from __future__ import annotations
 
 import enum
-import importlib.util
 import math
-import os
-import sys
 
-FUNCTION = "function"
-SCRIPT_DEFINITION = "script_definition"
-
-
-class CommandLoadError(Exception):
-    """A command's module could not be imported or does not define the command."""
-
-
-def add_command_dirs(command_dirs):
-    """Put the command directories at the front of ``sys.path`` (once each)."""
-    for path in reversed([str(d) for d in command_dirs]):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-
-
-def load_module(entry):
-    """Import (once) and return the module that defines the command ``entry``.
-
-    The module is registered in ``sys.modules`` under its catalogue module name, so command
-    modules that import each other share one copy, as they do in a job.
-
-    Raises:
-        CommandLoadError: the file cannot be imported; the message names the module, the file
-            and the exception, e.g. a missing ``genie_python``.
-    """
-    name = entry.get("module") or os.path.splitext(os.path.basename(entry["path"]))[0]
-    path = os.path.abspath(entry["path"])
-    module = sys.modules.get(name)
-    if module is not None and _same_file(getattr(module, "__file__", None), path):
-        return module
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError("not a Python source file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # any failure of user code is reported
-        sys.modules.pop(name, None)
-        raise CommandLoadError(
-            f"cannot import command module '{name}' ({path}): {type(exc).__name__}: {exc}"
-        ) from None
-    return module
-
-
-def _same_file(a, b):
-    if not a:
-        return False
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
+# one module loader for jobs, companion checks and dry runs
+from namespace import FUNCTION, SCRIPT_DEFINITION, add_command_dirs, load_module  # noqa: F401
+from namespace import CommandUnavailable as CommandLoadError
 
 
 def command_function(entry, module):
