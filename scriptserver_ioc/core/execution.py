@@ -167,10 +167,7 @@ class ExecutionControl:
         ids = self.queue.ids()
         if self.current is not None and self.run_state is not RunState.ABORTING:
             self.end_current(op, JobState.ABORTED, hold_after=False, kill=False)
-        self.queue.remove(ids)
-        self.store.delete_jobs(ids)
-        self.touch("queue")
-        op.job_ids = ids
+        self.delete_queued(op, ids)
         op.message = f"stopping; removed {len(ids)} queued jobs"
         self.log_event(f"{op.client or 'someone'} stopped all jobs and emptied the queue")
 

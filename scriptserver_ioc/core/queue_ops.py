@@ -156,10 +156,7 @@ class QueueControl:
         if ids is None:
             ids = self.queue.ids()
         self._require_queued(ids)
-        self.queue.remove(ids)
-        self.store.delete_jobs(ids)
-        self.touch("queue")
-        op.job_ids = ids
+        self.delete_queued(op, ids)
         op.message = f"removed {_ids_text(ids)}"
         self.log_event(f"{_who(op)}removed {_ids_text(ids)} from the queue")
 
@@ -287,10 +284,7 @@ class QueueControl:
         if value != 1:
             raise Rejected(f"write 1 to clear the queue (got {value!r:.40})")
         ids = self.queue.ids()
-        self.queue.remove(ids)
-        self.store.delete_jobs(ids)
-        self.touch("queue")
-        op.job_ids = ids
+        self.delete_queued(op, ids)
         op.message = f"removed {len(ids)} queued jobs"
         self.log_event(f"{_who(op)}cleared the queue ({len(ids)} jobs)")
 
@@ -320,6 +314,13 @@ class QueueControl:
         self.touch("settings")
 
     # -- helpers -------------------------------------------------------------------------
+
+    def delete_queued(self, op: Operation, ids: list[int]) -> None:
+        """Delete queued jobs without a history entry."""
+        self.queue.remove(ids)
+        self.store.delete_jobs(ids)
+        self.touch("queue")
+        op.job_ids = ids
 
     def _require_queued(self, ids: list[int]) -> list[Job]:
         missing = [i for i in ids if i not in self.queue]
