@@ -140,14 +140,19 @@ class QueueControl:
         """QUEUE:ADD: queue a job, a call, or a batch (all or none)."""
         specs = parse_job_text(text)
         op.request_id = specs[0].request_id
-        jobs = []
+        jobs: list[Job] = []
+        where = (lambda i: f"batch item {i}: ") if len(specs) > 1 else (lambda i: "")
         for index, spec in enumerate(specs):
             try:
-                jobs.append(self.build_job(spec))
+                jobs.append(self.prepare_job(spec))
             except Rejected as exc:
-                raise Rejected(
-                    f"batch item {index}: {exc}" if len(specs) > 1 else str(exc)
-                ) from None
+                raise Rejected(f"{where(index)}{exc}") from None
+        verdicts = self.validator.check_many([job.to_dict() for job in jobs])
+        for index, (job, verdict) in enumerate(zip(jobs, verdicts)):
+            try:
+                self.apply_verdict(job, verdict)
+            except Rejected as exc:
+                raise Rejected(f"{where(index)}{exc}") from None
         self._queue_new(op, jobs, specs[0].position)
 
     def remove(self, op: Operation, text: str) -> None:
