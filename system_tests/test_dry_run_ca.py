@@ -55,3 +55,34 @@ def test_GIVEN_script_with_undefined_name_WHEN_added_THEN_warning_stored(client)
     client.add({"script": "print(undefined_thing)\n"})
     (job,) = client.queue()
     assert any("undefined_thing" in w for w in job["warnings"])
+
+
+def test_GIVEN_finished_job_WHEN_same_job_queued_again_THEN_estimate_learned_from_history(client):
+    script = {"script": "import time\ntime.sleep(0.5)\n"}
+    (first,) = client.add(script)
+    assert client.queue()[0]["estimate_source"] == "none"
+    client.put("QUEUE:HOLD", 0)
+    client.wait_for(lambda: client.get("LAST:ID") == first, timeout=20)
+    client.put("QUEUE:HOLD", 1)
+    client.add(script)
+    (job,) = client.queue()
+    assert job["estimate_source"] == "history"
+    assert 0.5 <= job["estimate"] < 3.0
+
+
+def test_GIVEN_demo_queue_with_declared_estimates_WHEN_run_THEN_finishes_near_prediction(client):
+    """The predicted finish (now + QUEUE:ETA) against the real one, with a generous bound."""
+    ids = client.add(
+        [
+            {"call": "count(seconds=1.0)"},
+            {"call": "set_ei(energy=30.0)"},
+            {"call": "count(seconds=1.5, title='background')"},
+        ]
+    )
+    eta = client.get("QUEUE:ETA")
+    assert eta > 2.5
+    predicted = time.time() + eta
+    client.put("QUEUE:HOLD", 0)
+    client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=60)
+    assert [j["state"] for j in client.get_json("HISTORY")[:3]] == ["DONE"] * 3
+    assert abs(time.time() - predicted) < 2.5

@@ -186,6 +186,14 @@ def test_GIVEN_caproto_client_WHEN_queue_edited_THEN_same_results(caproto_client
     assert c.get("QUEUE:COUNT") == 3
     c.write_text("QUEUE:SKIP", str(first))
     assert c.get_json("HISTORY")[0]["state"] == "SKIPPED"
+    c.write_text("QUEUE:RERUN", json.dumps({"id": first, "position": 0}))
+    rerun = c.get_json("QUEUE")[0]
+    assert rerun["rerun_of"] == first and rerun["args"]["energy"] == 13.0
+    c.write_text("QUEUE:UPDATE", json.dumps({"id": rerun["id"], "args": {"energy": 40}}))
+    c.write_text("QUEUE:REPEAT", json.dumps({"id": rerun["id"], "times": 2}))
+    assert [j["args"]["energy"] for j in c.get_json("QUEUE")][:3] == [40.0] * 3
+    c.write("QUEUE:ON_ERROR", 1)
+    assert c.get_json("STATUS")["on_error"] == "CONTINUE"
     c.write("QUEUE:CLEAR", 1)
     assert c.get("QUEUE:COUNT") == 0
     assert c.last_reply("QUEUE:CLEAR")["ok"]

@@ -113,11 +113,11 @@ class QueueControl:
             raise Rejected(f"cannot read the script file {job.file!r}: {exc}") from None
 
     def _queue_new(self, op: Operation, jobs: list[Job], index: int | None) -> None:
-        self.check_queue_room(len(jobs), sum(len(job.json_text()) for job in jobs))
-        ids = self.store.allocate_ids(len(jobs))
+        ids = self.store.allocate_ids(len(jobs))  # rolled back with the rest if rejected
         created = now_iso()
         for job, job_id in zip(jobs, ids):
             job.update(id=job_id, created=created, state=JobState.QUEUED)
+        self.check_queue_room(len(jobs), sum(len(job.json_text()) for job in jobs))
         self._insert(jobs, index)
         op.job_ids = ids
         where = "" if index is None or index >= len(self.queue) - len(jobs) else f" at {index}"
