@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 REPO_COMMANDS = Path(__file__).resolve().parent.parent / "commands"
 """The demo instrument's commands, used when no --commands is given."""
@@ -55,9 +56,17 @@ def default_data_dir() -> Path:
     return Path(var) / "scriptserver" if var else Path("var")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `scriptserver-ioc: error: ...` and exit with code 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; `--help` documents every option."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scriptserver-ioc",
         description="Script server IOC for ISIS instruments: queues and runs jobs over "
         "Channel Access.",

@@ -53,6 +53,7 @@ def test_GIVEN_bad_options_WHEN_started_THEN_one_line_error_and_nonzero_exit(tmp
         assert result.returncode != 0, args
         assert words in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_GIVEN_unusable_data_dir_WHEN_started_THEN_clear_error(tmp_path):
