@@ -42,7 +42,7 @@ class ScriptServer(QueueControl, ExecutionControl):
 
     Args:
         store: the database (`store.sqlite.Store`).
-        catalogue: the command catalogue (see docs/design.md), or None.
+        catalogue: the command catalogue (see docs/design.md).
         validator: checks jobs on add and update and runs dry runs (`validate.Validator`).
         scripts_dir: where `file` jobs come from.
         logs_dir: where each job's output log is written.
@@ -264,7 +264,6 @@ class ScriptServer(QueueControl, ExecutionControl):
     def status(self) -> dict[str, Any]:
         """The `STATUS` PV content."""
         with self.lock:
-            revision = getattr(self.catalogue, "revision", 0) if self.catalogue else 0
             return {
                 "state": self.run_state.value,
                 "state_code": self.state_code(),
@@ -274,7 +273,7 @@ class ScriptServer(QueueControl, ExecutionControl):
                 "queue_count": len(self.queue),
                 "queue_eta": self.queue_eta(),
                 "server_time": now_iso(),
-                "commands_revision": revision,
+                "commands_revision": self.catalogue.revision,
                 "version": __version__,
                 "groups": self.group_estimates(),
             }

@@ -340,15 +340,12 @@ def _heartbeat(p: Publisher) -> dict[str, Any]:
 
 def _commands_counts(p: Publisher) -> dict[str, Any]:
     catalogue = p.core.catalogue
-    if catalogue is None:
-        return {"COMMANDS:COUNT": 0, "COMMANDS:REVISION": 0}
     return {"COMMANDS:COUNT": len(catalogue.names()), "COMMANDS:REVISION": catalogue.revision}
 
 
 def _commands_json(p: Publisher) -> dict[str, Any]:
     catalogue = p.core.catalogue
-    commands = catalogue.to_json() if catalogue is not None else []
-    errors = catalogue.errors if catalogue is not None else []
+    commands, errors = catalogue.to_json(), catalogue.errors
     return {
         **_json_pair("COMMANDS", to_json(commands)),
         **_json_pair("COMMANDS:ERRORS", to_json(errors)),

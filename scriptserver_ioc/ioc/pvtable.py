@@ -102,7 +102,10 @@ PVS: tuple[PV, ...] = (
         "NICOS status code: -2 idle after failure, -1 idle, 0 running, 1 paused, 2 stopping",
     ),
     _json(
-        "STATUS", "server summary (state, hold, on_error, counts, eta, revision, version)", 65_536
+        "STATUS",
+        "server summary (state, hold, on_error, counts, eta, revision, version); added: "
+        "`groups`, per `tags.group` of queued jobs: count, queued, estimate, unknown",
+        65_536,
     ),
     # -- queue -------------------------------------------------------------------------
     _json("QUEUE", "every queued job record in run order", 16 * MB),
