@@ -14,11 +14,15 @@ launcher never imports it. Instead it acts when genie_python is (or gets) used:
   loops, becomes ``scriptserver.pause_point()``. The function's code object is replaced,
   so modules that did ``from genie_python.utilities import check_break`` before the patch
   get it too.
+
+The import hook is ``import_hooks.hook_imports`` (shared with the dry run's ``sim_patches``).
 """
 
 from __future__ import annotations
 
 import sys
+
+import import_hooks
 
 UTILITIES = "genie_python.utilities"
 API_SETUP = "genie_python.genie_api_setup"
@@ -52,46 +56,6 @@ def raise_exceptions(module) -> None:
 _HOOKS = {UTILITIES: patch_check_break, API_SETUP: raise_exceptions}
 
 
-class _HookedLoader:
-    """Delegates to the real loader, then applies a hook to the fresh module.
-
-    Duck-typed (no ``importlib.abc`` base): importing importlib.abc costs milliseconds of
-    every job's start-up.
-    """
-
-    def __init__(self, loader, hook):
-        self._loader = loader
-        self._hook = hook
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__loader__ = self._loader
-        self._loader.exec_module(module)
-        if getattr(module, "__spec__", None) is not None:
-            module.__spec__.loader = self._loader
-        self._hook(module)
-
-
-class _GenieImportHook:
-    """Meta path finder that hooks the genie_python modules we care about."""
-
-    def find_spec(self, fullname, path, target=None):
-        hook = _HOOKS.get(fullname)
-        if hook is None:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _HookedLoader(spec.loader, hook)
-                return spec
-        return None
-
-
 def install() -> str:
     """Apply the hooks to genie modules already imported and hook future imports.
 
@@ -104,8 +68,6 @@ def install() -> str:
         if module is not None:
             hook(module)
             done.append(name)
-    if len(done) < len(_HOOKS) and not any(
-        isinstance(finder, _GenieImportHook) for finder in sys.meta_path
-    ):
-        sys.meta_path.insert(0, _GenieImportHook())
+    if len(done) < len(_HOOKS):
+        import_hooks.hook_imports(_HOOKS)  # once: a finder for _HOOKS is not doubled
     return "patched " + ", ".join(done) if done else "import hook installed"

@@ -9,7 +9,7 @@ Runs inside the dry-run process (``simulate.py``): standard library only, Python
   ``caput_many``, ``PV.put``, ``ca.put``), caproto (``threading.client.PV.write``,
   ``Batch.write``, ``sync.client.write``, ``asyncio.client.PV.write``, ``pyepics_compat``
   ``caput``/``PV.put``), genie_python's CA and p4p wrappers and ``p4p.client.thread.Context.put``.
-  Each module is patched as soon as it is imported (an import hook), whoever imports it.
+  Each module is patched as soon as it is imported (``import_hooks``), whoever imports it.
 - genie_python runs on its own simulated API (``GENIE_SIMULATE=1``, non-strict blocks,
   exceptions raised); its timed waits (``waitfor_time``, ``waitfor(seconds=..)``) advance the
   virtual clock and ``cset``/``set_pv`` are recorded as writes.
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import datetime as _datetime
 import functools
-import importlib.abc
 import inspect
 import os
 import sys
 import threading
 import time
+
+import import_hooks
 
 SMALL_SLEEP = 0.01
 """Sleeps up to this long really sleep (polling loops in libraries); longer ones are skipped."""
@@ -34,12 +35,12 @@ def install(sim):
     """Install every interception; ``sim`` gives ``clock``, ``write()`` and ``step()``."""
     _patch_time(sim)
     os.environ["GENIE_SIMULATE"] = "1"
-    finder = _PatchFinder(sim)
-    sys.meta_path.insert(0, finder)
+    patcher = _Patcher(sim)
+    import_hooks.hook_imports({name: functools.partial(patcher.patch, name) for name in _PATCHERS})
     for name in list(_PATCHERS):
         module = sys.modules.get(name)
         if module is not None:
-            finder.patch(name, module)
+            patcher.patch(name, module)
 
 
 # -- time ------------------------------------------------------------------------------
@@ -90,45 +91,15 @@ def _virtual_datetime(clock):
     return datetime
 
 
-# -- import hook -----------------------------------------------------------------------
+# -- patching on import ----------------------------------------------------------------
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """Runs the real loader, then patches the module."""
-
-    def __init__(self, loader, finder, name):
-        self._loader, self._finder, self._name = loader, finder, name
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        self._finder.patch(self._name, module)
-
-    def __getattr__(self, attr):
-        return getattr(self._loader, attr)
-
-
-class _PatchFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules to patch with the other finders and wraps their loaders."""
+class _Patcher:
+    """Patches each intercepted module once; a failure is a note of the dry run."""
 
     def __init__(self, sim):
         self.sim = sim
         self.patched = set()
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname not in _PATCHERS:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader, self, fullname)
-                return spec
-        return None
 
     def patch(self, name, module):
         if name in self.patched:
