@@ -6,6 +6,7 @@ pyepics starts, as the system tests do.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import statistics
@@ -62,9 +63,19 @@ def start_ioc(*args: str, commands: Path | None = None) -> tuple[subprocess.Pope
         cwd=ROOT,
         env=dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORTS[index]}"),
     )
+    atexit.register(_stop, ioc)  # also when a benchmark fails half-way
     if "ready" not in ioc.stdout.readline():
         raise RuntimeError("the IOC did not start")
     return ioc, prefix
+
+
+def _stop(ioc: subprocess.Popen) -> None:
+    if ioc.poll() is None:
+        ioc.terminate()
+        try:
+            ioc.wait(10)
+        except subprocess.TimeoutExpired:
+            ioc.kill()
 
 
 def ms(samples: list[float]) -> float:
