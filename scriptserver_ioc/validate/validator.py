@@ -5,6 +5,9 @@ code runs), argument binding of command jobs against the catalogue, and the comm
 companions (``validate_<name>``, ``estimate_<name>``, DoRun checks) in the warm checker
 process; ``check_many`` does the same for a batch with one companion round trip.
 ``dry_run`` is slow (a process per run) and belongs on a worker thread.
+
+``Verdict`` (defined in ``verdict.py`` with the checks that need only the job) is imported
+from here.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from scriptserver_ioc.validate import calls, estimates, static
+from scriptserver_ioc.validate import calls, estimates
 from scriptserver_ioc.validate.companions import (
     CompanionError,
     CompanionResult,
@@ -24,64 +27,17 @@ from scriptserver_ioc.validate.companions import (
 )
 from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
 from scriptserver_ioc.validate.scripts import ScriptChecks, read_script_file
+from scriptserver_ioc.validate.verdict import (
+    CompanionCall,
+    Verdict,
+    apply_companions,
+    check_tags,
+    infer_kind,
+)
 
 logger = logging.getLogger(__name__)
 
 SCRIPT_DEFINITION = "script_definition"
-
-
-@dataclass
-class Verdict:
-    """What the validator says about one job.
-
-    Attributes:
-        errors: ``[{"line", "col", "message"}]``; any error rejects the job. Line and column
-            are 1-based, None when the error is not about a place in the source.
-        warnings: ``["line 3: name 'foo' is not defined anywhere", ...]``, kept on the job.
-        estimate: expected duration in seconds, or None.
-        estimate_source: ``history``, ``declared``, ``dry-run`` or ``none``.
-        args: the bound (and coerced) arguments of a command job, else None.
-        key: the job's key for learned durations (``estimates.job_key``).
-    """
-
-    errors: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    estimate: float | None = None
-    estimate_source: str = estimates.NONE
-    args: dict | None = None
-    key: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when there is no error."""
-        return not self.errors
-
-    @property
-    def source(self) -> str:
-        """Alias of ``estimate_source`` (the name used in docs/design.md)."""
-        return self.estimate_source
-
-    def error(self, message: str, line: int | None = None, col: int | None = None) -> None:
-        """Add an error."""
-        self.errors.append(static.error(line, col, message))
-
-    def to_result(self, request_id: str | None = None, dry_run: dict | None = None) -> dict:
-        """The ``VALIDATE:RESULT`` object (pv-interface.md); a failed dry run adds its error."""
-        errors = list(self.errors)
-        if dry_run is not None and not dry_run.get("ok") and isinstance(dry_run.get("error"), dict):
-            failure = dry_run["error"]
-            errors.append(
-                static.error(failure.get("line"), None, f"dry run: {failure.get('message')}")
-            )
-        return {
-            "request_id": request_id,
-            "ok": not errors,
-            "errors": errors,
-            "warnings": list(self.warnings),
-            "estimate": self.estimate,
-            "estimate_source": self.estimate_source,
-            "dry_run": dry_run,
-        }
 
 
 class Validator:
@@ -182,7 +138,7 @@ class Validator:
 
     def _begin(self, job: dict) -> _Pending:
         """The checks before the companions (lock held); the companion call still to make."""
-        pending = _Pending(Verdict(), job, job.get("kind") or _infer_kind(job))
+        pending = _Pending(Verdict(), job, job.get("kind") or infer_kind(job))
         if pending.kind == "command":
             name, pending.call = self._check_command(job, pending.verdict)
             pending.key_job = {"kind": "command", "command": name, "args": pending.verdict.args}
@@ -204,10 +160,10 @@ class Validator:
         if pending.key_job is None:  # unknown kind
             return verdict
         if pending.call is not None and pending.outcome is not None:
-            _apply_companions(pending.call, pending.outcome, verdict)
+            apply_companions(pending.call, pending.outcome, verdict)
         if source is not None and not verdict.errors:
             self._check_source(source, verdict)
-        _check_tags(pending.job.get("tags"), verdict)
+        check_tags(pending.job.get("tags"), verdict)
         if verdict.errors:
             verdict.estimate, verdict.estimate_source = None, estimates.NONE
             return verdict
@@ -218,7 +174,7 @@ class Validator:
     def job_key(self, job: Any) -> str:
         """Key of a job record for learned durations (what the store records under)."""
         job = job.to_dict() if hasattr(job, "to_dict") else job
-        if (job.get("kind") or _infer_kind(job)) == "file":
+        if (job.get("kind") or infer_kind(job)) == "file":
             try:
                 return estimates.job_key(job, self._read_file(job.get("file"))[0])
             except ValueError:
@@ -248,7 +204,7 @@ class Validator:
             remembered for this job (estimate source ``dry-run`` when nothing better is known).
         """
         job = job.to_dict() if hasattr(job, "to_dict") else dict(job)
-        kind = job.get("kind") or _infer_kind(job)
+        kind = job.get("kind") or infer_kind(job)
         if source is None:
             if kind == "command":
                 source = command_source(job.get("command") or "", job.get("args") or {})
@@ -296,7 +252,9 @@ class Validator:
 
     # -- command jobs --------------------------------------------------------------------
 
-    def _check_command(self, job: dict, verdict: Verdict) -> tuple[str | None, _Call | None]:
+    def _check_command(
+        self, job: dict, verdict: Verdict
+    ) -> tuple[str | None, CompanionCall | None]:
         """Bind the arguments; returns the command's name and the companion call to make."""
         positional: list = []
         keywords: dict = {}
@@ -336,7 +294,7 @@ class Validator:
         want_estimate = bool(getattr(command, "has_estimate", False) or definition)
         if not (want_validate or want_estimate):
             return name, None
-        return name, _Call(command, bound, want_validate, want_estimate)
+        return name, CompanionCall(command, bound, want_validate, want_estimate)
 
     # -- scripts and files ---------------------------------------------------------------
 
@@ -384,15 +342,6 @@ class Validator:
         )
 
 
-class _Call(NamedTuple):
-    """A command job's companion call: the command, its bound arguments, which companions."""
-
-    command: Any
-    bound: dict
-    validate: bool
-    estimate: bool
-
-
 @dataclass
 class _Pending:
     """A job between the checks before its companions and those after them."""
@@ -402,53 +351,8 @@ class _Pending:
     kind: str
     key_job: dict | None = None
     source: str | None = None
-    call: _Call | None = None
+    call: CompanionCall | None = None
     outcome: CompanionResult | CompanionError | None = None
-
-
-def _apply_companions(
-    call: _Call, outcome: CompanionResult | CompanionError, verdict: Verdict
-) -> None:
-    """Turn what the companions said (or why they could not say) into errors and warnings."""
-    name = call.command.name
-    if isinstance(outcome, CompanionError):
-        if call.validate:
-            verdict.error(f"{name}: cannot check the arguments: {outcome}")
-        else:
-            verdict.warnings.append(f"{name}: no estimate: {outcome}")
-        return
-    if outcome.error:
-        verdict.error(f"{name}: {outcome.error}")
-    elif outcome.problem:
-        verdict.warnings.append(outcome.problem)
-    verdict.estimate = outcome.estimate  # declared; _choose_estimate ranks it
-
-
-def _infer_kind(job: dict) -> str:
-    for key, kind in (("command", "command"), ("call", "command"), ("file", "file")):
-        if job.get(key) is not None:
-            return kind
-    return "script"
-
-
-def _check_tags(tags: Any, verdict: Verdict) -> None:
-    if tags is None or tags == {}:
-        return
-    if not isinstance(tags, dict):
-        verdict.error(
-            'tags must be an object, e.g. {"group": "scan", "index": 1, "count": 5}; '
-            f"got {tags!r:.60}"
-        )
-        return
-    group = tags.get("group")
-    if group is not None and not isinstance(group, str):
-        verdict.error(f"tags.group must be text, got {group!r:.60}")
-    for key in ("index", "count"):
-        value = tags.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
-        ):
-            verdict.error(f"tags.{key} must be a whole number >= 0, got {value!r:.60}")
 
 
 def _dry_failure(message: str) -> dict:
