@@ -25,27 +25,47 @@ log = logging.getLogger(__name__)
 STRING_CHARS = 39
 """Characters a CA DBR_STRING holds (40 with the terminator)."""
 
-# topic -> groups of PVs it affects
-TOPIC_GROUPS: dict[str, tuple[str, ...]] = {
-    "queue": ("counts", "queue_json", "status"),
-    "current": ("current_scalars", "current_json", "counts", "status"),
-    "line": ("current_scalars", "current_json"),
-    "progress": ("current_scalars", "current_json", "counts"),
-    "state": ("state", "status", "current_scalars"),
-    "settings": ("state", "status"),
-    "history": ("history_json", "last", "status"),
-    "last": ("last",),
-    "replies": ("replies",),
-    "last_error": ("last_error",),
-    "validate": ("validate",),
-    "output": ("output",),
-    "script": ("script",),
-    "log": ("log",),
-    "commands": ("commands_counts", "commands_json", "status"),
-    "tick": ("heartbeat", "current_scalars", "counts", "status"),
-}
+_JSON_GROUPS = (
+    "replies",
+    "validate",
+    "queue_json",
+    "history_json",
+    "commands_json",
+    "current_json",
+    "status",
+)
+"""Groups of JSON PVs; each has a twin `<group>_zhex` for the `:ZHEX` PVs, so that a client
+reading or watching only one form never pays for the other."""
 
-DEFERRED_INTERVALS: dict[str, float] = {
+
+def _with_zhex(groups: tuple[str, ...]) -> tuple[str, ...]:
+    return groups + tuple(f"{g}_zhex" for g in groups if g in _JSON_GROUPS)
+
+
+TOPIC_GROUPS: dict[str, tuple[str, ...]] = {
+    topic: _with_zhex(groups)
+    for topic, groups in {
+        "queue": ("counts", "queue_json", "status"),
+        "current": ("current_scalars", "current_json", "counts", "status"),
+        "line": ("current_scalars", "current_json"),
+        "progress": ("current_scalars", "current_json", "counts"),
+        "state": ("state", "status", "current_scalars"),
+        "settings": ("state", "status"),
+        "history": ("history_json", "last", "status"),
+        "last": ("last",),
+        "replies": ("replies",),
+        "last_error": ("last_error",),
+        "validate": ("validate",),
+        "output": ("output",),
+        "script": ("script",),
+        "log": ("log",),
+        "commands": ("commands_counts", "commands_json", "status"),
+        "tick": ("heartbeat", "current_scalars", "counts", "status"),
+    }.items()
+}
+"""Topic the core reports -> groups of PVs it affects."""
+
+_INTERVALS = {
     "queue_json": 0.05,
     "history_json": 0.05,
     "commands_json": 0.0,
@@ -54,6 +74,9 @@ DEFERRED_INTERVALS: dict[str, float] = {
     "status": 0.1,
     "log": 0.1,
     "output": 0.2,
+}
+DEFERRED_INTERVALS: dict[str, float] = {
+    name: interval for group, interval in _INTERVALS.items() for name in _with_zhex((group,))
 }
 """Groups built by the publishing thread, with the least time between two builds."""
 
@@ -78,6 +101,8 @@ class Publisher:
         self.server_thread = threading.get_ident()
         self.heartbeat = 0
         self._published: dict[str, bytes] = {}
+        self._versions: dict[str, int] = {}
+        self._json_cache: dict[str, tuple[int, dict[str, str]]] = {}
         self._pending: set[str] = set()
         self._last_build: dict[str, float] = {}
         self._build_locks = {group: threading.Lock() for group in DEFERRED_INTERVALS}
@@ -125,6 +150,9 @@ class Publisher:
         (`flush_for_read`), and so does a new subscription, whose first value pcas reads.
         """
         groups = {group for topic in topics for group in TOPIC_GROUPS.get(topic, ())}
+        with self.lock:
+            for group in groups.intersection(_JSON_GROUPS):
+                self._versions[group] = self._versions.get(group, 0) + 1
         watched = {g for g in groups if self._watched(g)}
         now_groups = {g for g in watched if g not in DEFERRED_INTERVALS}
         with self.lock:
@@ -133,6 +161,18 @@ class Publisher:
             self.publish_groups(now_groups)
         if watched - now_groups:
             self._wake.set()
+
+    def json_texts(self, group: str) -> dict[str, str]:
+        """The JSON texts of a group, built once per change and shared by the twin PVs."""
+        with self.lock:
+            version = self._versions.get(group, 0)
+            cached = self._json_cache.get(group)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        texts = _JSON_BUILDERS[group](self)
+        with self.lock:
+            self._json_cache[group] = (version, texts)
+        return texts
 
     def flush_for_read(self, pv_name: str) -> None:
         """Build a pending PV's group now because a client reads it."""
@@ -234,10 +274,6 @@ class Publisher:
             self.driver.setParam(name, text)
         else:
             self.driver.setParam(name, value)
-
-
-def _json_pair(name: str, text: str) -> dict[str, Any]:
-    return {name: text, f"{name}:ZHEX": zhex(text)}
 
 
 def _fit_list(items: list[str], count: int) -> str:
@@ -343,27 +379,32 @@ def _commands_counts(p: Publisher) -> dict[str, Any]:
     return {"COMMANDS:COUNT": len(catalogue.names()), "COMMANDS:REVISION": catalogue.revision}
 
 
-def _commands_json(p: Publisher) -> dict[str, Any]:
-    catalogue = p.core.catalogue
-    commands, errors = catalogue.to_json(), catalogue.errors
-    return {
-        **_json_pair("COMMANDS", to_json(commands)),
-        **_json_pair("COMMANDS:ERRORS", to_json(errors)),
-    }
-
-
-def _current_json(p: Publisher) -> dict[str, Any]:
-    return _json_pair("CURRENT", to_json(p.core.current_record()))
-
-
-def _queue_json(p: Publisher) -> dict[str, Any]:
-    return _json_pair("QUEUE", p.core.queue_json())
-
-
-def _history_json(p: Publisher) -> dict[str, Any]:
+def _history_json(p: Publisher) -> str:
     with p.core.lock:
         items = [job.json_text() for job in p.core.history]
-    return _json_pair("HISTORY", _fit_list(items, BY_NAME["HISTORY"].count))
+    return _fit_list(items, BY_NAME["HISTORY"].count)
+
+
+_JSON_BUILDERS: dict[str, Callable[[Publisher], dict[str, str]]] = {
+    "replies": lambda p: {"REPLY": to_json(p.core.replies_list())},
+    "validate": lambda p: {"VALIDATE:RESULT": to_json(p.core.validate_result)},
+    "queue_json": lambda p: {"QUEUE": p.core.queue_json()},
+    "history_json": lambda p: {"HISTORY": _history_json(p)},
+    "commands_json": lambda p: {
+        "COMMANDS": to_json(p.core.catalogue.to_json()),
+        "COMMANDS:ERRORS": to_json(p.core.catalogue.errors),
+    },
+    "current_json": lambda p: {"CURRENT": to_json(p.core.current_record())},
+    "status": lambda p: {"STATUS": to_json(p.core.status())},
+}
+
+
+def _plain(group: str) -> Callable[[Publisher], dict]:
+    return lambda p: p.json_texts(group)
+
+
+def _zhex_of(group: str) -> Callable[[Publisher], dict]:
+    return lambda p: {f"{name}:ZHEX": zhex(text) for name, text in p.json_texts(group).items()}
 
 
 _BUILDERS: dict[str, Callable[[Publisher], dict[str, Any]]] = {
@@ -373,17 +414,12 @@ _BUILDERS: dict[str, Callable[[Publisher], dict[str, Any]]] = {
     "last": _last,
     "heartbeat": _heartbeat,
     "commands_counts": _commands_counts,
-    "replies": lambda p: _json_pair("REPLY", to_json(p.core.replies_list())),
     "last_error": lambda p: {"LAST_ERROR": p.core.last_error, "LAST_ERROR:TEXT": p.core.last_error},
-    "validate": lambda p: _json_pair("VALIDATE:RESULT", to_json(p.core.validate_result)),
-    "queue_json": _queue_json,
-    "history_json": _history_json,
-    "commands_json": _commands_json,
-    "current_json": _current_json,
-    "status": lambda p: _json_pair("STATUS", to_json(p.core.status())),
     "script": lambda p: {"CURRENT:SCRIPT": p.core.current_source},
     "output": lambda p: {"CURRENT:OUTPUT": p.core.output_tail},
     "log": lambda p: {"LOG": p.core.log_text()},
+    **{group: _plain(group) for group in _JSON_BUILDERS},
+    **{f"{group}_zhex": _zhex_of(group) for group in _JSON_BUILDERS},
 }
 
 _GROUP_PVS: dict[str, list[str]] = {}
