@@ -127,7 +127,9 @@ def test_GIVEN_idle_server_WHEN_bad_numbers_written_to_number_PVs_THEN_rejected(
     assert snapshot(client) == before
 
 
-def test_GIVEN_string_to_enum_PV_WHEN_not_a_state_name_THEN_rejected(loaded, caproto_context):
+def test_GIVEN_strings_to_number_PVs_WHEN_not_numbers_or_state_names_THEN_rejected(
+    loaded, caproto_context
+):
     from caproto import ChannelType
 
     client = loaded
@@ -137,6 +139,19 @@ def test_GIVEN_string_to_enum_PV_WHEN_not_a_state_name_THEN_rejected(loaded, cap
     pv.write([b"MAYBE"], data_type=ChannelType.STRING, wait=True, timeout=5)
     assert client.get("QUEUE:HOLD") == 1
     assert snapshot(client) == before
+    # Any non-numeric bytes, as a string, to every number and enum PV. (Numeric text such as
+    # "1.7" is converted to 1 by the CA server library before the server sees it, as in any
+    # EPICS IOC, so it counts as a number.)
+    for name in NUMBER_PVS:
+        (pv,) = caproto_context.get_pvs(client.prefix + name, timeout=5)
+        pv.wait_for_connection(timeout=5)
+        for junk in (b"\xff\xfe\x00", "µ€".encode(), b"-0x7", b" ", b"MAYBE", b"[]"):
+            try:
+                pv.write([junk], data_type=ChannelType.STRING, wait=True, timeout=5)
+            except Exception as exc:  # the server may refuse the conversion outright
+                assert "Timeout" not in type(exc).__name__, (name, junk, exc)
+    assert snapshot(client) == before
+    assert client.get("QUEUE:HOLD") == 1 and client.get("STATE") == 0  # alive, unchanged
 
 
 def test_GIVEN_status_PVs_WHEN_written_THEN_refused(client, caproto_context):
