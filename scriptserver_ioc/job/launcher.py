@@ -46,7 +46,7 @@ EXIT_CODES = {"DONE": 0, "FAILED": 1, "ABORTED": 2}
 JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Our helper modules must not shadow a user's module of the same name once the job runs.
-for _name in ("_control", "_genie", "channel", "namespace", "tracer"):
+for _name in ("_control", "_genie", "channel", "import_hooks", "namespace", "tracer"):
     sys.modules.pop(_name, None)
 
 

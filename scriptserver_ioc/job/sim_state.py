@@ -22,6 +22,10 @@ class InvalidArguments(Exception):
     """A command's validate companion rejected the arguments a job passed."""
 
 
+SAME_MOMENT = 0.05
+"""Seconds of real time within which consecutive steps count as one moment."""
+
+
 class Clock:
     """Virtual clock: real time since the job started plus the time skipped."""
 
@@ -105,6 +109,7 @@ class Simulation:
         self.truncated = False
         self.line = None
         self._last_plain = False
+        self._offset_at_last = 0.0
         self.stop_requested = False
 
     def reset(self):
@@ -119,23 +124,35 @@ class Simulation:
             return
         self.steps.append(step)
 
+    def _same_moment(self, t):
+        """True if nothing happened since the last plain step worth a step of its own.
+
+        No virtual time was skipped and next to no real time passed: a few ms of computing
+        under load must not split the timeline.
+        """
+        return (
+            self._last_plain
+            and self.steps
+            and self.clock.offset == self._offset_at_last
+            and t - self.steps[-1]["t"] < SAME_MOMENT
+        )
+
     def line_event(self, line):
-        """The job reached ``line``: a plain step, coalesced with one at the same time."""
+        """The job reached ``line``: a plain step, coalesced with one at the same moment."""
         self.line = line
         t = round(self.clock.now(), 3)
         text = self.lines[line - 1].strip()[:80] if 0 < line <= len(self.lines) else ""
-        if self._last_plain and self.steps and self.steps[-1]["t"] == t:
+        if self._same_moment(t):
             self.steps[-1]["line"], self.steps[-1]["what"] = line, text
             return
         self._append({"line": line, "t": t, "what": text})
-        self._last_plain = True
+        self._last_plain, self._offset_at_last = True, self.clock.offset
 
     def step(self, what):
         """A step that is not just a line: a sleep, a command, a write."""
         t = round(self.clock.now(), 3)
-        if self._last_plain and self.steps and self.steps[-1]["t"] == t:
-            if self.steps[-1]["line"] == self.line:
-                self.steps.pop()  # the event says more than the bare line
+        if self._same_moment(t) and self.steps[-1]["line"] == self.line:
+            self.steps.pop()  # the event says more than the bare line
         self._last_plain = False
         self._append({"line": self.line, "t": t, "what": what})
 
