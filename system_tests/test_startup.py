@@ -13,12 +13,14 @@ from scriptserver_ioc.ioc import docs
 
 
 def run_ioc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    env = dict(os.environ, EPICS_CAS_INTF_ADDR_LIST="127.0.0.1")
     return subprocess.run(
         [sys.executable, "-m", "scriptserver_ioc", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 
@@ -65,49 +67,17 @@ def test_GIVEN_unusable_data_dir_WHEN_started_THEN_clear_error(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_GIVEN_corrupt_database_WHEN_started_THEN_clear_error(tmp_path, ioc):
+def test_GIVEN_corrupt_database_WHEN_started_THEN_clear_error(tmp_path):
     data = tmp_path / "bad"
     data.mkdir()
     (data / "scriptserver.sqlite").write_bytes(b"this is not a database" * 100)
-    env = dict(os.environ, EPICS_CAS_INTF_ADDR_LIST="127.0.0.1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scriptserver_ioc",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(_free_port()),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
+    result = run_ioc("--data-dir", str(data), "--port", str(_free_port()))
     assert result.returncode == 1
     assert "cannot open the database" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_GIVEN_port_in_use_WHEN_started_THEN_clear_error(tmp_path, ioc):
-    env = dict(os.environ, EPICS_CAS_INTF_ADDR_LIST="127.0.0.1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scriptserver_ioc",
-            "--data-dir",
-            str(tmp_path / "d2"),
-            "--port",
-            str(ioc.port),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
+    result = run_ioc("--data-dir", str(tmp_path / "d2"), "--port", str(ioc.port))
     assert result.returncode == 1
     assert f"port {ioc.port} is in use" in result.stderr
 
