@@ -10,7 +10,6 @@ import time
 
 import pytest
 from test_runner_support import (
-    RunnerFactory,
     cpu_time,
     launch,
     log_text,
@@ -18,14 +17,6 @@ from test_runner_support import (
     wait_until,
     write_module,
 )
-
-
-@pytest.fixture
-def make_runner(tmp_path):
-    factory = RunnerFactory(tmp_path)
-    yield factory
-    factory.cleanup()
-
 
 GATE = (
     "import os, time\n\ndef wait_for(path):\n    while not os.path.exists(path):\n"

@@ -7,20 +7,11 @@ import sys
 
 import pytest
 from test_runner_support import (
-    RunnerFactory,
     launch,
     log_text,
     python_at_least,
     write_module,
 )
-
-
-@pytest.fixture
-def make_runner(tmp_path):
-    factory = RunnerFactory(tmp_path)
-    yield factory
-    factory.cleanup()
-
 
 PYTHON_312 = python_at_least((3, 12))
 PYTHON_38 = python_at_least((3, 8))

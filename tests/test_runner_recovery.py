@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 from test_runner_support import (
     Recorder,
-    RunnerFactory,
     launch,
     log_text,
     process_gone,
@@ -23,14 +21,6 @@ from test_runner_support import (
 )
 
 from scriptserver_ioc.runner import JobRunner
-
-
-@pytest.fixture
-def make_runner(tmp_path):
-    factory = RunnerFactory(tmp_path)
-    yield factory
-    factory.cleanup()
-
 
 REPO = Path(__file__).resolve().parent.parent
 
