@@ -144,3 +144,24 @@ def test_GIVEN_no_scripts_server_WHEN_script_added_THEN_rejected(tmp_path):
     reply = server.control("QUEUE:ADD", '{"script": "print(1)"}')
     assert not reply.ok and "--no-scripts" in reply.message
     assert server.control("QUEUE:ADD", "set_ei(3)").ok
+
+
+def test_GIVEN_disk_failure_WHEN_jobs_added_THEN_reply_says_so_and_memory_matches_store(
+    tmp_path, monkeypatch
+):
+    import sqlite3
+
+    server = make_server(tmp_path)
+    add(server, "set_ei(10)")
+    before = server.queue_json()
+
+    def failing_save(jobs):  # what a full disk looks like to sqlite3
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(server.store, "save_jobs", failing_save)
+    reply = server.control("QUEUE:ADD", '[{"call": "set_ei(20)"}, {"call": "set_ei(30)"}]')
+    assert not reply.ok and "nothing was changed" in reply.message
+    assert server.queue_json() == before
+    monkeypatch.undo()
+    assert make_server(tmp_path).queue_json() == before
+    assert add(server, "set_ei(40)")

@@ -152,6 +152,12 @@ class ScriptServer(QueueControl, ExecutionControl):
             except Rejected as exc:
                 ok = False
                 op.message = f"{pv}: {exc}"
+            except Exception as exc:  # e.g. the disk is full: the transaction rolled back
+                log.exception("%s failed", pv)
+                ok = False
+                op.message = f"{pv}: internal error, nothing was changed ({exc})"
+                self._reload_queue()
+            if not ok:
                 self.last_error = op.message
                 self.touch("last_error")
             self.reply_seq += 1
@@ -164,6 +170,14 @@ class ScriptServer(QueueControl, ExecutionControl):
         if ok and op.on_done is not None:
             op.on_done()
         return reply
+
+    def _reload_queue(self) -> None:
+        """Make the queue and settings in memory what the store holds again (lock held)."""
+        self.queue = JobQueue()
+        self.queue.load(self.store.queued_jobs())
+        self.hold = bool(self.store.setting("hold", False))
+        self.on_error_hold = bool(self.store.setting("on_error_hold", True))
+        self.touch("queue", "settings")
 
     def record_rejection(self, pv: str, message: str, client: str = "") -> Reply:
         """Reply to a write that could not even be decoded (nothing changes)."""
