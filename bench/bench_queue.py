@@ -73,6 +73,16 @@ def main() -> None:
             f"{size:>7} | {ms(adds):8.3f} | {ms(moves):8.3f} | {ms(removes):9.3f} | "
             f"add {ms(adds) / b:.1f}x move {ms(moves) / b:.1f}x remove {ms(removes) / b:.1f}x"
         )
+    plain = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        put(add_pv, "get_ei()")
+        plain.append(time.perf_counter() - t0)
+        put(remove_pv, str(client.get_json("REPLY")[0]["job_ids"][0]))
+    print(
+        f"add of a command without companions (get_ei()) at {size} queued: {ms(plain):.3f} ms "
+        f"({ms(plain) / ms(baseline):.1f}x baseline)"
+    )
     put(remove_pv, "all")
 
     batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(1000)])
