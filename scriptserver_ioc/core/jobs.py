@@ -21,16 +21,6 @@ class JobState(str, Enum):
     SKIPPED = "SKIPPED"
     INTERRUPTED = "INTERRUPTED"
 
-    @property
-    def terminal(self) -> bool:
-        """True for the states a job ends in."""
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {JobState.DONE, JobState.FAILED, JobState.ABORTED, JobState.SKIPPED, JobState.INTERRUPTED}
-)
-"""States after which a job never changes again."""
 
 FINISHED_STATE_NAMES = ["DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED"]
 """The `LAST:STATE` enum, in contract order."""
@@ -108,20 +98,6 @@ class Job:
         known = {k: v for k, v in record.items() if k in _FIELD_NAMES}
         known["state"] = JobState(known.get("state", "QUEUED"))
         return cls(**known)
-
-    def spec_fields(self) -> dict[str, Any]:
-        """The fields a client specifies (what a re-run or a copy starts from)."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "command": self.command,
-            "args": dict(self.args) if self.args is not None else None,
-            "script": self.script,
-            "file": self.file,
-            "blackbox": self.blackbox,
-            "tags": dict(self.tags),
-            "request_id": self.request_id,
-        }
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Job) if not f.name.startswith("_"))

@@ -87,7 +87,6 @@ class ScriptServer(QueueControl, ExecutionControl):
         self.event_log: collections.deque[str] = collections.deque(store.log_lines(400))
         self._log_chars = sum(len(line) + 1 for line in self.event_log)
         self._dirty: set[str] = set()
-        self._notify_lock = threading.Lock()
         self._end_as: tuple[JobState, bool] | None = None
         self._dry_running = False
         self._recovering = store.active_jobs()
@@ -216,11 +215,6 @@ class ScriptServer(QueueControl, ExecutionControl):
             head = self.queue.head(SLOTS)
             slots = [(j.id, j.name, j.estimate if j.estimate is not None else -1.0) for j in head]
         return slots + [(0, "", -1.0)] * (SLOTS - len(slots))
-
-    def history_json(self) -> str:
-        """The `HISTORY` PV content: the last finished jobs, newest first."""
-        with self.lock:
-            return "[" + ",".join(job.json_text() for job in self.history) + "]"
 
     def current_record(self) -> dict[str, Any] | None:
         """The current job's record with live elapsed time, or None."""

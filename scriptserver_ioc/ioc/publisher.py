@@ -10,13 +10,13 @@ it at once (`flush_for_read`), so a read after a completed put is always current
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..validate.estimates import queue_finish
 from .encoding import char_array, to_json, zhex
 from .pvtable import BY_NAME
 
@@ -298,10 +298,8 @@ def _counts(p: Publisher) -> dict[str, Any]:
         values[f"QUEUE:{n}:NAME"] = name
         values[f"QUEUE:{n}:ESTIMATE"] = estimate
     eta = core.queue_eta()
-    busy = core.current is not None or len(core.queue) > 0
     values["QUEUE:ETA"] = eta
-    finish = _dt.datetime.now().astimezone() + _dt.timedelta(seconds=eta)
-    values["QUEUE:FINISH"] = finish.strftime("%H:%M:%S") if busy else "-"
+    values["QUEUE:FINISH"] = queue_finish(eta, idle=core.current is None and not core.queue)
     return values
 
 

@@ -117,7 +117,11 @@ PVS: tuple[PV, ...] = (
         unit="s",
         prec=1,
     ),
-    PV("QUEUE:FINISH", "string", "that moment as a time of day, '-' when idle"),
+    PV(
+        "QUEUE:FINISH",
+        "string",
+        "that moment as a local time of day ('07:40:12 +1d' on a later day), '-' when idle",
+    ),
     # QUEUE:<n>:* slots are appended below
     # -- current job -------------------------------------------------------------------
     _json("CURRENT", "job record of the current job, or null", 2 * MB),

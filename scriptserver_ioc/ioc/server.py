@@ -166,7 +166,7 @@ def run(settings: Settings) -> int:
 
     stopping = threading.Event()
 
-    def request_stop(signum: int, frame: Any) -> None:
+    def request_stop(_signum: int, _frame: Any) -> None:
         stopping.set()
 
     signal.signal(signal.SIGINT, request_stop)
