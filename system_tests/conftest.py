@@ -110,12 +110,19 @@ class IOC:
                 break
         raise RuntimeError(f"the IOC did not start:\n{self.stderr_path.read_text()[-3000:]}")
 
-    def stop(self, kill: bool = False) -> None:
-        """Stop the IOC (SIGTERM, or SIGKILL with `kill`) and wait for it to exit."""
+    def stop(self, kill: bool = False, check: bool = True, sig: int | None = None) -> int | None:
+        """Stop the IOC (SIGTERM, `sig`, or SIGKILL with `kill`) and wait for it to exit.
+
+        Returns the exit code. With `check` (the default), a SIGTERM stop must end with
+        exit code 0 and without a traceback in what the IOC wrote while stopping.
+        """
         if self.process is None or self.process.poll() is not None:
-            return
+            return None if self.process is None else self.process.returncode
+        log_size = self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
         if kill:
             self.process.kill()
+        elif sig is not None:
+            self.process.send_signal(sig)
         else:
             self.process.terminate()
         try:
@@ -124,6 +131,14 @@ class IOC:
             self.process.kill()
             self.process.wait(5)
         self.process.stdout.close()
+        code = self.process.returncode
+        if check and not kill:
+            with open(self.stderr_path, "rb") as log:
+                log.seek(log_size)
+                said = log.read().decode("utf-8", "replace")
+            assert code == 0, f"the IOC stopped with exit code {code}:\n{said[-3000:]}"
+            assert "Traceback" not in said, f"traceback while stopping:\n{said[-3000:]}"
+        return code
 
     def log(self) -> str:
         """What the IOC wrote to stderr."""

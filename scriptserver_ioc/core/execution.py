@@ -260,6 +260,9 @@ class ExecutionControl:
         """Apply an event from the runner (any thread)."""
         with self.lock:
             job = self.current
+            if self.closed:
+                log.debug("event for job %s after close ignored: %s", job_id, event.get("type"))
+                return
             if job is None or job.id != job_id:
                 log.debug("event for job %s ignored (not current): %s", job_id, event.get("type"))
                 return

@@ -90,6 +90,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         self._end_as: tuple[JobState, bool] | None = None
         self._dry_running = False
         self._recovering = store.active_jobs()
+        self.closed = False
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -102,6 +103,11 @@ class ScriptServer(QueueControl, ExecutionControl):
             self._recovering = []
             self._maybe_start_next()
         self._notify()
+
+    def close(self) -> None:
+        """Refuse every further change (IOC shutdown; the store is closed after this)."""
+        with self.lock:
+            self.closed = True
 
     def add_listener(self, listener: Callable[[set[str]], None]) -> None:
         """Call `listener(topics)` after every change."""
@@ -145,6 +151,8 @@ class ScriptServer(QueueControl, ExecutionControl):
         op.on_done = on_done
         with self.lock:
             try:
+                if self.closed:
+                    raise Rejected("the server is shutting down")
                 with self.store.transaction():
                     handler(self, op, value)
                 ok = True

@@ -75,6 +75,10 @@ class ScriptServerDriver(pcaspy.Driver):
         self.publisher = Publisher(self, core, self.lock, kick)
         core.add_listener(self.publisher.changed)
 
+    def close(self) -> None:
+        """Stop publishing (the IOC is shutting down)."""
+        self.publisher.stop()
+
     def read(self, reason: str) -> Any:
         """Answer a read; a large PV with a pending update is built first."""
         self.publisher.flush_for_read(reason)

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, Settings, prepare_data_dir
+from ..config import ConfigError, Settings
 from . import pvtable
 
 log = logging.getLogger(__name__)
@@ -81,112 +81,68 @@ class Kicker:
         except OSError:
             pass
 
-
-def build(settings: Settings) -> dict[str, Any]:
-    """Open the store and build catalogue, validator, core and runner (no Channel Access)."""
-    from ..catalogue import Catalogue, CatalogueWatcher
-    from ..core.server import ScriptServer
-    from ..runner import JobRunner, RunnerSettings
-    from ..store.sqlite import Store, StoreError
-    from ..validate.companions import CompanionRunner
-    from ..validate.validator import Validator
-
-    prepare_data_dir(settings)
-    try:
-        store = Store(settings.database)
-    except StoreError as exc:
-        raise ConfigError(str(exc)) from None
-    catalogue = Catalogue(settings.command_dirs)
-    companions = CompanionRunner(settings.job_python, [str(d) for d in settings.command_dirs])
-    prelude = settings.prelude.read_text(encoding="utf-8") if settings.prelude else None
-    validator = Validator(
-        catalogue,
-        companions,
-        history=store,
-        prelude_source=prelude,
-        no_scripts=not settings.allow_scripts,
-        scripts_dir=settings.scripts_dir,
-    )
-    core = ScriptServer(
-        store,
-        catalogue=catalogue,
-        validator=validator,
-        scripts_dir=settings.scripts_dir,
-        logs_dir=settings.logs_dir,
-        allow_scripts=settings.allow_scripts,
-    )
-    runner = JobRunner(
-        RunnerSettings(
-            job_python=settings.job_python,
-            prelude=settings.prelude,
-            command_dirs=settings.command_dirs,
-            data_dir=settings.data_dir,
-            warm_spare=settings.warm_spare,
-        ),
-        core,
-    )
-
-    def commands_changed() -> None:
-        companions.preload(catalogue.commands(), revision=catalogue.revision)
-        core.changed("commands", "settings")
-
-    watcher = CatalogueWatcher(catalogue, commands_changed)
-    return {
-        "store": store,
-        "catalogue": catalogue,
-        "core": core,
-        "runner": runner,
-        "watcher": watcher,
-        "validator": validator,
-    }
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
 
 
 def run(settings: Settings) -> int:
-    """Run the IOC until SIGINT/SIGTERM; returns the exit code."""
+    """Run the IOC until SIGINT/SIGTERM; returns the exit code (0 after a clean stop).
+
+    Raises:
+        ConfigError: the port or the data directory is in use, or a part cannot start.
+    """
     port = configure_epics_environment(settings)
     check_port_free(port)
     import pcaspy
 
+    from ..app import Application
     from .driver import ScriptServerDriver
-
-    parts = build(settings)
-    core, runner = parts["core"], parts["runner"]
-    server = pcaspy.SimpleServer()
-    acf = settings.acf or DEFAULT_ACF
-    if not acf.is_file():
-        acf = settings.data_dir / "runtime" / "scriptserver.acf"
-        acf.write_text(BUILTIN_ACF)
-    server.initAccessSecurityFile(str(acf), P=settings.prefix)
-    server.createPV(settings.prefix, pvtable.pvdb())
-    kicker = Kicker(port)
-    driver = ScriptServerDriver(core, kicker)
-    driver.publisher.start()
-    core.attach_runner(runner)
-    parts["watcher"].start()
 
     stopping = threading.Event()
 
     def request_stop(_signum: int, _frame: Any) -> None:
         stopping.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, request_stop)
-    print(
-        f"scriptserver-ioc ready: prefix {settings.prefix} port {port}; try "
-        f"caget {settings.prefix}STATE (with EPICS_CA_ADDR_LIST=127.0.0.1:{port} "
-        "EPICS_CA_AUTO_ADDR_LIST=NO)",
-        flush=True,
-    )
-    log.info("serving %d PVs under %s on port %d", len(pvtable.ALL_PVS), settings.prefix, port)
+    previous = {sig: signal.signal(sig, request_stop) for sig in _stop_signals()}
+    app = Application.open(settings, port)
+    kicker: Kicker | None = None
+    driver: ScriptServerDriver | None = None
     try:
+        server = pcaspy.SimpleServer()
+        acf = settings.acf or DEFAULT_ACF
+        if not acf.is_file():
+            acf = settings.data_dir / "runtime" / "scriptserver.acf"
+            acf.write_text(BUILTIN_ACF)
+        server.initAccessSecurityFile(str(acf), P=settings.prefix)
+        server.createPV(settings.prefix, pvtable.pvdb())
+        kicker = Kicker(port)
+        driver = ScriptServerDriver(app.core, kicker)
+        driver.publisher.start()
+        app.start()
+        print(
+            f"scriptserver-ioc ready: prefix {settings.prefix} port {port}; try "
+            f"caget {settings.prefix}STATE (with EPICS_CA_ADDR_LIST=127.0.0.1:{port} "
+            "EPICS_CA_AUTO_ADDR_LIST=NO)",
+            flush=True,
+        )
+        log.info("serving %d PVs under %s on port %d", len(pvtable.ALL_PVS), settings.prefix, port)
         while not stopping.is_set():
             server.process(LOOP_TIMEOUT)
     finally:
         log.info("shutting down; a running job keeps running and is adopted at the next start")
-        parts["watcher"].stop()
-        driver.publisher.stop()
-        runner.close()
-        parts["companions"].close()
-        parts["store"].close()
+        if driver is not None:
+            driver.close()
+        app.close()
+        if kicker is not None:
+            kicker.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopped")
     return 0
+
+
+def _stop_signals() -> list[int]:
+    """SIGINT, and SIGTERM where the platform has it (also SIGBREAK on Windows)."""
+    names = ("SIGINT", "SIGTERM", "SIGBREAK")
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]

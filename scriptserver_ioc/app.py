@@ -1,0 +1,164 @@
+"""The application object: every part of one script server, built in order, closed once.
+
+`Application.open(settings)` locks the data directory, opens the store and builds the
+catalogue, the companion checker, the validator, the core, the job runner and the catalogue
+watcher; no Channel Access yet (the IOC layer, `ioc/server.py`, adds it). `close()` stops
+them in reverse order: the watcher, the runner (a running job keeps running, for the next
+start to adopt; the warm spare is killed), the checker, the core (it refuses further
+changes), the store, and last the data-directory lock. A failure while opening closes what
+was already opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import ConfigError, Settings, prepare_data_dir
+from .datadir_lock import DataDirInUse, DataDirLock
+
+if TYPE_CHECKING:
+    from .catalogue import Catalogue, CatalogueWatcher
+    from .core.server import ScriptServer
+    from .runner import JobRunner
+    from .store.sqlite import Store
+    from .validate.companions import CompanionRunner
+    from .validate.validator import Validator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Application:
+    """A script server's parts (see docs/design.md for who calls whom).
+
+    Threading: `open` and `close` are called by the thread that runs the server; each part
+    documents its own locking.
+    """
+
+    settings: Settings
+    lock: DataDirLock
+    store: Store
+    catalogue: Catalogue
+    companions: CompanionRunner
+    validator: Validator
+    core: ScriptServer
+    runner: JobRunner
+    watcher: CatalogueWatcher
+    _closers: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, port: int | None = None) -> Application:
+        """Lock the data directory and build every part (the runner starts its spare).
+
+        Args:
+            settings: the parsed options.
+            port: the Channel Access port, recorded in the lock for a refused second server.
+
+        Raises:
+            ConfigError: the data directory is unusable or in use by another server, or the
+                store cannot be opened (one-line message).
+        """
+        from .catalogue import Catalogue, CatalogueWatcher
+        from .core.server import ScriptServer
+        from .runner import JobRunner, RunnerSettings
+        from .store.sqlite import Store, StoreError
+        from .validate.companions import CompanionRunner
+        from .validate.validator import Validator
+
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {settings.data_dir}: {exc.strerror}") from None
+        try:
+            lock = DataDirLock.acquire(settings.data_dir, prefix=settings.prefix, port=port)
+        except DataDirInUse as exc:
+            raise ConfigError(str(exc)) from None
+        except OSError as exc:
+            where = settings.data_dir
+            raise ConfigError(f"cannot lock the data directory {where}: {exc}") from None
+        closers: list[tuple[str, Callable[[], None]]] = [("data-directory lock", lock.release)]
+        try:
+            prepare_data_dir(settings)
+            try:
+                store = Store(settings.database)
+            except StoreError as exc:
+                raise ConfigError(str(exc)) from None
+            closers.append(("store", store.close))
+            catalogue = Catalogue(settings.command_dirs)
+            companions = CompanionRunner(
+                settings.job_python, [str(d) for d in settings.command_dirs]
+            )
+            closers.append(("companion checker", companions.close))
+            prelude = settings.prelude.read_text(encoding="utf-8") if settings.prelude else None
+            validator = Validator(
+                catalogue,
+                companions,
+                history=store,
+                prelude_source=prelude,
+                no_scripts=not settings.allow_scripts,
+                scripts_dir=settings.scripts_dir,
+            )
+            core = ScriptServer(
+                store,
+                catalogue=catalogue,
+                validator=validator,
+                scripts_dir=settings.scripts_dir,
+                logs_dir=settings.logs_dir,
+                allow_scripts=settings.allow_scripts,
+            )
+            closers.append(("core", core.close))
+            runner = JobRunner(
+                RunnerSettings(
+                    job_python=settings.job_python,
+                    prelude=settings.prelude,
+                    command_dirs=settings.command_dirs,
+                    data_dir=settings.data_dir,
+                    warm_spare=settings.warm_spare,
+                ),
+                core,
+            )
+            closers.append(("job runner", runner.close))
+
+            def commands_changed() -> None:
+                companions.preload(catalogue.commands(), revision=catalogue.revision)
+                core.changed("commands", "settings")
+
+            watcher = CatalogueWatcher(catalogue, commands_changed)
+            closers.append(("catalogue watcher", watcher.stop))
+        except BaseException:
+            _close_all(closers)
+            raise
+        return cls(
+            settings,
+            lock,
+            store,
+            catalogue,
+            companions,
+            validator,
+            core,
+            runner,
+            watcher,
+            closers,
+        )
+
+    def start(self) -> None:
+        """Adopt a job left running by a previous server, start the queue and the watcher."""
+        self.core.attach_runner(self.runner)
+        self.watcher.start()
+
+    def close(self) -> None:
+        """Stop every part in reverse order of opening; safe to call twice."""
+        closers, self._closers = self._closers, []
+        _close_all(closers)
+
+
+def _close_all(closers: list[tuple[str, Callable[[], None]]]) -> None:
+    """Run closers newest first; one that fails is logged and the others still run."""
+    for what, close in reversed(closers):
+        try:
+            close()
+        except Exception:
+            log.exception("closing the %s failed", what)
