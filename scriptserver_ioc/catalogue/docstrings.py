@@ -1,7 +1,8 @@
 """Docstrings of commands: description line and per-parameter descriptions.
 
 Parsing is done by `docstring_parser` (Google, NumPy, reST and Epydoc styles, detected
-automatically). A docstring it cannot parse still gives its first line as the description.
+automatically). The description is the first paragraph (wrapped lines joined), also for a
+docstring the parser cannot read.
 """
 
 from __future__ import annotations
@@ -14,21 +15,6 @@ from dataclasses import dataclass, field
 import docstring_parser
 
 logger = logging.getLogger(__name__)
-
-_SECTION_HEADERS = {
-    "args:",
-    "arguments:",
-    "parameters:",
-    "params:",
-    "returns:",
-    "return:",
-    "raises:",
-    "examples:",
-    "example:",
-    "parameters",
-    "notes:",
-}
-
 
 _NUMPY_SECTION = re.compile(r"^\s*(Parameters|Other Parameters|Returns)\s*\n\s*-{3,}\s*$", re.M)
 _GOOGLE_SECTION = re.compile(
@@ -65,7 +51,8 @@ class DocInfo:
 
     Attributes:
         doc: the whole docstring, indentation cleaned (`inspect.cleandoc` rules).
-        description: its first line (empty if it starts with a section such as `Args:`).
+        description: its first paragraph, wrapped lines joined (empty if it starts with a
+            section such as `Args:`).
         params: parameter name (without `*`) to its documentation.
     """
 
@@ -80,7 +67,7 @@ def parse_docstring(doc: str | None) -> DocInfo:
         return DocInfo()
     doc = doc.strip()
     first_line = doc.splitlines()[0].strip()
-    description = "" if first_line.lower() in _SECTION_HEADERS else first_line
+    description = first_paragraph(doc)
     params: dict[str, ParamDoc] = {}
     try:
         parsed = docstring_parser.parse(doc, style=_style(doc))
@@ -96,11 +83,36 @@ def parse_docstring(doc: str | None) -> DocInfo:
     return DocInfo(doc, description, params)
 
 
+def first_paragraph(doc: str) -> str:
+    """The one-line description of a docstring: its first paragraph, wrapped lines joined.
+
+    The paragraph ends at a blank line or at a section header (`Args:`, `Parameters` ...);
+    a docstring that starts with a section has no description.
+    """
+    lines = [line.strip() for line in doc.strip().splitlines()]
+    words: list[str] = []
+    for index, text in enumerate(lines):
+        underlined = index + 1 < len(lines) and _UNDERLINE.match(lines[index + 1])
+        if not text or underlined or _PARAGRAPH_END.match(text):
+            break
+        words.append(text)
+    return " ".join(" ".join(words).split())
+
+
+_UNDERLINE = re.compile(r"^(-{3,}|={3,})$")
+_PARAGRAPH_END = re.compile(
+    r"^((args|arguments|parameters|params|keyword args|keyword arguments|other parameters|"
+    r"returns?|yields?|raises|examples?|notes?|warnings?|see also|attributes|todo)\s*:?|"
+    r":(param|parameter|arg|type|returns?|raises)\b.*|>>>.*)$",
+    re.IGNORECASE,
+)
+"""A line that ends the first paragraph: a section header, a reST field, a doctest."""
+
+
 def help_text(text: str) -> DocInfo:
-    """A script definition's `get_help()` text as a `DocInfo` (first non-empty line)."""
+    """A script definition's `get_help()` text as a `DocInfo` (description: first paragraph)."""
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[0]:
         lines.pop(0)
     cleaned = inspect.cleandoc("\n".join(lines))
-    lines = [line.strip() for line in cleaned.splitlines() if line.strip()]
-    return DocInfo(cleaned, lines[0] if lines else "", {})
+    return DocInfo(cleaned, first_paragraph(cleaned), {})

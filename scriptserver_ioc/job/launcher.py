@@ -50,6 +50,23 @@ for _name in ("_control", "_genie", "channel", "import_hooks", "namespace", "tra
     sys.modules.pop(_name, None)
 
 
+def utf8_log():
+    """Make the job's log UTF-8 (line buffered) without touching the environment.
+
+    ``PYTHONIOENCODING`` would do it for the interpreter, but libraries read that variable
+    as a plain codec name (pyepics: ``LookupError: unknown encoding``), so the streams are
+    reconfigured here instead. An encoding the user chose (``PYTHONIOENCODING``) is kept.
+    """
+    chosen = bool(os.environ.get("PYTHONIOENCODING"))
+    for stream in (sys.stdout, sys.stderr):
+        if not hasattr(stream, "reconfigure"):
+            continue
+        if chosen:
+            stream.reconfigure(line_buffering=True)
+        else:
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace", line_buffering=True)
+
+
 def parse_args(argv):
     """Parse the launcher's options (no argparse: it would cost start-up time)."""
     options = {
@@ -168,9 +185,7 @@ class Launcher:
 
     def main(self):
         """Run the process's life; returns the exit code."""
-        for stream in (sys.stdout, sys.stderr):
-            if hasattr(stream, "reconfigure"):
-                stream.reconfigure(line_buffering=True)
+        utf8_log()
         if JOB_DIR in sys.path:
             sys.path.remove(JOB_DIR)
         sys.path.append(JOB_DIR)  # `import scriptserver` keeps working, last in line

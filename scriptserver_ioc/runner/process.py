@@ -31,15 +31,16 @@ def spawn(
 ) -> subprocess.Popen:
     """Start ``python launcher.py args`` with stdout and stderr appended to ``output``.
 
-    The job's output is unbuffered and UTF-8 unless ``env`` (or the server's environment)
-    says otherwise.
+    The job's output is unbuffered unless ``env`` (or the server's environment) says
+    otherwise. No ``PYTHONIOENCODING`` is added: libraries read it as a codec name (pyepics
+    fails with ``LookupError`` on ``utf-8:backslashreplace``); the launcher makes the job's
+    log UTF-8 by reconfiguring its own streams instead.
 
     Raises:
         OSError: the interpreter cannot be started (the message names it).
     """
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")  # partial lines reach the log (and tail) too
-    full_env.setdefault("PYTHONIOENCODING", "utf-8:backslashreplace")  # the log is UTF-8
     full_env.update(env)
     full_env.pop("PYTHONSTARTUP", None)
     with open(output, "ab") as out:
