@@ -110,8 +110,8 @@ def test_GIVEN_blackbox_job_WHEN_aborted_three_times_THEN_records_are_identical(
     records = []
     for attempt in range(3):
         (job_id,) = runner.add({"script": script, "blackbox": True})
-        wait_until(lambda: runner.get("CURRENT:ID") == job_id)
-        wait_until(lambda: runner.get("CURRENT:ELAPSED") > 0.05 * attempt)
+        wait_until(lambda n=job_id: runner.get("CURRENT:ID") == n)
+        wait_until(lambda t=0.05 * attempt: runner.get("CURRENT:ELAPSED") > t)
         assert runner.put("ABORT", 1)["ok"]
         job = finished(runner, job_id)
         records.append((job["state"], job["error"], job["exit_code"]))

@@ -186,12 +186,19 @@ def test_GIVEN_job_ignoring_sigterm_with_child_WHEN_killed_THEN_no_process_left(
     wait_until(lambda: process_gone(child))
 
 
-def test_GIVEN_job_ignoring_sigterm_WHEN_soft_abort_THEN_escalates_to_kill(make_runner):
+ABORT_PROOF = SIGTERM_PROOF.rsplit("time.sleep(60)", 1)[0] + (
+    "while True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass\n"
+)
+
+
+def test_GIVEN_job_ignoring_abort_and_sigterm_WHEN_soft_abort_THEN_escalates_to_kill(
+    make_runner,
+):
     runner, events = make_runner(abort_grace=0.3, terminate_grace=0.3)
-    entry = launch(make_runner.data_dir, 7, SIGTERM_PROOF)
+    entry = launch(make_runner.data_dir, 7, ABORT_PROOF)
     runner.start(entry)
     child = _child_pid(entry)
-    events.wait(7, "line", where=lambda e: e["line"] == 6)
+    events.wait(7, "line", where=lambda e: e["line"] == 8)
 
     started = time.monotonic()
     assert runner.abort(kill=False) is None

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ..validate.estimates import TimelineTracker
+from .ending import ended_error, ending_for
 from .jobs import Job, JobState, now_iso, parse_iso
 from .specs import Rejected, load_json, parse_job_text
 from .state import Operation, RunState
@@ -23,6 +24,9 @@ OUTPUT_TAIL_CHARS = 16_000
 
 class ExecutionControl:
     """Handlers of PAUSE, RESUME, ABORT, STOP, VALIDATE, COMMANDS:RELOAD and runner events."""
+
+    _pause_carried: int | None = None
+    """Id of a job that ended with a deferred pause not yet taken: the next job starts paused."""
 
     # -- starting and ending jobs (lock held) --------------------------------------------
 
@@ -44,6 +48,7 @@ class ExecutionControl:
         self.current, self.current_source, self.output_tail = job, "", ""
         self.run_state, self._end_as = RunState.RUNNING, None
         self.touch("queue", "current", "state", "output", "script")
+        paused = self._take_carried_pause(job)
         try:
             self.current_source = source = self.job_source(job)
             timeline = self.validator.timeline(job.to_dict())
@@ -61,6 +66,7 @@ class ExecutionControl:
                     "blackbox": job.blackbox,
                     "commands": self.catalogue.job_commands(),
                     "log_path": str(self.log_path(job.id)),
+                    "paused": paused,
                 }
             )
         except (Rejected, RuntimeError, ValueError, OSError) as exc:
@@ -72,6 +78,24 @@ class ExecutionControl:
                 "traceback": "",
             }
             self._finished_current(job, {"state": "FAILED", "error": error})
+
+    def _take_carried_pause(self, job: Job) -> bool:
+        """Apply a deferred pause left by the previous job to `job` (lock held)."""
+        asked_in, self._pause_carried = self._pause_carried, None
+        if asked_in is None:
+            return False
+        if job.blackbox:
+            self.log_event(
+                f"the deferred pause asked during job {asked_in} is cancelled: job {job.id} "
+                "is black-box and has no pause points"
+            )
+            return False
+        self.run_state = RunState.PAUSING
+        self.log_event(
+            f"job {job.id} starts paused: the deferred pause asked during job {asked_in} "
+            "had not taken effect when it ended"
+        )
+        return True
 
     def _job_filename(self, job: Job) -> str:
         if job.kind == "file":
@@ -101,10 +125,11 @@ class ExecutionControl:
             raise Rejected(
                 f"job {self.current.id} is already being aborted; write 2 (KILL) to kill it"
             )
-        error = self.runner.abort(kill=kill)
+        ending = ending_for(op.pv, state is JobState.SKIPPED, op.client, kill)
+        error = self.runner.abort(kill=kill, reason=ending.reason)
         if error:
             raise Rejected(error)
-        self._end_as = (state, hold_after)
+        self._end_as = (state, hold_after, ending)
         self.run_state = RunState.ABORTING
         self.touch("state", "current")
         how = "killing" if kill else "aborting"
@@ -139,6 +164,11 @@ class ExecutionControl:
         """RESUME: continue a paused job (or cancel a pause not yet taken)."""
         if value != 1:
             raise Rejected(f"write 1 to resume (got {value!r:.40})")
+        if self.current is None and self._pause_carried is not None:
+            op.message = f"the deferred pause asked during job {self._pause_carried} is cancelled"
+            self.log_event(f"{op.client or 'someone'} cancelled the {op.message[4:]}")
+            self._pause_carried = None
+            return
         job = self._require_running()
         if self.run_state not in (RunState.PAUSED, RunState.PAUSING):
             raise Rejected(f"job {job.id} is not paused")
@@ -165,6 +195,7 @@ class ExecutionControl:
         if value != 1:
             raise Rejected(f"write 1 to stop all jobs and empty the queue (got {value!r:.40})")
         ids = self.queue.ids()
+        self._pause_carried = None
         if self.current is not None and self.run_state is not RunState.ABORTING:
             self.end_current(op, JobState.ABORTED, hold_after=False, kill=False)
         self.delete_queued(op, ids)
@@ -308,15 +339,19 @@ class ExecutionControl:
     def _finished_current(self, job: Job, event: dict[str, Any]) -> None:
         state = JobState(event.get("state", "FAILED"))
         hold_after = False
+        error = event.get("error")
         if self._end_as is not None and state is not JobState.DONE:
-            state, hold_after = self._end_as
+            state, hold_after, ending = self._end_as
+            error = ended_error(ending, error, job.blackbox, job.line)
+        elif self.run_state is RunState.PAUSING:
+            self._pause_carried = job.id
         finished = now_iso()
         elapsed = max(0.0, parse_iso(finished) - parse_iso(job.started)) if job.started else None
         job.update(
             state=state,
             finished=finished,
             elapsed=elapsed,
-            error=event.get("error"),
+            error=error,
             exit_code=event.get("exit_code"),
         )
         if state is JobState.DONE and job.progress is not None:

@@ -87,7 +87,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         self.event_log: collections.deque[str] = collections.deque(store.log_lines(400))
         self._log_chars = sum(len(line) + 1 for line in self.event_log)
         self._dirty: set[str] = set()
-        self._end_as: tuple[JobState, bool] | None = None
+        self._end_as: tuple[JobState, bool, Any] | None = None
         self._dry_running = False
         self._recovering = store.active_jobs()
         self.closed = False

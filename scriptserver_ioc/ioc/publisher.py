@@ -18,7 +18,7 @@ from typing import Any
 
 from ..validate.estimates import queue_finish
 from .encoding import char_array, to_json, zhex
-from .pvtable import BY_NAME
+from .pvtable import BY_NAME, LAST_STATE_NONE
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,8 @@ def _counts(p: Publisher) -> dict[str, Any]:
         values[f"QUEUE:{n}:ESTIMATE"] = estimate
     eta = core.queue_eta()
     values["QUEUE:ETA"] = eta
-    values["QUEUE:FINISH"] = queue_finish(eta, idle=core.current is None and not core.queue)
+    idle = core.current is None and (core.hold or not core.queue)  # nothing will run
+    values["QUEUE:FINISH"] = queue_finish(eta, idle=idle)
     return values
 
 
@@ -349,7 +350,8 @@ def _last(p: Publisher) -> dict[str, Any]:
     with core.lock:
         job = core.history[0] if core.history else None
     if job is None:
-        return {"LAST:ID": 0, "LAST:STATE": 0, "LAST:ERROR": "", "LAST:ERROR:TEXT": ""}
+        none = LAST_STATE_NONE
+        return {"LAST:ID": 0, "LAST:STATE": none, "LAST:ERROR": "", "LAST:ERROR:TEXT": ""}
     error = job.error or {}
     text = f"{error.get('type')}: {error.get('message')}" if error else ""
     from ..core.jobs import FINISHED_STATE_NAMES

@@ -82,6 +82,10 @@ class PV:
 MB = 1_000_000
 _MINOR, _MAJOR = 1, 2
 
+LAST_STATE_ENUMS = (*FINISHED_STATE_NAMES, "NONE")
+"""`LAST:STATE`: the contract's terminal states, then the added `NONE`."""
+LAST_STATE_NONE = LAST_STATE_ENUMS.index("NONE")
+
 
 def _json(name: str, description: str, count: int, added: bool = False) -> PV:
     return PV(name, "char", description, count=count, json=True, added=added)
@@ -145,9 +149,10 @@ PVS: tuple[PV, ...] = (
     PV(
         "LAST:STATE",
         "enum",
-        "how it ended",
-        enums=tuple(FINISHED_STATE_NAMES),
-        states=(0, _MAJOR, _MINOR, 0, _MAJOR),
+        "how it ended; added: `NONE` (after the contract's states) while no job has finished",
+        enums=LAST_STATE_ENUMS,
+        states=(0, _MAJOR, _MINOR, 0, _MAJOR, 0),
+        extra={"value": LAST_STATE_NONE},
     ),
     PV("LAST:ERROR", "string", "its error message (first 39 characters), empty if none"),
     PV("LAST:ERROR:TEXT", "char", "its error message in full", count=4096, added=True),

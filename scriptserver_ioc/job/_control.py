@@ -8,6 +8,10 @@ checkpoint: a line of the job's code (the tracer), ``scriptserver.pause_point()`
 ``scriptserver.sleep`` or genie_python's ``check_break``. A deferred pause blocks the job
 there (reporting ``paused`` with the line) until ``resume`` (reporting ``resumed``) or
 ``abort``; a soft abort raises ``JobAborted`` once, so ``finally:`` blocks run.
+
+A soft abort also interrupts the main thread (``_interrupt``) when it is running the job's
+code outside a checkpoint, so a job blocked in ``time.sleep`` or a genie_python wait ends
+at once; the interrupt raises nothing once the abort was delivered or outside the job.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from __future__ import annotations
 import threading
 import time
 
+import _interrupt
 import scriptserver
+
+ABORTED = "the job was aborted"
 
 
 class JobControl(scriptserver.Backend):
@@ -33,6 +40,9 @@ class JobControl(scriptserver.Backend):
         self._paused = False
         self._abort_requested = False
         self._abort_delivered = False
+        self._abort_reason = ABORTED
+        self._in_job = False
+        self._main_waiting = False
 
     # -- from the server (receiver thread) ------------------------------------------------
 
@@ -52,13 +62,23 @@ class JobControl(scriptserver.Backend):
             self._update_requested()
             self._cond.notify_all()
 
-    def request_abort(self) -> None:
-        """Raise ``JobAborted`` at the next checkpoint (or now, if paused or sleeping)."""
+    def request_abort(self, reason: str = "") -> None:
+        """Raise ``JobAborted(reason)`` in the job's main thread now, or at its next checkpoint.
+
+        A main thread waiting in a checkpoint or ``scriptserver.sleep`` is woken; one running
+        the job's code (perhaps blocked in a call) is interrupted.
+        """
         with self._cond:
+            if self._abort_requested:
+                return
             self._abort_requested = True
+            self._abort_reason = reason or ABORTED
             self._pause_requested = False
             self._update_requested()
             self._cond.notify_all()
+            interrupt = self._in_job and not self._main_waiting
+        if interrupt:
+            _interrupt.interrupt_main()
 
     @property
     def aborting(self) -> bool:
@@ -69,6 +89,42 @@ class JobControl(scriptserver.Backend):
         self.requested[0] = self._pause_requested or (
             self._abort_requested and not self._abort_delivered
         )
+
+    # -- in the job's main thread --------------------------------------------------------
+
+    def enter_job(self) -> None:
+        """The job's code is about to run in the main thread: interrupts apply from now.
+
+        Raises:
+            scriptserver.JobAborted: an abort came before the job's first line.
+        """
+        _interrupt.install(self._on_interrupt)
+        with self._cond:
+            self._in_job = True
+            self._raise_if_aborted()
+
+    def leave_job(self) -> None:
+        """The job's code has ended (an interrupt arriving later is ignored)."""
+        with self._cond:
+            self._in_job = False
+
+    def _on_interrupt(self, signum, frame) -> None:
+        """Signal handler (main thread): deliver a waiting soft abort right here."""
+        with self._cond:
+            if self._in_job and not self._main_waiting:
+                self._raise_if_aborted()
+
+    def terminated(self) -> None:
+        """SIGTERM (the abort's grace period is over): raise ``JobAborted`` in the job.
+
+        Raises:
+            scriptserver.JobAborted: always; the reason names the termination.
+        """
+        with self._cond:
+            self._abort_delivered = True
+            self._update_requested()
+            reason = self._abort_reason if self._abort_requested else ABORTED
+        raise scriptserver.JobAborted(f"{reason} (terminated: it did not end in time)")
 
     # -- in the job's threads -------------------------------------------------------------
 
@@ -89,8 +145,9 @@ class JobControl(scriptserver.Backend):
                 line = self.link.line
             self.link.update_state(paused=True)
             self.link.send({"type": "paused", "line": line})
-            while self._paused and not self._abort_requested:
-                self._cond.wait()
+            with self._waiting():
+                while self._paused and not self._abort_requested:
+                    self._cond.wait()
             self.link.update_state(paused=False)
             self._raise_if_aborted()
             self.link.send({"type": "resumed"})
@@ -100,7 +157,11 @@ class JobControl(scriptserver.Backend):
             self._abort_delivered = True
             self._paused = False
             self._update_requested()
-            raise scriptserver.JobAborted("the job was aborted")
+            raise scriptserver.JobAborted(self._abort_reason)
+
+    def _waiting(self) -> _Waiting:
+        """Context (lock held): the main thread, if it is this one, waits in here."""
+        return _Waiting(self)
 
     def pause_point(self) -> None:
         """``scriptserver.pause_point()``: a checkpoint at the job's current line."""
@@ -118,7 +179,7 @@ class JobControl(scriptserver.Backend):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            with self._cond:
+            with self._cond, self._waiting():
                 if not self.requested[0]:
                     self._cond.wait(remaining)
 
@@ -133,3 +194,19 @@ class JobControl(scriptserver.Backend):
     def simulating(self) -> bool:
         """A real run, never a simulation."""
         return False
+
+
+class _Waiting:
+    """While the main thread waits on the condition, interrupts leave it alone."""
+
+    def __init__(self, control: JobControl) -> None:
+        self.control = control
+        self.main = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> None:
+        if self.main:
+            self.control._main_waiting = True
+
+    def __exit__(self, *exc) -> None:
+        if self.main:
+            self.control._main_waiting = False

@@ -125,7 +125,14 @@ def error_info(exc, filename, prefix=""):
         line = exc.lineno
     import traceback  # only when something failed: it costs start-up time
 
-    text = "".join(traceback.format_exception(type(exc), exc, first or tb))
+    if isinstance(exc, scriptserver.JobAborted):  # where the job was, not how we got there
+        frames = [f for f in traceback.extract_tb(first or tb) if not _internal(f.filename)]
+        text = "".join(
+            ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+            + traceback.format_exception_only(type(exc), exc)
+        )
+    else:
+        text = "".join(traceback.format_exception(type(exc), exc, first or tb))
     if len(text) > MAX_TRACEBACK:
         text = "...\n" + text[-MAX_TRACEBACK:]
     return {
@@ -134,6 +141,11 @@ def error_info(exc, filename, prefix=""):
         "line": line,
         "traceback": text,
     }
+
+
+def _internal(filename):
+    """True for a frame of the launcher's own modules (not the job's or a command's)."""
+    return os.path.dirname(os.path.abspath(filename)) == JOB_DIR
 
 
 class Launcher:
@@ -173,7 +185,7 @@ class Launcher:
         elif kind == "resume":
             self.control.request_resume()
         elif kind == "abort":
-            self.control.request_abort()
+            self.control.request_abort(str(message.get("reason") or ""))
         elif kind == "exit" and not self.job_started:
             os._exit(0)
 
@@ -292,9 +304,12 @@ class Launcher:
                 self.control.requested,
                 self.options["trace_mode"],
             )
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGTERM, self._terminated)
+        if run.get("paused"):  # a deferred pause left by the previous job: before line 1
+            self.control.request_pause()
         self.link.send({"type": "running"})
         try:
+            self.control.enter_job()
             if line_tracer is not None:
                 line_tracer.install(code)
             exec(code, self.namespace)
@@ -309,12 +324,16 @@ class Launcher:
         except BaseException as exc:  # everything a job raises is its result
             outcome = {"state": "FAILED", "error": error_info(exc, filename)}
         finally:
+            self.control.leave_job()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if line_tracer is not None:
                 line_tracer.uninstall()
         if outcome["state"] == "FAILED" and self.control.aborting:
             outcome["state"] = "ABORTED"
         return outcome
+
+    def _terminated(self, signum, frame):
+        self.control.terminated()
 
     def _finish(self, run, result):
         for stream in (sys.stdout, sys.stderr):
@@ -336,10 +355,6 @@ def _print_exception():
     import traceback
 
     traceback.print_exc()
-
-
-def _terminated(signum, frame):
-    raise scriptserver.JobAborted("the job was terminated (SIGTERM)")
 
 
 def write_atomically(path, data):

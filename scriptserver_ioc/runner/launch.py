@@ -15,6 +15,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "kind": str,
     "blackbox": bool,
     "commands": list,
+    "paused": bool,
 }
 
 
@@ -22,8 +23,9 @@ def check_launch(launch: Any) -> None:
     """Raise ValueError naming what is wrong with ``launch``; return if it is usable.
 
     Expected: ``{"job_id": int, "source": str, "filename": str, "log_path": str}`` plus
-    optional ``name``, ``kind`` (str), ``blackbox`` (bool) and ``commands`` (the list of
-    ``Catalogue.job_commands()`` entries).
+    optional ``name``, ``kind`` (str), ``blackbox`` (bool), ``commands`` (the list of
+    ``Catalogue.job_commands()`` entries) and ``paused`` (bool: start paused, before the
+    job's first line; ignored for black-box jobs).
     """
     if not isinstance(launch, dict):
         raise ValueError(f"launch must be a dict, got {type(launch).__name__}")

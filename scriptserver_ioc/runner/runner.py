@@ -95,6 +95,7 @@ class JobRunner(ProcessWatching):
             with jp.lock:
                 jp.job_id = launch["job_id"]
                 jp.blackbox = bool(launch.get("blackbox"))
+                jp.pause_pending = bool(launch.get("paused")) and not jp.blackbox
                 jp.log_path, jp.result_path = log_path, result_path
                 jp.emit(
                     {
@@ -164,8 +165,13 @@ class JobRunner(ProcessWatching):
                 return None
             return f"job {jp.job_id} is not paused"
 
-    def abort(self, kill: bool) -> str | None:
-        """Abort the current job: soft (unwind, then escalate) or kill the tree now."""
+    def abort(self, kill: bool, reason: str = "") -> str | None:
+        """Abort the current job: soft (unwind, then escalate) or kill the tree now.
+
+        A soft abort raises ``JobAborted(reason)`` in the job's main thread at once, even
+        when it is blocked in a call or black-box; the tree is terminated only if the job
+        has not ended after ``abort_grace`` seconds.
+        """
         with self._lock:
             jp = self._current
             if jp is None:
@@ -180,13 +186,8 @@ class JobRunner(ProcessWatching):
             if jp.suspended:  # it must run to unwind
                 process.resume_tree(jp.proc, jp.pgid)
                 jp.suspended = False
-            now = time.monotonic()
-            if jp.blackbox:
-                process.terminate_tree(jp.proc, jp.pgid)
-                jp.kill_at = now + self.settings.abort_grace
-            else:
-                jp.send_control({"type": "abort"})
-                jp.terminate_at = now + self.settings.abort_grace
+            jp.send_control({"type": "abort", "reason": reason})
+            jp.terminate_at = time.monotonic() + self.settings.abort_grace
             jp.wake.set()
             return None
 
@@ -379,7 +380,7 @@ class JobRunner(ProcessWatching):
         return {"type": "welcome", "commands": commands}, lambda: jp.connected(conn, hello)
 
 
-_RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands")
+_RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands", "paused")
 
 
 def _group_of(pid: int) -> int | None:
