@@ -9,7 +9,10 @@ from .config import ConfigError, parse_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the options and run the IOC; a bad option ends with one line and exit code 1."""
+    """Parse the options and run the IOC; a bad option ends with one line and exit code 1.
+
+    A bad access security file ends with exit code 2.
+    """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -20,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(settings)
     except ConfigError as exc:
         print(f"scriptserver-ioc: error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_code", 1)
 
 
 if __name__ == "__main__":

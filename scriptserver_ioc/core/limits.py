@@ -29,3 +29,12 @@ MAX_REPEAT = 1_000
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting accepted in written JSON."""
+
+MAX_ESTIMATE_SECONDS = 31_622_400.0
+"""Longest estimate kept for one job (366 days); a longer one is treated as unknown."""
+
+MAX_JOB_ID = 2**31 - 1
+"""Largest job id: `CURRENT:ID` and `LAST:ID` are CA longs (32-bit)."""
+
+MAX_JSON_INTEGER = 2**63 - 1
+"""Largest integer magnitude accepted in written JSON (what SQLite stores)."""

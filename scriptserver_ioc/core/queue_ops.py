@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
+from .bounds import bounded_estimate
 from .jobs import Job, JobState, now_iso
 from .specs import (
     CONTENT_KEYS,
@@ -83,8 +84,10 @@ class QueueControl:
             more = f" (and {len(verdict.errors) - 1} more)" if len(verdict.errors) > 1 else ""
             raise Rejected(f"{where}{first.get('message')}{more}")
         job.warnings = list(verdict.warnings)
-        job.estimate = verdict.estimate
-        job.estimate_source = verdict.estimate_source if verdict.estimate is not None else "none"
+        job.estimate, dropped = bounded_estimate(verdict.estimate)
+        if dropped:
+            job.warnings.append(dropped)
+        job.estimate_source = verdict.estimate_source if job.estimate is not None else "none"
 
     def script_file(self, name: str) -> Path:
         """The path of a `file` job's script, which must lie inside the scripts directory."""

@@ -19,6 +19,7 @@ from typing import Any
 from .. import __version__
 from ..validate.estimates import group_estimates, progress_from_elapsed, remaining
 from . import limits
+from .bounds import request_id_of
 from .execution import ExecutionControl
 from .jobs import Job, JobState, now_iso, parse_iso
 from .queue import JobQueue
@@ -91,6 +92,9 @@ class ScriptServer(QueueControl, ExecutionControl):
         self._dry_running = False
         self._recovering = store.active_jobs()
         self.closed = False
+        for message in getattr(store, "quarantined", ()):  # rows the store could not serve
+            self.log_event(message)
+            self.last_error = message
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -165,6 +169,8 @@ class ScriptServer(QueueControl, ExecutionControl):
                 op.message = f"{pv}: internal error, nothing was changed ({exc})"
                 self._reload_queue()
             if not ok:
+                op.request_id = op.request_id or request_id_of(value)
+                op.job_ids = []
                 self.last_error = op.message
                 self.touch("last_error")
             self.reply_seq += 1
@@ -186,11 +192,13 @@ class ScriptServer(QueueControl, ExecutionControl):
         self.on_error_hold = bool(self.store.setting("on_error_hold", True))
         self.touch("queue", "settings")
 
-    def record_rejection(self, pv: str, message: str, client: str = "") -> Reply:
+    def record_rejection(
+        self, pv: str, message: str, client: str = "", request_id: str | None = None
+    ) -> Reply:
         """Reply to a write that could not even be decoded (nothing changes)."""
         with self.lock:
             self.reply_seq += 1
-            reply = Reply(self.reply_seq, pv, False, f"{pv}: {message}")
+            reply = Reply(self.reply_seq, pv, False, f"{pv}: {message}", request_id)
             self.replies.appendleft(reply)
             self.last_error = reply.message
             self.touch("replies", "last_error")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
+from .bounds import check_json_numbers, strict_json_loads
 
 
 class Rejected(ValueError):
@@ -49,8 +50,10 @@ class JobSpec:
 def load_json(text: str, what: str) -> Any:
     """Parse JSON text, rejecting malformed or absurdly nested input."""
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        value = strict_json_loads(text)
+    except RecursionError:
+        raise Rejected(f"{what} is nested deeper than {limits.MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:
         raise Rejected(f"{what} is not valid JSON ({exc})") from None
     if _depth(value) > limits.MAX_JSON_DEPTH:
         raise Rejected(f"{what} is nested deeper than {limits.MAX_JSON_DEPTH} levels")
@@ -79,6 +82,11 @@ def parse_call(text: str) -> tuple[str, list[Any], dict[str, Any]]:
         raise Rejected(
             f"cannot read {text.strip()[:80]!r} as a command call: {exc.msg} at column "
             f"{exc.offset}; expected {CALL_HELP}"
+        ) from None
+    except (RecursionError, MemoryError, ValueError) as exc:  # deep nesting, huge literals
+        raise Rejected(
+            f"cannot read the call ({type(exc).__name__}: {str(exc)[:80] or 'too deeply nested'});"
+            f" expected {CALL_HELP}"
         ) from None
     node = tree.body
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
@@ -111,9 +119,9 @@ def _literal(node: ast.AST, command: str) -> Any:
     if isinstance(value, (complex, bytes)):
         raise Rejected(f"{command}: argument {value!r} must be a number, string or list")
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise Rejected(f"{command}: argument {value!r} is not JSON-representable") from None
+        check_json_numbers(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Rejected(f"{command}: argument {str(value)[:60]!r} is not accepted ({exc})") from None
     return value
 
 
@@ -242,10 +250,13 @@ def parse_index(value: Any, key: str) -> int:
 
 def parse_id(value: Any, what: str = "job id") -> int:
     """A positive integer job id, from a JSON number or digits."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise Rejected(f"{what} must be a positive integer, got {value!r:.60}")
+    digits = value.strip() if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19:
+        value = int(digits)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limits.MAX_JOB_ID:
+        raise Rejected(
+            f"{what} must be a positive integer up to {limits.MAX_JOB_ID}, got {value!r:.60}"
+        )
     return value
 
 
@@ -253,7 +264,7 @@ def parse_id_or_object(text: str, what: str) -> tuple[int, dict[str, Any]]:
     """Parse `17` or `{"id": 17, ...}`: the id and the object's other keys."""
     stripped = text.strip()
     if stripped.isdigit():
-        return parse_id(int(stripped)), {}
+        return parse_id(stripped), {}
     if not stripped.startswith("{"):
         raise Rejected(
             f"{what}: expected a job id or a JSON object with 'id', got {stripped!r:.60}"

@@ -16,6 +16,7 @@ import pcaspy
 import pcaspy.driver
 from pcaspy.alarm import Alarm, Severity
 
+from ..core.bounds import request_id_of
 from ..core.specs import Rejected
 from . import pvtable
 from .encoding import decode_write
@@ -93,7 +94,8 @@ class ScriptServerDriver(pcaspy.Driver):
         try:
             decoded = self._decode(pv, value)
         except Rejected as exc:
-            self._reject_undecodable(reason, str(exc), client)
+            request_id = request_id_of(value) if isinstance(value, str) else None
+            self.core.record_rejection(reason, str(exc), client, request_id)
             return False
         completion = None
         if pv.asyn:
@@ -103,9 +105,14 @@ class ScriptServerDriver(pcaspy.Driver):
 
         try:
             reply = self.core.control(reason, decoded, client, on_done=completion)
-        except Exception:
+        except Exception as exc:  # a defect: still one reply, and the server goes on
             log.exception("%s: internal error", reason)
-            self.core.record_rejection(reason, "internal error; see the server log", client)
+            self.core.record_rejection(
+                reason,
+                f"internal error ({type(exc).__name__}), nothing was changed; see the server log",
+                client,
+                request_id_of(decoded),
+            )
             return False
         if reply.ok:
             self._accept(pv, decoded)
@@ -122,15 +129,12 @@ class ScriptServerDriver(pcaspy.Driver):
             stripped = value.strip()
             if pv.enums and stripped in pv.enums:
                 return pv.enums.index(stripped)
-            if stripped.lstrip("-").isdigit():
+            if stripped.lstrip("-").isascii() and stripped.lstrip("-").isdigit():
                 return int(stripped)
         if isinstance(value, bool) or not isinstance(value, int):
             choices = f" or one of {', '.join(pv.enums)}" if pv.enums else ""
             raise Rejected(f"expected an integer{choices}, got {value!r:.40}")
         return value
-
-    def _reject_undecodable(self, reason: str, message: str, client: str) -> None:
-        self.core.record_rejection(reason, message, client)
 
     def _accept(self, pv: pvtable.PV, decoded: Any) -> None:
         with self.lock:

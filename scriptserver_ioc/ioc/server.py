@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from . import pvtable
+from .acf import check_acf
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def run(settings: Settings) -> int:
     """
     port = configure_epics_environment(settings)
     check_port_free(port)
+    if settings.acf is not None:
+        check_acf(settings.acf, P=settings.prefix)
     import pcaspy
 
     from ..app import Application

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..core.jobs import Job
+from ..core.bounds import BadRecord, job_from_row, strict_json_loads
+from ..core.jobs import Job, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,13 @@ CREATE TABLE IF NOT EXISTS durations (
 );
 CREATE INDEX IF NOT EXISTS durations_key ON durations(key);
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id,
+    record,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 """
 
 
@@ -69,6 +78,8 @@ class Store:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._next_id: int | None = None
+        self.quarantined: list[str] = []
+        """Messages about stored rows set aside at start-up (for the event log)."""
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM settings WHERE key='schema'").fetchone()
@@ -76,6 +87,8 @@ class Store:
             self._db.execute(
                 "INSERT INTO settings(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
+        elif not str(row[0]).isdigit():
+            log.error("the stored schema version %r is not a number; assuming %d", row[0], 1)
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"the database {self.path} has schema {row[0]}, newer than this server "
@@ -156,45 +169,105 @@ class Store:
             self._db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in job_ids])
 
     def queued_jobs(self) -> list[tuple[Job, float]]:
-        """Every queued job with its sort key, in run order."""
+        """Every queued job with its sort key, in run order (bad rows are quarantined)."""
         rows = self._db.execute(
-            "SELECT record, position FROM jobs WHERE position IS NOT NULL ORDER BY position"
-        )
-        return [(Job.from_dict(json.loads(record)), key) for record, key in rows]
+            "SELECT id, record, position FROM jobs WHERE position IS NOT NULL ORDER BY position"
+        ).fetchall()
+        jobs = []
+        for row_id, record, key in rows:
+            job = self._job(row_id, record, key)
+            if job is not None:
+                jobs.append((job, key))
+        return jobs
 
     def active_jobs(self) -> list[tuple[Job, dict | None]]:
         """Jobs that were running or paused when the server stopped, with their handles."""
         rows = self._db.execute(
-            "SELECT record, handle FROM jobs WHERE position IS NULL AND finished_seq IS NULL "
+            "SELECT id, record, handle FROM jobs WHERE position IS NULL AND finished_seq IS NULL "
             "ORDER BY id"
-        )
-        return [
-            (Job.from_dict(json.loads(record)), json.loads(handle) if handle else None)
-            for record, handle in rows
-        ]
+        ).fetchall()
+        jobs = []
+        for row_id, record, handle in rows:
+            job = self._job(row_id, record)
+            if job is not None:
+                jobs.append((job, _handle(handle)))
+        return jobs
 
     def history(self, limit: int) -> list[Job]:
-        """The most recently finished jobs, newest first."""
+        """The most recently finished jobs, newest first (bad rows are quarantined)."""
         rows = self._db.execute(
-            "SELECT record FROM jobs WHERE finished_seq IS NOT NULL "
+            "SELECT id, record FROM jobs WHERE finished_seq IS NOT NULL "
             "ORDER BY finished_seq DESC LIMIT ?",
             (limit,),
-        )
-        return [Job.from_dict(json.loads(record)) for (record,) in rows]
+        ).fetchall()
+        jobs = [self._job(row_id, record) for row_id, record in rows]
+        return [job for job in jobs if job is not None]
 
     def finished_job(self, job_id: int) -> Job | None:
         """A finished job by id (also older than the history PV shows)."""
         row = self._db.execute(
-            "SELECT record FROM jobs WHERE id=? AND finished_seq IS NOT NULL", (job_id,)
+            "SELECT id, record FROM jobs WHERE id=? AND finished_seq IS NOT NULL", (job_id,)
         ).fetchone()
-        return Job.from_dict(json.loads(row[0])) if row else None
+        return self._job(*row) if row else None
+
+    def _job(self, row_id: Any, record: Any, key: Any = None) -> Job | None:
+        """The job of a row, or None after moving a row that cannot be served aside."""
+        try:
+            if key is not None and not (isinstance(key, (int, float)) and math.isfinite(key)):
+                raise BadRecord(f"its queue position {key!r:.40} is not a finite number")
+            if not isinstance(record, str):
+                raise BadRecord("the record is not text")
+            job, repairs = job_from_row(row_id, record)
+        except BadRecord as exc:
+            self._quarantine(row_id, record, str(exc))
+            return None
+        if repairs:
+            message = f"job {row_id}: {'; '.join(repairs)}"
+            log.error("%s", message)
+            self.quarantined.append(message)
+            try:
+                with self.transaction():
+                    self._db.execute(
+                        "UPDATE jobs SET record=? WHERE id=?", (job.json_text(), row_id)
+                    )
+            except sqlite3.Error as exc:
+                log.error("cannot store the repaired job %s: %s", row_id, exc)
+        return job
+
+    def _quarantine(self, row_id: Any, record: Any, reason: str) -> None:
+        message = (
+            f"job row {row_id!r:.40} set aside in the quarantine table of {self.path.name}: "
+            f"{reason}"
+        )
+        log.error("%s", message)
+        self.quarantined.append(message)
+        try:
+            with self.transaction():
+                self._db.execute(
+                    "INSERT INTO quarantine(job_id, record, reason, at) VALUES (?, ?, ?, ?)",
+                    (row_id, record, reason, now_iso()),
+                )
+                self._db.execute("DELETE FROM jobs WHERE id IS ?", (row_id,))
+        except sqlite3.Error as exc:  # e.g. disk full: skipped in memory, kept on disk
+            log.error("cannot move job row %r to the quarantine table: %s", row_id, exc)
 
     # -- settings, ids, durations, log ------------------------------------------------
 
     def setting(self, key: str, default: Any = None) -> Any:
-        """A stored setting (JSON value), or `default`."""
+        """A stored setting (JSON value), or `default` (also for a value that is not JSON)."""
         row = self._db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        if row is None:
+            return default
+        try:
+            value = strict_json_loads(row[0])
+        except (ValueError, TypeError, RecursionError):
+            value = _NOT_JSON
+        if value is _NOT_JSON or (default is not None and type(value) is not type(default)):
+            message = f"setting {key!r} holds {row[0]!r:.60}, not a {type(default).__name__}"
+            log.error("%s; using %r", message, default)
+            self.quarantined.append(f"{message}; the default {default!r} is used")
+            return default
+        return value
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a setting as JSON."""
@@ -209,8 +282,12 @@ class Store:
         """Reserve `count` new job ids; ids are never reused for the life of the database."""
         with self.transaction():
             if self._next_id is None:
-                highest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
-                self._next_id = max(int(self.setting("next_id", 1)), highest + 1)
+                highest = self._db.execute(  # quarantined rows keep their ids too
+                    "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM jobs), (SELECT COALESCE(MAX("
+                    "job_id), 0) FROM quarantine WHERE typeof(job_id) = 'integer'))"
+                ).fetchone()[0]
+                stored = self.setting("next_id", 1)
+                self._next_id = max(stored if 0 < stored <= 2**31 else 1, int(highest) + 1)
             first = self._next_id
             self.set_setting("next_id", first + count)
             self._next_id = first + count
@@ -242,3 +319,15 @@ class Store:
         """The last `limit` lines of the event log, oldest first."""
         rows = self._db.execute("SELECT line FROM log ORDER BY seq DESC LIMIT ?", (limit,))
         return [line for (line,) in rows][::-1]
+
+
+_NOT_JSON = object()
+
+
+def _handle(text: Any) -> dict | None:
+    """A stored recovery handle, or None if it is missing or unreadable."""
+    try:
+        handle = strict_json_loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return None
+    return handle if isinstance(handle, dict) else None

@@ -256,7 +256,10 @@ def queue_finish(eta: float | None, now: datetime | None = None, idle: bool = Fa
     if idle or eta is None or eta < 0:
         return "-"
     now = now or datetime.now().astimezone()
-    finish = now + timedelta(seconds=eta)
+    try:
+        finish = now + timedelta(seconds=eta)
+    except (OverflowError, ValueError):  # beyond the calendar (year 9999) or NaN
+        return "-" if eta != eta else f"in {eta / 31_557_600:.3g} years"
     text = finish.strftime("%H:%M:%S")
     days = (finish.date() - now.date()).days
     return f"{text} +{days}d" if days > 0 else text
