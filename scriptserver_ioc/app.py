@@ -1,8 +1,8 @@
 """The application object: every part of one script server, built in order, closed once.
 
 `Application.open(settings)` locks the data directory, opens the store and builds the
-catalogue, the companion checker, the validator, the core, the job runner and the catalogue
-watcher; no Channel Access yet (the IOC layer, `ioc/server.py`, adds it). `close()` stops
+catalogue, the companion checker, the validator, the core, the job runner, the catalogue
+watcher and the pre-flight worker; no Channel Access yet (the IOC layer, `ioc/server.py`, adds it). `close()` stops
 them in reverse order: the watcher, the runner (a running job keeps running, for the next
 start to adopt; the warm spare is killed), the checker, the core (it refuses further
 changes), the store, and last the data-directory lock. A failure while opening closes what
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .runner import JobRunner
     from .store.sqlite import Store
     from .validate.companions import CompanionRunner
+    from .validate.preflight import PreflightWorker
     from .validate.validator import Validator
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Application:
     core: ScriptServer
     runner: JobRunner
     watcher: CatalogueWatcher
+    preflight: PreflightWorker
     _closers: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -66,6 +68,7 @@ class Application:
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
         from .validate.companions import CompanionRunner
+        from .validate.preflight import PreflightWorker
         from .validate.validator import Validator
 
         try:
@@ -128,6 +131,8 @@ class Application:
 
             watcher = CatalogueWatcher(catalogue, commands_changed)
             closers.append(("catalogue watcher", watcher.stop))
+            preflight = PreflightWorker(core, validator, workers=settings.preflight_workers)
+            closers.append(("pre-flight worker", lambda: preflight.stop(timeout=1.0)))
         except BaseException:
             _close_all(closers)
             raise
@@ -141,6 +146,7 @@ class Application:
             core,
             runner,
             watcher,
+            preflight,
             closers,
         )
 
@@ -148,6 +154,8 @@ class Application:
         """Adopt a job left running by a previous server, start the queue and the watcher."""
         self.core.attach_runner(self.runner)
         self.watcher.start()
+        if self.settings.preflight_workers > 0:
+            self.preflight.start()
 
     def close(self) -> None:
         """Stop every part in reverse order of opening; safe to call twice."""

@@ -33,6 +33,7 @@ class Settings:
     scripts_dir: Path = field(default_factory=Path)
     log_level: str = "INFO"
     warm_spare: bool = True
+    preflight_workers: int = 1
 
     @property
     def logs_dir(self) -> Path:
@@ -123,9 +124,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         help="logging level",
     )
+    add(
+        "--preflight-workers",
+        type=_count,
+        metavar="N",
+        default=1,
+        help="dry runs at a time checking queued jobs before their turn; 0 turns "
+        "pre-flight off (default 1)",
+    )
     add("--no-warm-spare", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(env_commands=env_commands)
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..16")
+    return value
 
 
 def _port(text: str) -> int:
@@ -183,6 +202,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         ).resolve(),
         log_level=args.log_level,
         warm_spare=not args.no_warm_spare,
+        preflight_workers=args.preflight_workers,
     )
 
 

@@ -240,3 +240,9 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def settle_preflights(client, timeout: float = 60.0) -> None:
+    """Wait until every queued job has its pre-flight verdict (they arrive in the background
+    and change the QUEUE PV), so a test can compare the queue before and after a write."""
+    wait_until(lambda: all(job.get("preflight") for job in client.queue()), timeout)

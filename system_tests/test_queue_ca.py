@@ -8,6 +8,7 @@ import re
 import zlib
 
 import pytest
+from conftest import settle_preflights
 
 from scriptserver_ioc.ioc.encoding import zhex
 
@@ -64,6 +65,7 @@ def test_GIVEN_jobs_WHEN_batch_added_at_position_THEN_inserted_atomically_there(
 
 def test_GIVEN_batch_with_one_bad_item_WHEN_added_THEN_nothing_queued(client):
     client.add("set_ei(11)")
+    settle_preflights(client)
     before = client.get_text("QUEUE")
     reply = client.put("QUEUE:ADD", [{"call": "set_ei(12)"}, {"call": "set_ei('fast')"}])
     assert not reply["ok"]
@@ -97,6 +99,7 @@ def test_GIVEN_queued_job_WHEN_updated_THEN_revalidated_and_changed(client):
     reply = client.put("QUEUE:UPDATE", {"id": job_id, "args": {"energy": 30}})
     assert reply["ok"], reply
     assert client.queue()[0]["args"]["energy"] == 30.0
+    settle_preflights(client)
     before = client.get_text("QUEUE")
     reply = client.put("QUEUE:UPDATE", {"id": job_id, "args": {"energy": "hot"}})
     assert not reply["ok"] and "energy" in reply["message"]

@@ -32,6 +32,8 @@ class ExecutionControl:
 
     def _maybe_start_next(self) -> None:
         while self.runner is not None and not self.hold and self.current is None and self.queue:
+            if self.preflight_blocks(self.queue.first()):
+                return
             self._start(self.queue.pop_first())
 
     def _start(self, job: Job) -> None:

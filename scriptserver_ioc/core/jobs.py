@@ -70,6 +70,7 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
     exit_code: int | None = None
+    preflight: dict[str, Any] | None = None
     _json: str | None = field(default=None, repr=False, compare=False)
 
     def update(self, **changes: Any) -> None:

@@ -138,6 +138,12 @@ class JobQueue:
         self._count(old, -1)
         self._count(job, 1)
 
+    def update_job(self, job: Job, **changes: object) -> None:
+        """Change fields of a queued job in place, keeping the totals right."""
+        self._count(job, -1)
+        job.update(**changes)
+        self._count(job, 1)
+
     def _count(self, job: Job, sign: int) -> None:
         self.json_bytes += sign * len(job.json_text())
         self.estimate_total += sign * (job.estimate or 0.0)

@@ -119,6 +119,7 @@ class QueueControl:
         for job, job_id in zip(jobs, ids):
             job.update(id=job_id, created=created, state=JobState.QUEUED)
         self.check_queue_room(len(jobs), sum(len(job.json_text()) for job in jobs))
+        self.note_queued(jobs)
         self._insert(jobs, index)
         op.job_ids = ids
         where = "" if index is None or index >= len(self.queue) - len(jobs) else f" at {index}"
@@ -317,6 +318,7 @@ class QueueControl:
             self.hold = hold
             self.store.set_setting("hold", hold)
             self.log_event(why)
+            self.hold_reason = why if hold else ""
         self.touch("settings")
 
     # -- helpers -------------------------------------------------------------------------

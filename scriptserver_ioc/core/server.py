@@ -22,6 +22,7 @@ from . import limits
 from .bounds import request_id_of
 from .execution import ExecutionControl
 from .jobs import Job, JobState, now_iso, parse_iso
+from .preflight import PreflightControl
 from .queue import JobQueue
 from .queue_ops import QueueControl
 from .specs import Rejected
@@ -35,7 +36,7 @@ LOG_TAIL_CHARS = 16_000
 SLOTS = 10
 
 
-class ScriptServer(QueueControl, ExecutionControl):
+class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
     """The state of the script server and every operation on it.
 
     Threading: every public method takes `self.lock`; handlers run with it held. Listeners
@@ -76,6 +77,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         )
         self.hold = bool(store.setting("hold", False))
         self.on_error_hold = bool(store.setting("on_error_hold", True))
+        self.load_preflight_settings()
         self.current: Job | None = None
         self.run_state = RunState.IDLE
         self.current_source = ""
@@ -190,6 +192,7 @@ class ScriptServer(QueueControl, ExecutionControl):
         self.queue.load(self.store.queued_jobs())
         self.hold = bool(self.store.setting("hold", False))
         self.on_error_hold = bool(self.store.setting("on_error_hold", True))
+        self.load_preflight_settings()
         self.touch("queue", "settings")
 
     def record_rejection(
@@ -273,9 +276,18 @@ class ScriptServer(QueueControl, ExecutionControl):
             return progress_from_elapsed(self.elapsed() or 0.0, job.estimate)
 
     def queue_eta(self) -> float:
-        """Seconds until the current and every queued job have finished (unknown = 0)."""
+        """Seconds until the current and every queued job have finished (unknown = 0).
+
+        While the queue is held only the current job counts: nothing queued will start.
+        """
         with self.lock:
-            return (self.remaining() or 0.0) + max(0.0, self.queue.estimate_total)
+            queued = 0.0 if self.hold else max(0.0, self.queue.estimate_total)
+            return (self.remaining() or 0.0) + queued
+
+    def nothing_to_run(self) -> bool:
+        """True when no job runs and none will start (idle and empty, or held)."""
+        with self.lock:
+            return self.current is None and (self.hold or not self.queue)
 
     def state_code(self) -> int:
         """`STATE:CODE`: NICOS status code of the run state."""
@@ -293,6 +305,8 @@ class ScriptServer(QueueControl, ExecutionControl):
                 "state_code": self.state_code(),
                 "hold": self.hold,
                 "on_error": "HOLD" if self.on_error_hold else "CONTINUE",
+                "on_invalid": "HOLD" if self.on_invalid_hold else "RUN",
+                "hold_reason": self.hold_reason if self.hold else "",
                 "current_id": self.current.id if self.current else None,
                 "queue_count": len(self.queue),
                 "queue_eta": self.queue_eta(),
@@ -341,6 +355,7 @@ CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], None]] = {
     "QUEUE:CLEAR": ScriptServer.clear,
     "QUEUE:HOLD": ScriptServer.set_hold,
     "QUEUE:ON_ERROR": ScriptServer.set_on_error,
+    "QUEUE:ON_INVALID": ScriptServer.set_on_invalid,
     "PAUSE": ScriptServer.pause,
     "RESUME": ScriptServer.resume,
     "ABORT": ScriptServer.abort,

@@ -299,8 +299,7 @@ def _counts(p: Publisher) -> dict[str, Any]:
         values[f"QUEUE:{n}:ESTIMATE"] = estimate
     eta = core.queue_eta()
     values["QUEUE:ETA"] = eta
-    idle = core.current is None and (core.hold or not core.queue)  # nothing will run
-    values["QUEUE:FINISH"] = queue_finish(eta, idle=idle)
+    values["QUEUE:FINISH"] = queue_finish(eta, idle=core.nothing_to_run())
     return values
 
 
@@ -311,6 +310,7 @@ def _state(p: Publisher) -> dict[str, Any]:
         "STATE:CODE": core.state_code(),
         "QUEUE:HOLD": int(core.hold),
         "QUEUE:ON_ERROR": 0 if core.on_error_hold else 1,
+        "QUEUE:ON_INVALID": 0 if core.on_invalid_hold else 1,
     }
 
 

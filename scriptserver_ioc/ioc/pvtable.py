@@ -203,6 +203,13 @@ PVS: tuple[PV, ...] = (
         enums=("HOLD", "CONTINUE"),
     ),
     _control(
+        "QUEUE:ON_INVALID",
+        "enum",
+        "before a job whose pre-flight (background dry run) fails: HOLD the queue or RUN it",
+        enums=("HOLD", "RUN"),
+        added=True,
+    ),
+    _control(
         "PAUSE",
         "enum",
         "DEFERRED: at the next pause point; IMMEDIATE: suspend now",

@@ -1,0 +1,142 @@
+"""Pre-flight verdicts on queued jobs and the QUEUE:ON_INVALID policy.
+
+A mixin of `ScriptServer`. The pre-flight worker (`validate.preflight.PreflightWorker`)
+asks for the next queued job to check with `next_preflight`, dry-runs it on its own thread
+(never the Channel Access thread, never under this lock) and hands the record back with
+`apply_preflight`. A job's `preflight` is None until it has been checked against the
+current catalogue revision; an edit replaces the job object, so its verdict starts over.
+
+With `ON_INVALID=HOLD` the queue does not start a job whose verdict is `fails`: it holds,
+saying which job and why. When a job's turn comes right after the job before it ended and
+its pre-flight is still under way, the queue waits for the verdict; only a job added to an
+idle, empty queue starts at once (its own run reports a failure as soon as a dry run would).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from .jobs import Job
+from .specs import Rejected
+from .state import Operation
+
+log = logging.getLogger(__name__)
+
+FAILS = "fails"
+ESTIMATE_SOURCES_REPLACED = ("none", "dry-run")
+"""Estimate sources a pre-flight estimate replaces (history and declared ones are kept)."""
+
+
+@dataclass
+class PreflightTask:
+    """One job to pre-flight: the job object (identity marks its version) and what to run."""
+
+    job: Job
+    record: dict[str, Any]
+    source: str | None
+    filename: str
+    revision: int
+    problem: str | None = None
+
+
+class PreflightControl:
+    """Handlers and hooks of pre-flight checks (mixin of ScriptServer; lock held inside)."""
+
+    preflight_worker: Any = None
+    on_invalid_hold: bool = True
+    hold_reason: str = ""
+    _starts_unchecked: int | None = None
+
+    def attach_preflight(self, worker: Any) -> None:
+        """Connect the pre-flight worker; from now on queued jobs get verdicts."""
+        with self.lock:
+            self.preflight_worker = worker
+
+    def load_preflight_settings(self) -> None:
+        """Read ON_INVALID from the store (at start and after a failed commit)."""
+        self.on_invalid_hold = bool(self.store.setting("on_invalid_hold", True))
+
+    def note_queued(self, jobs: list[Job]) -> None:
+        """New jobs are being queued (lock held): one that will start at once is not awaited."""
+        idle = self.current is None and not self.hold and not self.queue
+        self._starts_unchecked = jobs[0].id if idle and jobs else None
+
+    def preflight_stale(self, job: Job) -> bool:
+        """True if the job has no verdict for the current catalogue revision."""
+        record = job.preflight
+        return record is None or record.get("revision") != self.catalogue.revision
+
+    def next_preflight(self, busy: set[int]) -> PreflightTask | None:
+        """The first queued job (in run order) without a current verdict, not in `busy`."""
+        with self.lock:
+            for job in self.queue:
+                if job.id in busy or not self.preflight_stale(job):
+                    continue
+                problem = None
+                try:
+                    source: str | None = self.job_source(job)
+                    filename = self._job_filename(job)
+                except Rejected as exc:
+                    source, filename, problem = None, "", str(exc)
+                return PreflightTask(
+                    job, job.to_dict(), source, filename, self.catalogue.revision, problem
+                )
+        return None
+
+    def apply_preflight(self, job: Job, record: dict[str, Any]) -> None:
+        """Keep a verdict on the job it was made for (if still queued unchanged), go on."""
+        with self.lock:
+            if self.queue.get(job.id) is job:
+                changes: dict[str, Any] = {"preflight": record}
+                estimate = record.get("estimate")
+                if estimate is not None and job.estimate_source in ESTIMATE_SOURCES_REPLACED:
+                    changes.update(estimate=estimate, estimate_source="dry-run")
+                self.queue.update_job(job, **changes)
+                try:
+                    with self.store.transaction():
+                        self.store.save_jobs([(job, self.queue.keys[job.id])])
+                        if record.get("verdict") == FAILS:
+                            self.log_event(f"pre-flight of job {job.id}: {describe(record)}"[:500])
+                except Exception:  # the verdict is advice: keep it in memory
+                    log.exception("cannot store the pre-flight verdict of job %s", job.id)
+                self.touch("queue")
+                self._maybe_start_next()
+            elif self.current is job:
+                job.update(preflight=record)
+                self.touch("current")
+        self._notify()
+
+    def preflight_blocks(self, job: Job) -> bool:
+        """True if the queue must not start `job` now (lock held); holds it if it fails."""
+        if not self.on_invalid_hold or self.preflight_worker is None:
+            return False
+        if self.preflight_stale(job):
+            return job.id != self._starts_unchecked
+        if job.preflight.get("verdict") != FAILS:  # type: ignore[union-attr]
+            return False
+        why = f"queue held before job {job.id} ({job.name[:80]}): {describe(job.preflight)}"
+        with self.store.transaction():
+            self.change_hold(True, why[:500])
+        return True
+
+    def set_on_invalid(self, op: Operation, value: Any) -> None:
+        """QUEUE:ON_INVALID: 0 hold before a job whose pre-flight fails, 1 run it anyway."""
+        if value not in (0, 1):
+            raise Rejected(f"write 0 (HOLD) or 1 (RUN), got {value!r:.40}")
+        self.on_invalid_hold = value == 0
+        self.store.set_setting("on_invalid_hold", self.on_invalid_hold)
+        self.touch("settings")
+        op.message = "before a job whose pre-flight fails: " + ("hold" if value == 0 else "run")
+        who = f"{op.client}: " if op.client else ""
+        self.log_event(f"{who}set ON_INVALID to {'HOLD' if value == 0 else 'RUN'}")
+
+
+def describe(record: dict[str, Any] | None) -> str:
+    """`pre-flight fails at line 4: NameError: ...` for messages a person reads."""
+    if not record:
+        return "not checked yet"
+    where = f" at line {record['line']}" if record.get("line") else ""
+    message = f": {record['message']}" if record.get("message") else ""
+    return f"pre-flight {record.get('verdict')}{where}{message}"

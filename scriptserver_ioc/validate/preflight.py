@@ -1,0 +1,198 @@
+"""Pre-flight: every queued job dry-run in the background before its turn.
+
+`PreflightWorker` keeps a few threads that ask the core for the next queued job without a
+verdict (`core.next_preflight`, in run order, so the next job to run is checked first),
+dry-run it with `Validator.dry_run` (a process of its own, at low CPU priority) and hand
+the record back (`core.apply_preflight`). Nothing here runs on the Channel Access thread or
+holds the core's lock while a dry run goes on, so the running job's pause and abort are
+answered as quickly as without pre-flights.
+
+The record kept on the job (`preflight` in the job record)::
+
+    {"verdict": "ok" | "warnings" | "fails" | "unknown", "line": 12 | null,
+     "message": "NameError: name 'x' is not defined", "warnings": [...],
+     "estimate": 7260.0 | null, "beam": {...} | null, "revision": 3,
+     "checked": "2026-12-01T09:00:00.000+00:00", "seconds": 0.31}
+
+`fails`: the dry run raised at a line of the job's code. `unknown`: it could not be
+simulated (stopped at the real-time limit, a prelude or command import that failed, the
+interpreter could not start); `message` says why. `warnings`: it ran, but something needs a
+look (the job's own warnings from its checks at submit, or the dry run's). Identical jobs
+(same content, same catalogue revision) share one dry run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from scriptserver_ioc.core.jobs import now_iso
+
+logger = logging.getLogger(__name__)
+
+OK, WARNINGS, FAILS, UNKNOWN = "ok", "warnings", "fails", "unknown"
+VERDICTS = (OK, WARNINGS, FAILS, UNKNOWN)
+CACHE_SIZE = 1000
+
+
+def preflight_record(
+    result: dict[str, Any], job_warnings: list[str] | None, revision: int
+) -> dict[str, Any]:
+    """The verdict of a dry-run result (the ``dry_run`` object of VALIDATE:RESULT).
+
+    Args:
+        result: what ``Validator.dry_run`` returned.
+        job_warnings: the warnings the job got when it was queued.
+        revision: catalogue revision the dry run used.
+    """
+    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    warnings = [str(w) for w in result.get("warnings") or []]
+    warnings += [f"dry run: {note}" for note in result.get("notes") or []]
+    line, message = None, ""
+    if result.get("ok"):
+        verdict = WARNINGS if warnings or job_warnings else OK
+    elif error.get("type") == "DryRunTimeout" or error.get("line") is None:
+        verdict, message = UNKNOWN, str(error.get("message") or "the dry run gave no result")
+    else:
+        verdict, line, message = FAILS, error.get("line"), str(error.get("message") or "")
+    return {
+        "verdict": verdict,
+        "line": line,
+        "message": message[:2000],
+        "warnings": warnings[:50],
+        "estimate": result.get("estimate") if result.get("ok") else None,
+        "beam": result.get("beam"),
+        "revision": revision,
+        "checked": now_iso(),
+        "seconds": result.get("real_seconds"),
+    }
+
+
+def unknown_record(message: str, revision: int) -> dict[str, Any]:
+    """The record of a job that could not even be handed to a dry run."""
+    return preflight_record(
+        {"ok": False, "error": {"type": "DryRunFailed", "message": message, "line": None}},
+        None,
+        revision,
+    )
+
+
+class PreflightWorker:
+    """Background pre-flight of queued jobs.
+
+    Threading: the core calls `changed` (a listener) from any thread; it only sets an event.
+    Worker threads take the core's lock only inside `next_preflight` and `apply_preflight`.
+
+    Args:
+        core: the `core.ScriptServer` (``next_preflight``, ``apply_preflight``,
+            ``add_listener``, ``attach_preflight``).
+        validator: the `Validator` (``dry_run``, ``job_key``).
+        workers: dry runs at a time (each is a process).
+        time_limit: real seconds a pre-flight dry run may take (default: the validator's).
+        env: environment of the dry-run processes (beam model options, for example).
+    """
+
+    def __init__(
+        self,
+        core: Any,
+        validator: Any,
+        *,
+        workers: int = 1,
+        time_limit: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.core = core
+        self.validator = validator
+        self.workers = max(1, int(workers))
+        self.time_limit = time_limit
+        self.env = env
+        self.checked = 0
+        """Dry runs made (identical jobs answered from the cache are not counted)."""
+        self._busy: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending_wake = True
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self._cache: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+
+    def start(self) -> None:
+        """Attach to the core and start the worker threads."""
+        self.core.add_listener(self.changed)
+        self.core.attach_preflight(self)
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"preflight-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs; a dry run under way is left to end on its own time limit."""
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def changed(self, topics: set[str]) -> None:
+        """Core listener: queued jobs or the catalogue changed; look for work."""
+        if topics & {"queue", "commands"}:
+            with self._lock:
+                self._pending_wake = True
+                self._wake.notify_all()
+
+    def idle(self) -> bool:
+        """True when no dry run is under way and no job waits for one (for tests/benches)."""
+        with self._lock:
+            busy = bool(self._busy)
+        return not busy and self.core.next_preflight(set()) is None
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending_wake and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                self._pending_wake = False
+                busy = set(self._busy)
+            task = self.core.next_preflight(busy)  # never under our lock: the core's comes first
+            if task is None:
+                continue
+            with self._lock:
+                self._pending_wake = True  # more may wait: another worker (or this one) looks
+                if task.job.id in self._busy:
+                    continue
+                self._busy.add(task.job.id)
+            try:
+                record = self.check(task)
+            except Exception as exc:  # a bug here must not stop pre-flights
+                logger.exception("pre-flight of job %s failed", task.job.id)
+                record = unknown_record(f"the pre-flight itself failed: {exc}", task.revision)
+            finally:
+                with self._lock:
+                    self._busy.discard(task.job.id)
+            self.core.apply_preflight(task.job, record)
+
+    def check(self, task: Any) -> dict[str, Any]:
+        """The pre-flight record of one task (a `core.preflight.PreflightTask`)."""
+        if task.source is None:
+            return unknown_record(task.problem or "the job's code cannot be read", task.revision)
+        key = (self.validator.job_key(task.record), task.revision)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            result = self.validator.dry_run(
+                task.record, task.source, task.filename, time_limit=self.time_limit, env=self.env
+            )
+            cached = preflight_record(result, [], task.revision)
+            with self._lock:
+                self.checked += 1
+                self._cache[key] = cached
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        record = dict(cached)
+        if record["verdict"] == OK and task.record.get("warnings"):
+            record["verdict"] = WARNINGS
+        return record

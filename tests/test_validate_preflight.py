@@ -1,0 +1,187 @@
+"""Pre-flight of queued jobs without Channel Access: real dry runs, the core's policy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.store.sqlite import Store
+from scriptserver_ioc.validate.preflight import PreflightWorker, preflight_record
+from scriptserver_ioc.validate.validator import Validator
+
+COMMANDS = Path(__file__).resolve().parent.parent / "commands"
+
+
+class RecordingRunner:
+    """Stands in for the JobRunner (job processes are tested elsewhere): records starts."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    def start(self, launch: dict) -> None:
+        self.started.append(launch["job_id"])
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    (tmp_path / "scripts").mkdir()
+    commands = tmp_path / "commands"
+    shutil.copytree(COMMANDS, commands)
+    catalogue = Catalogue([commands])
+    validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
+    core = ScriptServer(
+        store, catalogue, validator, scripts_dir=tmp_path / "scripts", logs_dir=tmp_path
+    )
+    core.control("QUEUE:HOLD", 1)
+    runner = RecordingRunner()
+    core.attach_runner(runner)
+    worker = PreflightWorker(core, validator, time_limit=5)
+    worker.start()
+    core.test_runner = runner
+    yield core
+    worker.stop()
+    store.close()
+
+
+def add(core, value) -> list[int]:
+    reply = core.control("QUEUE:ADD", json.dumps(value))
+    assert reply.ok, reply.message
+    return reply.job_ids
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def verdict(core, job_id):
+    job = core.queue.get(job_id)
+    return (job.preflight or {}).get("verdict") if job else None
+
+
+def finish(core, job_id, state="DONE"):
+    core.on_job_event(job_id, {"type": "finished", "state": state, "error": None})
+
+
+# -- the verdict of a dry-run result ---------------------------------------------------
+
+
+def test_GIVEN_dry_run_results_WHEN_turned_into_verdicts_THEN_each_kind_named():
+    ok = preflight_record({"ok": True, "estimate": 5.0, "notes": []}, [], 1)
+    assert (ok["verdict"], ok["estimate"], ok["line"]) == ("ok", 5.0, None)
+    warned = preflight_record({"ok": True, "estimate": 5.0, "notes": ["n"]}, [], 1)
+    assert warned["verdict"] == "warnings" and warned["warnings"] == ["dry run: n"]
+    assert preflight_record({"ok": True, "estimate": 1.0}, ["line 2: x"], 1)["verdict"] == (
+        "warnings"
+    )
+    error = {"type": "NameError", "message": "NameError: name 'x'", "line": 4}
+    fails = preflight_record({"ok": False, "estimate": None, "error": error}, [], 2)
+    assert (fails["verdict"], fails["line"], fails["revision"]) == ("fails", 4, 2)
+    assert fails["estimate"] is None and "name 'x'" in fails["message"]
+    stuck = {"type": "DryRunTimeout", "message": "dry run stopped after 5 s", "line": 3}
+    unknown = preflight_record({"ok": False, "error": stuck}, [], 1)
+    assert unknown["verdict"] == "unknown" and "stopped" in unknown["message"]
+    prelude = {"type": "ImportError", "message": "the prelude failed: ...", "line": None}
+    assert preflight_record({"ok": False, "error": prelude}, [], 1)["verdict"] == "unknown"
+
+
+# -- the background worker and the core's policy --------------------------------------
+
+
+def test_GIVEN_queued_jobs_WHEN_preflighted_THEN_verdict_estimate_and_line_on_each(server):
+    good, broken, endless = add(
+        server,
+        [
+            {"script": "import time\ntime.sleep(120)\nprint('done')\n"},
+            {"script": "x = 1\ny = x / 0\n"},
+            {"script": "while True:\n    pass\n"},
+        ],
+    )
+    wait_for(lambda: all(verdict(server, i) for i in (good, broken, endless)), timeout=60)
+    record = server.queue.get(good).preflight
+    assert record["verdict"] == "ok" and record["estimate"] == pytest.approx(120, abs=2)
+    assert server.queue.get(good).estimate_source == "dry-run"
+    assert server.queue.get(good).estimate == record["estimate"]
+    record = server.queue.get(broken).preflight
+    assert (record["verdict"], record["line"]) == ("fails", 2)
+    assert "ZeroDivisionError" in record["message"]
+    record = server.queue.get(endless).preflight
+    assert record["verdict"] == "unknown" and "real time" in record["message"]
+    assert server.queue_eta() == pytest.approx(0.0)  # held: nothing queued will start
+    server.control("QUEUE:HOLD", 0)
+    assert server.test_runner.started == [good]
+    assert server.queue_eta() >= 100  # the running job's remaining time from its pre-flight
+
+
+def test_GIVEN_running_job_WHEN_next_one_fails_preflight_THEN_queue_holds_naming_it(server):
+    server.control("QUEUE:HOLD", 0)
+    first, broken, last = add(
+        server, [{"script": "print(1)\n"}, {"script": "a = 1\nb = a[0]\n"}, {"script": "pass\n"}]
+    )
+    assert server.test_runner.started == [first]  # added to an idle queue: starts at once
+    finish(server, first)  # its turn may come before its verdict: the queue waits for it
+    wait_for(lambda: server.hold)
+    assert server.test_runner.started == [first]
+    assert f"queue held before job {broken}" in server.hold_reason
+    assert "line 2" in server.hold_reason and "TypeError" in server.hold_reason
+    assert server.status()["hold_reason"] == server.hold_reason
+    assert server.queue.ids() == [broken, last]
+
+
+def test_GIVEN_on_invalid_run_WHEN_failing_job_turn_THEN_it_starts(server):
+    assert server.control("QUEUE:ON_INVALID", 1).ok
+    assert not server.control("QUEUE:ON_INVALID", 2).ok
+    (broken,) = add(server, {"script": "import nothing_of_that_name\n"})
+    wait_for(lambda: verdict(server, broken) == "fails")
+    server.control("QUEUE:HOLD", 0)
+    assert server.test_runner.started == [broken]
+
+
+def test_GIVEN_verdict_WHEN_job_edited_or_catalogue_changes_THEN_checked_again(server):
+    (job_id,) = add(server, {"script": "print(undefined_name)\n"})
+    wait_for(lambda: verdict(server, job_id) == "fails")
+    assert server.control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": "print(2)\n"})).ok
+    wait_for(lambda: verdict(server, job_id) == "ok")
+    first = server.queue.get(job_id).preflight
+    (server.catalogue.dirs[0] / "extra.py").write_text("def extra():\n    pass\n")
+    assert server.catalogue.reload(force=True)
+    server.changed("commands")  # as the catalogue watcher does after a reload
+    wait_for(lambda: server.queue.get(job_id).preflight["revision"] == server.catalogue.revision)
+    assert server.queue.get(job_id).preflight["checked"] >= first["checked"]
+
+
+def test_GIVEN_preflight_under_way_WHEN_core_used_THEN_never_waits_for_the_dry_run(server):
+    add(
+        server,
+        [
+            {"script": f"import time\nt = time.time() + 3\nwhile time.time() < t: {n}\n"}
+            for n in range(3)
+        ],
+    )
+    worker_busy = threading.Event()
+    original = server.validator.dry_run
+
+    def slow_dry_run(*args, **kwargs):
+        worker_busy.set()
+        return original(*args, **kwargs)
+
+    server.validator.dry_run = slow_dry_run
+    server.changed("queue")
+    assert worker_busy.wait(10)
+    started = time.monotonic()
+    for _ in range(20):
+        assert server.control("QUEUE:ADD", '{"script": "pass"}').ok
+    assert time.monotonic() - started < 2.0  # a dry run takes longer than this alone
