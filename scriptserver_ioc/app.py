@@ -3,10 +3,10 @@
 `Application.open(settings)` locks the data directory, opens the store and builds the
 catalogue, the companion checker, the validator, the core, the job runner, the catalogue
 watcher and the pre-flight worker; no Channel Access yet (the IOC layer, `ioc/server.py`,
-adds it). `close()` stops them in reverse order: the pre-flight worker, the watcher, the runner (a running job keeps running, for the next
-start to adopt; the warm spare is killed), the checker, the core (it refuses further
-changes), the store, and last the data-directory lock. A failure while opening closes what
-was already opened.
+adds it). `close()` stops them in reverse order: the pre-flight worker, the watcher, the
+runner (a running job keeps running, for the next start to adopt; the warm spare is killed),
+the checker, the core (it refuses further changes), the store, and last the data-directory
+lock. A failure while opening closes what was already opened.
 """
 
 from __future__ import annotations
