@@ -218,6 +218,7 @@ def test_GIVEN_edited_queue_WHEN_ioc_restarted_THEN_everything_as_before(start_i
     client.add({"script": "print('µ')", "tags": {"group": "t"}, "name": "s", "request_id": "q"})
     client.put("QUEUE:MOVE", {"id": c, "to": 0})
     client.put("QUEUE:SKIP", str(b))
+    settle_preflights(client)
     queue_before, history_before = client.queue(), client.get_json("HISTORY")
     ioc.stop(kill=kill)
     ioc.start(new_prefix=True)

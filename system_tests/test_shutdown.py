@@ -11,7 +11,7 @@ import sys
 
 import psutil
 import pytest
-from conftest import ROOT, wait_until
+from conftest import ROOT, settle_preflights, wait_until
 
 from scriptserver_ioc.client.client import ScriptServerClient
 
@@ -70,6 +70,7 @@ def test_GIVEN_running_ioc_WHEN_second_started_on_same_data_dir_THEN_refused_fir
     client = ScriptServerClient(first.prefix)
     client.put("QUEUE:HOLD", 1)
     (job_id,) = client.add("get_ei()")
+    settle_preflights(client)  # its verdict is written to the database in the background
     before = _files(first.data_dir)
     record = json.loads((first.data_dir / "server.lock").read_text())
     assert record["pid"] == first.process.pid and record["prefix"] == first.prefix

@@ -120,10 +120,11 @@ def test_GIVEN_queued_jobs_WHEN_preflighted_THEN_verdict_estimate_and_line_on_ea
     assert "ZeroDivisionError" in record["message"]
     record = server.queue.get(endless).preflight
     assert record["verdict"] == "unknown" and "real time" in record["message"]
-    assert server.queue_eta() == pytest.approx(0.0)  # held: nothing queued will start
+    assert server.finish_eta() == pytest.approx(0.0) and server.nothing_to_run()  # held
+    assert server.queue_eta() >= 100
     server.control("QUEUE:HOLD", 0)
     assert server.test_runner.started == [good]
-    assert server.queue_eta() >= 100  # the running job's remaining time from its pre-flight
+    assert server.finish_eta() >= 100  # the running job's remaining time from its pre-flight
 
 
 def test_GIVEN_running_job_WHEN_next_one_fails_preflight_THEN_queue_holds_naming_it(server):
@@ -160,7 +161,8 @@ def test_GIVEN_verdict_WHEN_job_edited_or_catalogue_changes_THEN_checked_again(s
     assert server.catalogue.reload(force=True)
     server.changed("commands")  # as the catalogue watcher does after a reload
     wait_for(lambda: server.queue.get(job_id).preflight["revision"] == server.catalogue.revision)
-    assert server.queue.get(job_id).preflight["checked"] >= first["checked"]
+    second = server.queue.get(job_id).preflight
+    assert second["catalogue"] != first["catalogue"] and second["checked"] >= first["checked"]
 
 
 def test_GIVEN_preflight_under_way_WHEN_core_used_THEN_never_waits_for_the_dry_run(server):

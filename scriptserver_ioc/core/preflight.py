@@ -14,6 +14,8 @@ idle, empty queue starts at once (its own run reports a failure as soon as a dry
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ class PreflightTask:
     source: str | None
     filename: str
     revision: int
+    stamp: str
     problem: str | None = None
 
 
@@ -48,6 +51,7 @@ class PreflightControl:
     on_invalid_hold: bool = True
     hold_reason: str = ""
     _starts_unchecked: int | None = None
+    _stamp: tuple[int, str] | None = None
 
     def attach_preflight(self, worker: Any) -> None:
         """Connect the pre-flight worker; from now on queued jobs get verdicts."""
@@ -63,10 +67,18 @@ class PreflightControl:
         idle = self.current is None and not self.hold and not self.queue
         self._starts_unchecked = jobs[0].id if idle and jobs else None
 
+    def catalogue_stamp(self) -> str:
+        """Digest of the catalogue's content (a revision number restarts with the server)."""
+        revision = self.catalogue.revision
+        if self._stamp is None or self._stamp[0] != revision:
+            text = json.dumps(self.catalogue.to_json(), sort_keys=True, default=repr)
+            self._stamp = (revision, hashlib.sha256(text.encode()).hexdigest()[:16])
+        return self._stamp[1]
+
     def preflight_stale(self, job: Job) -> bool:
-        """True if the job has no verdict for the current catalogue revision."""
+        """True if the job has no verdict made with the catalogue as it is now."""
         record = job.preflight
-        return record is None or record.get("revision") != self.catalogue.revision
+        return record is None or record.get("catalogue") != self.catalogue_stamp()
 
     def next_preflight(self, busy: set[int]) -> PreflightTask | None:
         """The first queued job (in run order) without a current verdict, not in `busy`."""
@@ -81,7 +93,13 @@ class PreflightControl:
                 except Rejected as exc:
                     source, filename, problem = None, "", str(exc)
                 return PreflightTask(
-                    job, job.to_dict(), source, filename, self.catalogue.revision, problem
+                    job,
+                    job.to_dict(),
+                    source,
+                    filename,
+                    self.catalogue.revision,
+                    self.catalogue_stamp(),
+                    problem,
                 )
         return None
 

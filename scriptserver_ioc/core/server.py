@@ -276,13 +276,14 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             return progress_from_elapsed(self.elapsed() or 0.0, job.estimate)
 
     def queue_eta(self) -> float:
-        """Seconds until the current and every queued job have finished (unknown = 0).
-
-        While the queue is held only the current job counts: nothing queued will start.
-        """
+        """Seconds until the current and every queued job have finished (unknown = 0)."""
         with self.lock:
-            queued = 0.0 if self.hold else max(0.0, self.queue.estimate_total)
-            return (self.remaining() or 0.0) + queued
+            return (self.remaining() or 0.0) + max(0.0, self.queue.estimate_total)
+
+    def finish_eta(self) -> float:
+        """Seconds until the last job that will run ends (`QUEUE:FINISH`): held, the current."""
+        with self.lock:
+            return (self.remaining() or 0.0) if self.hold else self.queue_eta()
 
     def nothing_to_run(self) -> bool:
         """True when no job runs and none will start (idle and empty, or held)."""

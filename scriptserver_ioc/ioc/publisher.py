@@ -299,7 +299,7 @@ def _counts(p: Publisher) -> dict[str, Any]:
         values[f"QUEUE:{n}:ESTIMATE"] = estimate
     eta = core.queue_eta()
     values["QUEUE:ETA"] = eta
-    values["QUEUE:FINISH"] = queue_finish(eta, idle=core.nothing_to_run())
+    values["QUEUE:FINISH"] = queue_finish(core.finish_eta(), idle=core.nothing_to_run())
     return values
 
 

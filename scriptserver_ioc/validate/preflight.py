@@ -12,6 +12,7 @@ The record kept on the job (`preflight` in the job record)::
     {"verdict": "ok" | "warnings" | "fails" | "unknown", "line": 12 | null,
      "message": "NameError: name 'x' is not defined", "warnings": [...],
      "estimate": 7260.0 | null, "beam": {...} | null, "revision": 3,
+     "catalogue": "<digest of the catalogue checked against>",
      "checked": "2026-12-01T09:00:00.000+00:00", "seconds": 0.31}
 
 `fails`: the dry run raised at a line of the job's code. `unknown`: it could not be
@@ -178,21 +179,23 @@ class PreflightWorker:
     def check(self, task: Any) -> dict[str, Any]:
         """The pre-flight record of one task (a `core.preflight.PreflightTask`)."""
         if task.source is None:
-            return unknown_record(task.problem or "the job's code cannot be read", task.revision)
-        key = (self.validator.job_key(task.record), task.revision)
+            record = unknown_record(task.problem or "the job's code cannot be read", task.revision)
+            return dict(record, catalogue=task.stamp)
+        key = (self.validator.job_key(task.record), task.stamp)
         with self._lock:
             cached = self._cache.get(key)
         if cached is None:
             result = self.validator.dry_run(
                 task.record, task.source, task.filename, time_limit=self.time_limit, env=self.env
             )
-            cached = preflight_record(result, [], task.revision)
+            cached = dict(preflight_record(result, [], task.revision), catalogue=task.stamp)
             with self._lock:
                 self.checked += 1
                 self._cache[key] = cached
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         record = dict(cached)
+        record["checked"] = now_iso()
         if record["verdict"] == OK and task.record.get("warnings"):
             record["verdict"] = WARNINGS
         return record
