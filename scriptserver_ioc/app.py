@@ -64,6 +64,7 @@ class Application:
                 store cannot be opened (one-line message).
         """
         from .catalogue import Catalogue, CatalogueWatcher
+        from .catalogue.live import LiveChecker
         from .core.server import ScriptServer
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
@@ -90,7 +91,9 @@ class Application:
             except StoreError as exc:
                 raise ConfigError(str(exc)) from None
             closers.append(("store", store.close))
-            catalogue = Catalogue(settings.command_dirs)
+            catalogue = Catalogue(
+                settings.command_dirs, live=LiveChecker(settings.job_python, settings.command_dirs)
+            )
             companions = CompanionRunner(
                 settings.job_python, [str(d) for d in settings.command_dirs]
             )

@@ -183,9 +183,9 @@ def test_GIVEN_many_files_WHEN_one_changes_THEN_only_that_file_is_parsed_again(
     parsed = []
     original = reader_module.read_command_file
 
-    def counting(path):
+    def counting(path, module=None):
         parsed.append(path.name)
-        return original(path)
+        return original(path, module)
 
     monkeypatch.setattr("scriptserver_ioc.catalogue.catalogue.read_command_file", counting)
     paths[2].write_text("def c2():\n    pass\n\n\ndef extra():\n    pass\n", encoding="utf-8")

@@ -46,6 +46,7 @@ def test_GIVEN_corpus_WHEN_read_THEN_exactly_the_expected_commands_exist(corpus)
             "marked_by_attribute",
             "arglist_by_attribute",
             "outer",
+            "alias",
             "platform_command",
             "with_numpy",
             "kinds",
@@ -114,8 +115,12 @@ def test_GIVEN_every_parameter_kind_WHEN_read_THEN_kinds_required_and_signature_
 
 def test_GIVEN_nested_functions_classes_lambdas_async_WHEN_read_THEN_none_are_commands():
     commands = read("nested.py")
-    assert set(commands) == {"outer", "platform_command", "with_numpy"}
+    assert set(commands) == {"outer", "platform_command", "with_numpy", "alias"}
     assert params(commands["platform_command"])["path"].default == "/data"  # last def wins
+    # `alias = outer` is a command too (issue 13), found as an alias, with outer's signature
+    assert commands["alias"].found == "alias" and commands["outer"].found == "def"
+    assert commands["alias"].signature == "alias(x: int = 1)"
+    assert commands["alias"].line == 54
 
 
 def test_GIVEN_unicode_docstrings_WHEN_read_THEN_text_and_param_descriptions_survive_in_json():

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Iterable
 
 from scriptserver_ioc.catalogue.binding import BindError, bind_arguments
+from scriptserver_ioc.catalogue.live import LiveChecker, apply_live, live_request
 from scriptserver_ioc.catalogue.model import Command
+from scriptserver_ioc.catalogue.packages import (
+    is_package,
+    package_files,
+    reexported_commands,
+    reexported_helpers,
+)
 from scriptserver_ioc.catalogue.reader import FileResult, file_error, read_command_file
 
 logger = logging.getLogger(__name__)
@@ -44,11 +51,17 @@ class _CachedFile:
     key: _StatKey
     result: FileResult
     racy: bool
+    live: dict | None = None  # the checker's answer for this content (with a LiveChecker)
 
 
 def candidate_file(name: str) -> bool:
     """True for file names the catalogue reads: `*.py` not starting with `_` or `.`."""
     return name.endswith(".py") and not name.startswith(("_", "."))
+
+
+def module_name(name: str) -> str:
+    """The module a job imports for a source: `scans.py` -> scans, `pkg/__init__.py` -> pkg."""
+    return name.split("/")[0] if "/" in name else name[: -len(".py")]
 
 
 class Catalogue:
@@ -57,16 +70,25 @@ class Catalogue:
     Args:
         dirs: the command directories, in `--commands` order; on a name clash the first
             directory wins, then the alphabetically first file.
+        live: asks a checker process what only importing a module tells (import errors,
+            names made by code); None reads syntax only.
     """
 
-    def __init__(self, dirs: Iterable[Path | str]) -> None:
+    def __init__(self, dirs: Iterable[Path | str], live: LiveChecker | None = None) -> None:
         self.dirs = [Path(d).absolute() for d in dirs]
+        self.live = live
         self._lock = threading.Lock()
         self._cache: dict[Path, _CachedFile] = {}
+        self._deps: dict[Path, tuple[_StatKey, FileResult]] = {}
         self._last_scan: tuple | None = None
         self._last_structure: tuple | None = None
+        self._last_deps: tuple = ()
         self._snapshot = _Snapshot(revision=0)
-        self.reload()
+        self._defer_live = True
+        try:
+            self.reload()  # syntax only: ready at once
+        finally:
+            self._defer_live = False
 
     @property
     def revision(self) -> int:
@@ -83,12 +105,15 @@ class Catalogue:
 
         Only files whose size, modification time or inode changed are parsed again; when no
         file changed at all this costs one directory listing and one `stat` per file.
-        `force` re-parses every file.
+        `force` re-parses every file. With a `LiveChecker`, files not yet described by the
+        checker are described now (the first read, in the constructor, is syntax only, so
+        the catalogue is ready at once; the watcher's first check adds the checker's view).
         """
         with self._lock:
             scan = self._scan()
             racy = any(c.racy for c in self._cache.values())
-            if not force and not racy and scan == self._last_scan:
+            pending = self.live is not None and any(c.live is None for c in self._cache.values())
+            if not force and not racy and not pending and scan == self._last_scan:
                 return False
             if force:
                 self._cache.clear()
@@ -110,25 +135,42 @@ class Catalogue:
             return True
 
     def _scan(self) -> tuple:
-        """(dir index, file name, stat key) of every candidate file, plus directory errors."""
+        """(dir index, source name, stat key) of every source, then of package files.
+
+        A source is a `*.py` file or a package (`pkg/__init__.py`); the files inside
+        packages follow as `(dir index, "+pkg/sub/x.py", key)` so that editing one is seen.
+        """
         entries: list[tuple] = []
+        deps: list[tuple] = []
         for index, directory in enumerate(self.dirs):
             try:
                 with os.scandir(directory) as it:
-                    found = sorted((e.name, e) for e in it if candidate_file(e.name))
+                    found = sorted(
+                        (e.name if not is_package(e) else e.name + "/__init__.py", e)
+                        for e in it
+                        if candidate_file(e.name) or is_package(e)
+                    )
             except OSError as err:
                 entries.append((index, None, _os_message(err, "command directory")))
                 continue
             for name, entry in found:
+                if name.endswith("/__init__.py"):
+                    for path in package_files(Path(entry.path)):
+                        rel = path.relative_to(directory).as_posix()
+                        if rel != name:
+                            deps.append((index, "+" + rel, _stat_key(path)))
+                    path = Path(entry.path) / "__init__.py"
+                else:
+                    path = Path(entry.path)
                 try:
-                    st = entry.stat()  # follows symbolic links
+                    st = path.stat()  # follows symbolic links
                     if not stat.S_ISREG(st.st_mode):
                         continue
                     key: _StatKey = (st.st_mtime_ns, st.st_size, st.st_ino)
                 except OSError as err:
                     key = (_os_message(err, "file"),)
                 entries.append((index, name, key))
-        return tuple(entries)
+        return tuple(entries + deps)
 
     def _merge(self, scan: tuple) -> tuple[dict[str, Command], list[dict]]:
         commands: dict[str, Command] = {}
@@ -139,11 +181,13 @@ class Catalogue:
             if name is None:
                 errors.append(file_error(directory, None, key))
                 continue
+            if name.startswith("+"):
+                continue  # a file inside a package
             path = directory / name
             if len(key) == 1:
                 errors.append(file_error(path, None, key[0]))
                 continue
-            stem = path.stem
+            stem = module_name(name)
             if stem in modules:
                 errors.append(
                     file_error(
@@ -155,9 +199,20 @@ class Catalogue:
                 )
                 continue
             modules[stem] = path
-            result = self._cache[path].result
+            cached = self._cache[path]
+            result = cached.result
             errors.extend(result.errors)
-            for command in result.commands:
+            file_commands = list(result.commands)
+            if result.reexports:
+                file_commands += reexported_commands(
+                    result.reexports, path, stem, self.dirs, self._dependency
+                )
+            if cached.live is not None:
+                file_commands, live_errors = apply_live(
+                    file_commands, result, cached.live, stem, path
+                )
+                errors.extend(live_errors)
+            for command in file_commands:
                 winner = commands.get(command.name)
                 if winner is None:
                     commands[command.name] = command
@@ -177,30 +232,69 @@ class Catalogue:
         """Bring the file cache up to date; True if a file's result or the file set changed."""
         changed = False
         seen: set[Path] = set()
+        deps = tuple(entry for entry in scan if entry[1] is not None and entry[1][0] == "+")
+        if deps != self._last_deps:  # a file inside a package changed: read packages again
+            self._last_deps = deps
+            self._deps.clear()
+            for path in [p for p in self._cache if p.name == "__init__.py"]:
+                del self._cache[path]
         for index, name, key in scan:
-            if name is None or len(key) == 1:
+            if name is None or len(key) == 1 or name[0] == "+":
                 continue
             path = self.dirs[index] / name
             seen.add(path)
-            changed = self._read(path, key) or changed
+            changed = self._read(path, key, module_name(name)) or changed
         for path in set(self._cache) - seen:
             del self._cache[path]
             changed = True
+        changed = self._check_live() or changed
         structure = tuple((i, n, k if n is None or len(k) == 1 else None) for i, n, k in scan)
         if structure != self._last_structure:
             self._last_structure = structure
             changed = True
         return changed
 
-    def _read(self, path: Path, key: _StatKey) -> bool:
+    def _read(self, path: Path, key: _StatKey, module: str) -> bool:
         """Re-read `path` unless cached with this stat key; True if its result changed."""
         cached = self._cache.get(path)
         if cached is not None and cached.key == key and not cached.racy:
             return False
-        result = read_command_file(path)
+        result = read_command_file(path, module)
         racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
-        self._cache[path] = _CachedFile(key, result, racy)
-        return cached is None or cached.result != result
+        same = cached is not None and cached.result == result
+        live = cached.live if same and cached is not None else None
+        self._cache[path] = _CachedFile(key, result, racy, live)
+        return not same
+
+    def _check_live(self) -> bool:
+        """Ask the checker about every source it has not described yet; True if any."""
+        if self.live is None or self._defer_live:
+            return False
+        pending = {p: c for p, c in self._cache.items() if c.live is None}
+        if not pending:
+            return False
+        answers = self.live.describe(
+            [
+                live_request(
+                    c.result,
+                    p,
+                    _module_of(p),
+                    reexported_helpers(c.result.reexports, p, self.dirs, self._dependency),
+                )
+                for p, c in sorted(pending.items())
+            ]
+        )
+        for path, cached in pending.items():
+            cached.live = answers.get(str(path)) or {"error": None, "names": {}}
+        return True
+
+    def _dependency(self, path: Path) -> FileResult:
+        """A file a package re-exports from, read once per content."""
+        key = _stat_key(path)
+        cached = self._deps.get(path)
+        if cached is None or cached[0] != key:
+            cached = self._deps[path] = (key, read_command_file(path, path.stem))
+        return cached[1]
 
     def get(self, name: str) -> Command | None:
         """The command called `name`, or None."""
@@ -223,12 +317,14 @@ class Catalogue:
         """Bind arguments to command `name` and coerce them (see `binding`).
 
         Raises:
-            BindError: unknown command, missing or unexpected argument, or a value that
-                does not fit its parameter's type.
+            BindError: unknown command, a command whose module cannot be imported, missing
+                or unexpected argument, or a value that does not fit its parameter's type.
         """
         command = self._snapshot.commands.get(name)
         if command is None:
             raise BindError(self._unknown_command(name))
+        if command.import_error:
+            raise BindError(f"{name}: {command.import_error}")
         return bind_arguments(command, args, kwargs)
 
     def _unknown_command(self, name: str) -> str:
@@ -241,6 +337,18 @@ class Catalogue:
     def job_commands(self) -> list[dict]:
         """`[{"name", "module", "path", "kind", "enum_params"}]`: what a job process needs."""
         return [c.job_entry() for c in self.commands()]
+
+
+def _module_of(path: Path) -> str:
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+def _stat_key(path: Path) -> _StatKey:
+    try:
+        st = path.stat()
+    except OSError as err:
+        return (_os_message(err, "file"),)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _os_message(err: OSError, what: str) -> str:

@@ -11,6 +11,18 @@ from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec
 FUNCTION = "function"
 SCRIPT_DEFINITION = "script_definition"
 
+FOUND_DEF = "def"
+FOUND_ALIAS = "alias"
+FOUND_PARTIAL = "partial"
+FOUND_REEXPORT = "re-export"
+FOUND_GENERATED = "generated"
+FOUND_CLASS = "class"
+"""How a command was found (`found` in COMMANDS): a `def` of the file; a name assigned from
+another function or a bound method (`scan = _inst.scan`); `functools.partial(...)`; a name
+imported from instrument code (`from .sans import do_sans`); a name made by code
+(`locals()[m] = wrapper(obj, m)`, a decorator result), described by the checker process from
+the live object; a script definition's `class DoRun`."""
+
 POSITIONAL_ONLY = "positional_only"
 POSITIONAL_OR_KEYWORD = "positional_or_keyword"
 VAR_POSITIONAL = "var_positional"
@@ -75,6 +87,10 @@ class Command:
         signature: text shown to users, e.g. `set_ei(energy: float, wait: bool = True)`.
         enum_params: parameter name to the name of an `Enum` class of the same module;
             bound values are member names, to be turned back into members in the job.
+        found: how the command was found (`FOUND_*`: def, alias, partial, re-export,
+            generated, class).
+        import_error: why the command cannot run (its module failed to import in the
+            checker process), else None; a job using it is refused at submit.
     """
 
     name: str
@@ -89,6 +105,8 @@ class Command:
     doc: str = ""
     signature: str = ""
     enum_params: dict[str, str] = field(default_factory=dict)
+    found: str = FOUND_DEF
+    import_error: str | None = None
 
     @property
     def source(self) -> str:
@@ -122,6 +140,8 @@ class Command:
             "source": self.source,
             "kind": self.kind,
             "has_validate": self.has_validate,
+            "found": self.found,
+            "import_error": self.import_error,
         }
 
     def job_entry(self) -> dict:

@@ -20,11 +20,13 @@ import ast
 import io
 import keyword
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from scriptserver_ioc.catalogue.assigned import Alias, ReExport, find_method, read_assignments
 from scriptserver_ioc.catalogue.docstrings import parse_docstring
-from scriptserver_ioc.catalogue.model import Command
+from scriptserver_ioc.catalogue.helpers import helper_functions
+from scriptserver_ioc.catalogue.model import FOUND_ALIAS, FOUND_DEF, FOUND_PARTIAL, Command
 from scriptserver_ioc.catalogue.scriptdef import is_script_definition, read_script_definition
 from scriptserver_ioc.catalogue.signature import build_params, param_nodes, signature_text
 from scriptserver_ioc.catalogue.typespec import last_name, read_enums
@@ -35,10 +37,27 @@ MAX_FILE_BYTES = 2_000_000
 
 @dataclass
 class FileResult:
-    """The commands of one file and the problems found in it."""
+    """The commands of one file and the problems found in it.
+
+    Attributes:
+        commands: commands resolved from the syntax tree.
+        errors: COMMANDS:ERRORS entries of the file.
+        live: public names assigned from code the tree cannot resolve (name -> line): the
+            checker process describes them from the live module.
+        live_aliases: those of `live` assigned without a call (`a = Imported.method`).
+        generated: the file makes names in code (`locals()[name] = ...`): the checker lists
+            every public function-like name of the live module not in `bound`.
+        reexports: names imported from modules that may be instrument code.
+        bound: names the file binds statically (defs, classes, imports, aliases, helpers).
+    """
 
     commands: list[Command] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    live: dict[str, int] = field(default_factory=dict)
+    live_aliases: list[str] = field(default_factory=list)
+    generated: bool = False
+    reexports: list[ReExport] = field(default_factory=list)
+    bound: list[str] = field(default_factory=list)
 
 
 def file_error(path: Path, line: int | None, message: str) -> dict:
@@ -46,9 +65,12 @@ def file_error(path: Path, line: int | None, message: str) -> dict:
     return {"file": str(path), "line": line, "message": message}
 
 
-def read_command_file(path: Path) -> FileResult:
-    """Read the commands of `path` (a `.py` file) without importing or executing it."""
-    module = path.stem
+def read_command_file(path: Path, module: str | None = None) -> FileResult:
+    """Read the commands of `path` (a `.py` file) without importing or executing it.
+
+    `module` is the name a job imports it by (default: the file's stem).
+    """
+    module = module or path.stem
     if not module.isidentifier() or keyword.iskeyword(module):
         msg = (
             f"'{path.name}' is not an importable module name; rename it to letters, digits "
@@ -198,36 +220,141 @@ def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
     if "DoRun" in scan.classes and is_script_definition(scan.classes["DoRun"]):
         command, errors = read_script_definition(scan.classes["DoRun"], path, module)
         return FileResult([command] if command else [], errors)
-    names = command_names(scan)
-    commands = []
-    for name in names:
-        fn = scan.functions[name]
-        doc = parse_docstring(ast.get_docstring(fn))
-        nodes = param_nodes(fn.args)
-        params = build_params(nodes, enums, doc)
-        arglist = scan.arglists.get(name)
-        signature = f"{name}({arglist})" if arglist is not None else signature_text(name, nodes)
-        enum_params = {p.name: p.spec.enum_name() for p in params if p.spec.enum_name()}
-        commands.append(
-            Command(
-                name=name,
-                module=module,
-                path=path,
-                line=fn.lineno,
-                params=params,
-                has_estimate=f"estimate_{name}" in scan.functions,
-                has_validate=f"validate_{name}" in scan.functions,
-                description=doc.description,
-                doc=doc.doc,
-                signature=signature,
-                enum_params=enum_params,  # type: ignore[arg-type]
-            )
+    assigned = read_assignments(list(_top_level(tree.body)), scan.functions, scan.classes)
+    helpers = helper_functions(tree.body, scan.functions, scan.classes)
+    commands = [
+        function_command(scan.functions[name], name, scan, enums, module, path)
+        for name in command_names(scan, helpers)
+    ]
+    wanted = _published(scan, path)
+    for alias in assigned.aliases:
+        if wanted(alias.name) and alias.name not in scan.functions:
+            command = _alias_command(alias, scan, enums, module, path)
+            if command is not None:
+                commands.append(command)
+    result = FileResult(commands, [])
+    result.live = {n: line for n, line in assigned.live.items() if wanted(n)}
+    result.live_aliases = sorted(n for n in assigned.live_aliases if n in result.live)
+    result.generated = assigned.generated and (scan.all_names is None or scan.all_dynamic)
+    result.reexports = [
+        r
+        for r in assigned.reexports
+        if r.name not in scan.functions
+        and (wanted(r.name) if r.source != "*" else scan.all_names is None)
+        and (path.name == "__init__.py" or scan.all_names is not None and r.name != "*")
+    ]
+    result.bound = sorted(
+        set(scan.functions)
+        | set(scan.classes)
+        | assigned.imported
+        | set(helpers)
+        | {a.name for a in assigned.aliases}
+    )
+    return result
+
+
+def _published(scan: ModuleScan, path: Path):
+    """Whether a name bound by assignment or import may be a command of the file."""
+
+    def wanted(name: str) -> bool:
+        if name.startswith("_") or name in scan.hidden or name in scan.classes:
+            return False
+        if scan.marked & set(scan.functions):
+            return name in scan.marked
+        return scan.all_dynamic or scan.all_names is None or name in scan.all_names
+
+    return wanted
+
+
+def function_command(
+    fn: ast.FunctionDef,
+    name: str,
+    scan: ModuleScan,
+    enums: dict,
+    module: str,
+    path: Path,
+    line: int | None = None,
+    found: str = FOUND_DEF,
+    drop_first: int = 0,
+    keywords: tuple[tuple[str, str], ...] = (),
+) -> Command:
+    """The command `name` made from function `fn` (a `def`, or what an alias names).
+
+    `drop_first` leaves out leading parameters (`self`, arguments bound by a partial);
+    `keywords` are parameters given a new default by `functools.partial` (source texts).
+    """
+    doc = parse_docstring(ast.get_docstring(fn))
+    nodes = param_nodes(fn.args)[drop_first:]
+    given = dict(keywords)
+    nodes = [
+        replace(
+            n, default=ast.parse(given[n.arg.arg], mode="eval").body, default_text=given[n.arg.arg]
         )
-    return FileResult(commands, [])
+        if n.arg.arg in given
+        else n
+        for n in nodes
+    ]
+    params = build_params(nodes, enums, doc)
+    arglist = scan.arglists.get(fn.name)
+    signature = f"{name}({arglist})" if arglist is not None else signature_text(name, nodes)
+    enum_params = {p.name: p.spec.enum_name() for p in params if p.spec.enum_name()}
+    target = fn.name
+    return Command(
+        name=name,
+        module=module,
+        path=path,
+        line=line if line is not None else fn.lineno,
+        params=params,
+        has_estimate=f"estimate_{target}" in scan.functions,
+        has_validate=f"validate_{target}" in scan.functions,
+        description=doc.description,
+        doc=doc.doc,
+        signature=signature,
+        enum_params=enum_params,  # type: ignore[arg-type]
+        found=found,
+    )
 
 
-def command_names(scan: ModuleScan) -> list[str]:
-    """Names of the functions of a scanned module that are commands, in file order."""
+def _alias_command(alias: Alias, scan: ModuleScan, enums: dict, module: str, path: Path):
+    if alias.target is not None:
+        fn = scan.functions[alias.target]
+        found = FOUND_PARTIAL if alias.partial else FOUND_ALIAS
+        return function_command(
+            fn,
+            alias.name,
+            scan,
+            enums,
+            module,
+            path,
+            alias.line,
+            found,
+            drop_first=alias.partial_args,
+            keywords=alias.partial_keywords,
+        )
+    method = find_method(scan.classes, alias.cls or "", alias.method or "")
+    if method is None:
+        return None
+    return function_command(
+        method,
+        alias.name,
+        scan,
+        enums,
+        module,
+        path,
+        alias.line,
+        FOUND_ALIAS,
+        drop_first=1 if alias.bound else 0,
+    )
+
+
+def command_names(scan: ModuleScan, helpers: dict[str, str] | None = None) -> list[str]:
+    """Names of the functions of a scanned module that are commands, in file order.
+
+    `helpers` (see `helpers.helper_functions`) are left out unless the file lists them in a
+    literal `__all__` or marks them `@usercommand`.
+    """
+    helpers = helpers or {}
+    explicit = scan.all_names is not None and not scan.all_dynamic
     candidates = [
         name
         for name in scan.functions
@@ -237,6 +364,8 @@ def command_names(scan: ModuleScan) -> list[str]:
     ]
     if scan.marked & set(scan.functions):
         candidates = [name for name in candidates if name in scan.marked]
+    elif not explicit:
+        candidates = [name for name in candidates if name not in helpers]
     companions = {
         f"{prefix}_{name}"
         for name in scan.functions

@@ -14,7 +14,13 @@ import ast
 from pathlib import Path
 
 from scriptserver_ioc.catalogue.docstrings import DocInfo, help_text, parse_docstring
-from scriptserver_ioc.catalogue.model import SCRIPT_DEFINITION, VAR_KEYWORD, Command, Param
+from scriptserver_ioc.catalogue.model import (
+    FOUND_CLASS,
+    SCRIPT_DEFINITION,
+    VAR_KEYWORD,
+    Command,
+    Param,
+)
 from scriptserver_ioc.catalogue.signature import param_nodes, signature_text
 from scriptserver_ioc.catalogue.typespec import (
     ENUM,
@@ -77,6 +83,7 @@ def read_script_definition(
         path=path,
         line=cls.lineno,
         kind=SCRIPT_DEFINITION,
+        found=FOUND_CLASS,
         params=tuple(params),
         has_estimate="estimate_time" in methods,
         has_validate="parameters_valid" in methods,

@@ -22,6 +22,8 @@ order:
   the command's module first (slow imports have a longer limit than checks).
 - ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
   ``{"id", "ok": true, "names": [...]}``: what ``from pkg.mod import *`` would bind.
+- ``{"id", "op": "describe", "modules": [...]}`` -> ``{"id", "ok": true, "modules": [...]}``:
+  import command modules and describe names from their live objects (``_describe``).
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
 
 Anything command modules print goes to stderr, never into the protocol stream.
@@ -77,7 +79,8 @@ class Progress:
 class Checker:
     """Answers check requests; remembers modules that failed to import."""
 
-    def __init__(self, progress=None):
+    def __init__(self, progress=None, command_dirs=()):
+        self.command_dirs = list(command_dirs)
         self._modules = {}
         self._failed = {}
         self._progress = progress or Progress(None)
@@ -177,6 +180,10 @@ class Checker:
                 answer = self.load(request)
             elif op == "module_names":
                 answer = self.module_names(request)
+            elif op == "describe":
+                import _describe
+
+                answer = _describe.describe_modules(request, self.command_dirs)
             elif op == "ping":
                 answer = {"ok": True}
             else:
@@ -194,7 +201,7 @@ def main():
     sys.stdout = sys.stderr
     config = json.loads(sys.stdin.readline() or "{}")
     sim_loader.add_command_dirs(config.get("command_dirs", []))
-    checker = Checker(Progress(config.get("progress")))
+    checker = Checker(Progress(config.get("progress")), config.get("command_dirs", []))
     proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.version}) + "\n")
     proto.flush()
     for line in sys.stdin:

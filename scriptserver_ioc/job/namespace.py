@@ -36,10 +36,43 @@ class ScriptDefinitionError(RuntimeError):
 
 
 def add_command_dirs(command_dirs) -> None:
-    """Put the command directories at the front of ``sys.path`` (once each, in order)."""
-    for path in reversed([str(d) for d in command_dirs]):
+    """Put the command directories on ``sys.path`` (once each, in order).
+
+    They go right after the standard library's entries: ahead of installed packages (an
+    instrument's module wins over a package of the same name, as before) but behind the
+    standard library, so a command file called ``io.py`` or ``statistics.py`` does not
+    replace the standard module for every other import of the job.
+    """
+    index = _after_stdlib()
+    for path in [str(d) for d in command_dirs]:
         if path not in sys.path:
-            sys.path.insert(0, path)
+            sys.path.insert(index, path)
+            index += 1
+
+
+def _after_stdlib() -> int:
+    """Index in ``sys.path`` just after the last standard-library entry (0 if none)."""
+    bases = {os.path.normcase(os.path.abspath(p)) for p in (sys.base_prefix, sys.prefix)}
+    own = os.path.normcase(os.path.dirname(os.path.abspath(__file__)))
+    end = 0
+    for index, entry in enumerate(sys.path):
+        norm = os.path.normcase(os.path.abspath(entry or "."))
+        if norm == own:  # the launcher's or checker's own directory
+            continue
+        parts = set(norm.replace("\\", "/").split("/"))
+        if "site-packages" in parts or "dist-packages" in parts:
+            break
+        if any(norm == b or norm.startswith(b + os.sep) for b in bases):
+            end = index + 1
+    return end
+
+
+def shadows_stdlib(name: str) -> bool:
+    """True if a top-level module ``name`` is a standard-library module."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return name in names
+    return name in sys.builtin_module_names or name in ("io", "os", "sys", "time", "string")
 
 
 def build_namespace(commands, command_dirs, lazy=True) -> dict:
@@ -124,21 +157,40 @@ def load_module(entry):
 
 
 def _load(name: str, path: str):
-    module = sys.modules.get(name)
+    # a command file named like a standard module (io.py) is registered under another
+    # name, so the standard module stays what every other import gets
+    registered = f"{name}__commands" if shadows_stdlib(name) else name
+    module = sys.modules.get(registered)
     if module is not None and _same_file(getattr(module, "__file__", None), path):
         return module
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError("not a Python source file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        if "." in name or os.path.basename(path) == "__init__.py":
+            module = _import_package_module(name, path)
+        else:
+            spec = importlib.util.spec_from_file_location(registered, path)
+            if spec is None or spec.loader is None:
+                raise ImportError("not a Python source file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[registered] = module
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a broken command file must not stop the job
-        sys.modules.pop(name, None)
-        raise CommandUnavailable(
+        if "." not in name:
+            sys.modules.pop(registered, None)
+        error = CommandUnavailable(
             f"cannot import command module '{name}' ({path}): {type(exc).__name__}: {exc}"
-        ) from None
+        )
+        raise error from exc  # the cause gives the catalogue's report its file and line
+    return module
+
+
+def _import_package_module(name: str, path: str):
+    """Import a package (``__init__.py``) or a module inside one by its dotted name.
+
+    The normal import system is used, so relative imports (``from .util import x``) work.
+    """
+    module = importlib.import_module(name)
+    if not _same_file(getattr(module, "__file__", None), path):
+        raise ImportError(f"'{name}' is imported from {getattr(module, '__file__', None)}")
     return module
 
 

@@ -51,4 +51,4 @@ else:
         """Defined inside a top-level try: still a command."""
 
 
-alias = outer
+alias = outer  # an alias is a command too (issue 13)
