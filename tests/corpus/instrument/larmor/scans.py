@@ -5,6 +5,7 @@ import (set-up code, not a command); generic_pol is a factory of detectors.
 """
 
 from scanlib.util import local_wrapper
+
 from .util import flipper1
 
 
