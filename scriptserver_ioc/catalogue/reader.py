@@ -319,32 +319,14 @@ def _alias_command(alias: Alias, scan: ModuleScan, enums: dict, module: str, pat
     if alias.target is not None:
         fn = scan.functions[alias.target]
         found = FOUND_PARTIAL if alias.partial else FOUND_ALIAS
-        return function_command(
-            fn,
-            alias.name,
-            scan,
-            enums,
-            module,
-            path,
-            alias.line,
-            found,
-            drop_first=alias.partial_args,
-            keywords=alias.partial_keywords,
-        )
-    method = find_method(scan.classes, alias.cls or "", alias.method or "")
-    if method is None:
-        return None
-    return function_command(
-        method,
-        alias.name,
-        scan,
-        enums,
-        module,
-        path,
-        alias.line,
-        FOUND_ALIAS,
-        drop_first=1 if alias.bound else 0,
-    )
+        drop, keywords = alias.partial_args, alias.partial_keywords
+    else:
+        method = find_method(scan.classes, alias.cls or "", alias.method or "")
+        if method is None:
+            return None
+        fn, found, drop, keywords = method, FOUND_ALIAS, 1 if alias.bound else 0, ()
+    where = (module, path, alias.line, found)
+    return function_command(fn, alias.name, scan, enums, *where, drop, keywords)
 
 
 def command_names(scan: ModuleScan, helpers: dict[str, str] | None = None) -> list[str]:
