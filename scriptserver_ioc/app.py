@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, Settings, prepare_data_dir
 from .datadir_lock import DataDirInUse, DataDirLock
@@ -50,6 +50,8 @@ class Application:
     watcher: CatalogueWatcher
     preflight: PreflightWorker
     _closers: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
+    nicos: Any = None
+    """The NICOS protocol bridge (`nicos.bridge.NicosBridge`) with `--nicos-port`, else None."""
 
     @classmethod
     def open(cls, settings: Settings, port: int | None = None) -> Application:
@@ -72,6 +74,11 @@ class Application:
         from .validate.preflight import PreflightWorker
         from .validate.validator import Validator
 
+        open_nicos = None
+        if settings.nicos_port is not None:  # checks pyzmq and the credentials first
+            from .nicos import prepare_bridge
+
+            open_nicos = prepare_bridge(settings)
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -136,6 +143,9 @@ class Application:
             closers.append(("catalogue watcher", watcher.stop))
             preflight = PreflightWorker(core, validator, workers=settings.preflight_workers)
             closers.append(("pre-flight worker", lambda: preflight.stop(timeout=1.0)))
+            nicos = open_nicos(core) if open_nicos else None
+            if nicos is not None:
+                closers.append(("NICOS bridge", nicos.stop))
         except BaseException:
             _close_all(closers)
             raise
@@ -151,6 +161,7 @@ class Application:
             watcher,
             preflight,
             closers,
+            nicos,
         )
 
     def start(self) -> None:
@@ -159,6 +170,8 @@ class Application:
         self.watcher.start()
         if self.settings.preflight_workers > 0:
             self.preflight.start()
+        if self.nicos is not None:
+            self.nicos.start()
 
     def close(self) -> None:
         """Stop every part in reverse order of opening; safe to call twice."""

@@ -34,6 +34,9 @@ class Settings:
     log_level: str = "INFO"
     warm_spare: bool = True
     preflight_workers: int = 1
+    nicos_port: int | None = None
+    nicos_bind: str = "127.0.0.1"
+    nicos_credentials: Path | None = None
 
     @property
     def logs_dir(self) -> Path:
@@ -133,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
         "pre-flight off (default 1)",
     )
     add("--no-warm-spare", action="store_true", help=argparse.SUPPRESS)
+    add(
+        "--nicos-port",
+        type=_port,
+        metavar="N",
+        help="also serve the NICOS daemon protocol (IBEX GUI) on this TCP port, e.g. 1301 "
+        "(needs the nicos extra; default off)",
+    )
+    add("--nicos-bind", default="127.0.0.1", metavar="ADDR", help="address of --nicos-port")
+    add(
+        "--nicos-credentials",
+        metavar="FILE",
+        help="logins of the NICOS bridge (default <data-dir>/nicos-credentials.txt)",
+    )
     parser.set_defaults(env_commands=env_commands)
     return parser
 
@@ -203,6 +219,11 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         log_level=args.log_level,
         warm_spare=not args.no_warm_spare,
         preflight_workers=args.preflight_workers,
+        nicos_port=args.nicos_port,
+        nicos_bind=args.nicos_bind,
+        nicos_credentials=Path(args.nicos_credentials).resolve()
+        if args.nicos_credentials
+        else None,
     )
 
 

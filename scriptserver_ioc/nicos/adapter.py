@@ -1,0 +1,185 @@
+"""The one place where the NICOS bridge touches the script server's core.
+
+Everything the bridge reads from or asks of `core.server.ScriptServer` goes through
+`CoreAdapter`, so a change of the core's API is an edit of this file only. Changes go
+through the same control entry point as Channel Access writes (`ScriptServer.control`),
+so they are validated, stored, logged and published over CA exactly as a PV write is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+
+USER_TAG = "nicos_user"
+"""Tag of jobs queued through the bridge: the NICOS login that queued them."""
+
+
+@dataclass
+class Outcome:
+    """The core's answer to one change: accepted or not, its message, new job ids."""
+
+    ok: bool
+    message: str
+    job_ids: list[int]
+
+
+@dataclass
+class CurrentJob:
+    """What the bridge shows of the running job (or of the last one, when idle)."""
+
+    job_id: int
+    name: str
+    source: str
+    line: int | None
+    log_path: Path | None
+
+
+def reqid_of(job_id: int) -> str:
+    """The NICOS request id of a job: its id as a string (stable for the job's life)."""
+    return str(job_id)
+
+
+def job_id_of(reqid: Any) -> int | None:
+    """The job id a NICOS request id names, or None if it names no job."""
+    if isinstance(reqid, str) and reqid.isascii() and reqid.isdigit() and len(reqid) < 19:
+        return int(reqid)
+    return None
+
+
+class CoreAdapter:
+    """Reads and changes the core for the bridge (see the module docstring).
+
+    Args:
+        core: the `ScriptServer`.
+    """
+
+    version = __version__
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self._last: tuple[Any, CurrentJob] | None = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[set[str]], None]) -> None:
+        """Call `listener(topics)` after every change of the core (from any thread)."""
+        self.core.add_listener(listener)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the core's lock: what is read inside stays true for the changes made inside."""
+        with self.core.lock:
+            yield
+
+    def state_code(self) -> int:
+        """The NICOS status code (`STATE:CODE`)."""
+        return self.core.state_code()
+
+    def current(self) -> CurrentJob | None:
+        """The running (or paused, or aborting) job, or None."""
+        with self.core.lock:
+            job = self.core.current
+            if job is None:
+                return None
+            return CurrentJob(
+                job.id, job.name, self.core.current_source, job.line, self.core.log_path(job.id)
+            )
+
+    def last_finished(self) -> CurrentJob | None:
+        """The newest job of the history, or None."""
+        with self.core.lock:
+            if not self.core.history:
+                return None
+            job = self.core.history[0]
+            if self._last is None or self._last[0] is not job:
+                self._last = (job, CurrentJob(job.id, job.name, self._source(job), None, None))
+            return self._last[1]
+
+    def newest_job_id(self) -> int:
+        """The largest id among the finished jobs kept in memory (0 if none)."""
+        with self.core.lock:
+            return max((job.id for job in self.core.history), default=0)
+
+    def finished_after(self, job_id: int) -> list[tuple[int, Path]]:
+        """(id, output file) of finished jobs with a larger id than `job_id`, oldest first."""
+        with self.core.lock:
+            newer = sorted(job.id for job in self.core.history if job.id > job_id)
+            return [(i, Path(self.core.log_path(i))) for i in newer]
+
+    def run_state(self) -> str:
+        """IDLE, RUNNING, PAUSING, PAUSED or ABORTING (the `STATE` PV)."""
+        return self.core.run_state.value
+
+    def queued_ids(self) -> list[int]:
+        """Ids of the queued jobs in run order."""
+        with self.core.lock:
+            return self.core.queue.ids()
+
+    def queued_jobs(self) -> list[Any]:
+        """The queued job records in run order (read them, never change them)."""
+        with self.core.lock:
+            return list(self.core.queue)
+
+    def job_key(self, job: Any) -> str:
+        """A text that changes whenever a queued job's record changes (its cached JSON)."""
+        return job.json_text()
+
+    def request_entry(self, job: Any) -> dict[str, Any]:
+        """A queued job as NICOS serialises a request: reqid, name, script, user."""
+        return {
+            "reqid": reqid_of(job.id),
+            "name": job.name,
+            "script": self._source(job),
+            "user": str((job.tags or {}).get(USER_TAG, "")),
+        }
+
+    def _source(self, job: Any) -> str:
+        try:
+            return self.core.job_source(job)
+        except Exception:  # a file job whose file has gone: show its name
+            return f"# file {job.file}\n" if job.file else ""
+
+    # -- changing ------------------------------------------------------------------------
+
+    def _control(self, pv: str, value: Any, login: str) -> Outcome:
+        reply = self.core.control(pv, value, client=f"{login}@nicos")
+        return Outcome(reply.ok, reply.message, list(reply.job_ids))
+
+    def queue_script(self, name: str, code: str, login: str) -> Outcome:
+        """Queue a script job (QUEUE:ADD), tagged with the login."""
+        spec: dict[str, Any] = {"script": code, "tags": {USER_TAG: login}}
+        if name:
+            spec["name"] = name
+        return self._control("QUEUE:ADD", json.dumps(spec), login)
+
+    def remove(self, job_ids: list[int] | None, login: str) -> Outcome:
+        """Remove queued jobs (QUEUE:REMOVE); None removes all."""
+        text = "all" if job_ids is None else json.dumps(job_ids)
+        return self._control("QUEUE:REMOVE", text, login)
+
+    def reorder(self, job_ids: list[int], login: str) -> Outcome:
+        """Put the queue in this order (QUEUE:MOVE with a full order)."""
+        return self._control("QUEUE:MOVE", json.dumps({"order": job_ids}), login)
+
+    def update_script(self, job_id: int, code: str, login: str) -> Outcome:
+        """Replace a job's script text (QUEUE:UPDATE)."""
+        return self._control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": code}), login)
+
+    def pause(self, immediate: bool, login: str) -> Outcome:
+        """Pause the current job (PAUSE deferred or immediate)."""
+        return self._control("PAUSE", 2 if immediate else 1, login)
+
+    def resume(self, login: str) -> Outcome:
+        """Resume the paused job (RESUME)."""
+        return self._control("RESUME", 1, login)
+
+    def stop(self, login: str) -> Outcome:
+        """Abort the current job and empty the queue (STOP)."""
+        return self._control("STOP", 1, login)

@@ -1,0 +1,115 @@
+"""The `getstatus` reply, kept ready: rebuilt after every change, read without waiting.
+
+The core tells its listeners which topics changed; `StatusSnapshot` wakes its own thread,
+which reads the core (waiting for the core's lock there, never in a reply) and serialises
+the reply. A reply sends the last serialised bytes. Each queued request's JSON is cached
+by the job record's identity, so a line change with 10,000 queued costs one join.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .adapter import CoreAdapter
+from .protocol import encode
+
+log = logging.getLogger(__name__)
+
+QUEUE_TOPICS = {"queue"}
+EXTRA_FIELDS = (
+    b'"eta":[1,0],"watch":{},"mode":"master","setups":[[],[]],"devices":[],"devicefailures":{}'
+)
+"""Fields NICOS also sends and the GUI ignores (eta `pending`; no devices or setups)."""
+
+
+class StatusSnapshot:
+    """The serialised `getstatus` reply and the thread that keeps it current.
+
+    Args:
+        adapter: the core adapter.
+    """
+
+    def __init__(self, adapter: CoreAdapter) -> None:
+        self.adapter = adapter
+        self.stopping = threading.Event()
+        self._wake = threading.Event()
+        self._build_lock = threading.Lock()
+        self._topics: set[str] = set(QUEUE_TOPICS)
+        self._entries: dict[int, tuple[str, bytes]] = {}
+        self._requests = b"[]"
+        self._payload = b""
+        self.generation = 0
+        self.refresh()
+        adapter.add_listener(self.on_change)
+
+    def payload(self) -> bytes:
+        """The last built reply (a reference read: never blocks)."""
+        return self._payload
+
+    def on_change(self, topics: set[str]) -> None:
+        """Core listener: note the topics and wake the thread (cheap, any thread)."""
+        self._topics |= topics
+        self._wake.set()
+
+    def run(self) -> None:
+        """Rebuild after every change until `stopping` is set."""
+        while not self.stopping.is_set():
+            self._wake.wait(0.5)
+            if self.stopping.is_set():
+                return
+            if self._wake.is_set():
+                self._wake.clear()
+                try:
+                    self.refresh()
+                except Exception:  # keep serving the previous snapshot
+                    log.exception("building the NICOS status failed")
+
+    def stop(self) -> None:
+        """End `run`."""
+        self.stopping.set()
+        self._wake.set()
+
+    def refresh(self) -> None:
+        """Read the core and rebuild the reply now (any thread; one build at a time)."""
+        with self._build_lock:
+            topics, self._topics = self._topics, set()
+            with self.adapter.locked():
+                code = self.adapter.state_code()
+                current = self.adapter.current()
+                jobs = self.adapter.queued_jobs() if topics & QUEUE_TOPICS else None
+                if jobs is not None:
+                    self._requests = self._requests_json(jobs)
+                shown = current or self.adapter.last_finished()
+            line = -1 if current is None else current.line or 0
+            self._payload = b"".join(
+                (
+                    b'{"status":',
+                    encode([code, line]),
+                    b',"script":',
+                    encode(shown.source if shown else ""),
+                    b',"scriptname":',
+                    encode(shown.name if shown else ""),
+                    b',"requests":',
+                    self._requests,
+                    b",",
+                    EXTRA_FIELDS,
+                    b"}",
+                )
+            )
+            self.generation += 1
+
+    def _requests_json(self, jobs: list[Any]) -> bytes:
+        """The `requests` list, re-serialising only jobs whose record changed."""
+        cache, fresh = self._entries, {}
+        parts = []
+        for job in jobs:
+            key = self.adapter.job_key(job)
+            hit = cache.get(job.id)
+            if hit is None or hit[0] is not key:
+                hit = (key, encode(self.adapter.request_entry(job)))
+            fresh[job.id] = hit
+            parts.append(hit[1])
+        self._entries = fresh
+        return b"[" + b",".join(parts) + b"]"
