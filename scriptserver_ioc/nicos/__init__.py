@@ -7,9 +7,11 @@ from a NICOS daemon.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
 from .credentials import FILE_NAME
 
 
@@ -18,31 +20,38 @@ def credentials_path(data_dir: Path, option: Path | None) -> Path:
     return option if option is not None else data_dir / FILE_NAME
 
 
-def open_bridge(core: Any, data_dir: Path, bind: str, port: int, credentials: Path | None) -> Any:
-    """Bind the bridge's socket (not yet serving); call `.start()` and later `.stop()`.
+def prepare_bridge(settings: Any) -> Callable[[Any], Any]:
+    """Check pyzmq and the credentials now; returns `open(core)`, which binds the socket.
+
+    `open(core)` returns the bridge, not yet serving: call `.start()` and later `.stop()`.
+
+    Args:
+        settings: the IOC's `config.Settings` (nicos_port, nicos_bind, nicos_credentials).
 
     Raises:
-        RuntimeError: pyzmq is missing, the credentials cannot be used, or the port is taken
-            (one line for the user).
+        ConfigError: pyzmq is missing, the credentials cannot be used, or (from `open`)
+            the port is taken; the message is one line for the user.
     """
     try:
         import zmq  # noqa: F401
     except ImportError:
-        raise RuntimeError(
-            "--nicos-port needs pyzmq: pip install scriptserver_ioc[nicos]"
-        ) from None
+        raise ConfigError("--nicos-port needs pyzmq: pip install scriptserver_ioc[nicos]") from None
     from .bridge import BridgeError, NicosBridge
     from .credentials import Credentials, CredentialsError
 
-    path = credentials_path(data_dir, credentials)
+    path = credentials_path(settings.data_dir, settings.nicos_credentials)
     try:
         accepted = Credentials.load(path)
     except CredentialsError as exc:
-        raise RuntimeError(
+        raise ConfigError(
             f"{exc} (the NICOS bridge needs the IBEX GUI's login there; see "
             "python -m scriptserver_ioc.nicos.credentials)"
         ) from None
-    try:
-        return NicosBridge(core, accepted, bind, port)
-    except BridgeError as exc:
-        raise RuntimeError(str(exc)) from None
+
+    def open_bridge(core: Any) -> Any:
+        try:
+            return NicosBridge(core, accepted, settings.nicos_bind, settings.nicos_port)
+        except BridgeError as exc:
+            raise ConfigError(str(exc)) from None
+
+    return open_bridge

@@ -169,8 +169,13 @@ class CoreAdapter:
         return self._control("QUEUE:MOVE", json.dumps({"order": job_ids}), login)
 
     def update_script(self, job_id: int, code: str, login: str) -> Outcome:
-        """Replace a job's script text (QUEUE:UPDATE)."""
-        return self._control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": code}), login)
+        """Replace a queued job's script text (QUEUE:UPDATE); its name stays, as in NICOS."""
+        with self.core.lock:
+            job = self.core.queue.get(job_id)
+            edit = {"id": job_id, "script": code}
+            if job is not None:
+                edit["name"] = job.name
+            return self._control("QUEUE:UPDATE", json.dumps(edit), login)
 
     def pause(self, immediate: bool, login: str) -> Outcome:
         """Pause the current job (PAUSE deferred or immediate)."""
