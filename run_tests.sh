@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint and run every test (unit and system). Creates .venv and installs the package with
-# its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS bridge) on first use.
+# its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS
+# bridge) on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
