@@ -1,9 +1,11 @@
 """Queue operation latency over Channel Access, against a CA round trip measured in the same run.
 
 Starts the real IOC in a subprocess on a free loopback port and drives it with pyepics:
-put-with-callback latency of QUEUE:ADD, QUEUE:MOVE and QUEUE:REMOVE with 10, 1,000 and
-10,000 jobs queued; a batch add of 1,000 jobs; write-to-monitor latency on QUEUE:COUNT;
-idle CPU and memory of the IOC. Baseline: a `get` of QUEUE:COUNT (one CA round trip).
+put-with-callback latency of QUEUE:ADD, QUEUE:MOVE, QUEUE:UPDATE and QUEUE:REMOVE with 10,
+1,000 and 10,000 jobs queued; a batch add of 1,000 jobs; write-to-monitor latency on
+QUEUE:COUNT; idle CPU and memory of the IOC; and responsiveness while another client adds
+jobs whose `validate_` takes 1 s (`bench_responsive.py`). Baseline: a put with callback of
+an unchanged QUEUE:HOLD and a `get` of QUEUE:COUNT (one CA round trip).
 
 Usage: python bench/bench_queue.py [--quick]
 """
@@ -18,6 +20,7 @@ import time
 
 import epics
 import psutil
+from bench_responsive import responsiveness
 from common import ms, start_ioc, timed
 
 from scriptserver_ioc.client.client import ScriptServerClient, encode_text
@@ -29,7 +32,9 @@ def main() -> None:
     ioc, PREFIX = start_ioc()
     client = ScriptServerClient(PREFIX, timeout=30)
     client.put("QUEUE:HOLD", 1)
-    add_pv, move_pv, remove_pv = (client.pv(n) for n in ("QUEUE:ADD", "QUEUE:MOVE", "QUEUE:REMOVE"))
+    add_pv, move_pv, remove_pv, update_pv = (
+        client.pv(n) for n in ("QUEUE:ADD", "QUEUE:MOVE", "QUEUE:REMOVE", "QUEUE:UPDATE")
+    )
     count_pv = client.pv("QUEUE:COUNT")
     repeat = 30 if QUICK else 100
 
@@ -44,7 +49,10 @@ def main() -> None:
         f"CA get round trip {ms(get_rt):.3f} ms (medians of {len(baseline)})"
     )
     print()
-    print(f"{'queued':>7} | {'add ms':>8} | {'move ms':>8} | {'remove ms':>9} | ratios to baseline")
+    print(
+        f"{'queued':>7} | {'add ms':>8} | {'move ms':>8} | {'update ms':>9} | {'remove ms':>9} "
+        "| ratios to baseline"
+    )
     rng = random.Random(1)
     queued = 0
     sizes = (10, 1000) if QUICK else (10, 1000, 10000)
@@ -55,7 +63,7 @@ def main() -> None:
             queued += n
         client.wait_for(lambda s=size: count_pv.get(use_monitor=False) == s, timeout=60)
         ids = [job["id"] for job in client.queue()]
-        adds, moves, removes = [], [], []
+        adds, moves, updates, removes = [], [], [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             put(add_pv, "set_ei(25)")
@@ -65,13 +73,18 @@ def main() -> None:
             t0 = time.perf_counter()
             put(move_pv, json.dumps({"id": rng.choice(ids), "to": target}))
             moves.append(time.perf_counter() - t0)
+            edit = {"id": rng.choice(ids), "args": {"energy": rng.randrange(10, 60)}}
+            t0 = time.perf_counter()
+            put(update_pv, json.dumps(edit))
+            updates.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             put(remove_pv, str(new_id))
             removes.append(time.perf_counter() - t0)
         b = ms(baseline)
         print(
-            f"{size:>7} | {ms(adds):8.3f} | {ms(moves):8.3f} | {ms(removes):9.3f} | "
-            f"add {ms(adds) / b:.1f}x move {ms(moves) / b:.1f}x remove {ms(removes) / b:.1f}x"
+            f"{size:>7} | {ms(adds):8.3f} | {ms(moves):8.3f} | {ms(updates):9.3f} | "
+            f"{ms(removes):9.3f} | add {ms(adds) / b:.1f}x move {ms(moves) / b:.1f}x "
+            f"update {ms(updates) / b:.1f}x remove {ms(removes) / b:.1f}x"
         )
     plain = []
     for _ in range(repeat):
@@ -130,6 +143,8 @@ def main() -> None:
     )
     ioc.terminate()
     ioc.wait(10)
+    print()
+    responsiveness(QUICK)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """The application object: every part of one script server, built in order, closed once.
 
 `Application.open(settings)` locks the data directory, opens the store and builds the
-catalogue, the companion checker, the validator, the core, the job runner, the catalogue
-watcher and the pre-flight worker; no Channel Access yet (the IOC layer, `ioc/server.py`,
-adds it). `close()` stops them in reverse order: the pre-flight worker, the watcher, the
-runner (a running job keeps running, for the next start to adopt; the warm spare is killed),
-the checker, the core (it refuses further changes), the store, and last the data-directory
-lock. A failure while opening closes what was already opened.
+catalogue, the companion checker, the validator, the core's worker (slow parts of control
+writes), the core, the job runner, the catalogue watcher and the pre-flight worker; no
+Channel Access yet (the IOC layer, `ioc/server.py`, adds it). `close()` stops them in
+reverse order: the pre-flight worker, the watcher, the runner (a running job keeps running,
+for the next start to adopt; the warm spare is killed), the core (it refuses further
+changes), its worker, the checker, the store, and last the data-directory lock. A failure
+while opening closes what was already opened.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .datadir_lock import DataDirInUse, DataDirLock
 
 if TYPE_CHECKING:
     from .catalogue import Catalogue, CatalogueWatcher
+    from .core.deferred import SerialWorker
     from .core.server import ScriptServer
     from .runner import JobRunner
     from .store.sqlite import Store
@@ -45,6 +47,7 @@ class Application:
     catalogue: Catalogue
     companions: CompanionRunner
     validator: Validator
+    worker: SerialWorker
     core: ScriptServer
     runner: JobRunner
     watcher: CatalogueWatcher
@@ -67,6 +70,7 @@ class Application:
         """
         from .catalogue import Catalogue, CatalogueWatcher
         from .catalogue.live import LiveChecker
+        from .core.deferred import SerialWorker
         from .core.server import ScriptServer
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
@@ -114,6 +118,8 @@ class Application:
                 no_scripts=not settings.allow_scripts,
                 scripts_dir=settings.scripts_dir,
             )
+            worker = SerialWorker()
+            closers.append(("core worker", worker.close))
             core = ScriptServer(
                 store,
                 catalogue=catalogue,
@@ -121,6 +127,7 @@ class Application:
                 scripts_dir=settings.scripts_dir,
                 logs_dir=settings.logs_dir,
                 allow_scripts=settings.allow_scripts,
+                worker=worker,
             )
             closers.append(("core", core.close))
             runner = JobRunner(
@@ -156,6 +163,7 @@ class Application:
             catalogue,
             companions,
             validator,
+            worker,
             core,
             runner,
             watcher,

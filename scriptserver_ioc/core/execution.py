@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ..validate.estimates import TimelineTracker
+from .deferred import Later
 from .ending import ended_error, ending_for
 from .jobs import Job, JobState, now_iso, parse_iso
 from .specs import Rejected, load_json, parse_job_text
@@ -204,7 +205,7 @@ class ExecutionControl:
         op.message = f"stopping; removed {len(ids)} queued jobs"
         self.log_event(f"{op.client or 'someone'} stopped all jobs and emptied the queue")
 
-    def validate(self, op: Operation, text: str) -> None:
+    def validate(self, op: Operation, text: str) -> Later | None:
         """VALIDATE: check a job without queueing it; a dry run completes asynchronously."""
         dry_run = False
         stripped = text.strip() if isinstance(text, str) else ""
@@ -215,31 +216,31 @@ class ExecutionControl:
                 if not isinstance(dry_run, bool):
                     raise Rejected("'dry_run' must be true or false")
                 stripped = json.dumps(obj)
-        request_id = None
         try:
             specs = parse_job_text(stripped)
             if len(specs) != 1:
                 raise Rejected("VALIDATE takes one job, not a batch")
-            request_id = op.request_id = specs[0].request_id
+            op.request_id = specs[0].request_id
             job = self.prepare_job(specs[0])
-            verdict = self.validator.check(job.to_dict())
-            result = verdict.to_result(request_id)
         except Rejected as exc:
-            result = {
-                "request_id": request_id,
-                "ok": False,
-                "errors": [_error_entry(str(exc))],
-                "warnings": [],
-                "estimate": None,
-                "estimate_source": "none",
-                "dry_run": None,
-            }
+            self._validated(op, _invalid_result(op.request_id, str(exc)))
+            return None
+        if dry_run and self._dry_running:
+            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
+        record = job.to_dict()
+
+        def then(verdict: Any) -> None:
+            self._validated(op, verdict.to_result(op.request_id))
+            if dry_run and not verdict.errors:
+                self.apply_verdict(job, verdict)
+                self._start_dry_run(op, job, verdict)
+
+        return Later(lambda: self.validator.check(record), then, self.commands_revision)
+
+    def _validated(self, op: Operation, result: dict[str, Any]) -> None:
         op.message = "valid" if result["ok"] else f"invalid: {result['errors'][0]['message']}"
         self.validate_result = result
         self.touch("validate")
-        if dry_run and result["ok"]:
-            self.apply_verdict(job, verdict)
-            self._start_dry_run(op, job, verdict)
 
     def _start_dry_run(self, op: Operation, job: Job, verdict: Any) -> None:
         if self._dry_running:
@@ -270,17 +271,20 @@ class ExecutionControl:
                 self.touch("validate")
             self._notify()
             if completion is not None:
-                completion()
+                completion(op.reply)
 
         threading.Thread(target=work, name="dry-run", daemon=True).start()
 
-    def reload_commands(self, op: Operation, value: Any) -> None:
-        """COMMANDS:RELOAD: re-read the command sources now."""
+    def reload_commands(self, op: Operation, value: Any) -> Later:
+        """COMMANDS:RELOAD: re-read the command sources now (on the worker)."""
         if value != 1:
             raise Rejected(f"write 1 to reload the commands (got {value!r:.40})")
-        changed = self.catalogue.reload(force=True)
-        self.touch("commands", "settings")
-        op.message = "commands changed" if changed else "commands unchanged"
+
+        def then(changed: bool) -> None:
+            self.touch("commands", "settings")
+            op.message = "commands changed" if changed else "commands unchanged"
+
+        return Later(lambda: self.catalogue.reload(force=True), then)
 
     def _require_running(self) -> Job:
         if self.current is None:
@@ -402,6 +406,19 @@ class ExecutionControl:
             )
             return
         self.runner.adopt(job.id, handle, str(self.log_path(job.id)))
+
+
+def _invalid_result(request_id: str | None, message: str) -> dict[str, Any]:
+    """`VALIDATE:RESULT` of a job that cannot even be bound."""
+    return {
+        "request_id": request_id,
+        "ok": False,
+        "errors": [_error_entry(message)],
+        "warnings": [],
+        "estimate": None,
+        "estimate_source": "none",
+        "dry_run": None,
+    }
 
 
 def _error_entry(message: str) -> dict[str, Any]:

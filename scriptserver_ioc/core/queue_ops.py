@@ -7,11 +7,13 @@ message naming what was wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import limits
 from .bounds import bounded_estimate
+from .deferred import Later
 from .jobs import Job, JobState, now_iso
 from .specs import (
     CONTENT_KEYS,
@@ -40,11 +42,29 @@ class QueueControl:
 
     # -- building jobs -------------------------------------------------------------------
 
-    def build_job(self, spec: JobSpec, job_id: int = 0) -> Job:
-        """Bind, check and turn a spec into a queued job record (id 0 until allocated)."""
-        job = self.prepare_job(spec, job_id)
-        self.apply_verdict(job, self.validator.check(job.to_dict()))
-        return job
+    def commands_revision(self) -> int:
+        """What a job's check rests on: the catalogue revision (the basis of a `Later`)."""
+        return self.catalogue.revision
+
+    def check_later(self, jobs: list[Job], then: Callable[[], None], where: Callable) -> Later:
+        """Check prepared jobs on the worker; then keep their verdicts and call `then()`.
+
+        Args:
+            jobs: jobs from `prepare_job`.
+            then: finishes the write under the lock once every job passed.
+            where: `where(index)` prefixes a job's error (e.g. "batch item 3: ").
+        """
+        records = [job.to_dict() for job in jobs]
+
+        def checked(verdicts: list[Any]) -> None:
+            for index, (job, verdict) in enumerate(zip(jobs, verdicts)):
+                try:
+                    self.apply_verdict(job, verdict)
+                except Rejected as exc:
+                    raise Rejected(f"{where(index)}{exc}") from None
+            then()
+
+        return Later(lambda: self.validator.check_many(records), checked, self.commands_revision)
 
     def prepare_job(self, spec: JobSpec, job_id: int = 0) -> Job:
         """A job record from a spec: arguments bound, name chosen; not yet validated."""
@@ -138,7 +158,7 @@ class QueueControl:
 
     # -- handlers ------------------------------------------------------------------------
 
-    def add(self, op: Operation, text: str) -> None:
+    def add(self, op: Operation, text: str) -> Later:
         """QUEUE:ADD: queue a job, a call, or a batch (all or none)."""
         specs = parse_job_text(text)
         op.request_id = specs[0].request_id
@@ -149,13 +169,7 @@ class QueueControl:
                 jobs.append(self.prepare_job(spec))
             except Rejected as exc:
                 raise Rejected(f"{where(index)}{exc}") from None
-        verdicts = self.validator.check_many([job.to_dict() for job in jobs])
-        for index, (job, verdict) in enumerate(zip(jobs, verdicts)):
-            try:
-                self.apply_verdict(job, verdict)
-            except Rejected as exc:
-                raise Rejected(f"{where(index)}{exc}") from None
-        self._queue_new(op, jobs, specs[0].position)
+        return self.check_later(jobs, lambda: self._queue_new(op, jobs, specs[0].position), where)
 
     def remove(self, op: Operation, text: str) -> None:
         """QUEUE:REMOVE: delete queued jobs by id, list of ids, or `all`."""
@@ -222,21 +236,27 @@ class QueueControl:
         op.message = f"job {job_id} moved from index {old} to {to}"
         self.log_event(f"{_who(op)}moved job {job_id} from index {old} to {to}")
 
-    def update(self, op: Operation, text: str) -> None:
+    def update(self, op: Operation, text: str) -> Later:
         """QUEUE:UPDATE: edit a queued job; re-validated, rejected as a whole if invalid."""
         job_id, fields = parse_id_or_object(text, "the update")
         op.request_id = _request_id(fields)
         job = self._require_queued([job_id])[0]
         if not fields:
             raise Rejected("the update changes nothing; give fields of a job spec")
-        edited = self.build_job(self._merged_spec(job, fields), job_id)
+        edited = self.prepare_job(self._merged_spec(job, fields), job_id)
         edited.update(created=job.created, rerun_of=job.rerun_of)
-        self.queue.replace(edited)
-        self.store.save_jobs([(edited, self.queue.keys[job_id])])
-        self.touch("queue")
-        op.job_ids = [job_id]
-        op.message = f"job {job_id} updated"
-        self.log_event(f"{_who(op)}updated job {job_id}: {edited.name}"[:300])
+
+        def then() -> None:
+            self.queue.replace(edited)
+            self.store.save_jobs([(edited, self.queue.keys[job_id])])
+            self.touch("queue")
+            op.job_ids = [job_id]
+            op.message = f"job {job_id} updated"
+            self.log_event(f"{_who(op)}updated job {job_id}: {edited.name}"[:300])
+
+        later = self.check_later([edited], then, lambda i: "")
+        later.basis = lambda: (self.commands_revision(), self.queue.get(job_id))
+        return later
 
     def repeat(self, op: Operation, text: str) -> None:
         """QUEUE:REPEAT: insert copies of a queued job right after it."""
@@ -256,7 +276,7 @@ class QueueControl:
         self._queue_new(op, copies, self.queue.index(job_id) + 1)
         op.message = f"job {job_id} repeated as {_ids_text(op.job_ids)}"
 
-    def rerun(self, op: Operation, text: str) -> None:
+    def rerun(self, op: Operation, text: str) -> Later:
         """QUEUE:RERUN: queue a copy of a finished job from the beginning, optionally edited."""
         job_id, fields = parse_id_or_object(text, "the re-run")
         op.request_id = _request_id(fields)
@@ -264,11 +284,14 @@ class QueueControl:
         if position is not None:
             position = parse_index(position, "position")
         original = self._finished(job_id)
-        spec = self._merged_spec(original, fields) if fields else self._merged_spec(original, {})
-        job = self.build_job(spec)
+        job = self.prepare_job(self._merged_spec(original, fields))
         job.rerun_of = job_id
-        self._queue_new(op, [job], position)
-        op.message = f"job {job_id} queued again as {op.job_ids[0]}"
+
+        def then() -> None:
+            self._queue_new(op, [job], position)
+            op.message = f"job {job_id} queued again as {op.job_ids[0]}"
+
+        return self.check_later([job], then, lambda i: "")
 
     def skip(self, op: Operation, text: str) -> None:
         """QUEUE:SKIP: a queued job goes to history as SKIPPED; the current job is ended."""

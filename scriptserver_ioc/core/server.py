@@ -20,6 +20,7 @@ from .. import __version__
 from ..validate.estimates import group_estimates, progress_from_elapsed, remaining
 from . import limits
 from .bounds import request_id_of
+from .deferred import Later, inline
 from .execution import ExecutionControl
 from .jobs import Job, JobState, now_iso, parse_iso
 from .preflight import PreflightControl
@@ -34,6 +35,8 @@ HISTORY_SIZE = 100
 REPLIES_KEPT = 32
 LOG_TAIL_CHARS = 16_000
 SLOTS = 10
+MAX_REDECIDE = 3
+"""Times a write is decided again because what it was checked against changed meanwhile."""
 
 
 class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
@@ -49,6 +52,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         scripts_dir: where `file` jobs come from.
         logs_dir: where each job's output log is written.
         allow_scripts: False for `--no-scripts`.
+        worker: runs the slow part of control writes (`deferred.SerialWorker` in the IOC;
+            the default, `deferred.inline`, runs it at once in the writer's thread).
     """
 
     def __init__(
@@ -59,8 +64,10 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         scripts_dir: Path | None = None,
         logs_dir: Path | None = None,
         allow_scripts: bool = True,
+        worker: Callable[[Callable[[], None]], None] = inline,
     ) -> None:
         self.lock = threading.RLock()
+        self.worker = worker
         self.store = store
         self.catalogue = catalogue
         self.validator = validator
@@ -139,51 +146,106 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
     # -- control writes ------------------------------------------------------------------
 
     def control(
-        self, pv: str, value: Any, client: str = "", on_done: Callable[[], None] | None = None
-    ) -> Reply:
+        self,
+        pv: str,
+        value: Any,
+        client: str = "",
+        on_done: Callable[[Reply], None] | None = None,
+    ) -> Reply | None:
         """Apply one control write; the reply is also published in `REPLY`.
+
+        Parsing and binding happen at once under the lock; slow work (companion checks,
+        a catalogue reparse) runs on the worker without the lock, and the decision is
+        committed after it (see `deferred.Later`). Never blocks on slow work.
 
         Args:
             pv: the control PV name without prefix (e.g. "QUEUE:ADD").
             value: the decoded value (text for char PVs, int for enums and longs).
             client: who wrote it ("user@host"), for the event log.
-            on_done: called once an accepted write has completed (for a dry run, when the
-                dry run has ended), to complete a put with callback.
+            on_done: `on_done(reply)` is called exactly once when the write is complete:
+                decided (accepted or refused) and, for a dry run, the dry run ended. It
+                completes a put with callback; it may run before `control` returns.
+
+        Returns:
+            The reply, or None while the decision waits for slow work.
         """
         handler = CONTROL_HANDLERS.get(pv)
         if handler is None:
             raise KeyError(pv)
         op = Operation(pv, client)
-        op.on_done = on_done
+        op.on_done, op.value = on_done, value
+        self._decide(op, lambda: handler(self, op, value), lambda: handler(self, op, value), 0)
+        return op.reply
+
+    def _decide(
+        self,
+        op: Operation,
+        step: Callable[[], Later | None],
+        restart: Callable[[], Later | None],
+        attempt: int,
+    ) -> None:
+        """Run one step of a write under the lock; hand slow work to the worker."""
         with self.lock:
+            later = self._apply(op, step)
+            if later is None:
+                reply = self._conclude(op)
+            else:
+                basis = later.basis() if later.basis is not None else None
+        if later is None:
+            self._notify()
+            if op.on_done is not None:
+                op.on_done(reply)
+            return
+
+        def slow() -> None:
             try:
-                if self.closed:
-                    raise Rejected("the server is shutting down")
-                with self.store.transaction():
-                    handler(self, op, value)
-                ok = True
-            except Rejected as exc:
-                ok = False
-                op.message = f"{pv}: {exc}"
-            except Exception as exc:  # e.g. the disk is full: the transaction rolled back
-                log.exception("%s failed", pv)
-                ok = False
-                op.message = f"{pv}: internal error, nothing was changed ({exc})"
-                self._reload_queue()
-            if not ok:
-                op.request_id = op.request_id or request_id_of(value)
-                op.job_ids = []
-                self.last_error = op.message
-                self.touch("last_error")
-            self.reply_seq += 1
-            reply = Reply(self.reply_seq, pv, ok, op.message, op.request_id, op.job_ids)
-            self.replies.appendleft(reply)
-            self.touch("replies")
-            if ok:
-                self._maybe_start_next()
-        self._notify()
-        if ok and op.on_done is not None:
-            op.on_done()
+                result: Any = later.work()
+            except Exception as exc:  # rejected by `then` below, under the lock
+                result = _Failed(exc)
+            with self.lock:
+                changed = later.basis is not None and later.basis() != basis
+            if changed and attempt < MAX_REDECIDE:
+                log.info("%s: decided again, what it was checked against changed", op.pv)
+                self._decide(op, restart, restart, attempt + 1)
+            elif changed:
+                self._decide(op, _refuse_changed, restart, attempt)
+            else:
+                self._decide(op, lambda: later.then(_unwrap(result)), restart, attempt)
+
+        self.worker(slow)
+
+    def _apply(self, op: Operation, step: Callable[[], Later | None]) -> Later | None:
+        """Run a handler step in one store transaction (lock held); a refusal undoes it."""
+        try:
+            if self.closed:
+                raise Rejected("the server is shutting down")
+            with self.store.transaction():
+                later = step()
+            op.ok = True
+            return later
+        except Rejected as exc:
+            op.ok, op.message = False, f"{op.pv}: {exc}"
+        except Exception as exc:  # e.g. the disk is full: the transaction rolled back
+            log.exception("%s failed", op.pv)
+            op.ok = False
+            op.message = f"{op.pv}: internal error, nothing was changed ({exc})"
+            self._reload_queue()
+        return None
+
+    def _conclude(self, op: Operation) -> Reply:
+        """Record the decision of a write as a reply (lock held)."""
+        if not op.ok:
+            op.request_id = op.request_id or request_id_of(op.value)
+            op.job_ids = []
+            self.last_error = op.message
+            self.touch("last_error")
+        self.reply_seq += 1
+        reply = Reply(self.reply_seq, op.pv, op.ok, op.message, op.request_id, op.job_ids)
+        op.reply = reply
+        self.replies.appendleft(reply)
+        self.touch("replies")
+        if op.ok:
+            self._maybe_start_next()
         return reply
 
     def _reload_queue(self) -> None:
@@ -345,7 +407,26 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             )
 
 
-CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], None]] = {
+class _Failed:
+    """The exception of a `Later.work`, carried to `then` under the lock."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+def _unwrap(result: Any) -> Any:
+    if isinstance(result, _Failed):
+        raise result.exc
+    return result
+
+
+def _refuse_changed() -> None:
+    raise Rejected(
+        "the commands or the queue kept changing while the write was checked; write again"
+    )
+
+
+CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], Later | None]] = {
     "QUEUE:ADD": ScriptServer.add,
     "QUEUE:REMOVE": ScriptServer.remove,
     "QUEUE:MOVE": ScriptServer.move,

@@ -58,7 +58,8 @@ class Reply:
 class Operation:
     """What a control handler learns while it runs: request id, new ids, its message.
 
-    Handlers fill it in; the server turns it into a `Reply`.
+    Handlers fill it in; the server turns it into a `Reply` (`reply`) once decided, and
+    calls `on_done(reply)` when the write is complete.
     """
 
     def __init__(self, pv: str, client: str) -> None:
@@ -67,4 +68,7 @@ class Operation:
         self.request_id: str | None = None
         self.job_ids: list[int] = []
         self.message = "ok"
+        self.ok = False
+        self.value: Any = None
         self.on_done: Any = None
+        self.reply: Reply | None = None

@@ -1,9 +1,10 @@
 """The pcaspy Driver: decodes control writes, calls the core, answers reads.
 
 Runs in the server thread (the one calling `SimpleServer.process`). `write()` never waits
-on slow work: it decodes, lets the core apply the change (in memory plus one SQLite
-commit), publishes the small PVs and the reply, and returns. A dry run completes the
-VALIDATE put asynchronously.
+on slow work: it decodes, lets the core decide (in memory plus one SQLite commit),
+publishes the small PVs and the reply, and returns. Writes to PVs marked `asyn` in the PV
+table (those needing companion checks, a catalogue reparse or a dry run) are decided on the
+core's worker; their put with callback completes once the decision is published.
 """
 
 from __future__ import annotations
@@ -97,26 +98,44 @@ class ScriptServerDriver(pcaspy.Driver):
             request_id = request_id_of(value) if isinstance(value, str) else None
             self.core.record_rejection(reason, str(exc), client, request_id)
             return False
-        completion = None
         if pv.asyn:
+            # decided later (slow checks run on the core's worker): the put with callback
+            # completes when `finish` runs; a refusal sets the WRITE alarm there
+            def finish(reply: Any) -> None:
+                self.publisher.call_soon(lambda: self._complete(pv, decoded, reply))
 
-            def completion() -> None:
-                self.publisher.call_soon(lambda: self.callbackPV(reason))
+            self._call_core(reason, decoded, client, finish)
+            return True
+        reply = self._call_core(reason, decoded, client, None)
+        if reply is not None and reply.ok:
+            self._accept(pv, decoded)
+        return reply is not None and reply.ok
 
+    def _call_core(self, reason: str, decoded: Any, client: str, on_done: Any) -> Any:
+        """`core.control`; an unexpected error is refused, logged and completes the put."""
         try:
-            reply = self.core.control(reason, decoded, client, on_done=completion)
+            return self.core.control(reason, decoded, client, on_done=on_done)
         except Exception as exc:  # a defect: still one reply, and the server goes on
             log.exception("%s: internal error", reason)
-            self.core.record_rejection(
+            reply = self.core.record_rejection(
                 reason,
                 f"internal error ({type(exc).__name__}), nothing was changed; see the server log",
                 client,
                 request_id_of(decoded),
             )
-            return False
+            if on_done is not None:
+                on_done(reply)
+            return reply
+
+    def _complete(self, pv: pvtable.PV, decoded: Any, reply: Any) -> None:
+        """Finish an asynchronous write (publishing thread): its PV, then the put callback."""
         if reply.ok:
             self._accept(pv, decoded)
-        return reply.ok
+        else:
+            with self.lock:
+                self.setParamStatus(pv.name, Alarm.WRITE_ALARM, Severity.INVALID_ALARM)
+                self.updatePV(pv.name)
+        self.callbackPV(pv.name)
 
     def _decode(self, pv: pvtable.PV, value: Any) -> Any:
         if pv.type == "char":

@@ -181,12 +181,12 @@ PVS: tuple[PV, ...] = (
     PV("SERVER:UPTIME", "float", "seconds since the server started", unit="s", prec=0),
     PV("SERVER:HEARTBEAT", "int", "+1 every second"),
     # -- control -----------------------------------------------------------------------
-    _control("QUEUE:ADD", "char", "queue a job spec, a batch (JSON array) or call text"),
+    _control("QUEUE:ADD", "char", "queue a job spec, a batch (JSON array) or call text", asyn=True),
     _control("QUEUE:REMOVE", "char", "delete queued jobs: id, [ids] or all"),
     _control("QUEUE:MOVE", "char", 'reorder: {"id", "to"|"before"|"after"|"by"} or {"order"}'),
-    _control("QUEUE:UPDATE", "char", 'edit a queued job: {"id", ...spec fields}'),
+    _control("QUEUE:UPDATE", "char", 'edit a queued job: {"id", ...spec fields}', asyn=True),
     _control("QUEUE:REPEAT", "char", 'insert copies after a queued job: id or {"id", "times"}'),
-    _control("QUEUE:RERUN", "char", 'queue a copy of a finished job: id or {"id", ...}'),
+    _control("QUEUE:RERUN", "char", 'queue a copy of a finished job: id or {"id", ...}', asyn=True),
     _control("QUEUE:SKIP", "char", "skip a queued job, or end the current one and go on"),
     _control("QUEUE:CLEAR", "int", "1: delete every queued job"),
     _control(
@@ -229,7 +229,7 @@ PVS: tuple[PV, ...] = (
         'check a job without queueing; {"dry_run": true} simulates it',
         asyn=True,
     ),
-    _control("COMMANDS:RELOAD", "int", "1: re-read the command sources now"),
+    _control("COMMANDS:RELOAD", "int", "1: re-read the command sources now", asyn=True),
 ) + tuple(
     pv
     for n in range(1, 11)

@@ -1,7 +1,7 @@
 """The Validator: everything checked when a job is added or edited, and its estimate.
 
-``check`` is fast and runs on the IOC's server thread: static checks of scripts (no user
-code runs), argument binding of command jobs against the catalogue, and the command's own
+``check`` runs on the core's worker thread, off the Channel Access thread: static checks
+(no user code runs), argument binding of command jobs against the catalogue, and the command's own
 companions (``validate_<name>``, ``estimate_<name>``, DoRun checks) in the warm checker
 process; ``check_many`` does the same for a batch with one companion round trip.
 ``dry_run`` is slow (a process per run) and belongs on a worker thread.
@@ -42,6 +42,10 @@ SCRIPT_DEFINITION = "script_definition"
 
 class Validator:
     """Checks jobs against the catalogue and estimates their duration. Thread-safe.
+
+    Threading: `_lock` guards only the caches of dry-run estimates and timelines; checks
+    run without it (the companion runner serialises its own requests), so `timeline()`,
+    called by the core under its lock when a job starts, never waits for a check.
 
     Args:
         catalogue: the command catalogue (``get``, ``names``, ``bind``, ``revision``,
@@ -99,21 +103,20 @@ class Validator:
         Returns:
             The Verdict: errors reject the job; warnings, estimate and bound args are kept.
         """
-        with self._lock:
-            pending = self._begin(job)
-            call = pending.call
-            if call is not None:
-                try:
-                    pending.outcome = self.companions.check(  # type: ignore[union-attr]
-                        call.command,
-                        call.bound,
-                        revision=self.catalogue.revision,
-                        validate=call.validate,
-                        estimate=call.estimate,
-                    )
-                except CompanionError as exc:
-                    pending.outcome = exc
-            return self._end(pending)
+        pending = self._begin(job)
+        call = pending.call
+        if call is not None:
+            try:
+                pending.outcome = self.companions.check(  # type: ignore[union-attr]
+                    call.command,
+                    call.bound,
+                    revision=self.catalogue.revision,
+                    validate=call.validate,
+                    estimate=call.estimate,
+                )
+            except CompanionError as exc:
+                pending.outcome = exc
+        return self._end(pending)
 
     def check_many(self, jobs: list[dict]) -> list[Verdict]:
         """Check a batch of jobs (``QUEUE:ADD`` of many): ``[check(job) for job in jobs]``.
@@ -124,17 +127,16 @@ class Validator:
         ``CompanionRunner.max_batch_failures`` times: the jobs not checked by then are
         rejected with an error saying so.
         """
-        with self._lock:
-            batch = [self._begin(job) for job in jobs]
-            asking = [pending for pending in batch if pending.call is not None]
-            if asking:
-                outcomes = self.companions.check_many(  # type: ignore[union-attr]
-                    [pending.call for pending in asking],  # (command, bound, validate, estimate)
-                    revision=self.catalogue.revision,
-                )
-                for pending, outcome in zip(asking, outcomes):
-                    pending.outcome = outcome
-            return [self._end(pending) for pending in batch]
+        batch = [self._begin(job) for job in jobs]
+        asking = [pending for pending in batch if pending.call is not None]
+        if asking:
+            outcomes = self.companions.check_many(  # type: ignore[union-attr]
+                [pending.call for pending in asking],  # (command, bound, validate, estimate)
+                revision=self.catalogue.revision,
+            )
+            for pending, outcome in zip(asking, outcomes):
+                pending.outcome = outcome
+        return [self._end(pending) for pending in batch]
 
     def _begin(self, job: dict) -> _Pending:
         """The checks before the companions (lock held); the companion call still to make."""
@@ -336,7 +338,8 @@ class Validator:
                 history = self.history.durations(verdict.key)
             except Exception:  # a store failure must not reject a job
                 logger.exception("cannot read learned durations")
-        dry = self._dry_estimates.get(verdict.key) if verdict.key else None
+        with self._lock:
+            dry = self._dry_estimates.get(verdict.key) if verdict.key else None
         verdict.estimate, verdict.estimate_source = estimates.choose_estimate(
             history, declared, dry
         )
