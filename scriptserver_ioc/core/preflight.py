@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from .bounds import bounded_estimate
 from .jobs import Job
 from .specs import Rejected
 from .state import Operation
@@ -108,7 +109,7 @@ class PreflightControl:
         with self.lock:
             if self.queue.get(job.id) is job:
                 changes: dict[str, Any] = {"preflight": record}
-                estimate = record.get("estimate")
+                estimate, _ = bounded_estimate(record.get("estimate"))
                 if estimate is not None and job.estimate_source in ESTIMATE_SOURCES_REPLACED:
                     changes.update(estimate=estimate, estimate_source="dry-run")
                 self.queue.update_job(job, **changes)
