@@ -3,6 +3,9 @@
 pyepics reads the EPICS environment once per process, so a pool of free ports is chosen
 at import and every one of them is in EPICS_CA_ADDR_LIST; each IOC takes the next port
 of the pool and a unique prefix. caproto re-reads the address list at every search.
+The pool is drawn below the kernel's ephemeral range, so that client sockets of this or
+any other process on the machine cannot take a pool port between choice and use; an IOC
+that still finds its port taken is started again on the next one.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -23,20 +27,29 @@ COMMANDS = ROOT / "commands"
 POOL_SIZE = 16
 
 
-def _free_port() -> int:
+_PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-60999)
+_PORT_TAKEN = "Address already in use"
+
+
+def _free_port(chosen: set[int]) -> int:
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
+        port = rng.randrange(*_PORT_RANGE)
+        if port in chosen:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.bind(("127.0.0.1", port))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        except OSError:
+            continue
+        chosen.add(port)
         return port
 
 
-PORTS = [_free_port() for _ in range(POOL_SIZE)]
+_chosen: set[int] = set()
+PORTS = [_free_port(_chosen) for _ in range(POOL_SIZE)]
 os.environ.update(
     EPICS_CA_AUTO_ADDR_LIST="NO",
     EPICS_CA_ADDR_LIST=" ".join(f"127.0.0.1:{port}" for port in PORTS),
@@ -69,13 +82,14 @@ class IOC:
         self.process: subprocess.Popen | None = None
         self.stderr_path = data_dir.parent / f"{data_dir.name}-ioc.log"
 
-    def start(self, timeout: float = 30.0, new_prefix: bool = False) -> IOC:
+    def start(self, timeout: float = 30.0, new_prefix: bool = False, retries: int = 3) -> IOC:
         """Start the IOC and wait for its ready line.
 
         Args:
             timeout: seconds to wait for the ready line.
             new_prefix: serve under a fresh prefix (after a restart: an in-process pyepics
                 client, without a CA repeater, may take minutes to re-find old names).
+            retries: how many other ports of the pool to try if the port is taken.
         """
         if new_prefix:
             self.prefix = f"SST{os.getpid()}N{next(_prefix_numbers)}:"
@@ -97,6 +111,7 @@ class IOC:
             str(self.commands),
             *self.args,
         ]
+        log_size = self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
         with open(self.stderr_path, "ab") as stderr:
             self.process = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT
@@ -108,6 +123,13 @@ class IOC:
                 return self
             if not line and self.process.poll() is not None:
                 break
+        if self.process.poll() is not None and retries > 0:
+            with open(self.stderr_path, "rb") as log:
+                log.seek(log_size)
+                taken = _PORT_TAKEN in log.read().decode(errors="replace")
+            if taken:  # another process took the port after it was chosen: use the next
+                self.port = next(_port_cycle)
+                return self.start(timeout, new_prefix, retries - 1)
         raise RuntimeError(f"the IOC did not start:\n{self.stderr_path.read_text()[-3000:]}")
 
     def stop(self, kill: bool = False, check: bool = True, sig: int | None = None) -> int | None:
