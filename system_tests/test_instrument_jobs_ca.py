@@ -37,6 +37,11 @@ CALLS = [
     "quick_count(frames=5)",
     "save_table('positions.dat')",
     "format_report('done')",
+    "sd_emu_scan(5, 10, 1, global_params={'Rate (Mev/hr)': 100})",  # positional, as bound
+    "sd_enum_status(process_status='ok')",
+]
+SCRIPTS = [  # script definitions called from a script, by position, as the catalogue binds
+    "sd_emu_scan('2', '3', '1', '5', 'LF')\nsd_enum_status('still_okay')\n",
 ]
 UNIMPORTABLE = {
     "reduce_run(42)": "No module named 'scriptserver_missing_analysis_package'",
@@ -55,16 +60,21 @@ def instrument(start_ioc):
 
 
 def test_GIVEN_test_instrument_WHEN_every_command_runs_as_a_job_THEN_all_done(instrument):
+    pytest.importorskip("genie_python")  # the script definitions need it, as ISIS's do
     names = {c["name"]: c for c in instrument.get_json("COMMANDS")}
     called = {call.split("(")[0] for call in [*CALLS, *UNIMPORTABLE]}
     assert called == set(names), "every served command is exercised here"
     errors = instrument.get_json("COMMANDS:ERRORS")
-    assert {Path(e["file"]).name for e in errors} == {"needs_mantid.py", "flat_relative.py"}
+    expected = {"needs_mantid.py", "flat_relative.py", "sd_enum_status.py"}  # + bad default
+    assert {Path(e["file"]).name for e in errors} == expected
 
     ids = []
     for call in CALLS:
         (job_id,) = instrument.add(call)
         ids.append((job_id, call))
+    for script in SCRIPTS:
+        (job_id,) = instrument.add({"script": script})
+        ids.append((job_id, script))
     last_id = ids[-1][0]
     wait_until(lambda: instrument.get("LAST:ID") == last_id, timeout=120)
     history = {job["id"]: job for job in instrument.get_json("HISTORY")}
@@ -79,3 +89,16 @@ def test_GIVEN_command_of_unimportable_module_WHEN_queued_THEN_refused_with_impo
     with pytest.raises(ClientError, match=UNIMPORTABLE[call]):
         instrument.add(call)
     assert instrument.queue() == []
+
+
+def test_GIVEN_definition_reading_global_params_WHEN_queued_THEN_estimate_uses_them(instrument):
+    pytest.importorskip("genie_python")
+    instrument.put("QUEUE:HOLD", 1)
+    # estimate_time: mevents * points / (rate / 3600): 6 points of 10 Mev
+    instrument.add("sd_emu_scan('5', '10', '1', global_params={'Rate (Mev/hr)': 100})")
+    instrument.add("sd_emu_scan('5', '10', '1')")  # the definition's default rate, 110
+
+    wait_until(lambda: all(j.get("estimate") is not None for j in instrument.queue()), 20)
+    estimates = [j["estimate"] for j in instrument.queue()]
+
+    assert estimates == pytest.approx([10 * 6 / (100 / 3600), 10 * 6 / (110 / 3600)])

@@ -120,6 +120,27 @@ EXPECTED = {
         {"title": "report"},
         "Format a report title through the standard library's StringIO.",
     ),
+    # script definitions (ScriptDefinitions idioms): help built at run time, global params
+    "sd_emu_scan": (
+        "sd_emu_scan.py",
+        "class",
+        {
+            "start_temperature": "1.5",
+            "stop_temperature": "1.5",
+            "step_temperature": "0",
+            "mevents": "10",
+            "magnet_device": "ZF",
+            "global_params": {"Rate (Mev/hr)": "110"},
+        },
+        "Scan the temperature in steps, counting the same number of events at each point. "
+        "Magnet device must be one of ['ZF', 'LF', 'TF'].",
+    ),
+    "sd_enum_status": (
+        "sd_enum_status.py",
+        "class",
+        {"process_status": "not_working"},
+        "Check the 3 process states.",
+    ),
     # modules that cannot be imported: served, marked, refused at submit
     "reduce_run": (
         "needs_mantid.py",
@@ -134,10 +155,19 @@ IMPORT_ERRORS = {
     "needs_mantid.py": (7, "No module named 'scriptserver_missing_analysis_package'"),
     "flat_relative.py": (6, "attempted relative import with no known parent package"),
 }
+DEFINITION_ERRORS = {
+    "sd_enum_status.py": (
+        20,
+        "script definition 'sd_enum_status': the default 'not_working' of parameter "
+        "'process_status' is not one of its allowed values (ok, still_okay, "
+        "definitely_not_okay)",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
 def catalogue():
+    pytest.importorskip("genie_python")  # the script definitions import it, as ISIS's do
     catalogue = Catalogue([INSTRUMENT], live=LiveChecker(sys.executable, [INSTRUMENT]))
     catalogue.reload()  # the checker's view (the constructor reads syntax only)
     return catalogue
@@ -174,8 +204,8 @@ def test_GIVEN_test_instrument_WHEN_read_THEN_command_has_its_params_and_descrip
 def test_GIVEN_modules_that_cannot_import_WHEN_read_THEN_errors_and_entries_say_why(catalogue):
     errors = {relative(Path(e["file"])): e for e in catalogue.errors}
 
-    assert set(errors) == set(IMPORT_ERRORS)
-    for file, (line, text) in IMPORT_ERRORS.items():
+    assert set(errors) == set(IMPORT_ERRORS) | set(DEFINITION_ERRORS)
+    for file, (line, text) in {**IMPORT_ERRORS, **DEFINITION_ERRORS}.items():
         assert errors[file]["line"] == line
         assert text in errors[file]["message"]
     assert "scriptserver_missing_analysis_package" in catalogue.get("reduce_run").import_error
@@ -202,4 +232,24 @@ def test_GIVEN_static_read_only_WHEN_names_need_the_checker_THEN_they_are_not_gu
 
     assert {"fine_scan", "flipper1", "autoheight", "scan_points"} <= names
     assert not names & {"scan", "measure", "quick_count", "run_angle"}
-    assert static.errors == []
+    assert {Path(e["file"]).name for e in static.errors} == set(DEFINITION_ERRORS)
+
+
+def test_GIVEN_script_definition_WHEN_bound_by_position_or_with_global_params_THEN_strings(
+    catalogue,
+):
+    bound = catalogue.bind("sd_emu_scan", [5, "10", 0.5], {"global_params": {"Rate (Mev/hr)": 200}})
+
+    assert bound == {
+        "start_temperature": "5",
+        "stop_temperature": "10",
+        "step_temperature": "0.5",
+        "mevents": "10",
+        "magnet_device": "ZF",
+        "global_params": {"Rate (Mev/hr)": "200"},
+    }
+    assert catalogue.bind("sd_emu_scan", [], {})["global_params"] == {"Rate (Mev/hr)": "110"}
+    with pytest.raises(BindError, match="unknown 'Rate'; known: Rate \\(Mev/hr\\)"):
+        catalogue.bind("sd_emu_scan", [], {"global_params": {"Rate": 1}})
+    with pytest.raises(BindError, match="takes at most 5 positional arguments"):
+        catalogue.bind("sd_emu_scan", list("123456"), {})

@@ -149,6 +149,8 @@ def _unknown_argument(command: Command, key: str) -> str:
 
 def _coerce_param(command: Command, param: Param, value: object, where: str = "") -> object:
     try:
+        if command.kind == SCRIPT_DEFINITION and param.kind == KEYWORD_ONLY:
+            return _global_params(value, param)
         if command.kind == SCRIPT_DEFINITION:
             return _script_value(value, param.spec)
         return coerce(value, param.spec)
@@ -335,3 +337,19 @@ def _script_value(value: object, spec: TypeSpec) -> str:
     if spec.kind == ENUM and spec.enum is not None and text not in spec.enum.names:
         raise _Mismatch("one of " + ", ".join(repr(n) for n in spec.enum.names), value)
     return text
+
+
+def _global_params(value: object, param: Param) -> dict:
+    """A script definition's global parameters: known names, string values, defaults kept."""
+    defaults = param.default if isinstance(param.default, dict) else {}
+    if not isinstance(value, dict):
+        raise _Mismatch("an object of global parameters", value)
+    merged = dict(defaults)
+    for key, item in value.items():
+        if key not in defaults:
+            known = ", ".join(defaults) or "none"
+            raise _Mismatch(
+                "an object of global parameters", value, f"unknown {key!r}; known: {known}"
+            )
+        merged[key] = _script_value(item, param.spec)
+    return merged

@@ -8,7 +8,8 @@ exactly as a job does), asks it to `describe` the changed files and stops it aga
   `COMMANDS:ERRORS` and onto every command of the file (`import_error`), and a job using one
   of them is refused at submit with that message;
 - names assigned from code (`scan = local_wrapper(_inst, "scan")`, decorator results,
-  `locals()[name] = ...`): which are functions, with their signature and docstring.
+  `locals()[name] = ...`): which are functions, with their signature and docstring;
+- what a script definition's `get_help()` returns when it is built at run time.
 
 A fresh process per reload, so an edited module is imported anew. Only files whose content
 changed are asked about; a reload with nothing changed asks nothing.
@@ -23,11 +24,12 @@ import queue
 import time
 from pathlib import Path
 
-from scriptserver_ioc.catalogue.docstrings import parse_docstring
+from scriptserver_ioc.catalogue.docstrings import help_text, parse_docstring
 from scriptserver_ioc.catalogue.model import (
     FOUND_ALIAS,
     FOUND_GENERATED,
     KEYWORD_ONLY,
+    SCRIPT_DEFINITION,
     VAR_KEYWORD,
     VAR_POSITIONAL,
     Command,
@@ -188,6 +190,7 @@ def live_request(result, path: Path, module: str, exclude: set[str] = frozenset(
         "names": sorted(result.live),
         "all": bool(result.generated) or path.name == "__init__.py",
         "exclude": sorted(set(result.bound) | {c.name for c in result.commands} | exclude),
+        "help": any(c.kind == SCRIPT_DEFINITION for c in result.commands),
     }
 
 
@@ -207,6 +210,15 @@ def apply_live(
         )
         entry = {"file": str(path), "line": error.get("line"), "message": message}
         return [dataclasses.replace(c, import_error=message) for c in commands], [entry]
+    help_text_ = answer.get("help")
+    if isinstance(help_text_, str) and help_text_.strip():
+        info = help_text(help_text_)
+        commands = [
+            dataclasses.replace(c, description=info.description, doc=info.doc)
+            if c.kind == SCRIPT_DEFINITION
+            else c
+            for c in commands
+        ]
     known = {c.name for c in commands}
     added = [
         live_command(

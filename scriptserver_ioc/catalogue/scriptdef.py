@@ -16,6 +16,7 @@ from pathlib import Path
 from scriptserver_ioc.catalogue.docstrings import DocInfo, help_text, parse_docstring
 from scriptserver_ioc.catalogue.model import (
     FOUND_CLASS,
+    KEYWORD_ONLY,
     SCRIPT_DEFINITION,
     VAR_KEYWORD,
     Command,
@@ -23,6 +24,7 @@ from scriptserver_ioc.catalogue.model import (
 )
 from scriptserver_ioc.catalogue.signature import param_nodes, signature_text
 from scriptserver_ioc.catalogue.typespec import (
+    DICT,
     ENUM,
     NO_VALUE,
     STR,
@@ -34,6 +36,9 @@ from scriptserver_ioc.catalogue.typespec import (
 
 SCRIPT_DEFINITION_TYPE = "script_definition"
 """`type_source` of script-definition parameters: strings, whatever the annotation says."""
+
+GLOBAL_PARAMS = "global_params"
+"""The keyword-only parameter giving a definition's global parameters (a JSON object)."""
 
 
 def is_script_definition(cls: ast.ClassDef) -> bool:
@@ -76,6 +81,23 @@ def read_script_definition(
                 spec=spec,
             )
         )
+    errors = _defaults_not_allowed(params, path, run.lineno, module)
+    global_defaults = _global_params_defaults(cls)
+    if global_defaults is not None:
+        params.append(
+            Param(
+                name=GLOBAL_PARAMS,
+                kind=KEYWORD_ONLY,
+                type="dict",
+                type_source=SCRIPT_DEFINITION_TYPE,
+                required=False,
+                has_default=True,
+                default=global_defaults,
+                description="global parameters of the script generator (strings); the "
+                "definition's global_params_definition gives the defaults",
+                spec=TypeSpec(DICT, "dict"),
+            )
+        )
     doc = _help(cls, methods, run_doc)
     command = Command(
         name=module,
@@ -91,7 +113,65 @@ def read_script_definition(
         doc=doc.doc,
         signature=signature_text(module, nodes),
     )
-    return command, []
+    return command, errors
+
+
+def _defaults_not_allowed(params: list[Param], path: Path, line: int, module: str) -> list[dict]:
+    """Errors for enum parameters whose declared default is not one of their choices.
+
+    ScriptDefinitions' enum_example.py declares `process_status="not_working"` with choices
+    ok, still_okay, definitely_not_okay: the script generator would offer a value the
+    definition itself rejects.
+    """
+    errors = []
+    for param in params:
+        choices = param.spec.choice_list()
+        if param.has_default and choices and param.default not in choices:
+            message = (
+                f"script definition '{module}': the default {param.default!r} of parameter "
+                f"'{param.name}' is not one of its allowed values ({', '.join(choices)}); "
+                "give it explicitly or fix the default"
+            )
+            errors.append({"file": str(path), "line": line, "message": message})
+    return errors
+
+
+def _global_params_defaults(cls: ast.ClassDef) -> dict | None:
+    """`{name: str(default)}` of `global_params_definition = {name: (default, caster)}`.
+
+    Also in `OrderedDict({...})` or `OrderedDict([(name, (default, caster)), ...])`, as
+    ScriptDefinitions' example1.py and emu_default.py write it. None if there is none.
+    """
+    for stmt in cls.body:
+        if not (
+            isinstance(stmt, ast.Assign)
+            and any(
+                isinstance(t, ast.Name) and t.id == "global_params_definition" for t in stmt.targets
+            )
+        ):
+            continue
+        node = stmt.value
+        if isinstance(node, ast.Call) and node.args:
+            node = node.args[0]
+        pairs: list[tuple[ast.expr, ast.expr]] = []
+        if isinstance(node, ast.Dict):
+            pairs = [(k, v) for k, v in zip(node.keys, node.values) if k is not None]
+        elif isinstance(node, (ast.List, ast.Tuple)):
+            pairs = [
+                (e.elts[0], e.elts[1])
+                for e in node.elts
+                if isinstance(e, (ast.Tuple, ast.List)) and len(e.elts) == 2
+            ]
+        defaults = {}
+        for key, value in pairs:
+            name = literal_value(key)
+            if isinstance(value, (ast.Tuple, ast.List)) and value.elts:
+                value = value.elts[0]
+            default = literal_value(value)
+            if isinstance(name, str):
+                defaults[name] = ast.unparse(value) if default is NO_VALUE else str(default)
+        return defaults
+    return None
 
 
 def _string_default(node: ast.expr) -> tuple[object, bool]:

@@ -59,13 +59,33 @@ def _describe_module(item, roots):
                 continue
             if _function_like(value) and _instrument_file(value, roots):
                 names.append(name)
-    described = {}
+    answer = {"path": path, "error": None, "names": {}}
+    if item.get("help"):
+        answer["help"] = _definition_help(module)
+    described = answer["names"]
     for name in names:
         value = getattr(module, name, None)
         if value is None or not _function_like(value) or not _instrument_file(value, roots):
             continue
         described[name] = describe_object(value)
-    return {"path": path, "error": None, "names": described}
+    return answer
+
+
+def _definition_help(module):
+    """What ``DoRun().get_help()`` returns (built at run time: f-strings, ``.format()``)."""
+    cls = getattr(module, "DoRun", None)
+    if not inspect.isclass(cls):
+        return None
+    try:
+        from namespace import _fill_global_params
+
+        definition = cls()
+        _fill_global_params(definition)
+        text = definition.get_help()
+    except Exception as exc:  # noqa: BLE001 - reported as the description's absence
+        sys.stderr.write(f"describe: {module.__name__}: get_help() failed: {exc!r}\n")
+        return None
+    return text if isinstance(text, str) else None
 
 
 def import_error(exc, path, roots):

@@ -112,9 +112,13 @@ class Checker:
         """Run the companions of one command on bound arguments."""
         entry = request["command"]
         args = request.get("args") or {}
+        global_params = None
+        if entry.get("kind") == sim_loader.SCRIPT_DEFINITION and "global_params" in args:
+            args = dict(args)
+            global_params = args.pop("global_params")
         try:
             module = self._module(entry)
-            validate, estimate = sim_loader.companions(entry, module)
+            validate, estimate = sim_loader.companions(entry, module, global_params)
             if entry.get("kind") != sim_loader.SCRIPT_DEFINITION:
                 args = sim_loader.enum_arguments(entry, module, args)
         except sim_loader.CommandLoadError as exc:

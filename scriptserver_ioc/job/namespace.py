@@ -257,13 +257,10 @@ def _script_definition(name: str, module):
         )
 
     def run_script_definition(*args, **kwargs):
-        if args:
-            raise TypeError(
-                f"script definition '{name}' takes keyword arguments only, e.g. "
-                f"{name}(temperature='1.5')"
-            )
         definition = cls()
-        _fill_global_params(definition)
+        _fill_global_params(definition, kwargs.pop("global_params", None))
+        if args:  # by position, in run's order, as the catalogue binds them at submit
+            kwargs = dict(_positional(name, definition, args, kwargs), **kwargs)
         strings = _run_defaults(definition)  # every parameter is passed, as the generator does
         strings.update(
             (key, value if isinstance(value, str) else str(value)) for key, value in kwargs.items()
@@ -294,16 +291,40 @@ def _run_defaults(definition) -> dict:
     }
 
 
-def _fill_global_params(definition) -> None:
-    """Default ``global_params`` from ``global_params_definition``, as the generator does."""
+def _positional(name: str, definition, args, kwargs) -> dict:
+    """Positional values of a script definition call named after ``run``'s parameters."""
+    import inspect
+
+    names = [
+        p.name
+        for p in inspect.signature(definition.run).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(args) > len(names):
+        raise TypeError(f"{name}() takes {len(names)} positional arguments but {len(args)} given")
+    named = dict(zip(names, args))
+    both = sorted(set(named) & set(kwargs))
+    if both:
+        raise TypeError(f"{name}() got multiple values for argument '{both[0]}'")
+    return named
+
+
+def _fill_global_params(definition, given=None) -> None:
+    """Set ``global_params`` as the generator does: ``given`` values over the defaults.
+
+    Each value goes through its caster from ``global_params_definition``
+    (``{name: (default, caster)}``).
+    """
     spec = getattr(definition, "global_params_definition", None)
-    if not isinstance(spec, dict) or getattr(definition, "global_params", None):
+    if not isinstance(spec, dict) or (getattr(definition, "global_params", None) and not given):
         return
     values = {}
+    given = given if isinstance(given, dict) else {}
     for key, described in spec.items():
+        raw = described[0] if isinstance(described, (tuple, list)) else described
+        raw = given.get(key, raw)
         try:
-            default, caster = described[0], described[1]
-            values[key] = caster(default)
-        except Exception:  # a caster that rejects its own default: keep the raw default
-            values[key] = described[0] if isinstance(described, (tuple, list)) else described
+            values[key] = described[1](raw)
+        except Exception:  # a caster that rejects the value: keep the raw value
+            values[key] = raw
     definition.global_params = values

@@ -15,6 +15,7 @@ import math
 # one module loader for jobs, companion checks and dry runs
 from namespace import FUNCTION, SCRIPT_DEFINITION, add_command_dirs, load_module  # noqa: F401
 from namespace import CommandUnavailable as CommandLoadError
+from namespace import _fill_global_params as fill_global_params
 
 
 def command_function(entry, module):
@@ -33,8 +34,11 @@ def command_function(entry, module):
     return func
 
 
-def script_definition(entry, module):
+def script_definition(entry, module, global_params=None):
     """Return a new ``DoRun()`` instance of a script-definition module.
+
+    Its ``global_params`` are set as the script generator would (``global_params`` given,
+    over the defaults of ``global_params_definition``).
 
     Raises:
         CommandLoadError: the module has no ``DoRun`` class or it cannot be instantiated.
@@ -43,21 +47,23 @@ def script_definition(entry, module):
     if cls is None:
         raise CommandLoadError(f"script definition '{module.__name__}' has no class DoRun")
     try:
-        return cls()
+        instance = cls()
+        fill_global_params(instance, global_params)
+        return instance
     except Exception as exc:  # noqa: BLE001
         raise CommandLoadError(
             f"script definition '{module.__name__}': DoRun() failed: {type(exc).__name__}: {exc}"
         ) from None
 
 
-def companions(entry, module):
+def companions(entry, module, global_params=None):
     """Return ``(validate, estimate)`` callables of a command, either may be None.
 
     Functions use ``validate_<name>`` / ``estimate_<name>``; script definitions use
-    ``DoRun().parameters_valid`` / ``DoRun().estimate_time``.
+    ``DoRun().parameters_valid`` / ``DoRun().estimate_time`` (with ``global_params``).
     """
     if entry.get("kind") == SCRIPT_DEFINITION:
-        instance = script_definition(entry, module)
+        instance = script_definition(entry, module, global_params)
         return (
             getattr(instance, "parameters_valid", None),
             getattr(instance, "estimate_time", None),

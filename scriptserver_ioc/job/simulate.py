@@ -36,6 +36,7 @@ if JOB_DIR not in sys.path:
 import scriptserver  # noqa: E402  (the job API)
 import sim_loader  # noqa: E402
 import sim_patches  # noqa: E402
+from namespace import _positional as positional_arguments  # noqa: E402
 from namespace import build_namespace  # noqa: E402
 from sim_state import (  # noqa: E402
     OUTPUT_TAIL,
@@ -67,12 +68,16 @@ def simulated_command(sim, entry, original):
 
     def command(*args, **kwargs):
         label = call_text(name, args, kwargs)
-        if definition:
+        global_params = None
+        if definition:  # as the job calls it (namespace.run_script_definition)
+            given = dict(kwargs)
+            global_params = given.pop("global_params", None)
             if args:
-                raise TypeError(f"script definition '{name}' takes keyword arguments only")
+                instance = sim_loader.script_definition(entry, module)
+                given = dict(positional_arguments(name, instance, args, given), **given)
             call_args = ()
             call_kwargs = dict(defaults)
-            call_kwargs.update((k, v if isinstance(v, str) else str(v)) for k, v in kwargs.items())
+            call_kwargs.update((k, v if isinstance(v, str) else str(v)) for k, v in given.items())
         else:
             try:
                 bound = signature.bind(*args, **kwargs)
@@ -83,7 +88,7 @@ def simulated_command(sim, entry, original):
                 if isinstance(value, str) and value in cls.__members__:
                     bound.arguments[param] = cls[value]
             call_args, call_kwargs = bound.args, bound.kwargs
-        validate, estimate = sim_loader.companions(entry, module)
+        validate, estimate = sim_loader.companions(entry, module, global_params)
         if validate is not None:
             what = sim_loader.companion_label(entry, "validate")
             problem = sim_loader.check_message(what, validate(*call_args, **call_kwargs))
