@@ -233,11 +233,17 @@ class Catalogue:
         changed = False
         seen: set[Path] = set()
         deps = tuple(entry for entry in scan if entry[1] is not None and entry[1][0] == "+")
-        if deps != self._last_deps:  # a file inside a package changed: read packages again
+        if deps != self._last_deps:  # a file inside a package changed: read that package again
+            changed_packages = {
+                (index, name[1:].split("/")[0])
+                for index, name, _ in set(deps) ^ set(self._last_deps)
+            }
             self._last_deps = deps
-            self._deps.clear()
-            for path in [p for p in self._cache if p.name == "__init__.py"]:
-                del self._cache[path]
+            for index, package in changed_packages:
+                root = self.dirs[index] / package
+                self._cache.pop(root / "__init__.py", None)
+                for path in [p for p in self._deps if root in p.parents]:
+                    del self._deps[path]
         for index, name, key in scan:
             if name is None or len(key) == 1 or name[0] == "+":
                 continue

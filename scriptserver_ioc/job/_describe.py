@@ -151,10 +151,9 @@ def describe_object(value):
     doc = inspect.getdoc(value) or ""
     target = inspect.unwrap(value.func if isinstance(value, functools.partial) else value)
     target = getattr(target, "__func__", target)
-    try:
-        file, line = inspect.getsourcefile(target), inspect.getsourcelines(target)[1]
-    except (TypeError, OSError):
-        file, line = None, None
+    code = getattr(target, "__code__", None)  # cheaper than inspect.getsourcelines
+    file = getattr(code, "co_filename", None)
+    line = getattr(code, "co_firstlineno", None)
     return {
         "params": params,
         "doc": doc[:MAX_DOC],
