@@ -253,3 +253,37 @@ def test_GIVEN_script_definition_WHEN_bound_by_position_or_with_global_params_TH
         catalogue.bind("sd_emu_scan", [], {"global_params": {"Rate": 1}})
     with pytest.raises(BindError, match="takes at most 5 positional arguments"):
         catalogue.bind("sd_emu_scan", list("123456"), {})
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_START = "<!-- corpus-table:start -->"
+TABLE_END = "<!-- corpus-table:end -->"
+
+
+def corpus_table(catalogue) -> str:
+    """The README's per-file table of the test instrument, from the catalogue itself."""
+    rows: dict[str, list[int]] = {}
+    sources = [relative(path) for path in catalogue.sources()]
+    for source in sources:
+        rows[source] = [0, 0, 0]
+    for command in catalogue.commands():
+        row = rows[relative(command.path)]
+        row[1 if command.kind == "script_definition" else 0] += 1
+    for error in catalogue.errors:
+        rows[relative(Path(error["file"]))][2] += 1
+    lines = [
+        "| source file | commands served | definitions served | problems reported |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{name}` | {a} | {b} | {c} |" for name, (a, b, c) in rows.items()]
+    totals = [sum(row[i] for row in rows.values()) for i in range(3)]
+    lines.append(f"| **{len(rows)} sources read** | {totals[0]} | {totals[1]} | {totals[2]} |")
+    return "\n".join(lines)
+
+
+def test_GIVEN_readme_WHEN_read_THEN_corpus_table_matches_the_catalogue(catalogue):
+    text = README.read_text(encoding="utf-8")
+    table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
+
+    expected = corpus_table(catalogue)
+    assert table == expected, f"the README table should read:\n{expected}"

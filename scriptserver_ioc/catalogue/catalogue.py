@@ -302,6 +302,11 @@ class Catalogue:
             cached = self._deps[path] = (key, read_command_file(path, path.stem))
         return cached[1]
 
+    def sources(self) -> list[Path]:
+        """Every source read: command files and package `__init__.py` files, sorted."""
+        with self._lock:
+            return sorted(self._cache)
+
     def get(self, name: str) -> Command | None:
         """The command called `name`, or None."""
         return self._snapshot.commands.get(name)

@@ -36,12 +36,13 @@ def helper_functions(
             name = last_name(deco.func if isinstance(deco, ast.Call) else deco)
             decorator_names.add(name)
     for name in public:
-        fn = functions[name]
         if name in decorator_names:
             reasons[name] = "used as a decorator"
-        elif _returns_inner_function(fn):
+            continue
+        factory, console = _function_traits(functions[name])
+        if factory:
             reasons[name] = "returns a function it defines (a decorator or factory)"
-        elif _reads_console(fn):
+        elif console:
             reasons[name] = "reads the console with input(), which a job does not have"
     for name in _called_in(_module_code(statements), public):
         reasons.setdefault(name, "called while the module is imported (set-up code)")
@@ -99,25 +100,21 @@ def _called_in(nodes: list[ast.AST], names: set[str]) -> set[str]:
     return called
 
 
-def _returns_inner_function(fn: ast.FunctionDef) -> bool:
-    inner = {
-        stmt.name
-        for stmt in ast.walk(fn)
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and stmt is not fn
-    }
+def _function_traits(fn: ast.FunctionDef) -> tuple[bool, bool]:
+    """(returns a function it defines or a lambda, calls `input()`), in one walk."""
+    inner: set[str] = set()
+    returned: set[str] = set()
+    factory = console = False
     for node in ast.walk(fn):
-        if isinstance(node, ast.Return) and node.value is not None:
-            value = node.value
+        kind = type(node)
+        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) and node is not fn:
+            inner.add(node.name)  # type: ignore[attr-defined]
+        elif kind is ast.Return and node.value is not None:  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
             if isinstance(value, ast.Lambda):
-                return True
-            if isinstance(value, ast.Name) and value.id in inner:
-                return True
-    return False
-
-
-def _reads_console(fn: ast.FunctionDef) -> bool:
-    return any(
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input"
-        for node in ast.walk(fn)
-    )
+                factory = True
+            elif isinstance(value, ast.Name):
+                returned.add(value.id)
+        elif kind is ast.Call and isinstance(node.func, ast.Name):  # type: ignore[attr-defined]
+            console = console or node.func.id == "input"  # type: ignore[attr-defined]
+    return factory or bool(inner & returned), console
