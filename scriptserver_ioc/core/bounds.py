@@ -147,6 +147,9 @@ def job_from_row(row_id: Any, text: str) -> tuple[Job, list[str]]:
     for key in ("args", "error"):
         if record.get(key) is not None and not isinstance(record[key], dict):
             raise BadRecord(f"{key!r} is not a JSON object")
+    if record.get("preflight") is not None and not isinstance(record["preflight"], dict):
+        repairs.append("'preflight' was not a JSON object; set to null (it is checked again)")
+        record["preflight"] = None
     if not isinstance(record.get("blackbox", False), bool):
         raise BadRecord("'blackbox' is not true or false")
     try:

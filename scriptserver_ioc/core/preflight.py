@@ -108,8 +108,10 @@ class PreflightControl:
         """Keep a verdict on the job it was made for (if still queued unchanged), go on."""
         with self.lock:
             if self.queue.get(job.id) is job:
+                estimate, problem = bounded_estimate(record.get("estimate"))
+                if problem:
+                    record = dict(record, estimate=None, warnings=[*record["warnings"], problem])
                 changes: dict[str, Any] = {"preflight": record}
-                estimate, _ = bounded_estimate(record.get("estimate"))
                 if estimate is not None and job.estimate_source in ESTIMATE_SOURCES_REPLACED:
                     changes.update(estimate=estimate, estimate_source="dry-run")
                 self.queue.update_job(job, **changes)
