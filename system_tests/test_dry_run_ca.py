@@ -90,7 +90,12 @@ def test_GIVEN_demo_queue_with_declared_estimates_WHEN_run_THEN_finishes_near_pr
     eta = client.get("QUEUE:ETA")
     assert eta > 2.5
     predicted = time.time() + eta
+    verdicts = [job["preflight"]["verdict"] for job in client.queue()]
+    assert all(v in ("ok", "warnings") for v in verdicts), client.queue()
     client.put("QUEUE:HOLD", 0)
-    client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=60)
+    try:
+        client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=60)
+    except Exception:
+        raise AssertionError((client.get_json("STATUS"), client.queue(), client.get_text("LOG")))
     assert [j["state"] for j in client.get_json("HISTORY")[:3]] == ["DONE"] * 3
     assert abs(time.time() - predicted) < 2.5
