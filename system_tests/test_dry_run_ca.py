@@ -96,6 +96,8 @@ def test_GIVEN_demo_queue_with_declared_estimates_WHEN_run_THEN_finishes_near_pr
     try:
         client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=60)
     except Exception:
-        raise AssertionError((client.get_json("STATUS"), client.queue(), client.get_text("LOG")))
+        raise AssertionError(
+            (client.get_json("STATUS"), client.queue(), client.get_text("LOG"))
+        ) from None
     assert [j["state"] for j in client.get_json("HISTORY")[:3]] == ["DONE"] * 3
     assert abs(time.time() - predicted) < 2.5
