@@ -268,7 +268,8 @@ class Catalogue:
         result = read_command_file(path, module)
         racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
         same = cached is not None and cached.result == result
-        live = cached.live if same and cached is not None else None
+        # the checker's view is kept only for a racy re-read of unchanged content
+        live = cached.live if same and cached is not None and cached.key == key else None
         self._cache[path] = _CachedFile(key, result, racy, live)
         return not same
 

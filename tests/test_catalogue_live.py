@@ -1,0 +1,133 @@
+"""The catalogue's checker view follows edits: import errors, generated names, packages.
+
+Real checker processes (the job interpreter importing the modules), real files edited.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from scriptserver_ioc.catalogue import BindError, Catalogue
+from scriptserver_ioc.catalogue.live import LiveChecker
+
+GOOD = '''
+def count(frames: int = 10):
+    """Count frames."""
+'''
+
+BROKEN = "import scriptserver_no_such_module_13\n" + GOOD
+
+LOOP = '''
+import functools
+
+
+class _Instrument:
+    def home(self, axis: str = "x"):
+        """Home an axis."""
+
+    def park(self):
+        """Park the instrument."""
+
+
+def _wrap(obj, name):
+    @functools.wraps(getattr(obj, name))
+    def inner(*args, **kwargs):
+        return getattr(obj, name)(*args, **kwargs)
+
+    return inner
+
+
+_obj = _Instrument()
+for _name in {names!r}:
+    globals()[_name] = _wrap(_obj, _name)
+'''
+
+
+def write(path, text, step=[0]):  # noqa: B006 - a counter of edits, so every stat differs
+    path.write_text(text, encoding="utf-8")
+    step[0] += 1
+    stamp = time.time() - 3600 + step[0]
+    os.utime(path, (stamp, stamp))
+
+
+def live_catalogue(directory, **options) -> Catalogue:
+    catalogue = Catalogue([directory], live=LiveChecker(sys.executable, [directory], **options))
+    catalogue.reload()
+    return catalogue
+
+
+def test_GIVEN_module_WHEN_edited_to_fail_import_and_back_THEN_errors_follow(tmp_path):
+    path = tmp_path / "counting.py"
+    write(path, GOOD)
+    catalogue = live_catalogue(tmp_path)
+    assert catalogue.errors == [] and catalogue.get("count").import_error is None
+
+    write(path, BROKEN)
+    assert catalogue.reload()
+
+    (error,) = catalogue.errors
+    assert error["line"] == 1 and "scriptserver_no_such_module_13" in error["message"]
+    assert "scriptserver_no_such_module_13" in catalogue.get("count").to_json()["import_error"]
+    try:
+        catalogue.bind("count", [], {})
+    except BindError as exc:
+        assert "No module named 'scriptserver_no_such_module_13'" in str(exc)
+    else:
+        raise AssertionError("a command of a module that cannot import was bound")
+
+    write(path, GOOD)
+    assert catalogue.reload()
+    assert catalogue.errors == [] and catalogue.bind("count", [], {}) == {"frames": 10}
+
+
+def test_GIVEN_names_made_in_a_loop_WHEN_loop_edited_THEN_generated_commands_follow(tmp_path):
+    path = tmp_path / "motion.py"
+    write(path, LOOP.format(names=["home"]))
+    catalogue = live_catalogue(tmp_path)
+    assert catalogue.names() == ["home"]
+    assert catalogue.get("home").found == "generated"
+    assert catalogue.get("home").signature == "home(axis: str = 'x')"
+
+    write(path, LOOP.format(names=["home", "park"]))
+    assert catalogue.reload()
+
+    assert catalogue.names() == ["home", "park"]
+    assert catalogue.get("park").description == "Park the instrument."
+
+
+def test_GIVEN_package_WHEN_inner_module_edited_THEN_package_read_again(tmp_path):
+    package = tmp_path / "beamline"
+    package.mkdir()
+    write(package / "__init__.py", "from .moves import *  # noqa: F403\n")
+    write(package / "moves.py", GOOD)
+    catalogue = live_catalogue(tmp_path)
+    assert catalogue.names() == ["count"]
+
+    write(package / "moves.py", GOOD.replace("count", "measure"))
+    assert catalogue.reload()
+
+    assert catalogue.names() == ["measure"]
+    assert catalogue.get("measure").found == "re-export"
+
+
+def test_GIVEN_module_slower_than_the_limit_WHEN_checked_THEN_reported_not_hung(tmp_path):
+    write(tmp_path / "slow.py", "import time\ntime.sleep(30)\n" + GOOD)
+    started = time.monotonic()
+
+    catalogue = live_catalogue(tmp_path, timeout=1.0)
+
+    assert time.monotonic() - started < 20
+    (error,) = catalogue.errors
+    assert "took longer than 1 s" in error["message"]
+    assert catalogue.get("count").import_error is not None
+
+
+def test_GIVEN_job_interpreter_missing_WHEN_checked_THEN_every_file_says_why(tmp_path):
+    write(tmp_path / "counting.py", GOOD)
+    catalogue = Catalogue([tmp_path], live=LiveChecker("/nonexistent/python3", [tmp_path]))
+    catalogue.reload()
+
+    (error,) = catalogue.errors
+    assert "/nonexistent/python3" in error["message"]
