@@ -39,6 +39,8 @@ CALLS = [
     "format_report('done')",
     "sd_emu_scan(5, 10, 1, global_params={'Rate (Mev/hr)': 100})",  # positional, as bound
     "sd_enum_status(process_status='ok')",
+    "do_sans('water', uamps=0.5)",
+    "set_aperture('small')",
 ]
 SCRIPTS = [  # script definitions called from a script, by position, as the catalogue binds
     "sd_emu_scan('2', '3', '1', '5', 'LF')\nsd_enum_status('still_okay')\n",

@@ -141,6 +141,14 @@ EXPECTED = {
         {"process_status": "not_working"},
         "Check the 3 process states.",
     ),
+    # a start-up file star-importing a nested instrument folder (globals() loop inside)
+    "do_sans": (
+        "zoom_setup.py",
+        "generated",
+        {"title": REQUIRED, "uamps": 10.0},
+        "Measure small-angle scattering of a sample.",
+    ),
+    "set_aperture": ("zoom_setup.py", "generated", {"size": "large"}, "Set the beam aperture."),
     # modules that cannot be imported: served, marked, refused at submit
     "reduce_run": (
         "needs_mantid.py",

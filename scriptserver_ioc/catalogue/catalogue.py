@@ -205,7 +205,12 @@ class Catalogue:
             file_commands = list(result.commands)
             if result.reexports:
                 file_commands += reexported_commands(
-                    result.reexports, path, stem, self.dirs, self._dependency
+                    result.reexports,
+                    path,
+                    stem,
+                    self.dirs,
+                    self._dependency,
+                    sources=frozenset(self._cache),
                 )
             if cached.live is not None:
                 file_commands, live_errors = apply_live(

@@ -188,7 +188,9 @@ def live_request(result, path: Path, module: str, exclude: set[str] = frozenset(
         "module": module,
         "path": str(path),
         "names": sorted(result.live),
-        "all": bool(result.generated) or path.name == "__init__.py",
+        "all": bool(result.generated)
+        or path.name == "__init__.py"
+        or any(r.source == "*" for r in result.reexports),
         "exclude": sorted(set(result.bound) | {c.name for c in result.commands} | exclude),
         "help": any(c.kind == SCRIPT_DEFINITION for c in result.commands),
     }

@@ -7,8 +7,13 @@ scan`, as instrument/*/__init__.py in InstrumentScripts do) are served under the
 with the signature and docstring of their definition. Modules inside the package are not
 sources of their own; they are read only when re-exported, and watched for changes.
 
-A re-export is followed only to a file under a command directory; names imported from the
-standard library, genie_python or any installed package are never commands.
+A re-export is followed only to a file under a command directory that is not itself a
+source of the catalogue (whose commands it serves itself); names imported from the
+standard library, genie_python or any installed package are never commands. An ordinary
+command file re-exports too (`from instrument.zoom import *` in an instrument's start-up
+file; with a literal `__all__`, only the names it lists), except from private modules
+(`from _beamline import load_state`: a `_name` module holds private utilities); a package's
+`__init__.py` re-exports from any of its modules.
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ def package_files(package: Path) -> list[Path]:
     return found
 
 
+def _private(path: Path, dirs: list[Path]) -> bool:
+    """A module named `_x` (or inside a folder `_x`): its names are private utilities."""
+    for directory in dirs:
+        if directory in path.parents:
+            rel = path.relative_to(directory)
+            parts = list(rel.parent.parts) + ([] if rel.name == "__init__.py" else [rel.stem])
+            return any(p.startswith("_") and not p.startswith("__") for p in parts)
+    return False
+
+
 def resolve_module(reexport: ReExport, importer: Path, dirs: list[Path]) -> Path | None:
     """The file a `from ... import` names, if it is under a command directory."""
     parts = [p for p in reexport.module.split(".") if p]
@@ -69,6 +84,7 @@ def reexported_commands(
     dirs: list[Path],
     read: Callable[[Path], object],
     depth: int = 0,
+    sources: frozenset[Path] = frozenset(),
 ) -> list[Command]:
     """Commands a file re-exports, served as commands of `module` (the importer's).
 
@@ -79,14 +95,18 @@ def reexported_commands(
         dirs: the command directories.
         read: reads a file into a `FileResult` (cached by the caller).
         depth: how many re-exports deep this call is (cycles stop at `MAX_DEPTH`).
+        sources: the catalogue's own sources: their commands are served by them, so a
+            re-export of one is not served a second time.
     """
     if depth > MAX_DEPTH:
         return []
     commands: dict[str, Command] = {}
     for reexport in reexports:
         target = resolve_module(reexport, importer, dirs)
-        if target is None or target == importer:
+        if target is None or target == importer or target in sources:
             continue
+        if importer.name != "__init__.py" and _private(target, dirs):
+            continue  # `from _beamline import load_state`: a private helper module
         result = read(target)
         available = {c.name: c for c in result.commands}  # type: ignore[attr-defined]
         nested = reexported_commands(
@@ -96,6 +116,7 @@ def reexported_commands(
             dirs,
             read,
             depth + 1,
+            sources,
         )
         for command in nested:
             available.setdefault(command.name, command)

@@ -241,7 +241,6 @@ def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
         for r in assigned.reexports
         if r.name not in scan.functions
         and (wanted(r.name) if r.source != "*" else scan.all_names is None)
-        and (path.name == "__init__.py" or scan.all_names is not None and r.name != "*")
     ]
     result.bound = sorted(
         set(scan.functions)

@@ -1,0 +1,1 @@
+"""Instrument folders, nested (idiom: InstrumentScripts instrument/__init__.py)."""
