@@ -46,7 +46,45 @@ def render() -> str:
             group = "CONTROL" if pv.control else "READONLY"
             lines.append(f"| `{pv.name}` | {_type(pv)} | {group} | {pv.description}{extra} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + CA_CONVERSIONS)
+
+
+CA_CONVERSIONS = [
+    "## What the CA library does to a write before the server sees it",
+    "",
+    "Measured with pcaspy 0.8.1 (pcas, EPICS 3.14.12.8) and caproto 1.3 clients. The CA",
+    "server library converts a scalar write to the PV's own type *before* the server's",
+    "`write()` runs, and the value handed over carries only the converted number (its type",
+    "is the PV's, not the client's). So the server cannot tell these apart from a plain write:",
+    "",
+    "| PV type | written | the server sees |",
+    "|---|---|---|",
+    '| enum | string naming a state, or a number in text (`"1-"`, `"2 "`) | the state index '
+    "(1, 2) |",
+    "| enum | long 65538 / -1 | 2 / 65535 (modulo 65536; 65535 is refused) |",
+    "| enum | double 1.7 / 1e300 / NaN | 1 / 0 / 0 |",
+    '| long | text starting with a number (`"1-"`, `" 1"`, `"0x10"`) | 1, 1, 16 |',
+    "| long | double 2.9999 / 1e300 / -1e10 / NaN | 2 / -2147483648 (refused, likewise the "
+    "rest) |",
+    "",
+    "Every value that arrives outside a PV's meaningful range is refused with a `REPLY`;",
+    "`STOP`, `QUEUE:CLEAR`, `RESUME` and `COMMANDS:RELOAD` take exactly 1, `ABORT` and",
+    "`PAUSE` 1 or 2. A client that must not act on junk should write the enum by index as",
+    "DBR_ENUM/DBR_SHORT or by name, and longs as DBR_LONG (pyepics `caput` of an int does).",
+    "",
+    "Writes the CA library refuses itself never reach the server, so they get **no `REPLY`**",
+    "and no `LAST_ERROR` (the client sees the status):",
+    "",
+    "- a write to a status PV, or to a control PV the `.acf` denies: `ECA_NOWTACCESS`;",
+    '- text that is not a number or state name to an enum or long PV (`"MAYBE"`, bytes '
+    "that are not text): `ECA_PUTFAIL`;",
+    "- a DBR_STRING write to a char PV (write the text as a char array): `ECA_PUTFAIL`;",
+    "- more elements than the PV holds: `ECA_BADCOUNT` (pyepics instead cuts the value to",
+    "  the PV's length without a NUL; the server then refuses it naming MAX_WRITE_BYTES);",
+    "- a value larger than the server's `EPICS_CA_MAX_ARRAY_BYTES`: dropped by the server",
+    "  library with a line on its stderr, although the client's put may report success.",
+    "",
+]
 
 
 def main() -> int:
