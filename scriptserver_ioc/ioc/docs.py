@@ -64,8 +64,7 @@ CA_CONVERSIONS = [
     "| enum | long 65538 / -1 | 2 / 65535 (modulo 65536; 65535 is refused) |",
     "| enum | double 1.7 / 1e300 / NaN | 1 / 0 / 0 |",
     '| long | text starting with a number (`"1-"`, `" 1"`, `"0x10"`) | 1, 1, 16 |',
-    "| long | double 2.9999 / 1e300 / -1e10 / NaN | 2 / -2147483648 (refused, likewise the "
-    "rest) |",
+    "| long | double 2.9999 / 1e300 / -1e10 / NaN | 2 / -2147483648 (refused, likewise the rest) |",
     "",
     "Every value that arrives outside a PV's meaningful range is refused with a `REPLY`;",
     "`STOP`, `QUEUE:CLEAR`, `RESUME` and `COMMANDS:RELOAD` take exactly 1, `ABORT` and",

@@ -24,15 +24,16 @@ import sys
 import threading
 import time
 
-PROTOCOL = 1
-MAX_MESSAGE = 16 * 1024 * 1024
+try:  # the server imports the package; a job process has this directory on sys.path
+    from . import _protocol as protocol
+except ImportError:
+    import _protocol as protocol
+
+PROTOCOL = protocol.PROTOCOL_VERSION
+MAX_MESSAGE = protocol.MAX_MESSAGE
+encode = protocol.encode
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0
-
-
-def encode(message: dict) -> bytes:
-    """One message as a line of JSON (ASCII, so it never contains a raw newline)."""
-    return (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
 
 
 class Link:

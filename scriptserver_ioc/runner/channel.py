@@ -1,38 +1,47 @@
 """The server's end of the job-control channel: loopback TCP, one JSON message per line.
 
 Job processes connect to the address recorded in ``<runtime>/channel.json`` and open with
-``hello`` carrying the per-server secret; a connection without it is rejected and closed.
-The protocol (both directions) is described in docs/runner.md.
+``hello`` carrying the per-server secret (protocol in ``job/_protocol.py``, shared by both
+ends). One thread serves every connection with ``selectors``: a connection that has not
+sent a complete, valid ``hello`` within ``HELLO_TIMEOUT`` seconds of connecting is closed,
+at most ``MAX_PENDING`` such connections are held at once (more are closed on arrival),
+and nobody gets a thread of their own.
 """
 
 from __future__ import annotations
 
 import collections
-import hmac
 import json
 import logging
 import os
+import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ..job import _protocol as protocol
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 ADDRESS_FILE = "channel.json"
-MAX_MESSAGE = 16 * 1024 * 1024
-HELLO_TIMEOUT = 5.0
+MAX_MESSAGE = protocol.MAX_MESSAGE
+HELLO_TIMEOUT = protocol.HELLO_TIMEOUT
+MAX_PENDING = 32
+"""Connections allowed to be waiting for their hello at once."""
+SEND_TIMEOUT = 10.0
+"""Seconds a send may wait for a job process that does not read."""
 PARKED_MESSAGES = 2000
+_READ_SIZE = 65536
+_WARN_INTERVAL = 10.0
 
 Handler = Callable[[dict[str, Any] | None], None]
 """Receives each message of an attached connection, then None when it closes."""
 
-
-def encode(message: dict[str, Any]) -> bytes:
-    """One message as a line of JSON."""
-    return (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
+encode = protocol.encode
 
 
 class Connection:
@@ -42,8 +51,7 @@ class Connection:
     ``PARKED_MESSAGES``) and replayed to the handler when it attaches, in order.
 
     Threading: ``send`` may be called from any thread; the handler is called from the
-    connection's reader thread (or from ``attach``'s caller for the replay), never
-    concurrently.
+    channel thread (or from ``attach``'s caller for the replay), never concurrently.
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -83,13 +91,9 @@ class Connection:
             self._parked = collections.deque(maxlen=0)
 
     def close(self) -> None:
-        """Close the socket; the reader thread then reports the end."""
+        """End the connection; the channel thread then reports the end to the handler."""
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self._sock.close()
         except OSError:
             pass
 
@@ -103,17 +107,27 @@ class Connection:
                 self._parked.append(message)
 
 
+class _Peer:
+    """What the channel thread knows of one socket: its buffer, deadline and connection."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buffer = bytearray()
+        self.connection: Connection | None = None
+
+
 class ChannelServer:
-    """Listens on 127.0.0.1 and authenticates job processes.
+    """Listens on 127.0.0.1 and authenticates job processes, all in one thread.
 
     Args:
         runtime_dir: where ``channel.json`` (the address) is written.
         secret: what each ``hello`` must carry.
         port: TCP port (0: any free port).
-        on_hello: called from the connection's reader thread with an authenticated
-            connection and its ``hello``; returns the reply to send (``welcome``: keep the
-            connection; anything else, e.g. ``exit``: send it and close) and a callable to
-            run once the reply is sent (or None).
+        on_hello: called from the channel thread with an authenticated connection and its
+            ``hello``; returns the reply to send (``welcome``: keep the connection; anything
+            else, e.g. ``exit``: send it and close) and a callable to run once the reply is
+            sent (or None).
     """
 
     def __init__(
@@ -132,18 +146,34 @@ class ChannelServer:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((HOST, port))
         self._listener.listen(64)
+        self._listener.setblocking(False)
         self.port: int = self._listener.getsockname()[1]
-        self._connections: set[Connection] = set()
-        self._lock = threading.Lock()
-        self._closed = False
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ, None)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._pending: dict[socket.socket, _Peer] = {}
+        self._peers: dict[socket.socket, _Peer] = {}
+        self._closed = threading.Event()
+        self._last_warning = 0.0
+        self.refused = 0
+        """Connections closed on arrival because MAX_PENDING were already waiting."""
+        self.timed_out = 0
+        """Connections closed for want of a valid hello within HELLO_TIMEOUT."""
         self._write_address()
-        self._thread = threading.Thread(target=self._accept, name="channel-accept", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="job-channel", daemon=True)
         self._thread.start()
 
     @property
     def address_file(self) -> Path:
         """``<runtime>/channel.json``."""
         return self._runtime_dir / ADDRESS_FILE
+
+    @property
+    def connections(self) -> int:
+        """Sockets held now (waiting for hello, or authenticated)."""
+        return len(self._peers)
 
     def _write_address(self) -> None:
         data = json.dumps({"host": HOST, "port": self.port, "pid": os.getpid()})
@@ -153,15 +183,15 @@ class ChannelServer:
 
     def close(self) -> None:
         """Stop listening, close every connection, forget the recorded address."""
-        with self._lock:
-            self._closed = True
-            connections = list(self._connections)
+        if self._closed.is_set():
+            return
+        self._closed.set()
         try:
-            self._listener.close()
+            self._wake_w.send(b"x")
         except OSError:
             pass
-        for connection in connections:
-            connection.close()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5)
         try:
             recorded = json.loads(self.address_file.read_text(encoding="utf-8"))
             if recorded.get("port") == self.port and recorded.get("pid") == os.getpid():
@@ -169,73 +199,132 @@ class ChannelServer:
         except (OSError, ValueError, AttributeError):
             pass
 
+    # -- the channel thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._closed.is_set():
+                for key, _ in self._selector.select(self._timeout()):
+                    if key.data == "wake":
+                        self._drain_wake()
+                    elif key.fileobj is self._listener:
+                        self._accept()
+                    else:
+                        self._readable(self._peers.get(key.fileobj))
+                self._expire(time.monotonic())
+        except Exception:  # a defect: log it, drop every connection, stop serving
+            log.exception("job channel: the channel thread failed")
+        finally:
+            for peer in list(self._peers.values()):
+                self._drop(peer)
+            for sock in (self._listener, self._wake_r, self._wake_w):
+                sock.close()
+            self._selector.close()
+
+    def _timeout(self) -> float:
+        if not self._pending:
+            return 1.0
+        soonest = min(peer.deadline for peer in self._pending.values())
+        return max(0.0, min(1.0, soonest - time.monotonic()))
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass
+
     def _accept(self) -> None:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except OSError:
+            except (BlockingIOError, InterruptedError):
                 return
-            threading.Thread(
-                target=self._serve, args=(sock,), name="channel-conn", daemon=True
-            ).start()
+            except OSError as exc:  # e.g. out of file descriptors: try again later
+                self._warn(f"cannot accept a connection: {exc}")
+                return
+            if len(self._pending) >= MAX_PENDING:
+                self.refused += 1
+                self._warn(f"{MAX_PENDING} connections are waiting for their hello; refused one")
+                sock.close()
+                continue
+            sock.settimeout(SEND_TIMEOUT)
+            peer = _Peer(sock, time.monotonic() + HELLO_TIMEOUT)
+            self._pending[sock] = peer
+            self._peers[sock] = peer
+            self._selector.register(sock, selectors.EVENT_READ, None)
 
-    def _serve(self, sock: socket.socket) -> None:
-        connection = Connection(sock)
-        with self._lock:
-            if self._closed:
-                connection.close()
-                return
-            self._connections.add(connection)
+    def _expire(self, now: float) -> None:
+        for peer in [p for p in self._pending.values() if p.deadline <= now]:
+            self.timed_out += 1
+            self._warn(f"closed a connection without a valid hello within {HELLO_TIMEOUT:g} s")
+            self._drop(peer)
+
+    def _readable(self, peer: _Peer | None) -> None:
+        if peer is None:
+            return
         try:
-            sock.settimeout(HELLO_TIMEOUT)
-            reader = sock.makefile("rb")
-            hello = self._read_hello(connection, reader)
-            if hello is None:
-                return
-            connection.hello = hello
-            reply, after_reply = self._on_hello(connection, hello)
-            if not connection.send(reply) or reply.get("type") != "welcome":
-                return
-            sock.settimeout(None)
-            if after_reply is not None:
-                after_reply()
-            while True:
-                raw = reader.readline(MAX_MESSAGE)
-                if not raw:
-                    break
-                try:
-                    message = json.loads(raw.decode("utf-8"))
-                except ValueError:
-                    log.warning("job process sent a line that is not JSON: %.80r", raw)
-                    continue
-                if isinstance(message, dict):
-                    connection._deliver(message)
+            data = peer.sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError, socket.timeout):
+            return
         except OSError:
-            pass
-        finally:
-            connection.close()
-            connection._deliver(None)
-            with self._lock:
-                self._connections.discard(connection)
+            data = b""
+        if not data:
+            self._drop(peer)
+            return
+        peer.buffer += data
+        while peer.sock in self._peers:
+            end = peer.buffer.find(b"\n")
+            limit = protocol.MAX_HELLO if peer.connection is None else MAX_MESSAGE
+            if end < 0:
+                if len(peer.buffer) > limit:
+                    self._warn(f"a line longer than {limit} bytes; closed the connection")
+                    self._drop(peer)
+                return
+            line = bytes(peer.buffer[:end])
+            del peer.buffer[: end + 1]
+            if peer.connection is None:
+                self._hello(peer, line)
+            else:
+                message = protocol.decode(line)
+                if message is None:
+                    log.warning("job process sent a line that is not a JSON object: %.80r", line)
+                else:
+                    peer.connection._deliver(message)
 
-    def _read_hello(self, connection: Connection, reader: Any) -> dict[str, Any] | None:
+    def _hello(self, peer: _Peer, line: bytes) -> None:
+        hello = protocol.decode(line)
+        problem = protocol.hello_problem(hello, self._secret)
+        connection = Connection(peer.sock)
+        if problem is not None:
+            log.warning("job channel: rejected a connection: %s", problem)
+            connection.send({"type": protocol.REJECTED, "reason": problem})
+            self._drop(peer)
+            return
+        del self._pending[peer.sock]
+        peer.connection = connection
+        connection.hello = hello
+        reply, after_reply = self._on_hello(connection, hello)
+        if not connection.send(reply) or reply.get("type") != protocol.WELCOME:
+            self._drop(peer)
+            return
+        if after_reply is not None:
+            after_reply()
+
+    def _drop(self, peer: _Peer) -> None:
+        self._pending.pop(peer.sock, None)
+        if self._peers.pop(peer.sock, None) is None:
+            return
         try:
-            hello = json.loads(reader.readline(MAX_MESSAGE).decode("utf-8") or "null")
-        except (OSError, ValueError):
-            hello = None
-        secret = hello.get("secret") if isinstance(hello, dict) else None
-        if (
-            not isinstance(hello, dict)
-            or hello.get("type") != "hello"
-            or not isinstance(secret, str)
-            or not hmac.compare_digest(secret.encode("utf-8"), self._secret)
-        ):
-            log.warning("job channel: rejected a connection without a valid hello and secret")
-            connection.send(
-                {
-                    "type": "rejected",
-                    "reason": "hello with the server's secret expected as the first message",
-                }
-            )
-            return None
-        return hello
+            self._selector.unregister(peer.sock)
+        except (KeyError, ValueError):
+            pass
+        peer.sock.close()
+        if peer.connection is not None:
+            peer.connection._deliver(None)
+
+    def _warn(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_INTERVAL:
+            self._last_warning = now
+            log.warning("job channel: %s", text)
