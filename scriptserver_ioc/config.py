@@ -37,6 +37,7 @@ class Settings:
     nicos_port: int | None = None
     nicos_bind: str = "127.0.0.1"
     nicos_credentials: Path | None = None
+    data_group: str | None = None
 
     @property
     def logs_dir(self) -> Path:
@@ -95,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("SCRIPTSERVER_DATA") or None,
         help="database, job logs, runtime files [SCRIPTSERVER_DATA] "
         "(default $ICPVARDIR/scriptserver, else ./var)",
+    )
+    add(
+        "--data-group",
+        metavar="GROUP",
+        default=os.environ.get("SCRIPTSERVER_DATA_GROUP") or None,
+        help="group that may also read the data directory [SCRIPTSERVER_DATA_GROUP] "
+        "(default: only the server's user; POSIX)",
     )
     add(
         "--port",
@@ -224,6 +232,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         nicos_credentials=Path(args.nicos_credentials).resolve()
         if args.nicos_credentials
         else None,
+        data_group=args.data_group,
     )
 
 
@@ -252,6 +261,9 @@ def prepare_data_dir(settings: Settings) -> None:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {directory}: {exc.strerror}") from None
+    from .store import privacy
+
+    privacy.restrict(settings.data_dir, settings.data_group)
     probe = settings.data_dir / ".write-test"
     try:
         probe.write_text("ok")

@@ -262,7 +262,7 @@ class Launcher:
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # private
         if current:
             try:
                 with open(current, "rb") as spare_output:  # prelude output belongs to the job
@@ -361,7 +361,8 @@ def write_atomically(path, data):
     """Write JSON to ``path`` through a temporary file and a rename."""
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8") as f:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private
+        with open(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
             f.flush()
             os.fsync(f.fileno())

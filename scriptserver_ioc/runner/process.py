@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from ..store import privacy
+
 log = logging.getLogger(__name__)
 
 JOB_DIR = Path(__file__).resolve().parent.parent / "job"
@@ -47,6 +49,8 @@ def spawn(
         kwargs: dict = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True
+            if privacy.job_umask() is not None:  # the job's files are the user's business
+                kwargs["umask"] = privacy.job_umask()
         else:  # pragma: no cover - Windows
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         return subprocess.Popen(
