@@ -48,7 +48,7 @@ def test_GIVEN_estimate_of_1e14_s_WHEN_eta_and_finish_read_THEN_ioc_alive_and_es
     for name in ("QUEUE:ETA", "QUEUE:FINISH", "STATUS", "QUEUE"):
         client.get(name) if name.startswith("QUEUE:") else client.get_json(name)
     queue = client.queue()
-    assert all(job["estimate"] is None for job in queue)
+    assert [job["estimate"] for job in queue] == [None] * len(queue)
     assert "MAX_ESTIMATE_SECONDS" in queue[0]["warnings"][-1]
     beat = client.get("SERVER:HEARTBEAT")
     wait_until(lambda: client.get("SERVER:HEARTBEAT") > beat, timeout=5)

@@ -161,6 +161,8 @@ class ChannelServer:
         """Connections closed on arrival because MAX_PENDING were already waiting."""
         self.timed_out = 0
         """Connections closed for want of a valid hello within HELLO_TIMEOUT."""
+        self.most_pending = 0
+        """The most connections ever waiting for their hello at once."""
         self._write_address()
         self._thread = threading.Thread(target=self._run, name="job-channel", daemon=True)
         self._thread.start()
@@ -252,6 +254,7 @@ class ChannelServer:
             peer = _Peer(sock, time.monotonic() + HELLO_TIMEOUT)
             self._pending[sock] = peer
             self._peers[sock] = peer
+            self.most_pending = max(self.most_pending, len(self._pending))
             self._selector.register(sock, selectors.EVENT_READ, None)
 
     def _expire(self, now: float) -> None:
