@@ -12,7 +12,7 @@ import math
 import sqlite3
 
 import pytest
-from conftest import _free_port, wait_until
+from conftest import wait_until
 from test_startup import run_ioc
 
 POISON_COMMANDS = '''
@@ -96,8 +96,7 @@ def test_GIVEN_malformed_acf_WHEN_started_THEN_one_line_naming_the_line_and_exit
     text, words = BAD_ACF[label]
     acf = tmp_path / "bad.acf"
     acf.write_text(text)
-    port = str(_free_port())
-    result = run_ioc("--data-dir", str(tmp_path / "d"), "--acf", str(acf), "--port", port)
+    result = run_ioc("--data-dir", str(tmp_path / "d"), "--acf", str(acf))  # checked first
     assert result.returncode == 2, (result.returncode, result.stderr[-500:])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -93,10 +93,10 @@ def run(settings: Settings) -> int:
     Raises:
         ConfigError: the port or the data directory is in use, or a part cannot start.
     """
-    port = configure_epics_environment(settings)
-    check_port_free(port)
     if settings.acf is not None:
         check_acf(settings.acf, P=settings.prefix)
+    port = configure_epics_environment(settings)
+    check_port_free(port)
     import pcaspy
 
     from ..app import Application
