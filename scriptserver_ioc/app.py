@@ -117,6 +117,7 @@ class Application:
                 prelude_source=prelude,
                 no_scripts=not settings.allow_scripts,
                 scripts_dir=settings.scripts_dir,
+                beam=settings.beam or None,
             )
             worker = SerialWorker()
             closers.append(("core worker", worker.close))

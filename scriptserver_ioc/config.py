@@ -34,6 +34,9 @@ class Settings:
     log_level: str = "INFO"
     warm_spare: bool = True
     preflight_workers: int = 1
+    beam: dict = field(default_factory=dict)
+    """Beam model of dry runs: current (µA), frame_rate (Hz), event_rate (Mevents/h), and
+    current_pv/frame_rate_pv read at dry-run time; absent keys take ISIS defaults."""
     nicos_port: int | None = None
     nicos_bind: str = "127.0.0.1"
     nicos_credentials: Path | None = None
@@ -143,6 +146,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="dry runs at a time checking queued jobs before their turn; 0 turns "
         "pre-flight off (default 1)",
     )
+    add(
+        "--beam-current",
+        type=_positive,
+        metavar="UA",
+        help="beam current dry runs assume "
+        "for waitfor_uamps, in µA (default 40, ISIS TS2; TS1 about 160)",
+    )
+    add(
+        "--frame-rate",
+        type=_positive,
+        metavar="HZ",
+        help="frame rate dry runs assume for waitfor_frames (default 10, TS2; TS1 40)",
+    )
+    add(
+        "--event-rate",
+        type=_positive,
+        metavar="MEV_PER_H",
+        help="event rate dry runs assume "
+        "for waitfor_mevents, in millions of events per hour (default 100)",
+    )
+    add(
+        "--beam-current-pv",
+        metavar="PV",
+        help="read the beam current from this PV at each "
+        "dry run (e.g. AC:TS2:BEAM:CURR); the option or default when it cannot be read",
+    )
+    add("--frame-rate-pv", metavar="PV", help="read the frame rate from this PV at each dry run")
     add("--no-warm-spare", action="store_true", help=argparse.SUPPRESS)
     add(
         "--nicos-port",
@@ -159,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(env_commands=env_commands)
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
 
 
 def _count(text: str) -> int:
@@ -227,6 +267,17 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         log_level=args.log_level,
         warm_spare=not args.no_warm_spare,
         preflight_workers=args.preflight_workers,
+        beam={
+            key: value
+            for key, value in (
+                ("current", args.beam_current),
+                ("frame_rate", args.frame_rate),
+                ("event_rate", args.event_rate),
+                ("current_pv", args.beam_current_pv),
+                ("frame_rate_pv", args.frame_rate_pv),
+            )
+            if value is not None
+        },
         nicos_port=args.nicos_port,
         nicos_bind=args.nicos_bind,
         nicos_credentials=Path(args.nicos_credentials).resolve()

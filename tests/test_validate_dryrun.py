@@ -45,7 +45,7 @@ def test_GIVEN_demo_script_WHEN_dry_run_THEN_estimate_is_sum_of_declared_estimat
     result = dry(DEMO, job_commands)
     assert result["ok"] is True and result["error"] is None
     assert result["estimate"] == pytest.approx(3 * (300 + 120 + 30 + 10), abs=1.0)
-    declared = [s for s in result["steps"] if "declared estimate; not run" in s["what"]]
+    declared = [s for s in result["steps"] if "declared estimate; run in simulation" in s["what"]]
     assert [(s["line"], s["what"].split(" ~")[0]) for s in declared] == [
         (4, "set_temperature(10)"),
         (5, "count(minutes=2)"),
@@ -71,11 +71,16 @@ def test_GIVEN_demo_script_WHEN_dry_run_THEN_estimate_is_sum_of_declared_estimat
     assert result["steps"][-1]["what"] == "write IN:DEMO:SHUTTER = [1, 2] (not sent; pyepics caput)"
 
 
-def test_GIVEN_command_with_estimate_WHEN_dry_run_THEN_it_is_not_executed(job_commands, tmp_path):
+def test_GIVEN_command_with_estimate_WHEN_dry_run_THEN_run_in_simulation_for_its_estimate(
+    job_commands, tmp_path
+):
     marker = tmp_path / "executed"
     result = dry(f"mark({str(marker)!r})\n", job_commands)
     assert result["ok"] and result["estimate"] == pytest.approx(2.5, abs=0.5)
-    assert not marker.exists()
+    assert not marker.exists()  # it checked scriptserver.simulating()
+    result = dry(f"x = 1\nmark({str(tmp_path / 'missing' / 'x')!r})\n", job_commands)
+    assert not result["ok"] and result["error"]["line"] == 2  # found inside the command
+    assert "no folder" in result["error"]["message"]
 
 
 def test_GIVEN_command_without_estimate_WHEN_dry_run_THEN_run_in_simulation_with_virtual_sleeps(

@@ -127,7 +127,7 @@ def test_GIVEN_script_WHEN_dry_run_first_THEN_later_checks_use_the_dry_run_estim
     assert verdict.estimate == pytest.approx(180, abs=1)
     steps, total = validator.timeline(job)
     assert total == verdict.estimate
-    assert [s["line"] for s in steps] == [2, 3]
+    assert sorted({s["line"] for s in steps}) == [2, 3]
     assert validator.timeline({"kind": "script", "script": "count()\n"}) is None
 
 

@@ -11,21 +11,21 @@ Runs inside the dry-run process (``simulate.py``): standard library only, Python
   ``caput``/``PV.put``), genie_python's CA and p4p wrappers and ``p4p.client.thread.Context.put``.
   Each module is patched as soon as it is imported (``import_hooks``), whoever imports it.
 - genie_python runs on its own simulated API (``GENIE_SIMULATE=1``, non-strict blocks,
-  exceptions raised); its timed waits (``waitfor_time``, ``waitfor(seconds=..)``) advance the
-  virtual clock and ``cset``/``set_pv`` are recorded as writes.
+  exceptions raised), made to behave like an instrument by ``sim_genie`` (timed waits and
+  waits on beam advance the virtual clock; ``cset``/``set_pv`` are recorded as writes).
 """
 
 from __future__ import annotations
 
 import datetime as _datetime
 import functools
-import inspect
 import os
 import sys
 import threading
 import time
 
 import import_hooks
+import sim_genie
 
 SMALL_SLEEP = 0.01
 """Sleeps up to this long really sleep (polling loops in libraries); longer ones are skipped."""
@@ -203,54 +203,6 @@ def _patch_caproto_compat(sim, module):
 # -- genie_python and p4p --------------------------------------------------------------
 
 
-def _patch_genie_setup(sim, module):
-    module._exceptions_raised = True
-    api = getattr(module, "__api", None)
-    if api is not None and hasattr(api, "strict_block"):
-        api.strict_block = False
-
-
-def _patch_genie_sim(sim, module):
-    waitfor = module.Waitfor.start_waiting
-    signature = inspect.signature(waitfor)
-
-    @functools.wraps(waitfor)
-    def start_waiting(self, *args, **kwargs):
-        try:
-            seconds = _genie_seconds(signature.bind(self, *args, **kwargs).arguments)
-        except (TypeError, ValueError):
-            seconds = 0.0
-        if seconds:
-            sim.step(f"genie wait {seconds:g} s")
-            sim.clock.advance(seconds)
-            sim.check_stop()
-        return waitfor(self, *args, **kwargs)
-
-    module.Waitfor.start_waiting = start_waiting
-    set_block = module.API.set_block_value
-
-    @functools.wraps(set_block)
-    def set_block_value(self, name, value=None, *args, **kwargs):
-        if value is not None:
-            sim.write(name, value, "genie cset")
-        return set_block(self, name, value, *args, **kwargs)
-
-    module.API.set_block_value = set_block_value
-    module.API.set_pv_value = _recorder(sim, "genie set_pv", _arg(1, "name"), _arg(2, "value"))
-
-
-def _genie_seconds(kwargs):
-    total = 0.0
-    for key, scale in (("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0)):
-        if kwargs.get(key) is not None:
-            total += float(kwargs[key]) * scale
-    text = kwargs.get("time")
-    if isinstance(text, str) and text.count(":") == 2:
-        hours, minutes, seconds = (float(part or 0) for part in text.split(":"))
-        total += hours * 3600 + minutes * 60 + seconds
-    return total
-
-
 def _patch_genie_wrapper(sim, module):
     for cls_name in ("CaChannelWrapper", "P4PWrapper"):
         cls = getattr(module, cls_name, None)
@@ -279,8 +231,8 @@ _PATCHERS = {
     "caproto.sync.client": _patch_caproto_sync,
     "caproto.asyncio.client": _patch_caproto_asyncio,
     "caproto.threading.pyepics_compat": _patch_caproto_compat,
-    "genie_python.genie_api_setup": _patch_genie_setup,
-    "genie_python.genie_simulate_impl": _patch_genie_sim,
+    "genie_python.genie_api_setup": sim_genie.patch_setup,
+    "genie_python.genie_simulate_impl": sim_genie.patch_simulation,
     "genie_python.genie_cachannel_wrapper": _patch_genie_wrapper,
     "genie_python.genie_p4p_wrapper": _patch_genie_wrapper,
     "p4p.client.thread": _patch_p4p,

@@ -11,6 +11,8 @@ import json
 import math
 import time
 
+from sim_genie import BeamModel
+
 OUTPUT_TAIL = 16384
 
 
@@ -21,6 +23,9 @@ class DryRunStopped(BaseException):
 class InvalidArguments(Exception):
     """A command's validate companion rejected the arguments a job passed."""
 
+
+MAX_CALLS = 1000
+"""Distinct command calls a dry run reports for checking."""
 
 SAME_MOMENT = 0.05
 """Seconds of real time within which consecutive steps count as one moment."""
@@ -91,6 +96,21 @@ def jsonable(value, depth=0):
     return repr(value)[:200]
 
 
+def plain(value, depth=0):
+    """True for values a JSON copy keeps the meaning of (literals, lists, dicts, enums)."""
+    if value is None or isinstance(value, (bool, int, float, str, enum.Enum)):
+        return True
+    if depth > 5:
+        return False
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 100 and all(plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 100 and all(
+            isinstance(k, str) and plain(v, depth + 1) for k, v in value.items()
+        )
+    return False
+
+
 def call_text(name, args, kwargs):
     """``name(1, b=2)`` for steps, cut to 120 characters."""
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
@@ -101,11 +121,13 @@ def call_text(name, args, kwargs):
 class Simulation:
     """Shared state of the dry run: clock, timeline, intercepted writes, stop request."""
 
-    def __init__(self, source, max_steps, max_writes):
+    def __init__(self, source, max_steps, max_writes, beam=None):
         self.clock = Clock()
         self.lines = source.splitlines()
         self.max_steps, self.max_writes = max_steps, max_writes
-        self.steps, self.writes, self.notes = [], [], []
+        self.steps, self.writes, self.notes, self.warnings = [], [], [], []
+        self.calls, self._call_keys = [], set()
+        self.beam = BeamModel(beam, self)
         self.truncated = False
         self.line = None
         self._last_plain = False
@@ -115,7 +137,8 @@ class Simulation:
     def reset(self):
         """Forget what the prelude did; the job starts at virtual time 0."""
         self.clock.restart()
-        self.steps, self.writes = [], []
+        self.steps, self.writes, self.warnings, self.calls = [], [], [], []
+        self._call_keys = set()
         self.truncated, self.line, self._last_plain = False, None, False
 
     def _append(self, step):
@@ -171,6 +194,29 @@ class Simulation:
     def note(self, text):
         """Something the user should know about the simulation itself."""
         self.notes.append(text)
+
+    def warn(self, text):
+        """Something about the job that will work in the dry run but deserves a look."""
+        if text not in self.warnings and len(self.warnings) < 100:
+            self.warnings.append(text)
+
+    def record_call(self, name, args, kwargs):
+        """A catalogue command called by the job, with its arguments as passed.
+
+        The server checks them against the command's signature, as a command job's are.
+        """
+        if not plain([args, kwargs]):
+            return  # objects the server could not rebuild: checked in the job only
+        entry = {
+            "name": name,
+            "line": self.line,
+            "args": jsonable(list(args)),
+            "kwargs": jsonable(dict(kwargs)),
+        }
+        key = json.dumps([name, entry["args"], entry["kwargs"]], sort_keys=True, default=repr)
+        if key not in self._call_keys and len(self.calls) < MAX_CALLS:
+            self._call_keys.add(key)
+            self.calls.append(entry)
 
     def check_stop(self):
         """Raise DryRunStopped once the real-time limit is reached."""

@@ -9,8 +9,9 @@ Output (stdout, JSON lines): ``{"event": "started"}`` when the prelude is done a
 starts, then the result ``{"ok", "estimate", "steps", "writes", "output", "error", ...}``.
 
 The job runs with a virtual clock (``sim_patches``): sleeps, ``scriptserver.sleep`` and
-genie_python's timed waits advance it instantly; a catalogue command with an estimate is
-not run, its estimate is added to the clock; Channel Access writes are recorded, not sent.
+genie_python's timed waits and waits on beam (``sim_genie``) advance it instantly; a
+catalogue command with an estimate runs in simulation and counts as its estimate; Channel
+Access writes are recorded, not sent.
 Each line of the job's own code is a step of the timeline (consecutive lines at the same
 virtual time are coalesced). A watchdog stops the job after ``time_limit`` s of real time.
 """
@@ -50,7 +51,7 @@ from sim_state import (  # noqa: E402
 
 
 def simulated_command(sim, entry, original):
-    """Wrap a catalogue command: check, then add its estimate instead of running it."""
+    """Wrap a catalogue command: check it, run it in simulation, count its estimate."""
     name = entry["name"]
     try:
         module = sim_loader.load_module(entry)
@@ -68,6 +69,7 @@ def simulated_command(sim, entry, original):
 
     def command(*args, **kwargs):
         label = call_text(name, args, kwargs)
+        sim.record_call(name, args, kwargs)
         global_params = None
         if definition:  # as the job calls it (namespace.run_script_definition)
             given = dict(kwargs)
@@ -102,13 +104,16 @@ def simulated_command(sim, entry, original):
             )
             if problem:
                 sim.note(f"line {sim.line}: {problem}")
-        if seconds is not None:
-            sim.step(f"{label} ~{seconds:g} s (declared estimate; not run)")
-            sim.clock.advance(seconds)
+        if seconds is None:
+            sim.step(f"{label} (no estimate: run in simulation)")
+            return original(*args, **kwargs)
+        sim.step(f"{label} ~{seconds:g} s (declared estimate; run in simulation)")
+        started = sim.clock.now()
+        try:
+            return original(*args, **kwargs)
+        finally:  # the declared estimate is the call's time (unless it simulated longer)
+            sim.clock.advance(max(0.0, seconds - (sim.clock.now() - started)))
             sim.check_stop()
-            return None
-        sim.step(f"{label} (no estimate: run in simulation)")
-        return original(*args, **kwargs)
 
     command.__name__ = command.__qualname__ = name
     command.__doc__ = getattr(original, "__doc__", None)
@@ -171,6 +176,7 @@ class Run:
             self.source,
             int(request.get("max_steps") or 10000),
             int(request.get("max_writes") or 10000),
+            request.get("beam"),
         )
         self.tail = Tail()
         self.deadline = self.sim.clock.real_monotonic() + self.time_limit
@@ -206,6 +212,9 @@ class Run:
                     "error": error,
                     "truncated": sim.truncated,
                     "notes": list(sim.notes),
+                    "warnings": list(sim.warnings),
+                    "calls": list(sim.calls),
+                    "beam": sim.beam.record(),
                 }
             )
 

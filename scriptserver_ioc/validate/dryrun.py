@@ -68,6 +68,7 @@ def run_dry(
     time_limit: float = DEFAULT_TIME_LIMIT,
     max_steps: int = MAX_STEPS,
     env: dict[str, str] | None = None,
+    beam: dict | None = None,
 ) -> dict:
     """Run job source in simulation and return the dry-run result.
 
@@ -82,6 +83,7 @@ def run_dry(
         time_limit: real seconds the job may run before it is stopped with an error.
         max_steps: cap on the timeline's length (``truncated`` says when it was reached).
         env: environment of the dry-run process (default: this process's).
+        beam: the beam model's options (``job/sim_genie.BeamModel``), None for ISIS defaults.
 
     Returns:
         The dry-run dict (module docstring). Never raises for a problem of the job.
@@ -97,6 +99,7 @@ def run_dry(
         "time_limit": time_limit,
         "max_steps": max_steps,
         "max_writes": max_steps,
+        "beam": beam,
     }
     python = job_python or sys.executable
     try:

@@ -71,6 +71,25 @@ def preflight_record(
     }
 
 
+def check_calls(catalogue: Any, calls: list[dict] | None) -> dict[str, Any] | None:
+    """The first command call of a dry run whose arguments do not bind, as a job error.
+
+    Each call the job made of a catalogue command (``calls`` of the dry-run result, in the
+    order made, with the arguments as passed) is bound like a command job's arguments
+    (``Catalogue.bind``: names, count, types), so the message names the parameter.
+    """
+    for call in calls or []:
+        try:
+            args, kwargs = list(call.get("args") or []), dict(call.get("kwargs") or {})
+            catalogue.bind(call["name"], args, kwargs)
+        except ValueError as exc:
+            message = f"{call['name']}(): {exc}"
+            return {"type": "InvalidArguments", "message": message, "line": call.get("line")}
+        except (KeyError, TypeError):
+            continue
+    return None
+
+
 def unknown_record(message: str, revision: int) -> dict[str, Any]:
     """The record of a job that could not even be handed to a dry run."""
     return preflight_record(
@@ -188,6 +207,9 @@ class PreflightWorker:
             result = self.validator.dry_run(
                 task.record, task.source, task.filename, time_limit=self.time_limit, env=self.env
             )
+            refused = check_calls(self.validator.catalogue, result.get("calls"))
+            if refused is not None:
+                result = dict(result, ok=False, error=refused)
             cached = dict(preflight_record(result, [], task.revision), catalogue=task.stamp)
             with self._lock:
                 self.checked += 1

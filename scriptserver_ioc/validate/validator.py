@@ -59,6 +59,8 @@ class Validator:
         command_dirs: command directories for dry runs (default: the companions').
         extra_names: more names the job namespace defines.
         dry_run_time_limit: default real-time limit of a dry run, seconds.
+        beam: beam model of dry runs (``job/sim_genie.BeamModel`` options), None: ISIS
+            defaults.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class Validator:
         command_dirs: list[str] | list[Path] | None = None,
         extra_names: frozenset[str] | set[str] = frozenset(),
         dry_run_time_limit: float = DEFAULT_TIME_LIMIT,
+        beam: dict | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.companions = companions
@@ -84,6 +87,7 @@ class Validator:
         self.job_python = job_python or (companions.job_python if companions else None)
         self.command_dirs = command_dirs or (companions.command_dirs if companions else [])
         self.dry_run_time_limit = dry_run_time_limit
+        self.beam = beam
         self._lock = threading.RLock()
         self._dry_estimates: OrderedDict[str, float] = OrderedDict()
         self._dry_timelines: OrderedDict[str, tuple[list[dict], float]] = OrderedDict()
@@ -227,6 +231,7 @@ class Validator:
             filename=filename or "<script>",
             time_limit=time_limit or self.dry_run_time_limit,
             env=env,
+            beam=self.beam,
         )
         if result.get("ok") and result.get("estimate") is not None:
             key_job = dict(job, kind=kind)

@@ -52,9 +52,16 @@ def shutter(open: bool = True) -> str:
 
 
 def mark(path: str) -> None:
-    """Creates a file (has an estimate, so a dry run must not run it)."""
-    with open(path, "w") as f:
-        f.write("executed")
+    """Creates a file; checks its folder first (a dry run runs it, so finds a missing one)."""
+    import os
+
+    import scriptserver
+
+    if not os.path.isdir(os.path.dirname(path)):
+        raise FileNotFoundError(f"no folder for {path}")
+    if not scriptserver.simulating():  # the demo instrument's idiom: no side effects in a dry run
+        with open(path, "w") as f:
+            f.write("executed")
 
 
 def estimate_mark(path):

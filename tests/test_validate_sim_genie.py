@@ -1,0 +1,104 @@
+"""Dry runs that behave like the instrument: genie_python's run control, blocks and beam."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.validate.dryrun import run_dry
+from scriptserver_ioc.validate.preflight import check_calls, preflight_record
+
+pytest.importorskip("genie_python")
+
+COMMANDS = Path(__file__).resolve().parent.parent / "commands"
+
+# The manner of InstrumentScripts/ScriptDefinitions loops: set, begin, count on beam, end.
+NIGHT = """\
+from genie_python import genie as g
+for temperature in [10, 20]:
+    g.cset("temperature", temperature)
+    g.begin(paused=True)
+    g.resume()
+    g.waitfor_uamps(20)
+    g.end()
+g.begin()
+g.waitfor_frames(36000)
+g.end()
+"""
+
+
+def dry(source, **kwargs):
+    kwargs.setdefault("time_limit", 20)
+    return run_dry(source, job_python=sys.executable, **kwargs)
+
+
+def test_GIVEN_runs_counting_on_beam_WHEN_dry_run_THEN_beam_model_gives_the_time():
+    result = dry(NIGHT)
+    assert result["ok"], result["error"]
+    # 2 x 20 uAh at 40 uA = 1 h, then 36000 frames at 10 Hz = 1 h (ISIS defaults)
+    assert result["estimate"] == pytest.approx(7200, abs=2)
+    beam = result["beam"]
+    assert beam["current"] == {"value": 40.0, "source": "ISIS default"}
+    assert beam["waited"]["uamps"] == 40 and beam["waited"]["frames"] == 36000
+
+
+def test_GIVEN_beam_options_WHEN_dry_run_THEN_used_and_recorded():
+    result = dry(NIGHT, beam={"current": 160.0, "frame_rate": 40.0})
+    assert result["estimate"] == pytest.approx(900 + 900, abs=2)
+    assert result["beam"]["current"] == {"value": 160.0, "source": "option"}
+    assert result["beam"]["frame_rate"]["source"] == "option"
+
+
+def test_GIVEN_beam_pv_that_cannot_be_read_WHEN_dry_run_THEN_option_used_and_noted():
+    result = dry(NIGHT, beam={"current": 80.0, "current_pv": "NO:SUCH:BEAM:PV"}, time_limit=30)
+    assert result["ok"], result["error"]
+    assert result["beam"]["current"] == {"value": 80.0, "source": "option"}
+    assert any("NO:SUCH:BEAM:PV" in note for note in result["notes"])
+
+
+def test_GIVEN_polling_loop_on_uamps_WHEN_dry_run_THEN_counters_grow_with_virtual_time():
+    source = (
+        "import time\nfrom genie_python import genie as g\ng.begin()\n"
+        "while g.get_uamps() < 10:\n    time.sleep(60)\ng.end()\n"
+    )
+    result = dry(source)
+    assert result["ok"] and result["estimate"] == pytest.approx(900, abs=61)
+
+
+def test_GIVEN_block_never_set_WHEN_read_THEN_plausible_value_and_warning():
+    source = "from genie_python import genie as g\nt = g.cget('Temp_Sample')['value']\nx = 2 / t\n"
+    result = dry(source)
+    assert result["ok"], result["error"]
+    (warning,) = result["warnings"]
+    assert warning.startswith("line 2: block 'Temp_Sample'")
+    assert preflight_record(result, [], 1)["verdict"] == "warnings"
+
+
+def test_GIVEN_wait_on_beam_without_a_run_WHEN_dry_run_THEN_warned():
+    result = dry("from genie_python import genie as g\ng.waitfor_uamps(5)\n")
+    assert result["ok"] and any("no run is counting" in w for w in result["warnings"])
+
+
+def test_GIVEN_misspelt_genie_call_WHEN_dry_run_THEN_fails_at_its_line():
+    result = dry("from genie_python import genie as g\ng.begin()\ng.waitfor_uamp(5)\n")
+    assert not result["ok"] and result["error"]["line"] == 3
+    assert "waitfor_uamp" in result["error"]["message"]
+
+
+def test_GIVEN_command_called_with_computed_bad_value_WHEN_preflighted_THEN_parameter_named():
+    catalogue = Catalogue([COMMANDS])
+    source = "energies = ['fast', 30]\nfor e in energies:\n    set_ei(energy=e)\n"
+    result = run_dry(
+        source,
+        commands=catalogue.job_commands(),
+        command_dirs=[COMMANDS],
+        job_python=sys.executable,
+        time_limit=10,
+    )
+    refused = check_calls(catalogue, result["calls"])
+    assert refused is not None and refused["line"] == 3
+    assert "energy" in refused["message"] and "'fast'" in refused["message"]
+    assert check_calls(catalogue, [{"name": "set_ei", "args": [30], "kwargs": {}}]) is None
