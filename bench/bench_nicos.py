@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -76,14 +77,42 @@ def ca_latencies(client: ScriptServerClient, seconds: float) -> tuple[list[float
     return gets, puts
 
 
-def hammer(address: str, stop: threading.Event, counts: list[int]) -> None:
-    client = GuiClient(address)
-    client.connect(LOGIN, PASSWORD)
-    while not stop.is_set():
-        client.status()
-        client.request("getmessages", "1")
-        counts.append(1)
-    client.close()
+def pollers(address: str, mode: str, count: int) -> None:
+    """Child-process entry: `count` GUI clients polling (mode `gui`: every 1 s; `flat`:
+    back to back) until stdin closes; prints their number of rounds, max latency, failures.
+    """
+    stop = threading.Event()
+    results: list[StatusPoller] = []
+    for _ in range(count):
+        client = GuiClient(address)
+        client.connect(LOGIN, PASSWORD)
+        results.append(StatusPoller(client, period=1.0 if mode == "gui" else 0.0).start())
+    print("polling", flush=True)
+    sys.stdin.read()
+    stop.set()
+    for poller in results:
+        poller.stop()
+    latencies = [x for poller in results for x in poller.latencies]
+    failures = sum(len(poller.failures) for poller in results)
+    print(json.dumps({"rounds": len(latencies), "max": max(latencies), "failures": failures}))
+
+
+def with_pollers(address: str, mode: str, count: int, measure):
+    """Run `measure()` while `count` GUI clients poll from another process."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--pollers", address, mode, str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "polling"
+    began = time.perf_counter()
+    result = measure()
+    elapsed = time.perf_counter() - began
+    out, _ = child.communicate("", timeout=60)
+    stats = json.loads(out.strip().splitlines()[-1])
+    stats["rate"] = stats["rounds"] / elapsed
+    return result, stats
 
 
 def main() -> None:
@@ -124,35 +153,25 @@ def main() -> None:
     base_get, base_put = ca_latencies(ca, ca_seconds)
     print(row("CA get QUEUE:COUNT, no GUI", base_get))
     print(row("CA put-callback QUEUE:HOLD, no GUI", base_put))
-    polling = GuiClient(address)
-    polling.connect(LOGIN, PASSWORD)
-    poller = StatusPoller(polling).start()
-    gets, puts = ca_latencies(ca, ca_seconds)
-    poller.stop()
-    print(row("CA get QUEUE:COUNT, one GUI polling at 1 s", gets, base_get))
-    print(row("CA put-callback QUEUE:HOLD, one GUI polling at 1 s", puts, base_put))
-    print(
-        f"  the GUI's getstatus meanwhile: {len(poller.latencies)} polls, "
-        f"max {max(poller.latencies) * 1000:.1f} ms, failures {len(poller.failures)}"
-    )
-    stop, counts = threading.Event(), []
-    threads = [threading.Thread(target=hammer, args=(address, stop, counts)) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)
-    began, before = time.perf_counter(), len(counts)
-    gets, puts = ca_latencies(ca, ca_seconds)
-    rate = (len(counts) - before) / (time.perf_counter() - began)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    print(row("CA get QUEUE:COUNT, 10 clients polling flat out", gets, base_get))
-    print(row("CA put-callback QUEUE:HOLD, 10 clients flat out", puts, base_put))
-    print(f"  ({rate:.0f} getstatus+getmessages pairs per second meanwhile)")
+    for label, mode, count in (
+        ("one GUI polling at 1 s", "gui", 1),
+        ("10 clients flat out", "flat", 10),
+    ):
+        (gets, puts), stats = with_pollers(
+            address, mode, count, lambda: ca_latencies(ca, ca_seconds)
+        )
+        print(row(f"CA get QUEUE:COUNT, {label}", gets, base_get))
+        print(row(f"CA put-callback QUEUE:HOLD, {label}", puts, base_put))
+        print(
+            f"  their getstatus meanwhile: {stats['rate']:.1f} per second, "
+            f"max {stats['max'] * 1000:.1f} ms, failures {stats['failures']}"
+        )
     gui.close()
-    polling.close()
     epics.ca.finalize_libca()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--pollers"]:
+        pollers(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        main()
