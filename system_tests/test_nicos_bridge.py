@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from conftest import ROOT, wait_until
@@ -94,7 +95,10 @@ def test_GIVEN_bridge_WHEN_handshake_THEN_banner_login_and_session_rules_as_nico
     client.request("getbanner")
     blank = {"login": " ", "passwd": PASSWORD}
     assert error_of(client, "authenticate", blank) == "No username, please identify yourself!"
-    client.connect(LOGIN, PASSWORD)
+    client.request("getbanner")
+    assert client.request("authenticate", {"login": LOGIN, "passwd": PASSWORD}) == {
+        "user_level": 20
+    }
     assert client.request("getstatus")["status"] == [-1, -1]
     assert error_of(client, "exec", "print(1)") == "unknown command: exec"
     assert error_of(client, "getmessages") == "invalid number of arguments"
@@ -319,3 +323,49 @@ def test_GIVEN_nicos_port_without_credentials_WHEN_started_THEN_one_line_error(t
     assert result.returncode == 1
     assert "nicos-credentials.txt" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+SLOW_CHECK_COMMANDS = '''
+def slow_check(seconds: float = 2.0):
+    """Does nothing; checking it takes `seconds`."""
+
+
+def validate_slow_check(seconds: float = 2.0):
+    import time
+
+    time.sleep(seconds)
+'''
+
+
+def test_GIVEN_slow_check_running_WHEN_gui_polls_and_queues_THEN_every_reply_within_500_ms(
+    start_ioc, tmp_path
+):
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    (commands / "slow.py").write_text(SLOW_CHECK_COMMANDS)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nicos-credentials.txt").write_text(hash_line(LOGIN, PASSWORD) + "\n")
+    port = _free_tcp_port()
+    ioc = start_ioc(["--nicos-port", str(port)], data_dir=data, commands=commands)
+    gui = GuiClient(f"tcp://127.0.0.1:{port}")
+    gui.connect(LOGIN, PASSWORD)
+    ca = ScriptServerClient(ioc.prefix, timeout=20)
+    ca.put("QUEUE:HOLD", 1)
+    ca.add({"command": "slow_check", "args": {"seconds": 0.1}})  # the checker is warm
+    adding = threading.Thread(
+        target=ca.add, args=({"command": "slow_check", "args": {"seconds": 2.0}},)
+    )
+    adding.start()
+    try:
+        for _ in range(10):  # each within the GUI's 500 ms, or GuiClient raises
+            gui.status()
+        reqid = gui.request("queue", "during the check", "print('queued')")
+    finally:
+        adding.join(20)
+    names = [job["name"] for job in ca.queue()]
+    assert names[-1] == "during the check" and len(names) == 3
+    # answered at once, or `ok` with no reqid at the deadline when the core was busy
+    assert reqid is None or reqid == str(ca.queue()[-1]["id"])
+    wait_until(lambda: [r["name"] for r in gui.status()["requests"]] == names)
+    gui.close()

@@ -74,6 +74,8 @@ class GuiClient:
                 ) from None
         if len(frames) != 3 or not frames[0] or not frames[2]:
             raise NicosError("No data received from NICOS")
+        if frames[1] != b"":  # the GUI ignores it; NICOS always leaves it empty
+            raise NicosError(f"the middle reply frame is not empty: {frames[1][:40]!r}")
         if frames[0] != p.OK:
             raise NicosError(frames[2].decode("utf-8", "replace"))
         return json.loads(frames[2])
