@@ -353,19 +353,32 @@ def test_GIVEN_slow_check_running_WHEN_gui_polls_and_queues_THEN_every_reply_wit
     ca = ScriptServerClient(ioc.prefix, timeout=20)
     ca.put("QUEUE:HOLD", 1)
     ca.add({"command": "slow_check", "args": {"seconds": 0.1}})  # the checker is warm
-    adding = threading.Thread(
-        target=ca.add, args=({"command": "slow_check", "args": {"seconds": 2.0}},)
+    added = []
+    adding = threading.Thread(  # a request id finds this write's reply among the GUI's
+        target=lambda: added.append(
+            ca.request("QUEUE:ADD", {"command": "slow_check", "args": {"seconds": 2.0}})
+        )
     )
     adding.start()
+    late = "not sent"
     try:
         for _ in range(10):  # each within the GUI's 500 ms, or GuiClient raises
             gui.status()
         reqid = gui.request("queue", "during the check", "print('queued')")
+        try:
+            late = gui.request("queue", "broken", "print(")
+        except NicosError as exc:  # the core answered in time
+            assert "line 1" in str(exc)
+        else:  # answered ok at the deadline: the refusal comes as a message
+            assert late is None
     finally:
         adding.join(20)
+    assert added and added[0]["ok"]
     names = [job["name"] for job in ca.queue()]
     assert names[-1] == "during the check" and len(names) == 3
     # answered at once, or `ok` with no reqid at the deadline when the core was busy
     assert reqid is None or reqid == str(ca.queue()[-1]["id"])
     wait_until(lambda: [r["name"] for r in gui.status()["requests"]] == names)
+    if late is None:
+        assert any("refused after its reply" in e[3] for e in gui.request("getmessages", "*"))
     gui.close()

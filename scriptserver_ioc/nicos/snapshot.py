@@ -36,6 +36,7 @@ class StatusSnapshot:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._build_lock = threading.Lock()
+        self._topics_lock = threading.Lock()
         self._topics: set[str] = set(QUEUE_TOPICS)
         self._entries: dict[int, tuple[str, bytes]] = {}
         self._requests = b"[]"
@@ -50,7 +51,8 @@ class StatusSnapshot:
 
     def on_change(self, topics: set[str]) -> None:
         """Core listener: note the topics and wake the thread (cheap, any thread)."""
-        self._topics |= topics
+        with self._topics_lock:
+            self._topics |= topics
         self._wake.set()
 
     def run(self) -> None:
@@ -74,7 +76,8 @@ class StatusSnapshot:
     def refresh(self) -> None:
         """Read the core and rebuild the reply now (any thread; one build at a time)."""
         with self._build_lock:
-            topics, self._topics = self._topics, set()
+            with self._topics_lock:
+                topics, self._topics = self._topics, set()
             with self.adapter.locked():
                 code = self.adapter.state_code()
                 current = self.adapter.current()
