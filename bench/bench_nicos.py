@@ -1,5 +1,8 @@
 """NICOS bridge latency: `getstatus` as the IBEX GUI sends it, and Channel Access beside it.
 
+Latencies are from the request to the last reply frame received, without decoding the JSON
+(the client's cost, shown separately).
+
 Starts the real IOC with `--nicos-port` and measures, with the GUI-like client
 (`scriptserver_ioc.nicos.client.GuiClient`: REQ socket, 3-frame requests):
 
@@ -126,7 +129,7 @@ def main() -> None:
     gui = GuiClient(address)
     gui.connect(LOGIN, PASSWORD)
     repeat = 100 if QUICK else 300
-    floor = timed(lambda: gui.request("getmessages", "1"), repeat)
+    floor = timed(lambda: gui.request_frames("getmessages", "1"), repeat)
     print(row("baseline: getmessages 1 (ZeroMQ round trip)", floor))
     print()
     queued = 0
@@ -135,14 +138,18 @@ def main() -> None:
         queued = target
         time.sleep(1.0)  # let pre-flight checks of the new jobs settle
         size = len(json.dumps(gui.status()))
-        samples = timed(gui.status, repeat)
+        samples = timed(lambda: gui.request_frames("getstatus"), repeat)
+        decode = timed(gui.status, 20)
         print(row(f"getstatus, {queued:>6} queued ({size / 1e6:.2f} MB)", samples, floor))
+        print(
+            f"  with the client's JSON decoding (the GUI's cost too): p50 {pct(decode, 0.5):.3f} ms"
+        )
 
     print()
     print("while jobs start back to back (hold released):")
     ca.put("QUEUE:HOLD", 0)
     started = ca.get("QUEUE:COUNT")
-    samples = paced(gui.status, 3.0 if QUICK else 10.0)
+    samples = paced(lambda: gui.request_frames("getstatus"), 3.0 if QUICK else 10.0)
     ca.put("QUEUE:HOLD", 1)
     ran = started - ca.get("QUEUE:COUNT")
     print(row(f"getstatus, {queued} queued, {ran} jobs started meanwhile", samples, floor))

@@ -62,16 +62,7 @@ class GuiClient:
             TimeoutError: no reply within 500 ms; the socket is reopened, as the GUI
                 reconnects.
         """
-        with self.lock:
-            self.socket.send_multipart([command.encode(), b"", json.dumps(list(args)).encode()])
-            try:
-                frames = self.socket.recv_multipart()
-            except zmq.Again:
-                self.close()
-                self._open()
-                raise TimeoutError(
-                    f"no reply to {command} within {RECEIVE_TIMEOUT_MS} ms"
-                ) from None
+        frames = self.request_frames(command, *args)
         if len(frames) != 3 or not frames[0] or not frames[2]:
             raise NicosError("No data received from NICOS")
         if frames[1] != b"":  # the GUI ignores it; NICOS always leaves it empty
@@ -79,6 +70,24 @@ class GuiClient:
         if frames[0] != p.OK:
             raise NicosError(frames[2].decode("utf-8", "replace"))
         return json.loads(frames[2])
+
+    def request_frames(self, command: str, *args: Any) -> list[bytes]:
+        """Send one command and return the reply frames undecoded.
+
+        Raises:
+            TimeoutError: no reply within 500 ms; the socket is reopened, as the GUI
+                reconnects.
+        """
+        with self.lock:
+            self.socket.send_multipart([command.encode(), b"", json.dumps(list(args)).encode()])
+            try:
+                return self.socket.recv_multipart()
+            except zmq.Again:
+                self.close()
+                self._open()
+                raise TimeoutError(
+                    f"no reply to {command} within {RECEIVE_TIMEOUT_MS} ms"
+                ) from None
 
     def connect(self, login: str, password: str) -> dict[str, Any]:
         """The GUI's handshake; returns the banner.

@@ -18,6 +18,8 @@ from .protocol import encode
 log = logging.getLogger(__name__)
 
 QUEUE_TOPICS = {"queue"}
+MIN_INTERVAL = 0.1
+"""Seconds between two rebuilds after changes of the core (commands rebuild at once)."""
 EXTRA_FIELDS = (
     b'"eta":[1,0],"watch":{},"mode":"master","setups":[[],[]],"devices":[],"devicefailures":{}'
 )
@@ -56,7 +58,11 @@ class StatusSnapshot:
         self._wake.set()
 
     def run(self) -> None:
-        """Rebuild after every change until `stopping` is set."""
+        """Rebuild after changes until `stopping` is set, at most every `MIN_INTERVAL`.
+
+        Changes in a burst (a batch add, pre-flight verdicts of many jobs) cost one
+        rebuild, which keeps this thread from competing with the others for the GIL.
+        """
         while not self.stopping.is_set():
             self._wake.wait(0.5)
             if self.stopping.is_set():
@@ -67,6 +73,7 @@ class StatusSnapshot:
                     self.refresh()
                 except Exception:  # keep serving the previous snapshot
                     log.exception("building the NICOS status failed")
+                self.stopping.wait(MIN_INTERVAL)
 
     def stop(self) -> None:
         """End `run`."""
