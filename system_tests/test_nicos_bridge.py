@@ -140,7 +140,7 @@ def test_GIVEN_held_queue_WHEN_queue_commands_THEN_ca_queue_agrees(gui, ca):
     }
     # a job queued over Channel Access appears in requests too
     (ca_id,) = ca.add({"script": "print('from CA')", "name": "CA job"})
-    assert gui.status()["requests"][-1]["reqid"] == str(ca_id)
+    wait_until(lambda: gui.status()["requests"][-1]["reqid"] == str(ca_id))
 
     gui.request("rearrange", [third, first, second, str(ca_id)])
     assert [str(job["id"]) for job in ca.queue()] == [third, first, second, str(ca_id)]
@@ -180,7 +180,7 @@ def test_GIVEN_running_job_WHEN_break_continue_stop_THEN_nicos_semantics_and_ca_
     assert error_of(gui, "continue") == p.NOT_PAUSED
     assert gui.request("break", 1) is None
     wait_until(lambda: ca.get("STATE") == 3)  # PAUSED
-    assert gui.status()["status"][0] == p.STATUS_INBREAK
+    wait_until(lambda: gui.status()["status"][0] == p.STATUS_INBREAK)
     assert gui.status()["status"][1] in (1, 2, 3)  # paused at a line of the script
     assert error_of(gui, "break", 5) == p.ALREADY_PAUSED
     assert gui.request("continue") is None

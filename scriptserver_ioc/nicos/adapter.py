@@ -9,6 +9,7 @@ so they are validated, stored, logged and published over CA exactly as a PV writ
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 
 from .. import __version__
 
+DECISION_TIMEOUT = 60.0
+"""Seconds to wait for a change the core decides after slow work (checks, re-tried)."""
 USER_TAG = "nicos_user"
 """Tag of jobs queued through the bridge: the NICOS login that queued them."""
 
@@ -64,6 +67,7 @@ class CoreAdapter:
 
     def __init__(self, core: Any) -> None:
         self.core = core
+        self._held = threading.local()
         self._last: tuple[Any, CurrentJob] | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -74,9 +78,17 @@ class CoreAdapter:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the core's lock: what is read inside stays true for the changes made inside."""
+        """Hold the core's lock: what is read inside stays true for the changes made inside.
+
+        A change whose decision needs the core's slow work (a check) is not waited for
+        inside: it is answered "pending" (the slow work needs the lock to conclude).
+        """
         with self.core.lock:
-            yield
+            self._held.depth = getattr(self._held, "depth", 0) + 1
+            try:
+                yield
+            finally:
+                self._held.depth -= 1
 
     def state_code(self) -> int:
         """The NICOS status code (`STATE:CODE`)."""
@@ -149,7 +161,21 @@ class CoreAdapter:
     # -- changing ------------------------------------------------------------------------
 
     def _control(self, pv: str, value: Any, login: str) -> Outcome:
-        reply = self.core.control(pv, value, client=f"{login}@nicos")
+        """One control write through the core; waits for a decision that needs slow work."""
+        decided = threading.Event()
+        replies: list[Any] = []
+
+        def on_done(reply: Any) -> None:
+            replies.append(reply)
+            decided.set()
+
+        reply = self.core.control(pv, value, client=f"{login}@nicos", on_done=on_done)
+        if reply is None:
+            if getattr(self._held, "depth", 0):
+                return Outcome(True, f"{pv}: being checked", [])
+            if not decided.wait(DECISION_TIMEOUT):
+                return Outcome(False, f"{pv}: no decision within {DECISION_TIMEOUT:.0f} s", [])
+            reply = replies[0]
         return Outcome(reply.ok, reply.message, list(reply.job_ids))
 
     def queue_script(self, name: str, code: str, login: str) -> Outcome:
@@ -172,10 +198,10 @@ class CoreAdapter:
         """Replace a queued job's script text (QUEUE:UPDATE); its name stays, as in NICOS."""
         with self.core.lock:
             job = self.core.queue.get(job_id)
-            edit = {"id": job_id, "script": code}
-            if job is not None:
-                edit["name"] = job.name
-            return self._control("QUEUE:UPDATE", json.dumps(edit), login)
+        edit = {"id": job_id, "script": code}
+        if job is not None:
+            edit["name"] = job.name
+        return self._control("QUEUE:UPDATE", json.dumps(edit), login)
 
     def pause(self, immediate: bool, login: str) -> Outcome:
         """Pause the current job (PAUSE deferred or immediate)."""

@@ -124,16 +124,16 @@ class Commands:
         if not isinstance(code, str):
             raise CommandError("update takes [code, reason, reqid]: the new script text")
         job_id = job_id_of(reqid)
-        with self.adapter.locked():
+        with self.adapter.locked():  # decide the target; the core re-checks it when editing
             current = self.adapter.current()
-            if job_id is not None and job_id in self.adapter.queued_ids():
-                _checked(self.adapter.update_script(job_id, code, login))
-                return None
+            queued = job_id is not None and job_id in self.adapter.queued_ids()
+        if not queued:
             if current is None:
                 raise CommandError(p.NO_SCRIPT)
             if reqid is not None and job_id != current.job_id:
                 raise CommandError(p.NO_SUCH_SCRIPT)
-            _checked(self.adapter.update_script(current.job_id, code, login))
+            job_id = current.job_id
+        _checked(self.adapter.update_script(job_id, code, login))  # waits for its check
         return None
 
     # -- script control ------------------------------------------------------------------
