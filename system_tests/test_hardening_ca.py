@@ -139,3 +139,53 @@ def test_GIVEN_non_strict_json_or_huge_numbers_WHEN_written_THEN_one_reply_with_
 
 def _refuse(name):
     raise AssertionError(f"{name} in a JSON PV")
+
+
+def raw_bytes(client, name: str) -> bytes:
+    return bytes(client.pv(name).get(use_monitor=False, as_numpy=True)).split(b"\0", 1)[0]
+
+
+def test_GIVEN_non_ascii_and_invalid_output_WHEN_text_pvs_read_THEN_escaped_ascii_within_bound(
+    client,
+):
+    """Before: LAST_ERROR:TEXT and LOG held raw UTF-8 and CURRENT:OUTPUT 48 kB of U+FFFD."""
+    client.put("QUEUE:ADD", "µ€(1)")
+    error = raw_bytes(client, "LAST_ERROR:TEXT")
+    assert error.isascii() and b"\\xb5\\u20ac" in error, error
+    client.add({"call": "set_ei(25)", "name": "Probe µ€ 日本"})
+    log = raw_bytes(client, "LOG")
+    assert log.isascii() and b"\\xb5\\u20ac" in log, log[-200:]
+    script = (
+        "import sys, time\n"
+        "raw = getattr(sys.stdout, 'buffer', None)  # none in the pre-flight dry run\n"
+        "raw and raw.write(b'\\xff\\xfe' * 20000 + b'\\n')\n"
+        "print('end \\u00b5')\n"
+        "sys.stdout.flush()\n"
+        "time.sleep(60)\n"
+    )
+    client.put("QUEUE:REMOVE", "all")
+    (job_id,) = client.add({"script": script})
+    client.put("QUEUE:HOLD", 0)
+    wait_until(lambda: b"end" in raw_bytes(client, "CURRENT:OUTPUT"), timeout=30)
+    output = raw_bytes(client, "CURRENT:OUTPUT")
+    assert output.isascii() and len(output) <= 16_384, len(output)
+    assert output.rstrip().endswith(b"end \\xb5"), output[-40:]
+    client.put("ABORT", 2)
+    wait_until(lambda: client.get("LAST:ID") == job_id, timeout=30)
+
+
+def severity(client, name):
+    meta = client.pv(name).get_with_metadata(form="time", use_monitor=False, as_numpy=True)
+    return meta["severity"], meta["status"]
+
+
+def test_GIVEN_refused_enum_write_WHEN_other_settings_change_THEN_write_alarm_kept(client):
+    """Before: republishing the unchanged QUEUE:HOLD cleared its WRITE/INVALID alarm."""
+    client.pv("QUEUE:HOLD").put(7, wait=True, timeout=5)
+    assert severity(client, "QUEUE:HOLD") == (3, 2)
+    assert client.put("QUEUE:ON_ERROR", 1)["ok"]  # republishes the settings group
+    assert client.put("QUEUE:ON_ERROR", 0)["ok"]
+    client.add("set_ei(25)")
+    assert severity(client, "QUEUE:HOLD") == (3, 2)
+    assert client.put("QUEUE:HOLD", 1)["ok"]  # an accepted write clears it
+    assert severity(client, "QUEUE:HOLD") == (0, 0)

@@ -45,13 +45,35 @@ def unzhex(data: str, limit: int = 100_000_000) -> str | None:
         return None
 
 
-def char_array(data: str | bytes, count: int) -> tuple[np.ndarray, bool]:
+TAIL_BYTES = {"CURRENT:OUTPUT": 16_384, "LOG": 16_384}
+"""Text PVs that show the last N bytes (after escaping) of their text: the newest part."""
+
+
+def ascii_text(text: str) -> str:
+    """Text as the contract's text PVs hold it: ASCII, anything else backslash-escaped.
+
+    A NUL would end the char waveform early, so it is escaped as well.
+    """
+    return text.encode("ascii", "backslashreplace").decode("ascii").replace("\0", "\\x00")
+
+
+def char_array(data: str | bytes, count: int, tail: int | None = None) -> tuple[np.ndarray, bool]:
     """A NUL-terminated uint8 array for a char waveform of `count` elements.
 
-    Text is encoded as UTF-8. Returns the array and whether it had to be cut to fit
-    (`count - 1` bytes at most, so that CA gateways never see more than `count`).
+    Text is escaped to ASCII (`ascii_text`). Returns the array and whether it had to be cut
+    to fit (`count - 1` bytes at most, so that CA gateways never see more than `count`).
+    With `tail`, at most the last `tail` bytes are kept, from the start of a line when one
+    begins near the cut, and the cut is not reported (that is the PV's stated bound).
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    raw = ascii_text(data).encode("ascii") if isinstance(data, str) else data
+    if tail is not None and len(raw) > min(tail, count - 1):
+        raw = raw[-min(tail, count - 1) :]
+        newline = raw.find(b"\n", 0, 200)
+        escape = raw.find(b"\\", 0, 10)  # do not start inside an escape such as \ufffd
+        if newline >= 0:
+            raw = raw[newline + 1 :]
+        elif escape > 0:
+            raw = raw[escape:]
     cut = len(raw) > count - 1
     if cut:
         raw = raw[: count - 1]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..validate.estimates import queue_finish
-from .encoding import char_array, to_json, zhex
+from .encoding import TAIL_BYTES, ascii_text, char_array, to_json, zhex
 from .pvtable import BY_NAME, LAST_STATE_NONE
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class Publisher:
     def _set(self, name: str, value: Any) -> None:
         pv = BY_NAME[name]
         if pv.type == "char":
-            array, cut = char_array(value, pv.count)
+            array, cut = char_array(value, pv.count, TAIL_BYTES.get(name))
             raw = array.tobytes()
             if self._published.get(name) == raw:
                 return
@@ -270,9 +270,10 @@ class Publisher:
             self._published[name] = raw
             self.driver.setParam(name, array)
         elif pv.type == "string":
-            text = str(value).encode("ascii", "replace").decode("ascii")[:STRING_CHARS]
-            self.driver.setParam(name, text)
-        else:
+            text = ascii_text(str(value))[:STRING_CHARS]
+            if self.driver.getParam(name) != text:  # an unchanged value keeps a WRITE alarm
+                self.driver.setParam(name, text)
+        elif self.driver.getParam(name) != value:  # setParam would clear a WRITE alarm
             self.driver.setParam(name, value)
 
 
