@@ -17,4 +17,9 @@ echo "== PV reference up to date"
 .venv/bin/python -m scriptserver_ioc.ioc.docs --check || {
     echo "docs/pv-reference.md is stale: run python -m scriptserver_ioc.ioc.docs"; exit 1; }
 echo "== tests"
-exec .venv/bin/python -m pytest -q "$@"
+# --long: the full fault campaign (system_tests/faults); the default run does a short one
+args=()
+for arg in "$@"; do
+    if [ "$arg" = "--long" ]; then export SCRIPTSERVER_FAULTS=long; else args+=("$arg"); fi
+done
+exec .venv/bin/python -m pytest -q ${args[@]+"${args[@]}"}

@@ -234,8 +234,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
 
     def _conclude(self, op: Operation) -> Reply:
         """Record the decision of a write as a reply (lock held)."""
+        op.request_id = op.request_id or request_id_of(op.value)  # also a VALIDATE verdict
         if not op.ok:
-            op.request_id = op.request_id or request_id_of(op.value)
             op.job_ids = []
             self.last_error = op.message
             self.touch("last_error")
