@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import settle_preflights
 
+from scriptserver_ioc.ioc.encoding import ascii_text
 from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS
 
 TEXT_PVS = [name for name in CONTROL_PVS if BY_NAME[name].type == "char"]
@@ -69,7 +70,7 @@ def test_GIVEN_queue_WHEN_bad_text_written_to_every_text_control_PV_THEN_rejecte
             assert reply is not None and not reply["ok"], (pv_name, label, reply)
             assert reply["message"].startswith(pv_name + ":"), reply
             assert len(reply["message"]) > len(pv_name) + 10, reply
-            assert client.get_text("LAST_ERROR:TEXT") == reply["message"]
+            assert client.get_text("LAST_ERROR:TEXT") == ascii_text(reply["message"])
             sev, stat = severity(client, pv_name)
             assert (sev, stat) == (3, 2), (pv_name, label, sev, stat)  # INVALID, WRITE
             assert snapshot(client) == before, (pv_name, label)
