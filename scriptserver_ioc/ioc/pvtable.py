@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import pvnames
 from ..core import limits
 from ..core.jobs import FINISHED_STATE_NAMES
 from ..core.state import RUN_STATE_NAMES
@@ -193,14 +194,14 @@ PVS: tuple[PV, ...] = (
         "QUEUE:HOLD",
         "enum",
         "RUN, or HOLD: finish the current job and start no new one",
-        enums=("RUN", "HOLD"),
+        enums=pvnames.HOLD_MODES,
         states=(0, _MINOR),
     ),
     _control(
         "QUEUE:ON_ERROR",
         "enum",
         "after a failed job: HOLD the queue or CONTINUE",
-        enums=("HOLD", "CONTINUE"),
+        enums=pvnames.ON_ERROR_MODES,
     ),
     _control(
         "QUEUE:ON_INVALID",
@@ -213,14 +214,14 @@ PVS: tuple[PV, ...] = (
         "PAUSE",
         "enum",
         "DEFERRED: at the next pause point; IMMEDIATE: suspend now",
-        enums=("NONE", "DEFERRED", "IMMEDIATE"),
+        enums=pvnames.PAUSE_MODES,
     ),
     _control("RESUME", "int", "1: continue a paused job"),
     _control(
         "ABORT",
         "enum",
         "SOFT: exception at the next pause point, escalating; KILL: now",
-        enums=("NONE", "SOFT", "KILL"),
+        enums=pvnames.ABORT_MODES,
     ),
     _control("STOP", "int", "1: abort the current job and empty the queue"),
     _control(
@@ -232,7 +233,7 @@ PVS: tuple[PV, ...] = (
     _control("COMMANDS:RELOAD", "int", "1: re-read the command sources now", asyn=True),
 ) + tuple(
     pv
-    for n in range(1, 11)
+    for n in range(1, pvnames.QUEUE_SLOTS + 1)
     for pv in (
         PV(f"QUEUE:{n}:ID", "int", f"id of queued job {n} (0 when absent)"),
         PV(f"QUEUE:{n}:NAME", "string", f"name of queued job {n} (first 39 characters)"),

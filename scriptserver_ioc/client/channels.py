@@ -1,0 +1,224 @@
+"""Channel Access plumbing of the client: text encoding, enum values, replies, PV reads.
+
+JSON and text PVs are read raw (bytes up to the NUL) and written as UTF-8 bytes with a
+terminating NUL, which is safe for any text (pyepics' own string handling is Latin-1 and
+drops non-ASCII). Standard library, numpy and pyepics only: nothing of the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import pvnames
+
+
+class ClientError(RuntimeError):
+    """The server did not answer, or rejected a write."""
+
+
+class Refused(ClientError):
+    """The server rejected a control write; `reply` is its REPLY entry."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.message)
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The server's answer to one control write (an entry of the `REPLY` PV)."""
+
+    seq: int
+    pv: str
+    ok: bool
+    message: str
+    request_id: str | None = None
+    job_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> Reply:
+        """A reply from its JSON object."""
+        return cls(
+            seq=entry["seq"],
+            pv=entry["pv"],
+            ok=entry["ok"],
+            message=entry["message"],
+            request_id=entry.get("request_id"),
+            job_ids=list(entry.get("job_ids") or []),
+        )
+
+
+class AddedJobs(list):
+    """The new job ids of an add (a list of int) with the server's `reply`."""
+
+    def __init__(self, ids: list[int], reply: Reply) -> None:
+        super().__init__(ids)
+        self.reply = reply
+
+
+class EnumValue(int):
+    """The value of an enum PV: its index (an int) that also knows its name.
+
+    `value == 3` and `value == "PAUSED"` are both true for a paused `STATE`; `str(value)`
+    is the name.
+    """
+
+    name: str
+
+    def __new__(cls, index: int, names: tuple[str, ...]) -> EnumValue:
+        """The value `index` of an enum with strings `names`."""
+        value = super().__new__(cls, index)
+        value.name = names[index] if 0 <= index < len(names) else str(index)
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.name == other
+        return int(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = int.__hash__
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {int(self)}>"
+
+
+def encode_text(text: str) -> np.ndarray:
+    """UTF-8 bytes with a NUL, as a uint8 array for a char waveform put."""
+    return np.frombuffer(text.encode("utf-8") + b"\0", dtype=np.uint8)
+
+
+def decode_text(raw: Any) -> str:
+    """Text of a char waveform read as raw values."""
+    if raw is None:
+        raise ClientError("no value (is the server running and reachable?)")
+    if isinstance(raw, str):
+        return raw
+    data = bytes(np.asarray(raw, dtype=np.uint8)) if not isinstance(raw, bytes) else raw
+    return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to the null device for the duration.
+
+    libca starts the CA repeater by forking a child that `exec`s `caRepeater`; where EPICS
+    base is not installed the child prints four `**** ... couldn't be located` lines to the
+    inherited stderr. The fork happens while the first channel is created, so creating it
+    inside this block gives the child a silent stderr. The client works without a repeater.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class Channels:
+    """Reads and writes PVs of one server by name relative to its prefix.
+
+    Args:
+        prefix: the server's PV prefix, e.g. "IN:LARMOR:CS:SCRIPTSERVER:".
+        timeout: seconds to wait for connections and puts.
+    """
+
+    def __init__(self, prefix: str, timeout: float = 5.0) -> None:
+        import epics
+
+        self._epics = epics
+        self.prefix = prefix
+        self.timeout = timeout
+        self._pvs: dict[str, Any] = {}
+
+    def pv(self, name: str) -> Any:
+        """The pyepics PV object for a name relative to the prefix (cached)."""
+        if name not in self._pvs:
+            with quiet_stderr():
+                self._pvs[name] = self._epics.PV(
+                    self.prefix + name, auto_monitor=not pvnames.char_pv(name)
+                )
+        pv = self._pvs[name]
+        if not pv.wait_for_connection(self.timeout):
+            raise ClientError(f"cannot connect to {self.prefix}{name}")
+        return pv
+
+    def get(self, name: str) -> Any:
+        """The value of a scalar PV; enum PVs give an `EnumValue` (an int with a name)."""
+        value = self.pv(name).get(timeout=self.timeout, use_monitor=False)
+        if value is None:
+            raise ClientError(f"no value from {self.prefix}{name}")
+        if name in pvnames.ENUMS:
+            return EnumValue(int(value), pvnames.ENUMS[name])
+        return value
+
+    def get_text(self, name: str) -> str:
+        """The text of a char PV."""
+        pv = self.pv(name)
+        return decode_text(pv.get(timeout=self.timeout, use_monitor=False, as_numpy=True))
+
+    def get_json(self, name: str) -> Any:
+        """The value of a JSON PV."""
+        return json.loads(self.get_text(name))
+
+    def put(self, name: str, value: Any, wait: bool = True) -> dict[str, Any] | None:
+        """Write a PV; with `wait`, return the newest REPLY entry for it (maybe not this write's).
+
+        Text is sent as UTF-8 bytes; dicts and lists as JSON. The typed methods of
+        `ScriptServerClient` match the reply to the write; use them unless testing the wire.
+        """
+        self._write(name, value, wait)
+        return self.reply_for(name) if wait else None
+
+    def _write(self, name: str, value: Any, wait: bool = True, timeout: float | None = None):
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        data = encode_text(value) if isinstance(value, str) else value
+        status = self.pv(name).put(data, wait=wait, timeout=timeout or self.timeout)
+        if wait and status != 1:
+            raise ClientError(f"put to {self.prefix}{name} did not complete")
+
+    def replies(self) -> list[dict[str, Any]]:
+        """The REPLY entries, newest first."""
+        return self.get_json("REPLY")
+
+    def reply_for(self, name: str, request_id: str | None = None) -> dict[str, Any] | None:
+        """The newest REPLY entry for PV `name` (and `request_id` if given)."""
+        for entry in self.replies():
+            if entry["pv"] == name and (request_id is None or entry["request_id"] == request_id):
+                return entry
+        return None
+
+    def wait_for(
+        self, condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+    ) -> Any:
+        """Wait until `condition()` is truthy and return it, or raise after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise ClientError(f"condition not met within {timeout} s")
+            time.sleep(interval)
