@@ -11,7 +11,10 @@ RUN_STATES = ("IDLE", "RUNNING", "PAUSING", "PAUSED", "ABORTING")
 """`STATE`: what the runner is doing."""
 
 FINISHED_STATES = ("DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED")
-"""`LAST:STATE`: how the most recent job ended."""
+"""How a job ends (the job record's terminal `state`)."""
+
+LAST_STATES = (*FINISHED_STATES, "NONE")
+"""`LAST:STATE`: how the most recent job ended; NONE while no job has finished."""
 
 HOLD_MODES = ("RUN", "HOLD")
 """`QUEUE:HOLD`."""
@@ -27,7 +30,7 @@ ABORT_MODES = ("NONE", "SOFT", "KILL")
 
 ENUMS: dict[str, tuple[str, ...]] = {
     "STATE": RUN_STATES,
-    "LAST:STATE": FINISHED_STATES,
+    "LAST:STATE": LAST_STATES,
     "QUEUE:HOLD": HOLD_MODES,
     "QUEUE:ON_ERROR": ON_ERROR_MODES,
     "PAUSE": PAUSE_MODES,

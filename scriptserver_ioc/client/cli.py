@@ -5,10 +5,15 @@ Examples::
     scriptserver status
     scriptserver add "set_ei(25)"
     scriptserver add --script my_scan.py --name "overnight scan"
-    scriptserver queue
+    scriptserver queue --png night.png
     scriptserver move 17 --to 0
+    scriptserver show 17
+    scriptserver log 17 -f
     scriptserver pause --now
     scriptserver watch
+
+Write verbs print the server's reply and any warnings; the exit code is 1 when the server
+refuses a write or a validation fails, 2 for a wrong command line, 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from .client import ClientError, ScriptServerClient
+from .client import ClientError, Refused, Reply, ScriptServerClient
+from .formatting import duration
+from .timeline import show_queue
+from .views import show_commands, show_history, show_job, show_log, show_status
+from .watch import watch
 
 
 def default_prefix() -> str:
@@ -31,133 +39,146 @@ def default_prefix() -> str:
     )
 
 
-def _console():
-    from rich.console import Console
-
-    return Console()
+# -- write verbs ----------------------------------------------------------------------
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    _console().print(table)
-
-
-def _seconds(value: float | None) -> str:
-    if value is None or value < 0:
-        return "?"
-    minutes, seconds = divmod(int(value), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def show_status(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Print the server state and the current job."""
-    status = client.get_json("STATUS")
-    current = client.get_json("CURRENT")
-    print(
-        f"state {status['state']}  queue {status['queue_count']} jobs  "
-        f"{'HELD' if status['hold'] else 'running'}  on error: {status['on_error']}  "
-        f"eta {_seconds(status['queue_eta'])}"
-    )
-    if current:
-        print(
-            f"job {current['id']} {current['name']}: line {current['line']}, "
-            f"{client.get('CURRENT:PROGRESS'):.0f} %, {current['message']}"
-        )
-
-
-def show_queue(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Print the queue as a table."""
-    rows = [
-        [j["id"], j["name"], j["kind"], _seconds(j["estimate"]), len(j["warnings"]) or ""]
-        for j in client.queue()
-    ]
-    _table("queue", ["id", "name", "kind", "estimate", "warnings"], rows)
-
-
-def show_history(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Print the finished jobs as a table."""
-    rows = [
-        [
-            j["id"],
-            j["name"],
-            j["state"],
-            j["finished"],
-            _seconds(j["elapsed"]),
-            (j["error"] or {}).get("message", ""),
-        ]
-        for j in client.get_json("HISTORY")
-    ]
-    _table("history", ["id", "name", "state", "finished", "took", "error"], rows)
-
-
-def show_commands(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Print the command catalogue as a table."""
-    rows = [[c["signature"], c["description"]] for c in client.get_json("COMMANDS")]
-    _table("commands", ["signature", "description"], rows)
-
-
-def show_log(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Print the server's event log."""
-    print(client.get_text("LOG"))
-
-
-def watch(client: ScriptServerClient, args: argparse.Namespace) -> None:
-    """Follow the current job with a progress bar until the server is idle."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    ) as progress:
-        task = progress.add_task("waiting", total=100)
-        while True:
-            current = client.get_json("CURRENT")
-            if current is None and client.get("QUEUE:COUNT") == 0:
-                break
-            if current is not None:
-                percent = max(0.0, client.get("CURRENT:PROGRESS"))
-                progress.update(
-                    task,
-                    completed=percent,
-                    description=(
-                        f"job {current['id']} {current['name'][:30]} line {current['line'] or '-'}"
-                    ),
-                )
-            time.sleep(0.5)
-
-
-def _job_spec(args: argparse.Namespace) -> str | dict[str, Any]:
+def _spec(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
     if args.script:
-        spec: dict[str, Any] = {"script": Path(args.script).read_text(encoding="utf-8")}
-    elif args.file:
-        spec = {"file": args.file}
-    elif args.call:
-        spec = {"call": args.call}
-    else:
+        spec["script"] = Path(args.script).read_text(encoding="utf-8")
+    if args.file:
+        spec["file"] = args.file
+    if args.call:
+        spec["call"] = args.call
+    if len(spec) > 1:
+        raise ClientError("give one of: a call, --script FILE, --file NAME")
+    if not spec and required:
         raise ClientError("give a call such as 'set_ei(25)', --script FILE or --file NAME")
-    for key in ("name", "request_id"):
-        if getattr(args, key, None):
-            spec[key] = getattr(args, key)
-    if getattr(args, "blackbox", False):
-        spec["blackbox"] = True
+    if args.name:
+        spec["name"] = args.name
+    if args.blackbox is not None:
+        spec["blackbox"] = args.blackbox
     return spec
 
 
-def _report(reply: dict[str, Any] | None) -> None:
-    if reply is None:
-        raise ClientError("no reply from the server")
-    if not reply["ok"]:
-        raise ClientError(reply["message"])
-    print(reply["message"])
+def report(client: ScriptServerClient, reply: Reply) -> int:
+    """Print a reply and the warnings of the jobs it names; the exit code."""
+    if not reply.ok:
+        print(f"scriptserver: refused: {reply.message}", file=sys.stderr)
+        return 1
+    print(reply.message)
+    if reply.pv in ("QUEUE:ADD", "QUEUE:UPDATE", "QUEUE:RERUN", "QUEUE:REPEAT"):
+        queued = {job["id"]: job for job in client.queue()}
+        for job_id in reply.job_ids:
+            job = queued.get(job_id)
+            if job is None:
+                continue
+            estimate = f", estimate {duration(job['estimate'])}" if job["estimate"] else ""
+            print(f"  job {job_id}: {job['name']}{estimate}")
+            for warning in job["warnings"]:
+                print(f"  warning: {warning}")
+    return 0
+
+
+def do_add(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Queue a job: a command call, a script file's text, or a server-side script file."""
+    spec = _spec(args)
+    return report(client, client.add(spec, position=args.position, check=False).reply)
+
+
+def do_edit(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Edit a queued job (re-validated; refused as a whole if invalid)."""
+    fields = _spec(args, required=False)
+    return report(client, client.update(args.id, check=False, **fields))
+
+
+def do_validate(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Check a job without queueing it; with --dry-run simulate it. Exit 1 if it would fail."""
+    result = client.validate(_spec(args), dry_run=args.dry_run)
+    dry = result.get("dry_run") or {}
+    ok = bool(result["ok"]) and (not args.dry_run or bool(dry.get("ok")))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0 if ok else 1
+    print("valid" if result["ok"] else "invalid")
+    for error in result["errors"]:
+        where = f"line {error['line']}: " if error.get("line") else ""
+        print(f"  error: {where}{error['message']}")
+    for warning in result["warnings"]:
+        print(f"  warning: {warning}")
+    if result.get("estimate") is not None:
+        print(f"  estimate {duration(result['estimate'])}")
+    if args.dry_run and dry:
+        print(
+            f"dry run: {'ok' if dry.get('ok') else 'FAILED'}, takes {duration(dry.get('estimate'))}"
+        )
+        for step in dry.get("steps", [])[:50]:
+            print(f"  t={duration(step.get('t'))} line {step.get('line')}: {step.get('what')}")
+        if dry.get("error"):
+            error = dry["error"]
+            print(
+                f"  error: {error.get('type')} at line {error.get('line')}: {error.get('message')}"
+            )
+    return 0 if ok else 1
+
+
+def do_move(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Move a queued job."""
+    if args.to is not None:
+        to: int | str = int(args.to) if args.to.lstrip("-").isdigit() else args.to
+        return report(client, client.move(args.id, to=to, check=False))
+    return report(
+        client, client.move(args.id, before=args.before, after=args.after, by=args.by, check=False)
+    )
+
+
+def do_remove(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Delete queued jobs."""
+    ids: str | list[int] = "all" if args.ids == ["all"] else [int(i) for i in args.ids]
+    return report(client, client.remove(ids, check=False))
+
+
+def do_simple(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """The verbs that take at most an id or a flag."""
+    verb = args.action
+    calls = {
+        "skip": lambda: client.skip(args.id, check=False),
+        "repeat": lambda: client.repeat(args.id, times=args.times, check=False),
+        "rerun": lambda: client.rerun(args.id, check=False),
+        "pause": lambda: client.pause(now=args.now, check=False),
+        "abort": lambda: client.abort(kill=args.kill, check=False),
+        "resume": lambda: client.resume(check=False),
+        "stop": lambda: client.stop(check=False),
+        "clear": lambda: client.clear(check=False),
+        "hold": lambda: client.hold(check=False),
+        "release": lambda: client.release(check=False),
+        "reload": lambda: client.reload_commands(check=False),
+        "on-error": lambda: client.set_on_error(args.mode, check=False),
+    }
+    return report(client, calls[verb]())
+
+
+# -- the parser -----------------------------------------------------------------------
+
+SIMPLE_VERBS = {
+    "resume": "continue a paused job",
+    "stop": "abort the current job and empty the queue",
+    "clear": "delete every queued job",
+    "hold": "finish the current job and start no new one",
+    "release": "start queued jobs again",
+    "reload": "re-read the command sources now",
+}
+
+
+def _job_options(p: argparse.ArgumentParser, edit: bool = False) -> None:
+    p.add_argument("call", nargs="?", help="a command call, e.g. 'set_ei(25)'")
+    p.add_argument("--script", help="a Python file whose text is sent as a script job")
+    p.add_argument("--file", help="a script file in the server's scripts directory")
+    p.add_argument("--name", help="the job's name")
+    box = p.add_mutually_exclusive_group()
+    box.add_argument("--blackbox", action="store_true", default=None, help="run untraced")
+    if edit:
+        box.add_argument("--traced", dest="blackbox", action="store_false", help="run traced")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,104 +186,91 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scriptserver",
         description=__doc__.split("\n")[0],
+        epilog="\n".join(__doc__.split("\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--prefix", default=default_prefix(), help="the server's PV prefix")
-    sub = parser.add_subparsers(dest="action", required=True)
-    for name, func in (
-        ("status", show_status),
-        ("queue", show_queue),
-        ("history", show_history),
-        ("commands", show_commands),
-        ("log", show_log),
-        ("watch", watch),
-    ):
-        sub.add_parser(name, help=func.__doc__).set_defaults(func=func)
-    for name, help_text in (("add", "queue a job"), ("validate", "check a job without queueing")):
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("call", nargs="?", help="a command call, e.g. 'set_ei(25)'")
-        p.add_argument("--script", help="a Python file to send as a script job")
-        p.add_argument("--file", help="a script file in the server's scripts directory")
-        p.add_argument("--name", help="the job's name")
-        p.add_argument("--blackbox", action="store_true", help="run untraced")
-        if name == "validate":
-            p.add_argument("--dry-run", action="store_true", help="simulate the job")
-    p = sub.add_parser("remove", help="delete queued jobs")
+    parser.add_argument("--timeout", type=float, default=5.0, help="CA timeout in seconds")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="VERB")
+
+    def verb(
+        name: str, func, help_text: str, json_flag: bool = False, aliases: tuple[str, ...] = ()
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases))
+        p.set_defaults(func=func)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        return p
+
+    verb("status", show_status, "the server's state and the current job", True)
+    p = verb("queue", show_queue, "queued jobs with planned start and finish, and a timeline", True)
+    p.add_argument("--png", metavar="FILE", help="also plot the timeline to FILE (matplotlib)")
+    p = verb("history", show_history, "finished jobs, newest first, with errors", True)
+    p.add_argument("--limit", type=int, default=100, help="show at most this many")
+    p = verb("commands", show_commands, "the command catalogue, or one command's full help", True)
+    p.add_argument("name", nargs="?", help="a command name")
+    p = verb("show", show_job, "one job: record, script, verdict, error and traceback", True)
+    p.add_argument("id", type=int)
+    p = verb("log", show_log, "a job's output (-f: follow it); no id: the server's event log", True)
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("-f", "--follow", action="store_true", help="follow the output live")
+    p = verb("watch", watch, "follow the queue live until idle and empty or held (Ctrl-C leaves)")
+    p.add_argument("--plain", action="store_true", help="one line per change, even on a terminal")
+
+    p = verb("add", do_add, "queue a job and print its warnings")
+    _job_options(p)
+    p.add_argument("--position", type=int, help="insert at this index (0 = next)")
+    p = verb("edit", do_edit, "edit a queued job (QUEUE:UPDATE)", aliases=("update",))
+    p.add_argument("id", type=int)
+    _job_options(p, edit=True)
+    p = verb(
+        "validate", do_validate, "check a job without queueing (exit 1 if it would fail)", True
+    )
+    _job_options(p)
+    p.add_argument("--dry-run", action="store_true", help="simulate the job on the server")
+    p = verb("remove", do_remove, "delete queued jobs")
     p.add_argument("ids", nargs="+", help="job ids, or 'all'")
-    p = sub.add_parser("move", help="reorder the queue")
+    p = verb("move", do_move, "reorder the queue")
     p.add_argument("id", type=int)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--to", help="index afterwards (0 = next), 'top' or 'bottom'")
-    where.add_argument("--before", type=int)
-    where.add_argument("--after", type=int)
+    where.add_argument("--before", type=int, help="put it before this job id")
+    where.add_argument("--after", type=int, help="put it after this job id")
     where.add_argument("--by", type=int, help="places to move (negative = earlier)")
     for name, help_text in (
-        ("skip", "skip a queued job or end the current one"),
-        ("repeat", "copy a queued job after itself"),
+        ("skip", "skip a queued job, or end the current one and go on"),
         ("rerun", "queue a finished job again"),
+        ("repeat", "insert copies of a queued job after it"),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = verb(name, do_simple, help_text)
         p.add_argument("id", type=int)
-    p = sub.add_parser("pause", help="pause the current job")
-    p.add_argument("--now", action="store_true", help="suspend at once instead of at a pause point")
-    p = sub.add_parser("abort", help="abort the current job")
-    p.add_argument("--kill", action="store_true", help="kill at once")
-    for name in ("resume", "stop", "clear", "hold", "release", "reload"):
-        sub.add_parser(name)
+        if name == "repeat":
+            p.add_argument("--times", type=int, default=1, help="number of copies")
+    p = verb("pause", do_simple, "pause the current job at its next pause point")
+    p.add_argument("--now", action="store_true", help="suspend its processes at once")
+    p = verb("abort", do_simple, "abort the current job (the queue is then held)")
+    p.add_argument("--kill", action="store_true", help="kill it at once")
+    p = verb("on-error", do_simple, "after a failed job: hold the queue or continue")
+    p.add_argument("mode", type=str.upper, choices=["HOLD", "CONTINUE"])
+    for name, help_text in SIMPLE_VERBS.items():
+        verb(name, do_simple, help_text)
     return parser
 
 
-def run(args: argparse.Namespace, client: ScriptServerClient) -> None:
-    """Carry out one action."""
-    if hasattr(args, "func"):
-        args.func(client, args)
-        return
-    action = args.action
-    if action == "add":
-        _report(client.put("QUEUE:ADD", _job_spec(args)))
-    elif action == "validate":
-        spec = _job_spec(args)
-        spec = {"call": spec} if isinstance(spec, str) else spec
-        if args.dry_run:
-            spec["dry_run"] = True
-        client.put("VALIDATE", spec)
-        print(json.dumps(client.get_json("VALIDATE:RESULT"), indent=2))
-    elif action == "remove":
-        value = "all" if args.ids == ["all"] else json.dumps([int(i) for i in args.ids])
-        _report(client.put("QUEUE:REMOVE", value))
-    elif action == "move":
-        how = next(k for k in ("to", "before", "after", "by") if getattr(args, k) is not None)
-        target = getattr(args, how)
-        if how == "to" and str(target).isdigit():
-            target = int(target)
-        _report(client.put("QUEUE:MOVE", {"id": args.id, how: target}))
-    elif action in ("skip", "repeat", "rerun"):
-        _report(client.put(f"QUEUE:{action.upper()}", str(args.id)))
-    elif action == "pause":
-        _report(client.put("PAUSE", 2 if args.now else 1))
-    elif action == "abort":
-        _report(client.put("ABORT", 2 if args.kill else 1))
-    else:
-        pv, value = {
-            "resume": ("RESUME", 1),
-            "stop": ("STOP", 1),
-            "clear": ("QUEUE:CLEAR", 1),
-            "hold": ("QUEUE:HOLD", 1),
-            "release": ("QUEUE:HOLD", 0),
-            "reload": ("COMMANDS:RELOAD", 1),
-        }[action]
-        _report(client.put(pv, value))
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `scriptserver`."""
+    """Entry point of `scriptserver`; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        run(args, ScriptServerClient(args.prefix))
-    except (ClientError, OSError) as exc:
+        return args.func(ScriptServerClient(args.prefix, timeout=args.timeout), args)
+    except Refused as exc:
+        print(f"scriptserver: refused: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, OSError, ValueError) as exc:
         print(f"scriptserver: {exc}", file=sys.stderr)
         return 1
-    return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -41,9 +41,6 @@ __all__ = [
     "encode_text",
 ]
 
-FINISHED = ("DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED")
-
-
 def _call_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
     return {"call": spec} if isinstance(spec, str) else dict(spec)
 

@@ -1,0 +1,56 @@
+"""Text a person reads: durations, job results, failures, group progress."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+
+def duration(value: float | None) -> str:
+    """Seconds as `4.2 s`, `m:ss` or `h:mm:ss`; `?` when unknown (None or negative)."""
+    if value is None or value < 0:
+        return "?"
+    if value < 10:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(int(round(value)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def clock(moment: float) -> str:
+    """A time of day (local) for an epoch time, with `+Nd` on a later day."""
+    when = _dt.datetime.fromtimestamp(moment)
+    days = (when.date() - _dt.date.today()).days
+    return when.strftime("%H:%M:%S") + (f" +{days}d" if days > 0 else "")
+
+
+def failure(error: dict[str, Any] | None) -> str:
+    """`ZeroDivisionError at line 2: division by zero`, or '' when there is no error."""
+    if not error:
+        return ""
+    where = f" at line {error['line']}" if error.get("line") else ""
+    message = (error.get("message") or "").strip().splitlines()
+    return f"{error.get('type') or 'Error'}{where}: {message[0] if message else ''}".rstrip(": ")
+
+
+def result_line(job: dict[str, Any]) -> str:
+    """One line on how a finished job ended: id, name, state, time taken, error."""
+    took = f" after {duration(job.get('elapsed'))}" if job.get("elapsed") is not None else ""
+    text = f"job {job['id']} {job['name']!r}: {job['state']}{took}"
+    error = failure(job.get("error"))
+    return f"{text} - {error}" if error else text
+
+
+def group_text(job: dict[str, Any]) -> str:
+    """`T scan 3 of 10` for a job of a generated batch (tags group/index/count), else ''."""
+    tags = job.get("tags") or {}
+    if "index" not in tags or "count" not in tags:
+        return ""
+    group = f"{tags['group']} " if tags.get("group") else ""
+    return f"{group}{tags['index']} of {tags['count']}"
+
+
+def source_line(source: str, line: int | None) -> str:
+    """The text of line `line` (1-based) of `source`, stripped; '' when out of range."""
+    lines = source.splitlines()
+    return lines[line - 1].strip() if line and 0 < line <= len(lines) else ""

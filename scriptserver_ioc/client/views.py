@@ -1,0 +1,245 @@
+"""Read verbs of the console tool: status, history, commands, show, log.
+
+Each prints tables for a person, or with `--json` the server's JSON for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .client import ClientError, ScriptServerClient
+from .formatting import duration, failure, group_text
+
+FOLLOW_INTERVAL = 0.25
+"""Seconds between reads of CURRENT:OUTPUT while following a job's output."""
+
+
+def console():
+    """The rich console of the tool (stdout)."""
+    import sys
+
+    from rich.console import Console
+
+    # piped output is read by grep and scripts: wide rows rather than wrapped cells
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output of a read verb."""
+    print(json.dumps(value, indent=2))
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a table of rows (None shows as empty)."""
+    from rich.table import Table
+
+    grid = Table(title=title)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*["" if v is None else str(v) for v in row])
+    console().print(grid)
+
+
+def show_status(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """The server's state, the queue's hold and finish time, and the current job."""
+    status = client.status()
+    current = client.current()
+    if args.json:
+        print_json({**status, "current": current, "finish": client.get("QUEUE:FINISH")})
+        return 0
+    print(
+        f"state {status['state']}  queue {status['queue_count']} jobs  "
+        f"{'HELD' if status['hold'] else 'running'}  on error: {status['on_error']}  "
+        f"eta {duration(status['queue_eta'])}  finish {client.get('QUEUE:FINISH')}"
+    )
+    if current:
+        group = group_text(current)
+        print(
+            f"job {current['id']} {current['name']}: line {current['line'] or '-'}, "
+            f"{max(0.0, client.get('CURRENT:PROGRESS')):.0f} %"
+            + (f", {group}" if group else "")
+            + (f", {current['message']}" if current["message"] else "")
+        )
+    return 0
+
+
+def show_history(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """Finished jobs, newest first, with the exception type and line of failures."""
+    history = client.history()[: args.limit]
+    if args.json:
+        print_json(history)
+        return 0
+    rows = [
+        [
+            j["id"],
+            j["name"],
+            j["state"],
+            (j["finished"] or "")[11:19],
+            duration(j["elapsed"]),
+            failure(j["error"]),
+        ]
+        for j in history
+    ]
+    table("history", ["id", "name", "state", "finished", "took", "error"], rows)
+    return 0
+
+
+def show_commands(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """The command catalogue, or one command's full help."""
+    if args.name:
+        command = client.command(args.name)
+        if args.json:
+            print_json(command)
+            return 0
+        print(command["signature"])
+        print()
+        print(command.get("doc") or command.get("description") or "(no description)")
+        rows = [
+            [
+                p["name"],
+                p.get("type") or "any",
+                "required" if p.get("required") else repr(p.get("default")),
+                p.get("description") or "",
+            ]
+            for p in command.get("params", [])
+        ]
+        if rows:
+            print()
+            table(None, ["parameter", "type", "default", "description"], rows)
+        print(f"\nsource: {command.get('source', '?')}")
+        return 0
+    commands = client.commands()
+    if args.json:
+        print_json(commands)
+        return 0
+    table(
+        "commands",
+        ["signature", "description"],
+        [[c["signature"], c["description"]] for c in commands],
+    )
+    return 0
+
+
+def job_source(job: dict[str, Any]) -> str:
+    """What a job runs: its script, the call of a command job, or the file it names."""
+    if job["kind"] == "script":
+        return job["script"] or ""
+    if job["kind"] == "command":
+        args = ", ".join(f"{k}={v!r}" for k, v in (job.get("args") or {}).items())
+        return f"{job['command']}({args})"
+    return f"(script file {job['file']} on the server)"
+
+
+def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """One job's record, what it runs, its verdict and, when finished, its error."""
+    job = client.job(args.id)
+    if args.json:
+        print_json(job)
+        return 0
+    out = console()
+    out.print(f"[bold]job {job['id']}[/bold] {job['name']!s}", markup=True, highlight=False)
+    fields = [
+        ("state", job["state"]),
+        ("kind", job["kind"]),
+        ("group", group_text(job)),
+        ("created", job["created"]),
+        ("started", job["started"]),
+        ("finished", job["finished"]),
+        ("took", duration(job["elapsed"]) if job["elapsed"] is not None else None),
+        ("estimate", f"{duration(job['estimate'])} ({job['estimate_source']})"),
+        ("line", job["line"]),
+        ("message", job["message"]),
+        ("rerun of", job["rerun_of"]),
+        ("exit code", job["exit_code"]),
+    ]
+    for label, value in fields:
+        if value not in (None, ""):
+            print(f"  {label:<10} {value}")
+    print("verdict: " + ("no warnings" if not job["warnings"] else "warnings"))
+    for warning in job["warnings"]:
+        print(f"  warning: {warning}")
+    print("runs:")
+    for line in job_source(job).splitlines():
+        print(f"  | {line}")
+    if job["error"]:
+        print(f"error: {failure(job['error'])}")
+        for line in (job["error"].get("traceback") or "").rstrip().splitlines():
+            print(f"  {line}")
+    return 0
+
+
+def local_log(job_id: int) -> Path | None:
+    """The job's log file if the server's data directory is readable here."""
+    data = os.environ.get("SCRIPTSERVER_DATA")
+    if not data:
+        return None
+    path = Path(data) / "logs" / f"job-{job_id}.log"
+    return path if path.is_file() else None
+
+
+def _new_part(old: str, new: str) -> str:
+    """What `new` (a tail of the output) adds to `old` (the previous tail)."""
+    if new.startswith(old):
+        return new[len(old) :]
+    anchor = old[-256:]
+    at = new.rfind(anchor) if anchor else -1
+    return new[at + len(anchor) :] if at >= 0 else "\n[... output skipped ...]\n" + new
+
+
+def show_log(client: ScriptServerClient, args: argparse.Namespace) -> int:
+    """A job's output (followed live with -f), or without an id the server's event log."""
+    if args.id is None:
+        text = client.get_text("LOG")
+        print_json({"log": text}) if args.json else print(
+            text, end="" if text.endswith("\n") else "\n"
+        )
+        return 0
+    path = local_log(args.id)
+    if path is not None and not args.follow:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif client.get("CURRENT:ID") == args.id or (
+        client.get("CURRENT:ID") == 0 and client.get("LAST:ID") == args.id
+    ):
+        text = client.get_text("CURRENT:OUTPUT")
+    else:
+        client.job(args.id)  # a clear error for an unknown id
+        if args.follow and any(j["id"] == args.id for j in client.queue()):
+            print(f"job {args.id} is queued; waiting for it to start ...", flush=True)
+            client.wait_for(
+                lambda: client.get("CURRENT:ID") == args.id, timeout=10**9, interval=0.5
+            )
+            text = ""
+        else:
+            raise ClientError(
+                f"over Channel Access only the running or last job's output is served; job "
+                f"{args.id}'s output is in <data-dir>/logs/job-{args.id}.log on the server "
+                f"(set SCRIPTSERVER_DATA to read it from here)"
+            )
+    if args.json and not args.follow:
+        print_json({"id": args.id, "output": text})
+        return 0
+    print(text, end="", flush=True)
+    if args.follow:
+        follow_output(client, args.id, text)
+    return 0
+
+
+def follow_output(client: ScriptServerClient, job_id: int, seen: str) -> None:
+    """Print the job's output as it grows until the job ends; then its result."""
+    from .formatting import result_line
+
+    while client.get("CURRENT:ID") == job_id:
+        time.sleep(FOLLOW_INTERVAL)
+        text = client.get_text("CURRENT:OUTPUT")
+        print(_new_part(seen, text), end="", flush=True)
+        seen = text
+    if client.get("CURRENT:ID") == 0:
+        print(_new_part(seen, client.get_text("CURRENT:OUTPUT")), end="", flush=True)
+    record = client.wait_for(lambda: client.finished(job_id), timeout=30)
+    print(f"\n{result_line(record)}")
