@@ -41,6 +41,7 @@ __all__ = [
     "encode_text",
 ]
 
+
 def _call_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
     return {"call": spec} if isinstance(spec, str) else dict(spec)
 
