@@ -22,6 +22,9 @@ HOLD_MODES = ("RUN", "HOLD")
 ON_ERROR_MODES = ("HOLD", "CONTINUE")
 """`QUEUE:ON_ERROR`: what the queue does after a failed job."""
 
+ON_INVALID_MODES = ("HOLD", "RUN")
+"""`QUEUE:ON_INVALID`: what the queue does before a job whose pre-flight dry run fails."""
+
 PAUSE_MODES = ("NONE", "DEFERRED", "IMMEDIATE")
 """`PAUSE`: 1 at the next pause point, 2 suspend now."""
 
@@ -33,6 +36,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "LAST:STATE": LAST_STATES,
     "QUEUE:HOLD": HOLD_MODES,
     "QUEUE:ON_ERROR": ON_ERROR_MODES,
+    "QUEUE:ON_INVALID": ON_INVALID_MODES,
     "PAUSE": PAUSE_MODES,
     "ABORT": ABORT_MODES,
 }

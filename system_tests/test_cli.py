@@ -22,6 +22,12 @@ SLOW = (
 )
 
 
+@pytest.fixture
+def ioc(start_ioc):
+    """An IOC without pre-flight dry runs: these jobs fail or wait on purpose."""
+    return start_ioc(["--preflight-workers", "0"])
+
+
 def cli(ioc, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "scriptserver_ioc.client.cli", "--prefix", ioc.prefix, *args],

@@ -22,6 +22,12 @@ LONG = (
 )
 
 
+@pytest.fixture
+def ioc(start_ioc):
+    """An IOC without pre-flight dry runs: these jobs fail or wait on purpose."""
+    return start_ioc(["--preflight-workers", "0"])
+
+
 def three_jobs(client, first: str = SHORT) -> list[int]:
     """A short job, a long one (to be aborted), a short one; a group of three."""
     tags = [{"group": "T scan", "index": n, "count": 3} for n in (1, 2, 3)]

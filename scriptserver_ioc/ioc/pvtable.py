@@ -207,7 +207,7 @@ PVS: tuple[PV, ...] = (
         "QUEUE:ON_INVALID",
         "enum",
         "before a job whose pre-flight (background dry run) fails: HOLD the queue or RUN it",
-        enums=("HOLD", "RUN"),
+        enums=pvnames.ON_INVALID_MODES,
         added=True,
     ),
     _control(
