@@ -10,8 +10,9 @@ idle with the queue empty or held, or on Ctrl-C (exit code 130, no traceback).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-import time
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,19 +152,29 @@ def ending(snap: Snapshot) -> str:
 def watch(client: ScriptServerClient, args: argparse.Namespace) -> int:
     """Follow the queue job by job until idle and empty or held; Ctrl-C leaves."""
     watcher = Watcher(client)
+    # Ctrl-C sets a flag the loop checks: a KeyboardInterrupt raised inside a libca
+    # callback would be swallowed by ctypes
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
     try:
         watcher.start()
         if sys.stdout.isatty() and not args.plain:
-            return _watch_live(watcher)
-        return _watch_lines(watcher)
+            _watch_live(watcher, interrupted)
+        else:
+            _watch_lines(watcher, interrupted)
     except KeyboardInterrupt:
+        interrupted.set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set():
         print("\nstopped watching; the server carries on", flush=True)
         return 130
+    return 0
 
 
-def _watch_lines(watcher: Watcher) -> int:
+def _watch_lines(watcher: Watcher, interrupted: threading.Event) -> None:
     shown = ""
-    while True:
+    while not interrupted.is_set():
         snap = watcher.snapshot()
         for job in watcher.finished_jobs():
             print(result_line(job), flush=True)
@@ -173,27 +184,27 @@ def _watch_lines(watcher: Watcher) -> int:
             shown = line
         if snap.done:
             print(ending(snap), flush=True)
-            return 0
-        time.sleep(POLL_INTERVAL)
+            return
+        interrupted.wait(POLL_INTERVAL)
 
 
-def _watch_live(watcher: Watcher) -> int:
+def _watch_live(watcher: Watcher, interrupted: threading.Event) -> None:
     from rich.console import Console
     from rich.live import Live
 
     console = Console(highlight=False)
     snap = watcher.snapshot()
     with Live(panel(snap), console=console, refresh_per_second=8, transient=False) as live:
-        while True:
+        while not interrupted.is_set():
             for job in watcher.finished_jobs():
                 live.console.print(result_line(job), style=_result_style(job))
             live.update(panel(snap))
             if snap.done:
                 break
-            time.sleep(POLL_INTERVAL)
+            interrupted.wait(POLL_INTERVAL)
             snap = watcher.snapshot()
-    console.print(ending(snap))
-    return 0
+    if not interrupted.is_set():
+        console.print(ending(snap))
 
 
 def _result_style(job: dict[str, Any]) -> str:
