@@ -129,7 +129,11 @@ class NicosBridge:
             pass
         for thread in self.threads:
             thread.join(5)
-        self.context.term()
+        busy = [thread.name for thread in self.threads if thread.is_alive()]
+        if busy:  # e.g. the worker waits for a decision; its socket stays open until exit
+            log.warning("NICOS bridge threads still busy at shutdown: %s", ", ".join(busy))
+        else:
+            self.context.term()
 
     # -- router thread -------------------------------------------------------------------
 
