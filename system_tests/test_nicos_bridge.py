@@ -382,3 +382,28 @@ def test_GIVEN_slow_check_running_WHEN_gui_polls_and_queues_THEN_every_reply_wit
     if late is None:
         assert any("refused after its reply" in e[3] for e in gui.request("getmessages", "*"))
     gui.close()
+
+
+FLOOD = """import sys
+line = "x" * 99 + "\\n"
+for i in range(200_000):
+    sys.stdout.write(line)
+print("THE END")
+"""
+
+
+def test_GIVEN_job_flooding_output_WHEN_gui_polls_THEN_tail_shown_and_replies_in_time(gui, ca):
+    gui.request("queue", "flood", FLOOD)
+
+    def finished() -> bool:  # every reply within 500 ms, or GuiClient raises
+        status = gui.status()
+        return status["status"][0] < 0 and status["scriptname"] == "flood"
+
+    wait_until(finished, timeout=30)
+    assert ca.get_json("HISTORY")[0]["state"] == "DONE"
+    texts = []
+    wait_until(lambda: texts.extend(e[3] for e in gui.new_messages()) or "THE END\n" in texts)
+    assert any("bytes of output left out here; see" in t and "job-" in t for t in texts)
+    assert sum(1 for t in texts if t.startswith("xxx")) < 20_000  # not all 200,000 lines
+    log = json.loads(json.dumps(gui.request("getmessages", "*")))
+    assert len(json.dumps(log)) < 5_000_000

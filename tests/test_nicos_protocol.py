@@ -119,3 +119,13 @@ def test_GIVEN_messages_from_threads_WHEN_read_THEN_nicos_records_strictly_incre
     assert json.loads(log.last(0)) == [] and json.loads(log.last(-5)) == []
     log.add("x" * 10_000)
     assert len(json.loads(log.last(1))[0][3]) == 8193  # cut to 8192, plus the newline
+
+
+def test_GIVEN_long_messages_WHEN_many_added_THEN_kept_bytes_bounded():
+    log = MessageLog()
+    for i in range(2_000):
+        log.add(f"{i} " + "y" * 9_000)
+    text = log.last(None)
+    assert len(text) < 4_100_000
+    entries = json.loads(text)
+    assert entries[-1][3].startswith("1999 ") and len(entries) < 2_000

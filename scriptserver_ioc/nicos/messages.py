@@ -22,6 +22,12 @@ OUTPUT_LOGGER = "job"
 """Logger name of entries that are a job's output (NICOS uses the script's logger)."""
 
 READ_CHUNK = 262_144
+SKIP_BEYOND = 4 * READ_CHUNK
+"""Output not yet read beyond which only the newest chunk is shown."""
+TAIL_LINES = 200
+"""Lines shown after output was left out."""
+MAX_BYTES = 4_000_000
+"""Most bytes of serialised messages kept (so `getmessages *` stays a few MB)."""
 PARTIAL_LINE_SECONDS = 1.0
 """A line without its newline is sent after this long (a prompt, a progress bar)."""
 
@@ -33,6 +39,7 @@ class MessageLog:
         self._lock = threading.Lock()
         self._entries: collections.deque[bytes] = collections.deque(maxlen=kept)
         self._last = 0.0
+        self._bytes = 0
 
     def add(
         self,
@@ -47,8 +54,13 @@ class MessageLog:
         with self._lock:
             stamp = max(created or time.time(), self._last + 1e-6)
             self._last = stamp
-            record = message_record(logger, stamp, level, text, exc_text, reqid)
-            self._entries.append(encode(record))
+            entry = encode(message_record(logger, stamp, level, text, exc_text, reqid))
+            if len(self._entries) == self._entries.maxlen:
+                self._bytes -= len(self._entries[0])
+            self._entries.append(entry)
+            self._bytes += len(entry)
+            while self._bytes > MAX_BYTES and len(self._entries) > 1:
+                self._bytes -= len(self._entries.popleft())
 
     def last(self, count: int | None) -> bytes:
         """The JSON array of the last `count` messages in order (None: all kept)."""
@@ -143,25 +155,44 @@ class OutputTailer:
         self._flush_partial()
 
     def _read(self) -> bool:
-        """Read one chunk of the followed file; True if there may be more."""
+        """Read one chunk of the followed file; True if there may be more.
+
+        Far behind a job that floods its output, jump to the last chunk and say how much
+        was left out (the whole output stays in the job's log file).
+        """
         if self._path is None or self._job is None:
             return False
+        skipped = 0
         try:
             with open(self._path, "rb") as stream:
+                size = stream.seek(0, 2)
+                if size - self._offset > SKIP_BEYOND:
+                    skipped = size - READ_CHUNK - self._offset
+                    self._offset = size - READ_CHUNK
                 stream.seek(self._offset)
                 data = stream.read(READ_CHUNK)
         except OSError:
             return False
-        if not data:
-            return False
         self._offset += len(data)
+        more = len(data) == READ_CHUNK
+        if skipped:
+            self._flush_partial()
+            self._decoder.reset()
+            cut, newline, data = data.partition(b"\n")  # resume at a line start
+            skipped += len(cut) + len(newline)
+        if not data:
+            return more
         lines = (self._partial + self._decoder.decode(data)).split("\n")
         if len(lines) > 1 or not self._partial:
             self._partial_since = time.monotonic()
         self._partial = lines.pop()
+        if skipped:  # the GUI fetches at most 1,000 new messages: keep the notice in view
+            dropped, lines = lines[:-TAIL_LINES], lines[-TAIL_LINES:]
+            skipped += sum(len(line.encode("utf-8", "replace")) + 1 for line in dropped)
+            self._add(f"... {skipped} bytes of output left out here; see {self._path}")
         for line in lines:
             self._add(line.rstrip("\r"))
-        return len(data) == READ_CHUNK
+        return more
 
     def _flush_partial(self) -> None:
         if self._partial:
