@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import io
 import keyword
+import sys
 import tokenize
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,9 @@ from scriptserver_ioc.catalogue.model import FOUND_ALIAS, FOUND_DEF, FOUND_PARTI
 from scriptserver_ioc.catalogue.scriptdef import is_script_definition, read_script_definition
 from scriptserver_ioc.catalogue.signature import build_params, param_nodes, signature_text
 from scriptserver_ioc.catalogue.typespec import last_name, read_enums
+
+STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ()))
+"""Top-level module names of the standard library (Python 3.10+)."""
 
 MAX_FILE_BYTES = 2_000_000
 """Command files larger than this are reported, not read."""
@@ -86,6 +90,18 @@ def read_command_file(path: Path, module: str | None = None) -> FileResult:
         msg = f"file is larger than {MAX_FILE_BYTES} bytes, the limit for a command file"
         return FileResult(errors=[file_error(path, None, msg)])
     text, error = _decode(data, path)
+    notices = []
+    if module in STDLIB_NAMES and path.name != "__init__.py":
+        notices.append(
+            file_error(
+                path,
+                None,
+                f"'{path.name}' has the name of the standard-library module '{module}': its "
+                f"commands are served (a job imports it as '{module}__commands'), but "
+                f"'import {module}' in a job gives the standard library; rename it to import "
+                "it by name",
+            )
+        )
     if error is not None:
         return FileResult(errors=[error])
     try:
@@ -95,7 +111,9 @@ def read_command_file(path: Path, module: str | None = None) -> FileResult:
         return FileResult(errors=[file_error(path, err.lineno, msg)])
     except (ValueError, RecursionError, MemoryError) as err:
         return FileResult(errors=[file_error(path, None, f"cannot parse file: {err}")])
-    return read_module(tree, path, module)
+    result = read_module(tree, path, module)
+    result.errors = notices + result.errors
+    return result
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, dict | None]:
