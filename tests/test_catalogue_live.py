@@ -131,3 +131,47 @@ def test_GIVEN_job_interpreter_missing_WHEN_checked_THEN_every_file_says_why(tmp
 
     (error,) = catalogue.errors
     assert "/nonexistent/python3" in error["message"]
+
+
+# Syntax the parser accepts but the compiler rejects: only importing finds it.
+COMPILER_ONLY = GOOD + "\nx = 1\nreturn x\n"
+# Syntax this server's Python reads but an older job interpreter does not (3.10's match).
+NEWER_SYNTAX = (
+    GOOD
+    + '''
+def route(command: str = "go"):
+    """Dispatch a command."""
+    match command:
+        case "go":
+            return 1
+'''
+)
+
+
+def test_GIVEN_code_only_the_compiler_rejects_WHEN_checked_THEN_error_with_its_line(tmp_path):
+    write(tmp_path / "counting.py", COMPILER_ONLY)
+
+    catalogue = live_catalogue(tmp_path)
+
+    (error,) = catalogue.errors
+    assert error["line"] == 6
+    assert "SyntaxError: 'return' outside function" in error["message"]
+
+
+def test_GIVEN_older_job_interpreter_WHEN_newer_syntax_THEN_reported_with_its_line(tmp_path):
+    from test_runner_support import python_at_least
+
+    python38 = python_at_least((3, 8))
+    if python38 is None:
+        import pytest
+
+        pytest.skip("no python3.8 here")
+    write(tmp_path / "routing.py", NEWER_SYNTAX)
+    catalogue = Catalogue([tmp_path], live=LiveChecker(python38, [tmp_path]))
+    assert catalogue.errors == []  # this server's Python reads it
+
+    catalogue.reload()
+
+    (error,) = catalogue.errors
+    assert error["line"] == 7 and "SyntaxError" in error["message"]
+    assert catalogue.get("route").import_error is not None

@@ -11,7 +11,10 @@ exactly as a job does), asks it to `describe` the changed files and stops it aga
   `locals()[name] = ...`): which are functions, with their signature and docstring;
 - what a script definition's `get_help()` returns when it is built at run time.
 
-A fresh process per reload, so an edited module is imported anew. Only files whose content
+The process runs genie_python in simulation (`GENIE_SIMULATE=1`), so module-level genie
+calls (`g.get_blocks()` at import) touch no hardware while the catalogue looks; other
+module-level code runs as it would in a job. A fresh process per reload, so an edited
+module is imported anew. Only files whose content
 changed are asked about; a reload with nothing changed asks nothing.
 """
 

@@ -37,6 +37,9 @@ def describe_modules(request, command_dirs):
     the module that is not in ``exclude`` (names the file binds by ``def``, ``class`` or
     ``import``). Returns ``{"ok": True, "modules": [{"path", "error", "names"}]}``.
     """
+    # module-level genie_python calls touch no hardware while the catalogue looks (this
+    # process only describes modules and exits)
+    os.environ["GENIE_SIMULATE"] = "1"
     roots = [os.path.realpath(str(d)) for d in command_dirs]
     answers = []
     for item in request.get("modules") or []:
