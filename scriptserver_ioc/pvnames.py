@@ -31,6 +31,12 @@ PAUSE_MODES = ("NONE", "DEFERRED", "IMMEDIATE")
 ABORT_MODES = ("NONE", "SOFT", "KILL")
 """`ABORT`: 1 an exception at the next pause point (escalating), 2 kill now."""
 
+QUEUE_SLOTS = 10
+"""`QUEUE:<n>:*` and `HISTORY:<n>:*` slots for screens, n = 1..QUEUE_SLOTS."""
+
+SLOT_ACTIONS = ("NONE", "UP", "DOWN", "TOP", "REMOVE")
+"""`QUEUE:<n>:ACTION`: what to do with the job in queue slot n."""
+
 ENUMS: dict[str, tuple[str, ...]] = {
     "STATE": RUN_STATES,
     "LAST:STATE": LAST_STATES,
@@ -39,6 +45,8 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "QUEUE:ON_INVALID": ON_INVALID_MODES,
     "PAUSE": PAUSE_MODES,
     "ABORT": ABORT_MODES,
+    **{f"QUEUE:{n}:ACTION": SLOT_ACTIONS for n in range(1, QUEUE_SLOTS + 1)},
+    **{f"HISTORY:{n}:STATE": LAST_STATES for n in range(1, QUEUE_SLOTS + 1)},
 }
 """Every enum PV and its strings, in index order."""
 
@@ -86,9 +94,6 @@ REQUEST_ID_PVS = (
     "VALIDATE",
 )
 """Control PVs whose JSON object may carry a `request_id` that the reply echoes."""
-
-QUEUE_SLOTS = 10
-"""`QUEUE:<n>:*` slots for screens, n = 1..QUEUE_SLOTS."""
 
 
 def char_pv(name: str) -> bool:

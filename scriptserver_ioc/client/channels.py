@@ -194,7 +194,7 @@ class Channels:
     def _write(self, name: str, value: Any, wait: bool = True, timeout: float | None = None):
         if isinstance(value, (dict, list)):
             value = json.dumps(value)
-        data = encode_text(value) if isinstance(value, str) else value
+        data = encode_text(value) if isinstance(value, str) and pvnames.char_pv(name) else value
         status = self.pv(name).put(data, wait=wait, timeout=timeout or self.timeout)
         if wait and status != 1:
             raise ClientError(f"put to {self.prefix}{name} did not complete")

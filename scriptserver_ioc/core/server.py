@@ -26,6 +26,7 @@ from .jobs import Job, JobState, now_iso, parse_iso
 from .preflight import PreflightControl
 from .queue import JobQueue
 from .queue_ops import QueueControl
+from .slots import slot_handlers
 from .specs import Rejected
 from .state import NICOS_CODES, NICOS_IDLE_AFTER_FAILURE, Operation, Reply, RunState
 
@@ -444,5 +445,6 @@ CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], Later | Non
     "STOP": ScriptServer.stop,
     "VALIDATE": ScriptServer.validate,
     "COMMANDS:RELOAD": ScriptServer.reload_commands,
+    **slot_handlers(),
 }
 """Control PV name -> handler; the PV table refers to these names."""

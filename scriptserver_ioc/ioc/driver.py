@@ -58,6 +58,7 @@ _ACTION_IDLE = {
     "QUEUE:CLEAR": 0,
     "COMMANDS:RELOAD": 0,
 }
+_ACTION_IDLE.update({pv.name: 0 for pv in pvtable.PVS if pv.name.endswith(":ACTION")})
 """Action PVs read back as their idle value once a write is processed."""
 
 

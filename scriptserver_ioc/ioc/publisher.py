@@ -10,12 +10,14 @@ it at once (`flush_for_read`), so a read after a completed put is always current
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..pvnames import LAST_STATES, QUEUE_SLOTS
 from ..validate.estimates import queue_finish
 from .encoding import TAIL_BYTES, ascii_text, char_array, to_json, zhex
 from .pvtable import BY_NAME, LAST_STATE_NONE
@@ -346,13 +348,32 @@ def _current_scalars(p: Publisher) -> dict[str, Any]:
         }
 
 
+def _history_slots(jobs: list[Any]) -> dict[str, Any]:
+    """`HISTORY:<n>:*` of the newest finished jobs (0, '', NONE, '' when absent)."""
+    values: dict[str, Any] = {}
+    for n in range(1, QUEUE_SLOTS + 1):
+        job = jobs[n - 1] if n <= len(jobs) else None
+        error = (job.error or {}) if job else {}
+        line = f" line {error['line']}" if error.get("line") else ""
+        brief = f"{error.get('type')}{line}: {error.get('message')}" if error else ""
+        values[f"HISTORY:{n}:ID"] = job.id if job else 0
+        values[f"HISTORY:{n}:NAME"] = job.name if job else ""
+        values[f"HISTORY:{n}:STATE"] = (
+            LAST_STATES.index(job.state.value) if job else LAST_STATE_NONE
+        )
+        values[f"HISTORY:{n}:ERROR"] = brief
+    return values
+
+
 def _last(p: Publisher) -> dict[str, Any]:
     core = p.core
     with core.lock:
-        job = core.history[0] if core.history else None
+        recent = list(itertools.islice(core.history, QUEUE_SLOTS))
+    slots = _history_slots(recent)
+    job = recent[0] if recent else None
     if job is None:
         none = LAST_STATE_NONE
-        return {"LAST:ID": 0, "LAST:STATE": none, "LAST:ERROR": "", "LAST:ERROR:TEXT": ""}
+        return {"LAST:ID": 0, "LAST:STATE": none, "LAST:ERROR": "", "LAST:ERROR:TEXT": "", **slots}
     error = job.error or {}
     text = f"{error.get('type')}: {error.get('message')}" if error else ""
     from ..core.jobs import FINISHED_STATE_NAMES
@@ -362,6 +383,7 @@ def _last(p: Publisher) -> dict[str, Any]:
         "LAST:STATE": FINISHED_STATE_NAMES.index(job.state.value),
         "LAST:ERROR": text,
         "LAST:ERROR:TEXT": text,
+        **slots,
     }
 
 

@@ -244,6 +244,39 @@ PVS: tuple[PV, ...] = (
             unit="s",
             prec=1,
         ),
+        _control(
+            f"QUEUE:{n}:ACTION",
+            "enum",
+            f"UP, DOWN, TOP or REMOVE the job now in queue slot {n} (for screens)",
+            enums=pvnames.SLOT_ACTIONS,
+            added=True,
+        ),
+        PV(
+            f"HISTORY:{n}:ID",
+            "int",
+            f"id of finished job {n}, newest first (0 when none)",
+            added=True,
+        ),
+        PV(
+            f"HISTORY:{n}:NAME",
+            "string",
+            f"name of finished job {n} (first 39 characters)",
+            added=True,
+        ),
+        PV(
+            f"HISTORY:{n}:STATE",
+            "enum",
+            f"how finished job {n} ended (NONE when absent)",
+            enums=pvnames.LAST_STATES,
+            added=True,
+            extra={"value": len(pvnames.LAST_STATES) - 1},
+        ),
+        PV(
+            f"HISTORY:{n}:ERROR",
+            "string",
+            f"error of finished job {n}: type, line, message (first 39 characters)",
+            added=True,
+        ),
     )
 )
 

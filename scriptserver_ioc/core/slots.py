@@ -1,0 +1,39 @@
+"""Per-slot queue actions for screens: `QUEUE:<n>:ACTION` (UP, DOWN, TOP, REMOVE).
+
+An operator screen cannot write a job id it only displays, so each of the first queue
+slots has an action PV. A write acts on the job in slot n when the server receives it,
+through the ordinary QUEUE:MOVE and QUEUE:REMOVE handlers (same checks, log and reply).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from ..pvnames import QUEUE_SLOTS, SLOT_ACTIONS
+from .specs import Rejected
+from .state import Operation
+
+_MOVES = {"UP": {"by": -1}, "DOWN": {"by": 1}, "TOP": {"to": 0}}
+
+
+def slot_action(server: Any, op: Operation, value: Any, slot: int) -> None:
+    """Apply action `value` (an index of SLOT_ACTIONS) to the job in queue slot `slot`."""
+    if isinstance(value, bool) or value not in range(1, len(SLOT_ACTIONS)):
+        choices = ", ".join(f"{i} ({name})" for i, name in enumerate(SLOT_ACTIONS) if i)
+        raise Rejected(f"write one of {choices}, got {value!r:.40}")
+    ids = server.queue.ids()
+    if slot > len(ids):
+        raise Rejected(f"queue slot {slot} is empty (the queue has {len(ids)} jobs)")
+    job_id, action = ids[slot - 1], SLOT_ACTIONS[value]
+    if action == "REMOVE":
+        server.remove(op, str(job_id))
+    else:
+        server.move(op, json.dumps({"id": job_id, **_MOVES[action]}))
+
+
+def slot_handlers() -> dict[str, Callable[[Any, Operation, Any], None]]:
+    """Control PV name -> handler for every `QUEUE:<n>:ACTION`."""
+    return {f"QUEUE:{n}:ACTION": partial(slot_action, slot=n) for n in range(1, QUEUE_SLOTS + 1)}
