@@ -105,3 +105,33 @@ def test_GIVEN_definition_reading_global_params_WHEN_queued_THEN_estimate_uses_t
     estimates = [j["estimate"] for j in instrument.queue()]
 
     assert estimates == pytest.approx([10 * 6 / (100 / 3600), 10 * 6 / (110 / 3600)])
+
+
+def test_GIVEN_running_ioc_WHEN_command_file_edited_to_fail_import_THEN_reported_and_refused(
+    start_ioc, tmp_path
+):
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    source = commands / "sample_changer.py"
+    good = 'def change_sample(slot: int = 1):\n    """Move the changer to a slot."""\n'
+    source.write_text(good, encoding="utf-8")
+    ioc = start_ioc(commands=commands)
+    client = ScriptServerClient(ioc.prefix)
+    client.put("QUEUE:HOLD", 1)
+    assert client.add("change_sample(2)")
+
+    # the scientist saves a version that needs a package the job interpreter lacks
+    source.write_text("import scriptserver_no_such_driver\n" + good, encoding="utf-8")
+    wait_until(lambda: client.get_json("COMMANDS:ERRORS"), timeout=20)
+
+    (error,) = client.get_json("COMMANDS:ERRORS")
+    assert error["line"] == 1 and "scriptserver_no_such_driver" in error["message"]
+    (entry,) = client.get_json("COMMANDS")
+    assert "scriptserver_no_such_driver" in entry["import_error"]
+    with pytest.raises(ClientError, match="No module named 'scriptserver_no_such_driver'"):
+        client.add("change_sample(3)")
+
+    source.write_text(good, encoding="utf-8")  # fixed: served and accepted again
+    wait_until(lambda: not client.get_json("COMMANDS:ERRORS"), timeout=20)
+    assert client.add("change_sample(3)")
+    assert len(client.queue()) == 2
