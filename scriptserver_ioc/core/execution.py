@@ -363,14 +363,19 @@ class ExecutionControl:
         if state is JobState.DONE and job.progress is not None:
             job.update(progress=100.0)
         self.current, self.run_state, self._end_as = None, RunState.IDLE, None
-        with self.store.transaction():
-            self.record_finished(job)
-            if state is JobState.DONE and elapsed is not None:
-                self.learn_duration(job, elapsed)
-            reason = f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
-            self.log_event(f"job {job.id} {state.value}{reason}"[:500])
-            if hold_after:
-                self.change_hold(True, f"queue held after job {job.id} was aborted")
+        try:
+            with self.store.transaction():
+                self.record_finished(job)
+                if state is JobState.DONE and elapsed is not None:
+                    self.learn_duration(job, elapsed)
+                reason = (
+                    f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
+                )
+                self.log_event(f"job {job.id} {state.value}{reason}"[:500])
+                if hold_after:
+                    self.change_hold(True, f"queue held after job {job.id} was aborted")
+        except Exception as exc:  # e.g. the disk is full: nothing was written, keep the end
+            self.unsaved.keep(job, exc)
         self.touch("queue", "current", "output", "script", "line", "progress")
         if state in (JobState.FAILED, JobState.INTERRUPTED):
             self._after_failure(job)

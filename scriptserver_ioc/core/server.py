@@ -29,6 +29,7 @@ from .queue_ops import QueueControl
 from .slots import slot_handlers
 from .specs import Rejected
 from .state import NICOS_CODES, NICOS_IDLE_AFTER_FAILURE, Operation, Reply, RunState
+from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         self._end_as: tuple[JobState, bool, Any] | None = None
         self._dry_running = False
         self._recovering = store.active_jobs()
+        self.unsaved = UnsavedEnds(self)
         self.closed = False
         for message in getattr(store, "quarantined", ()):  # rows the store could not serve
             self.log_event(message)
@@ -122,6 +124,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         """Refuse every further change (IOC shutdown; the store is closed after this)."""
         with self.lock:
             self.closed = True
+        self.unsaved.cancel()
 
     def add_listener(self, listener: Callable[[set[str]], None]) -> None:
         """Call `listener(topics)` after every change."""
@@ -229,7 +232,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         except Exception as exc:  # e.g. the disk is full: the transaction rolled back
             log.exception("%s failed", op.pv)
             op.ok = False
-            op.message = f"{op.pv}: internal error, nothing was changed ({exc})"
+            op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
             self._reload_queue()
         return None
 
@@ -378,6 +381,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
                 "commands_revision": self.catalogue.revision,
                 "version": __version__,
                 "groups": self.group_estimates(),
+                "store_error": self.unsaved.error,
             }
 
     def group_estimates(self) -> dict[str, dict[str, Any]]:
