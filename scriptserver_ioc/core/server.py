@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -232,7 +233,10 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         except Exception as exc:  # e.g. the disk is full: the transaction rolled back
             log.exception("%s failed", op.pv)
             op.ok = False
-            op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
+            if isinstance(exc, (sqlite3.Error, OSError)):  # the store: e.g. a full disk
+                op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
+            else:
+                op.message = f"{op.pv}: internal error, nothing was changed ({exc})"
             self._reload_queue()
         return None
 
