@@ -63,7 +63,7 @@ def save_state(state):
     if simulating():
         return
     path = state_path()
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # jobs of several servers may write at once
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(state, f, indent=1, sort_keys=True)
     os.replace(tmp, path)

@@ -11,10 +11,10 @@ import logging
 import threading
 from typing import Any
 
-from ..validate.estimates import TimelineTracker
 from .deferred import Later
 from .ending import ended_error, ending_for
 from .jobs import Job, JobState, now_iso, parse_iso
+from .running import JobTracking
 from .specs import Rejected, load_json, parse_job_text
 from .state import Operation, RunState
 
@@ -23,11 +23,8 @@ log = logging.getLogger(__name__)
 OUTPUT_TAIL_CHARS = 16_000
 
 
-class ExecutionControl:
+class ExecutionControl(JobTracking):
     """Handlers of PAUSE, RESUME, ABORT, STOP, VALIDATE, COMMANDS:RELOAD and runner events."""
-
-    _pause_carried: int | None = None
-    """Id of a job that ended with a deferred pause not yet taken: the next job starts paused."""
 
     # -- starting and ending jobs (lock held) --------------------------------------------
 
@@ -51,11 +48,10 @@ class ExecutionControl:
         self.current, self.current_source, self.output_tail = job, "", ""
         self.run_state, self._end_as = RunState.RUNNING, None
         self.touch("queue", "current", "state", "output", "script")
-        paused = self._take_carried_pause(job)
+        paused = self.take_carried_pause(job)
         try:
             self.current_source = source = self.job_source(job)
-            timeline = self.validator.timeline(job.to_dict())
-            self.timeline = TimelineTracker(*timeline) if timeline else None
+            self.job_progress = self.new_job_progress(job)
             with self.store.transaction():
                 self.store.save_job(job)
                 self.log_event(f"job {job.id} started: {job.name}"[:300])
@@ -81,24 +77,6 @@ class ExecutionControl:
                 "traceback": "",
             }
             self._finished_current(job, {"state": "FAILED", "error": error})
-
-    def _take_carried_pause(self, job: Job) -> bool:
-        """Apply a deferred pause left by the previous job to `job` (lock held)."""
-        asked_in, self._pause_carried = self._pause_carried, None
-        if asked_in is None:
-            return False
-        if job.blackbox:
-            self.log_event(
-                f"the deferred pause asked during job {asked_in} is cancelled: job {job.id} "
-                "is black-box and has no pause points"
-            )
-            return False
-        self.run_state = RunState.PAUSING
-        self.log_event(
-            f"job {job.id} starts paused: the deferred pause asked during job {asked_in} "
-            "had not taken effect when it ended"
-        )
-        return True
 
     def _job_filename(self, job: Job) -> str:
         if job.kind == "file":
@@ -167,10 +145,7 @@ class ExecutionControl:
         """RESUME: continue a paused job (or cancel a pause not yet taken)."""
         if value != 1:
             raise Rejected(f"write 1 to resume (got {value!r:.40})")
-        if self.current is None and self._pause_carried is not None:
-            op.message = f"the deferred pause asked during job {self._pause_carried} is cancelled"
-            self.log_event(f"{op.client or 'someone'} cancelled the {op.message[4:]}")
-            self._pause_carried = None
+        if self.current is None and self.cancel_carried_pause(op):
             return
         job = self._require_running()
         if self.run_state not in (RunState.PAUSED, RunState.PAUSING):
@@ -309,9 +284,11 @@ class ExecutionControl:
                     self.store.save_job(job, handle=event.get("handle") or {})
             elif kind == "line":
                 job.update(line=event.get("line"))
+                self.track_line(job)
                 self.touch("line")
             elif kind == "progress":
-                job.update(progress=event.get("percent"), message=event.get("message") or "")
+                self.track_progress(event)
+                job.update(progress=self.progress(), message=event.get("message") or "")
                 self.touch("progress")
             elif kind == "message":
                 job.update(message=event.get("text") or "")
@@ -350,7 +327,7 @@ class ExecutionControl:
             state, hold_after, ending = self._end_as
             error = ended_error(ending, error, job.blackbox, job.line)
         elif self.run_state is RunState.PAUSING:
-            self._pause_carried = job.id
+            self.carry_pause(job)
         finished = now_iso()
         elapsed = max(0.0, parse_iso(finished) - parse_iso(job.started)) if job.started else None
         job.update(
@@ -362,12 +339,14 @@ class ExecutionControl:
         )
         if state is JobState.DONE and job.progress is not None:
             job.update(progress=100.0)
+        learned, self.job_progress = self.job_progress, None
         self.current, self.run_state, self._end_as = None, RunState.IDLE, None
         try:
             with self.store.transaction():
                 self.record_finished(job)
                 if state is JobState.DONE and elapsed is not None:
                     self.learn_duration(job, elapsed)
+                    self.learn_timeline(job, learned, elapsed)
                 reason = (
                     f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
                 )

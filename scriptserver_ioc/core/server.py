@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..validate.estimates import group_estimates, progress_from_elapsed, remaining
+from ..validate.estimates import group_estimates, progress_from_elapsed, queue_finish, remaining
 from . import limits
 from .bounds import request_id_of
 from .deferred import Later, inline
 from .execution import ExecutionControl
+from .groups import batch_progress, current_place, group_of
 from .jobs import Job, JobState, now_iso, parse_iso
 from .preflight import PreflightControl
+from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
 from .queue_ops import QueueControl
 from .slots import slot_handlers
@@ -91,7 +93,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
         self.current: Job | None = None
         self.run_state = RunState.IDLE
         self.current_source = ""
-        self.timeline: Any = None
+        self.job_progress: JobProgress | None = None
+        self.learned_timelines = LearnedTimelines()
         self.output_tail = ""
         self.replies: collections.deque[Reply] = collections.deque(maxlen=REPLIES_KEPT)
         self.reply_seq = 0
@@ -312,6 +315,10 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
                 return None
             record = self.current.to_dict()
             record["elapsed"] = self.elapsed()
+            record["progress"] = self.progress()
+            if group_of(self.current) is not None:
+                batches = batch_progress(self.current, None, self.queue, self.history)
+                record["group"] = current_place(batches, self.current)
             return record
 
     def elapsed(self) -> float | None:
@@ -328,21 +335,20 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             job = self.current
             if job is None:
                 return None
-            measured = job.progress
-            if measured is None and self.timeline is not None:
-                measured = self.timeline.update(job.line, self.elapsed() or 0.0)
-            return remaining(job.estimate, self.elapsed() or 0.0, measured)
+            if self.job_progress is not None:
+                return self.job_progress.remaining(self.elapsed() or 0.0)
+            return remaining(job.estimate, self.elapsed() or 0.0, job.progress)
 
     def progress(self) -> float | None:
-        """Percent done of the current job: reported by the job, else elapsed over estimate."""
+        """Percent done of the current job, monotonic (see `core.progress.JobProgress`)."""
         with self.lock:
             job = self.current
             if job is None:
                 return None
-            if job.progress is not None:
+            if self.job_progress is not None:
+                return self.job_progress.percent(self.elapsed() or 0.0)
+            if job.progress is not None:  # adopted after a restart: what it last reported
                 return job.progress
-            if self.timeline is not None:
-                return self.timeline.update(job.line, self.elapsed() or 0.0)
             return progress_from_elapsed(self.elapsed() or 0.0, job.estimate)
 
     def queue_eta(self) -> float:
@@ -389,8 +395,19 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             }
 
     def group_estimates(self) -> dict[str, dict[str, Any]]:
-        """Queued jobs per `tags.group` (batches from a script generator) and their estimate."""
-        return group_estimates({"tags": j.tags, "estimate": j.estimate} for j in self.queue)
+        """`STATUS.groups`: per active batch (`tags.group`), queue and progress.
+
+        Its queued jobs and their estimate, and its progress until its last job ends
+        (`core.groups.batch_progress`), with the time of day it should end (`finish`).
+        """
+        with self.lock:
+            groups = group_estimates({"tags": j.tags, "estimate": j.estimate} for j in self.queue)
+            batches = batch_progress(self.current, self.remaining(), self.queue, self.history)
+            idle = self.nothing_to_run()
+        for name, batch in batches.items():
+            entry = groups.setdefault(name, {"queued": 0, "estimate": 0.0, "unknown": 0})
+            entry.update(batch, finish=queue_finish(batch["remaining"], idle=idle))
+        return groups
 
     def replies_list(self) -> list[dict[str, Any]]:
         """The `REPLY` PV content, newest first."""

@@ -109,7 +109,9 @@ PVS: tuple[PV, ...] = (
     _json(
         "STATUS",
         "server summary (state, hold, on_error, counts, eta, revision, version); added: "
-        "`groups`, per `tags.group` of queued jobs: count, queued, estimate, unknown",
+        "`groups`, per `tags.group` batch until its last job ends: count, queued, estimate "
+        "and unknown (of its queued jobs), done, failed, skipped, running (place of its "
+        "running job), running_id, remaining (s) and finish (time of day)",
         65_536,
     ),
     # -- queue -------------------------------------------------------------------------
@@ -129,7 +131,13 @@ PVS: tuple[PV, ...] = (
     ),
     # QUEUE:<n>:* slots are appended below
     # -- current job -------------------------------------------------------------------
-    _json("CURRENT", "job record of the current job, or null", 2 * MB),
+    _json(
+        "CURRENT",
+        "job record of the current job, or null; `progress` is the job's monotonic "
+        "progress; added: `group` ({name, position, count, text: '3 of 10'}) for a job "
+        "with `tags.group`",
+        2 * MB,
+    ),
     PV("CURRENT:ID", "int", "id of the current job, 0 when none"),
     PV("CURRENT:NAME", "string", "name of the current job (first 39 characters)"),
     PV("CURRENT:NAME:TEXT", "char", "name of the current job in full", count=1024, added=True),

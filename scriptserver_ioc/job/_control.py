@@ -16,6 +16,7 @@ at once; the interrupt raises nothing once the abort was delivered or outside th
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -43,6 +44,7 @@ class JobControl(scriptserver.Backend):
         self._abort_reason = ABORTED
         self._in_job = False
         self._main_waiting = False
+        self._job_filename = None
 
     # -- from the server (receiver thread) ------------------------------------------------
 
@@ -92,14 +94,17 @@ class JobControl(scriptserver.Backend):
 
     # -- in the job's main thread --------------------------------------------------------
 
-    def enter_job(self) -> None:
-        """The job's code is about to run in the main thread: interrupts apply from now.
+    def enter_job(self, filename=None) -> None:
+        """The job's code (compiled as ``filename``) starts in the main thread.
+
+        Interrupts apply from now.
 
         Raises:
             scriptserver.JobAborted: an abort came before the job's first line.
         """
         _interrupt.install(self._on_interrupt)
         with self._cond:
+            self._job_filename = filename
             self._in_job = True
             self._raise_if_aborted()
 
@@ -184,8 +189,17 @@ class JobControl(scriptserver.Backend):
                     self._cond.wait(remaining)
 
     def progress(self, percent: float, message: str = "") -> None:
-        """Report progress to the server."""
-        self.link.set_progress(percent, message)
+        """Report progress to the server, as the job's own or a command's.
+
+        The job's own when called from the job's code, else a command's, which the server
+        places within the job.
+        """
+        try:  # this <- scriptserver.progress <- its caller
+            caller = sys._getframe(2).f_code.co_filename
+        except ValueError:
+            caller = None
+        scope = "job" if caller is not None and caller == self._job_filename else "command"
+        self.link.set_progress(percent, message, scope)
 
     def message(self, text: str) -> None:
         """Report a progress message to the server."""

@@ -66,6 +66,7 @@ class Link:
         self._line_sent = None
         self._progress = None
         self._progress_sent = None
+        self._progress_where = None
         self._text = None
         self._text_sent = None
         self._pending = False
@@ -93,10 +94,15 @@ class Link:
         """The last line reported by the tracer, or None."""
         return self._line
 
-    def set_progress(self, percent: float, message: str) -> None:
-        """Report progress (coalesced like lines)."""
+    def set_progress(self, percent: float, message: str, scope: str = "job") -> None:
+        """Report progress (coalesced like lines).
+
+        ``scope`` is ``job`` when the job's own code reported it, ``command`` when a command
+        did; the job's line is sent with it.
+        """
         with self._cond:
             self._progress = [percent, message]
+            self._progress_where = {"scope": scope, "line": self._line}
             self._text = message
             self._pending = True
             self._cond.notify()
@@ -208,7 +214,12 @@ class Link:
             self._text_sent = self._progress[1]
             parts.append(
                 encode(
-                    {"type": "progress", "percent": self._progress[0], "message": self._progress[1]}
+                    {
+                        "type": "progress",
+                        "percent": self._progress[0],
+                        "message": self._progress[1],
+                        **(self._progress_where or {}),
+                    }
                 )
             )
         if self._text is not None and self._text != self._text_sent:

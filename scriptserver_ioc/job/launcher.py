@@ -309,7 +309,7 @@ class Launcher:
             self.control.request_pause()
         self.link.send({"type": "running"})
         try:
-            self.control.enter_job()
+            self.control.enter_job(filename)
             if line_tracer is not None:
                 line_tracer.install(code)
             exec(code, self.namespace)

@@ -209,7 +209,8 @@ class JobProcess:
             elif kind == "progress":
                 percent, text = message.get("percent"), message.get("message") or ""
                 self.last_progress, self.last_text = [percent, text], text
-                self.emit({"type": "progress", "percent": percent, "message": text})
+                where = {k: message.get(k) for k in ("scope", "line")}
+                self.emit({"type": "progress", "percent": percent, "message": text, **where})
             elif kind == "message":
                 self.last_text = message.get("text") or ""
                 self.emit({"type": "message", "text": self.last_text})

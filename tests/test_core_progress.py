@@ -1,0 +1,59 @@
+"""Job progress from a timeline, a command's own progress and elapsed time (core.progress)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scriptserver_ioc.core.progress import JobProgress, LearnedTimelines
+
+# a loop whose body is one line, as a dry run records it: line 3 every 0.25 s
+LOOP = ([(3, 0.25 * i) for i in range(10)], 2.5)
+# three commands on lines 1-3, each with internal steps at its line
+COMMANDS = ([(1, 0.0), (1, 0.3), (1, 0.6), (2, 0.9), (2, 1.4), (3, 1.9)], 2.7)
+
+
+def test_GIVEN_coalesced_one_line_loop_WHEN_time_passes_THEN_progress_follows_it():
+    progress = JobProgress(2.5, LOOP)
+    progress.line(3, 0.0)
+    assert [round(progress.percent(t)) for t in (0.1, 0.6, 1.3, 2.4)] == [4, 24, 52, 96]
+
+
+def test_GIVEN_commands_reporting_their_own_progress_THEN_placed_in_their_segment():
+    progress = JobProgress(None, COMMANDS)
+    progress.line(1, 0.0)
+    progress.reported(50.0, "command", 1, 0.1)
+    assert progress.percent(0.1) == pytest.approx(100 * 0.45 / 2.7)
+    progress.line(2, 0.95)
+    progress.reported(0.0, "command", 2, 0.95)  # the next command starts at 0 %
+    assert progress.percent(0.95) == pytest.approx(100 * 0.9 / 2.7)
+    progress.reported(80.0, "command", 2, 1.6)
+    assert progress.percent(1.6) == pytest.approx(100 * (0.9 + 0.8) / 2.7)
+
+
+def test_GIVEN_progress_going_back_THEN_published_value_never_decreases():
+    progress = JobProgress(10.0, None, command_job=True)
+    progress.reported(60.0, "command", None, 1.0)
+    assert progress.percent(1.0) == 60.0
+    progress.reported(20.0, "command", None, 2.0)
+    assert progress.percent(2.0) == 60.0
+    progress.reported(100.0, "command", None, 3.0)
+    assert progress.percent(3.0) == 99.0  # 100 only once the job has ended
+
+
+def test_GIVEN_script_command_progress_without_timeline_THEN_elapsed_over_estimate():
+    progress = JobProgress(4.0, None)
+    progress.reported(90.0, "command", 1, 1.0)
+    assert progress.percent(1.0) == 25.0
+    assert JobProgress(None, None).percent(5.0) is None
+
+
+def test_GIVEN_job_done_WHEN_learned_THEN_next_run_has_its_timeline():
+    learned = LearnedTimelines()
+    first = JobProgress(None, None)
+    for line, t in ((1, 0.0), (2, 1.0), (3, 3.0)):
+        first.line(line, t)
+    learned.learn("script:abc", first, 4.0)
+    again = JobProgress(None, learned.get("script:abc"))
+    again.line(2, 1.0)
+    assert again.percent(2.0) == pytest.approx(50.0)
+    assert learned.get("script:other") is None
