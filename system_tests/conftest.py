@@ -200,6 +200,16 @@ def client(ioc):
     return c
 
 
+@pytest.fixture
+def runner(ioc):
+    """A pyepics client of `ioc` whose queue runs (not held)."""
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    c = ScriptServerClient(ioc.prefix)
+    c.put("QUEUE:HOLD", 0)
+    return c
+
+
 @pytest.fixture(scope="session")
 def caproto_context():
     """One caproto threading client context for the session (no repeater needed)."""

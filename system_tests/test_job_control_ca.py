@@ -8,17 +8,7 @@ import getpass
 import pytest
 from conftest import wait_until
 
-from scriptserver_ioc.client.client import ScriptServerClient
-
 STATE_PAUSED = 3
-
-
-@pytest.fixture
-def runner(ioc):
-    """A client of a running IOC whose queue runs (not held)."""
-    client = ScriptServerClient(ioc.prefix)
-    client.put("QUEUE:HOLD", 0)
-    return client
 
 
 def finished(client, job_id: int, timeout: float = 20.0) -> dict:

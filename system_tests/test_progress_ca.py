@@ -14,8 +14,6 @@ import time
 import pytest
 from conftest import wait_until
 
-from scriptserver_ioc.client.client import ScriptServerClient
-
 MULTI_COMMAND = (
     'scan("sample_height", 0, 1, steps=6, count_seconds=0.1)\n'
     'scan("sample_height", 1, 0, steps=4, count_seconds=0.2)\n'
@@ -23,13 +21,6 @@ MULTI_COMMAND = (
 )
 ONE_LINE_LOOP = "import scriptserver\nfor i in range(10):\n    scriptserver.sleep(0.25)\n"
 TOLERANCE = 10.0
-
-
-@pytest.fixture
-def runner(ioc):
-    client = ScriptServerClient(ioc.prefix)
-    client.put("QUEUE:HOLD", 0)
-    return client
 
 
 def dry_run(client, script: str) -> None:
