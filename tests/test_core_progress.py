@@ -40,6 +40,16 @@ def test_GIVEN_progress_going_back_THEN_published_value_never_decreases():
     assert progress.percent(3.0) == 99.0  # 100 only once the job has ended
 
 
+def test_GIVEN_stepwise_reports_THEN_moves_on_between_them_by_at_most_one_step():
+    progress = JobProgress(2.0, None, command_job=True)
+    progress.reported(0.0, "command", None, 0.0)
+    progress.reported(10.0, "command", None, 0.2)
+    assert progress.percent(0.3) == pytest.approx(15.0)  # 100 % over 2 s
+    assert progress.percent(1.5) == pytest.approx(20.0)  # stalled: one step at most
+    progress.reported(20.0, "command", None, 1.6)
+    assert progress.percent(1.6) == pytest.approx(20.0)
+
+
 def test_GIVEN_script_command_progress_without_timeline_THEN_elapsed_over_estimate():
     progress = JobProgress(4.0, None)
     progress.reported(90.0, "command", 1, 1.0)

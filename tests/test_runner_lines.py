@@ -256,6 +256,8 @@ def test_GIVEN_job_api_calls_WHEN_run_THEN_progress_and_message_events(make_runn
         "type": "progress",
         "percent": 25.0,
         "message": "quarter",
+        "scope": "job",  # reported by the job's own code, at its line 2
+        "line": 2,
     }
     assert events.wait(10, "message")["text"] == "almost"
 

@@ -7,7 +7,9 @@ percentage (80, then 0 for the next command), and the lines of a loop whose body
 line are coalesced into one report. So the job's progress combines, best first:
 
 1. progress the job's own code reports (``scope == "job"``), or, for a command job, the
-   progress the command reports: it is the whole job;
+   progress the command reports: it is the whole job. Reports come in steps (``10 %`` at
+   the start of each of ten points), so between two reports the value moves on at the
+   job's rate (100 % over the estimate, else the rate so far), by at most one more step;
 2. the job's timeline (the steps of a dry run, ``{"line", "t"}`` in virtual seconds, and
    its total): the cursor moves to the next step at each reported line; inside a
    *segment* (consecutive steps at one line, e.g. one command call) the position is the
@@ -119,6 +121,8 @@ class JobProgress:
         self.cursor = TimelineCursor(*timeline) if timeline and timeline[1] > 0 else None
         self.command_job = command_job
         self._job_percent: float | None = None
+        self._job_reported_at = 0.0
+        self._job_step = 0.0
         self._command: tuple[float, int] | None = None  # (fraction, segment it is in)
         self._best: float | None = None
         self.observed: list[tuple[int, float]] = []
@@ -136,7 +140,10 @@ class JobProgress:
         if isinstance(percent, bool) or not isinstance(percent, (int, float)):
             return
         if scope == "job" or self.command_job:
-            self._job_percent = float(percent)
+            value = float(percent)
+            if self._job_percent is not None:
+                self._job_step = max(self._job_step, value - self._job_percent)
+            self._job_percent, self._job_reported_at = value, elapsed
             return
         if self.cursor is None:  # a command's share of an unknown timeline: unusable
             return
@@ -146,7 +153,7 @@ class JobProgress:
     def measured(self, elapsed: float) -> float | None:
         """Percent from the job's position (not from elapsed time alone), None if unknown."""
         if self._job_percent is not None:
-            return min(self._job_percent, PROGRESS_CAP)
+            return min(self._between_reports(elapsed), PROGRESS_CAP)
         if self.cursor is None:
             return None
         fraction = None
@@ -156,6 +163,17 @@ class JobProgress:
                 fraction = self._command[0]
         done = self.cursor.position(elapsed, fraction)
         return min(PROGRESS_CAP, 100.0 * done / self.cursor.total)
+
+    def _between_reports(self, elapsed: float) -> float:
+        """The last reported percent, moved on at the job's rate by at most one step."""
+        value, since = self._job_percent or 0.0, elapsed - self._job_reported_at
+        if self.estimate is not None and self.estimate > 0:
+            rate = 100.0 / self.estimate
+        elif self._job_reported_at > 0:
+            rate = value / self._job_reported_at
+        else:
+            rate = 0.0
+        return value + min(self._job_step, max(since, 0.0) * rate)
 
     def percent(self, elapsed: float) -> float | None:
         """``CURRENT:PROGRESS``: never lower than the last value returned; None if unknown."""
