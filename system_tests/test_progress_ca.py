@@ -83,6 +83,7 @@ def test_GIVEN_generated_batch_WHEN_running_THEN_group_progress_until_it_ends(ru
     ]
     ids = runner.add(batch)
     runner.put("QUEUE:ON_ERROR", 1)  # CONTINUE after the failing one
+    runner.put("QUEUE:ON_INVALID", 1)  # and run it although its pre-flight fails
     runner.put("QUEUE:HOLD", 0)
     try:
         for position, (job_id, flag) in enumerate(zip(ids, flags), start=1):
