@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from .deferred import Later
+from .editing import RunningEdit
 from .ending import ended_error, ending_for
 from .jobs import Job, JobState, now_iso, parse_iso
 from .running import JobTracking
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 OUTPUT_TAIL_CHARS = 16_000
 
 
-class ExecutionControl(JobTracking):
+class ExecutionControl(JobTracking, RunningEdit):
     """Handlers of PAUSE, RESUME, ABORT, STOP, VALIDATE, COMMANDS:RELOAD and runner events."""
 
     # -- starting and ending jobs (lock held) --------------------------------------------
@@ -297,6 +298,8 @@ class ExecutionControl(JobTracking):
                 self._paused(job, True)
             elif kind == "resumed":
                 self._paused(job, False)
+            elif kind == "edited":
+                self.edited(job, event)
             elif kind == "output":
                 self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
                 self.touch("output")

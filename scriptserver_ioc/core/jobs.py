@@ -71,6 +71,7 @@ class Job:
     error: dict[str, Any] | None = None
     exit_code: int | None = None
     preflight: dict[str, Any] | None = None
+    edits: list[dict[str, Any]] = field(default_factory=list)
     _json: str | None = field(default=None, repr=False, compare=False)
 
     def update(self, **changes: Any) -> None:

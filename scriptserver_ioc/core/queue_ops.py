@@ -236,10 +236,15 @@ class QueueControl:
         op.message = f"job {job_id} moved from index {old} to {to}"
         self.log_event(f"{_who(op)}moved job {job_id} from index {old} to {to}")
 
-    def update(self, op: Operation, text: str) -> Later:
-        """QUEUE:UPDATE: edit a queued job; re-validated, rejected as a whole if invalid."""
+    def update(self, op: Operation, text: str) -> Later | None:
+        """QUEUE:UPDATE: edit a queued job; re-validated, rejected as a whole if invalid.
+
+        The running job's id edits its script's unexecuted part (`edit_running`).
+        """
         job_id, fields = parse_id_or_object(text, "the update")
         op.request_id = _request_id(fields)
+        if self.current is not None and job_id == self.current.id:
+            return self.edit_running(op, self.current, fields)  # core/editing.py
         job = self._require_queued([job_id])[0]
         if not fields:
             raise Rejected("the update changes nothing; give fields of a job spec")

@@ -193,7 +193,15 @@ PVS: tuple[PV, ...] = (
     _control("QUEUE:ADD", "char", "queue a job spec, a batch (JSON array) or call text", asyn=True),
     _control("QUEUE:REMOVE", "char", "delete queued jobs: id, [ids] or all"),
     _control("QUEUE:MOVE", "char", 'reorder: {"id", "to"|"before"|"after"|"by"} or {"order"}'),
-    _control("QUEUE:UPDATE", "char", 'edit a queued job: {"id", ...spec fields}', asyn=True),
+    _control(
+        "QUEUE:UPDATE",
+        "char",
+        'edit a queued job: {"id", ...spec fields}; added: with the running job\'s id, '
+        '{"id", "script"} replaces the part of its script not yet run (the lines up to the '
+        "end of the current top-level statement must not change); the job record's `edits` "
+        "keeps each replaced text",
+        asyn=True,
+    ),
     _control("QUEUE:REPEAT", "char", 'insert copies after a queued job: id or {"id", "times"}'),
     _control("QUEUE:RERUN", "char", 'queue a copy of a finished job: id or {"id", ...}', asyn=True),
     _control("QUEUE:SKIP", "char", "skip a queued job, or end the current one and go on"),

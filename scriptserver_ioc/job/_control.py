@@ -45,6 +45,9 @@ class JobControl(scriptserver.Backend):
         self._in_job = False
         self._main_waiting = False
         self._job_filename = None
+        self._edit_waiting = False
+        self.editor = None
+        """The running script's `script_edit.ScriptEditor`, once the job has started."""
 
     # -- from the server (receiver thread) ------------------------------------------------
 
@@ -87,9 +90,17 @@ class JobControl(scriptserver.Backend):
         """True once a soft abort was requested."""
         return self._abort_requested
 
+    def edit_waiting(self, waiting: bool) -> None:
+        """An edit of the script waits (the tracer calls the checkpoint at every line)."""
+        with self._cond:
+            self._edit_waiting = waiting
+            self._update_requested()
+
     def _update_requested(self) -> None:
-        self.requested[0] = self._pause_requested or (
-            self._abort_requested and not self._abort_delivered
+        self.requested[0] = (
+            self._pause_requested
+            or (self._abort_requested and not self._abort_delivered)
+            or self._edit_waiting
         )
 
     # -- in the job's main thread --------------------------------------------------------
@@ -133,12 +144,22 @@ class JobControl(scriptserver.Backend):
 
     # -- in the job's threads -------------------------------------------------------------
 
-    def checkpoint(self, line=None) -> None:
-        """Let a requested pause or abort take effect (called with the current line).
+    def checkpoint(self, line=None, code=None) -> None:
+        """Let a requested pause, abort or script edit take effect.
+
+        Args:
+            line: the line about to run.
+            code: its code object (from the tracer), for a waiting script edit.
 
         Raises:
             scriptserver.JobAborted: the job was aborted (raised once only).
+            script_edit.ScriptEdited: the script was edited; run its new rest.
         """
+        editor = self.editor
+        if code is not None and editor is not None and editor.pending is not None:
+            with self._cond:
+                self._raise_if_aborted()
+            editor.at_line(code, line)
         with self._cond:
             self._raise_if_aborted()
             if not self._pause_requested:

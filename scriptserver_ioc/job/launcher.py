@@ -23,7 +23,6 @@ process: a spare, or a job not yet told to run, exits when that server is gone).
 from __future__ import annotations
 
 import builtins
-import json
 import linecache
 import os
 import signal
@@ -36,17 +35,28 @@ import _control
 import _genie
 import channel
 import namespace
+import results
+import script_edit
 import scriptserver
 import tracer
 
 CONNECT_TIMEOUT = 30.0
 DONE_FLUSH_TIMEOUT = 2.0
-MAX_TRACEBACK = 64 * 1024
 EXIT_CODES = {"DONE": 0, "FAILED": 1, "ABORTED": 2}
 JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Our helper modules must not shadow a user's module of the same name once the job runs.
-for _name in ("_control", "_genie", "channel", "import_hooks", "namespace", "tracer"):
+for _name in (
+    "_control",
+    "_genie",
+    "_interrupt",
+    "channel",
+    "import_hooks",
+    "namespace",
+    "results",
+    "script_edit",
+    "tracer",
+):
     sys.modules.pop(_name, None)
 
 
@@ -111,43 +121,6 @@ def parse_args(argv):
     return options
 
 
-def error_info(exc, filename, prefix=""):
-    """The ``error`` dict of a result: type, message, line in the job's file, traceback."""
-    tb = exc.__traceback__
-    first, line = None, None
-    node = tb
-    while node is not None:
-        if node.tb_frame.f_code.co_filename == filename:
-            first = first or node
-            line = node.tb_lineno
-        node = node.tb_next
-    if isinstance(exc, SyntaxError) and exc.filename == filename:
-        line = exc.lineno
-    import traceback  # only when something failed: it costs start-up time
-
-    if isinstance(exc, scriptserver.JobAborted):  # where the job was, not how we got there
-        frames = [f for f in traceback.extract_tb(first or tb) if not _internal(f.filename)]
-        text = "".join(
-            ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-            + traceback.format_exception_only(type(exc), exc)
-        )
-    else:
-        text = "".join(traceback.format_exception(type(exc), exc, first or tb))
-    if len(text) > MAX_TRACEBACK:
-        text = "...\n" + text[-MAX_TRACEBACK:]
-    return {
-        "type": type(exc).__name__,
-        "message": prefix + str(exc),
-        "line": line,
-        "traceback": text,
-    }
-
-
-def _internal(filename):
-    """True for a frame of the launcher's own modules (not the job's or a command's)."""
-    return os.path.dirname(os.path.abspath(filename)) == JOB_DIR
-
-
 class Launcher:
     """Prepares this process, waits for its job, runs it and reports the result."""
 
@@ -186,8 +159,18 @@ class Launcher:
             self.control.request_resume()
         elif kind == "abort":
             self.control.request_abort(str(message.get("reason") or ""))
+        elif kind == "edit":
+            self._edit(message.get("edit"), str(message.get("source") or ""))
         elif kind == "exit" and not self.job_started:
             os._exit(0)
+
+    def _edit(self, number, source):
+        editor = self.control.editor
+        if editor is None:
+            why = "only a traced script that has started can be edited while it runs"
+            self.link.send({"type": "edited", "edit": number, "ok": False, "message": why})
+        else:
+            editor.request(number, source)
 
     def _on_disconnect(self):
         if not self.job_started:  # a spare (or a job never told to run) is not needed
@@ -225,10 +208,10 @@ class Launcher:
         try:
             result = self._run_job(run, prelude_error)
         except BaseException as exc:  # a failure preparing the job is the job's result
-            _print_exception()
+            results.print_exception()
             result = {
                 "state": "FAILED",
-                "error": error_info(exc, run.get("filename"), prefix="preparing the job: "),
+                "error": results.error_info(exc, run.get("filename"), prefix="preparing the job: "),
             }
         return self._finish(run, result)
 
@@ -252,8 +235,8 @@ class Launcher:
             code = compile(source, path, "exec")
             exec(code, self.namespace)
         except BaseException as exc:  # any failure of the prelude fails the job
-            _print_exception()
-            return error_info(exc, path, prefix=f"the prelude {path} failed: ")
+            results.print_exception()
+            return results.error_info(exc, path, prefix=f"the prelude {path} failed: ")
         return None
 
     def _redirect_output(self, log_path):
@@ -290,7 +273,7 @@ class Launcher:
         try:
             code = compile(source, filename, "exec")
         except (SyntaxError, ValueError) as exc:
-            return {"state": "FAILED", "error": error_info(exc, filename)}
+            return {"state": "FAILED", "error": results.error_info(exc, filename)}
         if os.path.isfile(filename):
             self.namespace["__file__"] = filename
         sys.modules["__main__"] = self.module
@@ -304,6 +287,10 @@ class Launcher:
                 self.control.requested,
                 self.options["trace_mode"],
             )
+        if line_tracer is not None and run.get("kind") == "script":
+            self.control.editor = script_edit.ScriptEditor(
+                filename, source, code, self.link.send, self.control.edit_waiting
+            )
         signal.signal(signal.SIGTERM, self._terminated)
         if run.get("paused"):  # a deferred pause left by the previous job: before line 1
             self.control.request_pause()
@@ -312,17 +299,17 @@ class Launcher:
             self.control.enter_job(filename)
             if line_tracer is not None:
                 line_tracer.install(code)
-            exec(code, self.namespace)
+            self._execute(code, line_tracer)
             outcome = {"state": "DONE", "error": None}
         except scriptserver.JobAborted as exc:
-            outcome = {"state": "ABORTED", "error": error_info(exc, filename)}
+            outcome = {"state": "ABORTED", "error": results.error_info(exc, filename)}
         except SystemExit as exc:
             if exc.code in (None, 0):
                 outcome = {"state": "DONE", "error": None}
             else:
-                outcome = {"state": "FAILED", "error": error_info(exc, filename)}
+                outcome = {"state": "FAILED", "error": results.error_info(exc, filename)}
         except BaseException as exc:  # everything a job raises is its result
-            outcome = {"state": "FAILED", "error": error_info(exc, filename)}
+            outcome = {"state": "FAILED", "error": results.error_info(exc, filename)}
         finally:
             self.control.leave_job()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -331,6 +318,20 @@ class Launcher:
         if outcome["state"] == "FAILED" and self.control.aborting:
             outcome["state"] = "ABORTED"
         return outcome
+
+    def _execute(self, code, line_tracer):
+        """Execute the job's code, then the rest of each edit of it (``script_edit``)."""
+        editor = self.control.editor
+        while True:
+            try:
+                exec(code, self.namespace)
+            except script_edit.ScriptEdited as edited:
+                code = edited.code
+            else:
+                code = editor.at_end() if editor is not None else None
+                if code is None:
+                    return
+            line_tracer.add(code)
 
     def _terminated(self, signum, frame):
         self.control.terminated()
@@ -343,32 +344,12 @@ class Launcher:
                 pass
         result = dict(result, job_id=run["job_id"], exit_code=EXIT_CODES[result["state"]])
         path = run.get("result_path") or run["log_path"] + ".result.json"
-        write_atomically(path, result)
+        results.write_atomically(path, result)
         self.link.update_state(phase="finished", result=result)
         self.link.send(dict(result, type="done"))
         if self.link.connected:  # else the result file is the record; no reason to linger
             self.link.flush(DONE_FLUSH_TIMEOUT)
         return result["exit_code"]
-
-
-def _print_exception():
-    import traceback
-
-    traceback.print_exc()
-
-
-def write_atomically(path, data):
-    """Write JSON to ``path`` through a temporary file and a rename."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private
-        with open(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        sys.stderr.write(f"scriptserver: cannot write the result file {path}: {exc}\n")
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ Two implementations with one interface:
   events. Every Python call in the traced thread still pays for one call event.
 
 Per line the hook does: if the line changed, ``on_line(line)``; if ``requested[0]`` is
-true, ``checkpoint(line)`` (which may block for a pause or raise to abort). Keeping that
+true, ``checkpoint(line, code)`` (which may block for a pause or raise to abort). Keeping that
 test a list lookup keeps the common path cheap.
 
 Limits: with settrace only the thread that installed it is traced; with sys.monitoring job
@@ -72,6 +72,18 @@ class LineTracer:
             sys.settrace(self._make_settrace())
         self._installed = True
 
+    def add(self, code) -> None:
+        """Trace ``code`` too (the rest of an edited script).
+
+        With settrace this also restarts tracing, which CPython drops when the trace
+        function raises.
+        """
+        if self.mode == MONITORING:
+            for nested in code_objects(code):
+                sys.monitoring.set_local_events(self._tool, nested, sys.monitoring.events.LINE)
+        else:
+            sys.settrace(self._make_settrace())
+
     def uninstall(self) -> None:
         """Stop tracing; safe to call twice."""
         if not self._installed:
@@ -97,7 +109,7 @@ class LineTracer:
                     last[0] = line
                     on_line(line)
                 if requested[0]:
-                    checkpoint(line)
+                    checkpoint(line, frame.f_code)
             return local
 
         def global_trace(frame, event, arg):
@@ -124,7 +136,7 @@ class LineTracer:
                 last[0] = line
                 on_line(line)
             if requested[0]:
-                checkpoint(line)
+                checkpoint(line, code)
 
         mon.register_callback(self._tool, mon.events.LINE, on_line_event)
         for nested in code_objects(code):

@@ -221,6 +221,8 @@ class JobProcess:
             elif kind == "resumed":
                 self.paused = False
                 self.emit({"type": "resumed", "line": self.last_line, "immediate": False})
+            elif kind == "edited":
+                self.emit({k: v for k, v in message.items() if k != "type"} | {"type": "edited"})
             elif kind == "ready":
                 self.prelude_error = message.get("prelude_error")
                 self.ready.set()

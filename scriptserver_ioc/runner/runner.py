@@ -191,6 +191,15 @@ class JobRunner(ProcessWatching):
             jp.wake.set()
             return None
 
+    def edit(self, number: int, source: str) -> str | None:
+        """Send the running job an edit of its script (``edited`` event follows)."""
+        with self._lock:
+            jp = self._current
+            if jp is None or jp.exited.is_set():
+                return "no job is running"
+            jp.send_control({"type": "edit", "edit": number, "source": source})
+            return None
+
     def adopt(self, job_id: int, handle: dict, log_path: str) -> None:
         """Reattach to a job left running by a previous server (events follow).
 
