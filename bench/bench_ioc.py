@@ -7,9 +7,14 @@
   until idle (against a put-to-monitor round trip on QUEUE:HOLD as the baseline);
 - a command file change until a COMMANDS:REVISION monitor sees the new revision;
 - QUEUE:FINISH predicted for a demo queue against its real finish, before and after the
-  server has learned the jobs' durations.
+  server has learned the jobs' durations;
+- soft ABORT until the job's `finally:` block starts (its first statement writes the
+  time), for a job blocked in `time.sleep`, in genie_python's wait loop
+  (`WaitForController.start_waiting`, which sleeps 0.1 s between `check_break` calls) and in
+  a loop of busy C calls (`sum(range(n))`, one call measured alone first: the abort message
+  is not even read until the call returns, since it holds the GIL).
 
-Usage: python bench/bench_ioc.py [--quick]
+Usage: python bench/bench_ioc.py [--quick] [--abort-only]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from common import ms, python_startup, start_ioc
 from scriptserver_ioc.client.client import ScriptServerClient, encode_text
 
 QUICK = "--quick" in sys.argv
+ABORT_ONLY = "--abort-only" in sys.argv
 REPEAT = 5 if QUICK else 15
 
 
@@ -125,6 +131,63 @@ def catalogue_change(prefix: str, directory: Path) -> list[float]:
     return out
 
 
+GENIE_WAIT = (
+    "from genie_python.genie_waitfor import WaitForController\n"
+    "class Log:\n"
+    "    def log_info_msg(self, *args): pass\n"
+    "    log_error_msg = log_info_msg\n"
+    "class Api:\n"
+    "    logger = Log()\n"
+)
+BUSY_C = "sum(range(20_000_000))"
+BLOCKING = {
+    "time.sleep(600)": ("", "time.sleep(600)"),
+    "genie wait (waitfor_time)": (
+        GENIE_WAIT,
+        "WaitForController(Api()).start_waiting(seconds=600, quiet=True)",
+    ),
+    f"busy C calls (while True: {BUSY_C})": ("", f"while True: {BUSY_C}"),
+}
+
+
+def abort_to_finally(prefix: str, head: str, call: str, marks: Path) -> list[float]:
+    """Seconds from the ABORT put to the first statement of the job's `finally:` block."""
+    client = ScriptServerClient(prefix)
+    client.put("QUEUE:ON_INVALID", 1)  # a pre-flight dry run of a busy call may time out
+    out = []
+    for i in range(REPEAT):
+        mark = marks / f"finally-{time.monotonic_ns()}-{i}"
+        script = (
+            f"import time\n{head}try:\n    {call}\n"
+            f"finally:\n    open({str(mark)!r}, 'w').write(repr(time.time()))\n"
+        )
+        client.put("QUEUE:HOLD", 0)  # each abort holds the queue
+        (job_id,) = client.add({"script": script})
+        client.wait_for(lambda n=job_id: client.get("CURRENT:ID") == n, 30)
+        time.sleep(0.5)  # into the blocking call (a busy C call holds the GIL: no line)
+        t0 = time.time()
+        client.pv("ABORT").put(1, wait=False)
+        client.wait_for(mark.exists, timeout=30, interval=0.002)
+        client.wait_for(lambda n=job_id: client.get("LAST:ID") == n, timeout=30)
+        out.append(float(mark.read_text()) - t0)
+    return out
+
+
+def abort_latencies(prefix: str, baseline_ms: float) -> None:
+    """Print the medians of ABORT -> `finally:` for each kind of blocking call."""
+    t0 = time.perf_counter()
+    eval(BUSY_C)
+    busy = time.perf_counter() - t0
+    print(f"\none {BUSY_C} alone takes {busy * 1000:.0f} ms here")
+    marks = Path(tempfile.mkdtemp(prefix="bench-finally-"))
+    for label, (head, call) in BLOCKING.items():
+        samples = abort_to_finally(prefix, head, call, marks)
+        print(
+            f"soft ABORT -> finally: started, blocked in {label}: median {ms(samples):.1f} ms, "
+            f"max {max(samples) * 1000:.1f} ms ({ms(samples) / baseline_ms:.1f}x put->monitor)"
+        )
+
+
 DEMO_QUEUE = [
     {"call": "set_temperature(temperature=250.0)"},
     {"call": "count(seconds=1.5)"},
@@ -151,7 +214,25 @@ def finish_error(prefix: str) -> float:
     return error
 
 
+def put_monitor_baseline(prefix: str) -> list[float]:
+    """Put -> monitor round trips on QUEUE:HOLD."""
+    client = ScriptServerClient(prefix)
+    hold = Watch(prefix + "QUEUE:HOLD")
+    out = []
+    for _ in range(REPEAT):
+        value = client.get("QUEUE:HOLD")
+        t0 = time.perf_counter()
+        client.pv("QUEUE:HOLD").put(1 - value, wait=False)
+        out.append(hold.wait(lambda v, w=1 - value: v == w, t0) - t0)
+    return out
+
+
 def main() -> None:
+    if ABORT_ONLY:
+        ioc, prefix = start_ioc()
+        abort_latencies(prefix, ms(put_monitor_baseline(prefix)))
+        ioc.terminate()
+        return
     baseline = python_startup(REPEAT)
     print(f"baseline: python -c pass {ms(baseline):.1f} ms (median of {len(baseline)})\n")
     warm, warm_prefix = start_ioc()
@@ -186,6 +267,7 @@ def main() -> None:
         ("soft ABORT -> IDLE", aborts),
     ):
         print(f"{label}: {ms(samples):.1f} ms ({ms(samples) / b:.1f}x baseline)")
+    abort_latencies(warm_prefix, b)
     warm.terminate()
 
     commands = Path(tempfile.mkdtemp(prefix="bench-commands-"))

@@ -126,3 +126,21 @@ def test_GIVEN_traced_job_WHEN_aborted_THEN_record_names_line_and_no_internal_fr
     assert "at line 3" in error["message"]
     for internal in ("launcher.py", "_control.py", "tracer.py", "scriptserver.py"):
         assert internal not in error["traceback"], error["traceback"]
+
+
+def test_GIVEN_job_in_busy_C_calls_WHEN_soft_aborted_THEN_finally_still_runs(runner, tmp_path):
+    # CPython can skip a `finally:` for an exception raised by a signal handler right after
+    # such a call (cpython issue 108214); the abort must reach it at a line instead
+    marker = tmp_path / "cleanup.txt"
+    script = (
+        "print('busy', flush=True)\n"
+        "try:\n"
+        "    while True: sum(range(3_000_000))\n"
+        "finally:\n"
+        f"    open({str(marker)!r}, 'w').write('finally-end')\n"
+    )
+    (job_id,) = runner.add({"script": script})
+    wait_until(lambda: "busy" in runner.get_text("CURRENT:OUTPUT"))
+    assert runner.put("ABORT", 1)["ok"]
+    assert finished(runner, job_id, timeout=6.0)["state"] == "ABORTED"
+    assert marker.read_text() == "finally-end"

@@ -9,9 +9,14 @@ checkpoint: a line of the job's code (the tracer), ``scriptserver.pause_point()`
 there (reporting ``paused`` with the line) until ``resume`` (reporting ``resumed``) or
 ``abort``; a soft abort raises ``JobAborted`` once, so ``finally:`` blocks run.
 
-A soft abort also interrupts the main thread (``_interrupt``) when it is running the job's
-code outside a checkpoint, so a job blocked in ``time.sleep`` or a genie_python wait ends
-at once; the interrupt raises nothing once the abort was delivered or outside the job.
+A soft abort also interrupts the main thread (``_interrupt``) when no checkpoint has taken
+it within ``INTERRUPT_AFTER`` seconds, so a job blocked in ``time.sleep`` or a genie_python
+wait ends at once; the interrupt raises nothing once the abort was delivered or outside the
+job. The grace matters: a job running Python lines takes the abort at its next line, where
+CPython's exception table is sure to lead into the enclosing ``finally:``; an exception
+raised by a signal handler between two bytecodes can skip it (CPython issue 108214: a
+``try:`` whose body ends with an expression statement calling a busy C function, or a
+one-line ``while`` loop), which a blocking call interrupted from inside does not.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import _interrupt
 import scriptserver
 
 ABORTED = "the job was aborted"
+INTERRUPT_AFTER = 0.02
+"""Seconds a soft abort waits for a checkpoint to take it before interrupting the job."""
 
 
 class JobControl(scriptserver.Backend):
@@ -81,7 +88,13 @@ class JobControl(scriptserver.Backend):
             self._pause_requested = False
             self._update_requested()
             self._cond.notify_all()
-            interrupt = self._in_job and not self._main_waiting
+            deadline = time.monotonic() + INTERRUPT_AFTER
+            while self._in_job and not self._abort_delivered and not self._main_waiting:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            interrupt = self._in_job and not self._abort_delivered and not self._main_waiting
         if interrupt:
             _interrupt.interrupt_main()
 
@@ -183,6 +196,7 @@ class JobControl(scriptserver.Backend):
             self._abort_delivered = True
             self._paused = False
             self._update_requested()
+            self._cond.notify_all()
             raise scriptserver.JobAborted(self._abort_reason)
 
     def _waiting(self) -> _Waiting:
