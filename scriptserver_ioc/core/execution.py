@@ -309,19 +309,6 @@ class ExecutionControl(JobTracking, RunningEdit):
             self.touch("current")
         self._notify()
 
-    def _paused(self, job: Job, paused: bool) -> None:
-        if self.run_state is RunState.ABORTING:
-            return
-        self.run_state = RunState.PAUSED if paused else RunState.RUNNING
-        job.update(state=JobState.PAUSED if paused else JobState.RUNNING)
-        with self.store.transaction():
-            self.store.save_job(job)
-            self.log_event(
-                f"job {job.id} {'paused' if paused else 'resumed'}"
-                + (f" at line {job.line}" if paused and job.line else "")
-            )
-        self.touch("state")
-
     def _finished_current(self, job: Job, event: dict[str, Any]) -> None:
         state = JobState(event.get("state", "FAILED"))
         hold_after = False
@@ -361,12 +348,6 @@ class ExecutionControl(JobTracking, RunningEdit):
         self.touch("queue", "current", "output", "script", "line", "progress")
         if state in (JobState.FAILED, JobState.INTERRUPTED):
             self._after_failure(job)
-
-    def learn_duration(self, job: Job, seconds: float) -> None:
-        """Remember how long a job took, for history-based estimates."""
-        key_of = getattr(self.validator, "job_key", None)
-        if key_of is not None:
-            self.store.add_duration(key_of(job.to_dict()), seconds)
 
     def _adopt(self, job: Job, handle: dict | None) -> None:
         """Take over a job left running or paused by a previous server (lock held)."""

@@ -1,4 +1,4 @@
-"""Following the running job: its progress, its timeline, and a pause left over by the last.
+"""Following the running job: progress, timeline, pauses (and one left over by the last).
 
 A mixin of `ScriptServer` (with `ExecutionControl`); every method runs with the core's lock
 held. The rules themselves live in `core.progress` (percent done) and `core.groups`.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .jobs import Job
+from .jobs import Job, JobState
 from .progress import JobProgress
 from .state import Operation, RunState
 
@@ -46,11 +46,30 @@ class JobTracking:
                 self.elapsed() or 0.0,
             )
 
+    def learn_duration(self, job: Job, seconds: float) -> None:
+        """Remember how long a job took, for history-based estimates."""
+        key_of = getattr(self.validator, "job_key", None)
+        if key_of is not None:
+            self.store.add_duration(key_of(job.to_dict()), seconds)
+
     def learn_timeline(self, job: Job, progress: JobProgress | None, elapsed: float) -> None:
         """Keep the timeline of a job that ended DONE, for its next run."""
         key_of = getattr(self.validator, "job_key", None)
         if progress is not None and key_of is not None:
             self.learned_timelines.learn(key_of(job.to_dict()), progress, elapsed)
+
+    def _paused(self, job: Job, paused: bool) -> None:
+        if self.run_state is RunState.ABORTING:
+            return
+        self.run_state = RunState.PAUSED if paused else RunState.RUNNING
+        job.update(state=JobState.PAUSED if paused else JobState.RUNNING)
+        with self.store.transaction():
+            self.store.save_job(job)
+            self.log_event(
+                f"job {job.id} {'paused' if paused else 'resumed'}"
+                + (f" at line {job.line}" if paused and job.line else "")
+            )
+        self.touch("state")
 
     def take_carried_pause(self, job: Job) -> bool:
         """Apply a deferred pause left by the previous job to `job`, which starts now."""
