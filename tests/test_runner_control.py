@@ -32,8 +32,8 @@ def _gate(tmp_path):
 
 
 def _child_pid(entry) -> int:
-    wait_until(lambda: "CHILD" in log_text(entry))
-    return int(re.search(r"CHILD (\d+)", log_text(entry)).group(1))
+    wait_until(lambda: re.search(r"CHILD (\d+)\n", log_text(entry)))  # the whole line
+    return int(re.search(r"CHILD (\d+)\n", log_text(entry)).group(1))
 
 
 def test_GIVEN_job_in_a_command_WHEN_deferred_pause_THEN_pauses_at_next_line_and_resumes(
