@@ -129,3 +129,28 @@ def test_GIVEN_long_messages_WHEN_many_added_THEN_kept_bytes_bounded():
     assert len(text) < 4_100_000
     entries = json.loads(text)
     assert entries[-1][3].startswith("1999 ") and len(entries) < 2_000
+
+
+def test_GIVEN_credentials_tool_WHEN_run_THEN_prints_a_line_the_loader_accepts(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "scriptserver_ioc.nicos.credentials", "ibex"],
+        input="typed password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith("ibex:sha256:") and "typed password" not in result.stdout
+    (tmp_path / "creds.txt").write_text(line + "\n")
+    assert Credentials.load(tmp_path / "creds.txt").check("ibex", "typed password")
+    bad = subprocess.run(
+        [sys.executable, "-m", "scriptserver_ioc.nicos.credentials", "a:b"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "usage" in bad.stderr
