@@ -104,7 +104,7 @@ def test_GIVEN_three_jobs_WHEN_middle_aborted_THEN_piped_watch_prints_results_an
     assert f"job {first} " in out and "DONE" in out
     assert f"job {middle} " in out and "ABORTED" in out and "JobAborted" in out
     assert "[T scan 2 of 3]" in out and "line 4: scriptserver.sleep(0.05)" in out
-    assert "queue held with 1 job(s) waiting; watch ends" in out
+    assert f"queue held after job {middle} was aborted; 1 job(s) waiting; watch ends" in out
     assert out.index(f"job {first} 'script") < out.index(f"job {middle} 'script")
     assert "Traceback" not in err and "caRepeater" not in err
     assert client.queue()[0]["id"] == last

@@ -58,6 +58,8 @@ def show_status(client: ScriptServerClient, args: argparse.Namespace) -> int:
         f"{'HELD' if status['hold'] else 'running'}  on error: {status['on_error']}  "
         f"eta {duration(status['queue_eta'])}  finish {client.get('QUEUE:FINISH')}"
     )
+    if status["hold"] and status.get("hold_reason"):
+        print(f"held: {status['hold_reason']}")
     if current:
         group = group_text(current)
         print(

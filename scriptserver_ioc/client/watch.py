@@ -136,7 +136,7 @@ def panel(snap: Snapshot) -> Any:
         rows.append(bar)
         if job.get("message"):
             rows.append(Text(f"message: {job['message']}", style="italic"))
-    held = "  HELD" if status["hold"] else ""
+    held = f"  HELD {status.get('hold_reason') or ''}".rstrip() if status["hold"] else ""
     rows.append(Text(f"queue: {status['queue_count']} waiting{held}, finishes {snap.finish}"))
     return Group(*rows)
 
@@ -145,7 +145,8 @@ def ending(snap: Snapshot) -> str:
     """Why watching ends."""
     status = snap.status
     if status["queue_count"] and status["hold"]:
-        return f"queue held with {status['queue_count']} job(s) waiting; watch ends"
+        why = status.get("hold_reason") or "queue held"
+        return f"{why}; {status['queue_count']} job(s) waiting; watch ends"
     return "idle, queue empty; watch ends"
 
 
