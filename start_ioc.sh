@@ -15,15 +15,13 @@ if ! .venv/bin/python -c "import scriptserver_ioc, pcaspy, psutil, epics" 2>/dev
     echo "Installing scriptserver_ioc and its dependencies into .venv (log: .venv/install.log) ..."
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip \
         > .venv/install.log 2>&1
-    if ! .venv/bin/python -m pip install --disable-pip-version-check -e . 2>&1 \
+    .venv/bin/python -m pip install --disable-pip-version-check -e . 2>&1 \
         | tee -a .venv/install.log \
-        | grep --line-buffered -E '^(Collecting|Processing|Successfully installed)' \
-        | sed -u -E -e 's#^Collecting ([^ <>=!~;]+).*#  \1#' \
-            -e 's#^Processing (.*/)?([A-Za-z0-9_.]+(-[A-Za-z][A-Za-z0-9_.]*)*)-[0-9].*#  \2#' \
-            -e 's/^Successfully installed/  installed:/'; then
-        echo "Installing failed; see .venv/install.log" >&2
-        exit 1
-    fi
+        | { grep --line-buffered -E '^(Collecting|Processing|Successfully installed)' \
+            | sed -u -E -e 's#^Collecting ([^ <>=!~;]+).*#  \1#' \
+                -e 's#^Processing (.*/)?([A-Za-z0-9_.]+(-[A-Za-z][A-Za-z0-9_.]*)*)-[0-9].*#  \2#' \
+                -e 's/^Successfully installed/  installed:/'; true; } \
+        || { echo "Installing failed; see .venv/install.log" >&2; exit 1; }
 fi
 # Serve on this machine only unless told otherwise; expose it through a CA gateway.
 export EPICS_CAS_INTF_ADDR_LIST=${EPICS_CAS_INTF_ADDR_LIST:-127.0.0.1}

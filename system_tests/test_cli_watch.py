@@ -134,9 +134,7 @@ def test_GIVEN_terminal_WHEN_watching_pause_and_abort_THEN_live_panel_shows_stat
 
 
 def test_GIVEN_watch_WHEN_ctrl_c_THEN_exits_130_without_traceback(client, ioc):
-    (job,) = client.add(
-        {"script": "import scriptserver\nwhile True:\n    scriptserver.sleep(0.05)\n"}
-    )
+    (job,) = client.add({"script": LONG})
     client.release()
     wait_until(lambda: client.get("CURRENT:ID") == job)
     terminal = Terminal([*watch_command(ioc), "watch"])
@@ -145,3 +143,5 @@ def test_GIVEN_watch_WHEN_ctrl_c_THEN_exits_130_without_traceback(client, ioc):
     assert terminal.wait(30) == 130, terminal.text
     assert "stopped watching" in terminal.text and "Traceback" not in terminal.text
     assert client.get("CURRENT:ID") == job  # the server carries on
+    client.abort(kill=True)  # a job outlives its IOC: end it here
+    assert client.wait_for_job(job, timeout=30)["state"] == "ABORTED"
