@@ -4,7 +4,11 @@ Rules (docs/catalogue.md has the user-facing version):
 
 - A command is a top-level `def` of the file (also inside top-level `if`/`try`/`with`),
   public (no leading `_`), synchronous, and listed in `__all__` when the file has a literal
-  `__all__`. Imported functions, classes, methods, nested functions and lambdas are not.
+  `__all__`; without `__all__` or markers, helpers (`helpers`) are left out. Classes,
+  methods, nested functions and lambdas are not commands.
+- Names made by assignment (`assigned`): aliases and partials of the file's functions and
+  methods become commands here; re-exports are resolved by the catalogue (`packages`);
+  other assigned or generated names are left to the checker process (`live`).
 - If any top-level function of the file is marked `@usercommand` (or `f.is_usercommand =
   True`), only marked functions are commands. `f.is_hidden = True` hides one.
   `@helparglist("...")` (or `f.help_arglist = "..."`) gives the signature text.
