@@ -407,3 +407,19 @@ def test_GIVEN_job_flooding_output_WHEN_gui_polls_THEN_tail_shown_and_replies_in
     assert sum(1 for t in texts if t.startswith("xxx")) < 20_000  # not all 200,000 lines
     log = json.loads(json.dumps(gui.request("getmessages", "*")))
     assert len(json.dumps(log)) < 5_000_000
+
+
+def test_GIVEN_queued_from_gui_WHEN_ioc_restarted_THEN_same_requests_and_reqids(bridge, gui, ca):
+    ca.put("QUEUE:HOLD", 1)
+    reqids = [gui.request("queue", f"kept {n}", f"print({n})") for n in range(2)]
+    gui.close()
+    bridge.stop()
+    bridge.start(new_prefix=True)
+    again = GuiClient(bridge.nicos)
+    again.connect(LOGIN, PASSWORD)
+    requests = again.status()["requests"]
+    assert [(r["reqid"], r["name"], r["user"]) for r in requests] == [
+        (reqids[0], "kept 0", LOGIN),
+        (reqids[1], "kept 1", LOGIN),
+    ]
+    again.close()
