@@ -187,3 +187,17 @@ def test_GIVEN_preflight_under_way_WHEN_core_used_THEN_never_waits_for_the_dry_r
     for _ in range(20):
         assert server.control("QUEUE:ADD", '{"script": "pass"}').ok
     assert time.monotonic() - started < 2.0  # a dry run takes longer than this alone
+
+
+def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_moves(server):
+    (job_id,) = add(server, {"script": "import time\ntime.sleep(100)\n"})
+    wait_for(lambda: verdict(server, job_id) == "ok")
+    server.control("QUEUE:HOLD", 0)
+    assert server.test_runner.started == [job_id]
+    server.on_job_event(job_id, {"type": "paused"})
+    before = server.remaining()
+    time.sleep(0.3)  # the time a paused job does not advance (the point of this test)
+    assert server.remaining() == pytest.approx(before, abs=0.05)
+    server.on_job_event(job_id, {"type": "resumed"})
+    time.sleep(0.3)
+    assert server.remaining() < before - 0.2

@@ -48,6 +48,7 @@ class ExecutionControl(JobTracking, RunningEdit):
         )
         self.current, self.current_source, self.output_tail = job, "", ""
         self.run_state, self._end_as = RunState.RUNNING, None
+        self.paused_since, self.paused_total = None, 0.0
         self.touch("queue", "current", "state", "output", "script")
         paused = self.take_carried_pause(job)
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class PreflightControl:
     hold_reason: str = ""
     _starts_unchecked: int | None = None
     _stamp: tuple[int, str] | None = None
+    paused_since: float | None = None
+    paused_total: float = 0.0
 
     def attach_preflight(self, worker: Any) -> None:
         """Connect the pre-flight worker; from now on queued jobs get verdicts."""
@@ -141,6 +144,26 @@ class PreflightControl:
         with self.store.transaction():
             self.change_hold(True, why[:500])
         return True
+
+    def note_paused(self, paused: bool) -> None:
+        """The current job paused or resumed (lock held): paused time does not count as work."""
+        now = time.time()
+        if paused and self.paused_since is None:
+            self.paused_since = now
+        elif not paused and self.paused_since is not None:
+            self.paused_total += now - self.paused_since
+            self.paused_since = None
+
+    def active_elapsed(self) -> float:
+        """Seconds the current job has worked: elapsed minus paused.
+
+        So the current job's remaining time, and QUEUE:FINISH, move later while it is paused.
+        """
+        elapsed = self.elapsed() or 0.0
+        paused = self.paused_total
+        if self.paused_since is not None:
+            paused += time.time() - self.paused_since
+        return max(0.0, elapsed - paused)
 
     def set_on_invalid(self, op: Operation, value: Any) -> None:
         """QUEUE:ON_INVALID: 0 hold before a job whose pre-flight fails, 1 run it anyway."""

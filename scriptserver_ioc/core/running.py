@@ -34,7 +34,7 @@ class JobTracking:
     def track_line(self, job: Job) -> None:
         """The running job reported a new line."""
         if self.job_progress is not None:
-            self.job_progress.line(job.line, self.elapsed() or 0.0)
+            self.job_progress.line(job.line, self.active_elapsed())
 
     def track_progress(self, event: dict[str, Any]) -> None:
         """The running job (or a command in it) reported progress."""
@@ -43,7 +43,7 @@ class JobTracking:
                 event.get("percent"),
                 event.get("scope") or "job",
                 event.get("line"),
-                self.elapsed() or 0.0,
+                self.active_elapsed(),
             )
 
     def learn_duration(self, job: Job, seconds: float) -> None:
@@ -62,6 +62,7 @@ class JobTracking:
         if self.run_state is RunState.ABORTING:
             return
         self.run_state = RunState.PAUSED if paused else RunState.RUNNING
+        self.note_paused(paused)
         job.update(state=JobState.PAUSED if paused else JobState.RUNNING)
         with self.store.transaction():
             self.store.save_job(job)

@@ -336,8 +336,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             if job is None:
                 return None
             if self.job_progress is not None:
-                return self.job_progress.remaining(self.elapsed() or 0.0)
-            return remaining(job.estimate, self.elapsed() or 0.0, job.progress)
+                return self.job_progress.remaining(self.active_elapsed())
+            return remaining(job.estimate, self.active_elapsed(), job.progress)
 
     def progress(self) -> float | None:
         """Percent done of the current job, monotonic (see `core.progress.JobProgress`)."""
@@ -346,10 +346,10 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             if job is None:
                 return None
             if self.job_progress is not None:
-                return self.job_progress.percent(self.elapsed() or 0.0)
+                return self.job_progress.percent(self.active_elapsed())
             if job.progress is not None:  # adopted after a restart: what it last reported
                 return job.progress
-            return progress_from_elapsed(self.elapsed() or 0.0, job.estimate)
+            return progress_from_elapsed(self.active_elapsed(), job.estimate)
 
     def queue_eta(self) -> float:
         """Seconds until the current and every queued job have finished (unknown = 0)."""
