@@ -144,3 +144,28 @@ def test_GIVEN_batch_jobs_WHEN_grouped_THEN_counts_and_queued_estimates_per_grou
         "T scan": {"count": 4, "queued": 3, "estimate": 90.0, "unknown": 1},
         "align": {"count": 1, "queued": 1, "estimate": 5.0, "unknown": 0},
     }
+
+
+def test_GIVEN_runs_of_other_amounts_WHEN_estimated_THEN_learned_rate_times_the_new_amount():
+    from pathlib import Path
+
+    from scriptserver_ioc.catalogue import Catalogue
+    from scriptserver_ioc.validate.validator import Validator
+
+    commands = Path(__file__).resolve().parent.parent / "commands"
+    history = est.MemoryDurationHistory()
+    validator = Validator(Catalogue([commands]), history=history)
+    for seconds, took in ((10, 12.0), (20, 23.0), (40, 43.0)):  # about 1.1 s per second
+        job = {"kind": "command", "command": "count", "args": {"seconds": seconds, "title": "s"}}
+        bound = dict(job, args=validator.check(job).args)
+        for key, factor in validator.learning_keys(bound):
+            history.add(key, took * factor)
+    verdict = validator.check({"command": "count", "args": {"seconds": 100, "title": "s"}})
+    assert verdict.estimate_source == "history"
+    assert verdict.estimate == pytest.approx(100 * 23.0 / 20, rel=1e-6)  # the median rate
+    same = validator.check({"command": "count", "args": {"seconds": 20, "title": "s"}})
+    assert same.estimate == pytest.approx(23.0)  # its own runs first
+    other = validator.check({"command": "count", "args": {"seconds": 100, "title": "x"}})
+    assert other.estimate_source != "history"  # another title is another job
+    assert est.scaled_key({"kind": "script", "script": "pass"}) is None
+    assert est.scaled_key({"command": "c", "args": {"seconds": 1, "uamps": 2}}) is None

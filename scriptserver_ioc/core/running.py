@@ -48,9 +48,10 @@ class JobTracking:
 
     def learn_duration(self, job: Job, seconds: float) -> None:
         """Remember how long a job took, for history-based estimates."""
-        key_of = getattr(self.validator, "job_key", None)
-        if key_of is not None:
-            self.store.add_duration(key_of(job.to_dict()), seconds)
+        keys_of = getattr(self.validator, "learning_keys", None)
+        if keys_of is not None:  # its own key, and a rate per uamps/frames/seconds argument
+            for key, factor in keys_of(job.to_dict()):
+                self.store.add_duration(key, seconds * factor)
 
     def learn_timeline(self, job: Job, progress: JobProgress | None, elapsed: float) -> None:
         """Keep the timeline of a job that ended DONE, for its next run."""

@@ -88,6 +88,39 @@ def job_key(job: dict, source: str | None = None) -> str:
     return f"{kind}:{hashlib.sha256(material.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
+SCALING_PARAMETERS = ("uamps", "frames", "raw_frames", "mevents", "seconds", "minutes", "hours")
+"""Arguments a command's duration is taken to be proportional to (how ISIS counts)."""
+
+
+def scaled_key(job: dict) -> tuple[str, float] | None:
+    """Key and amount of a command job whose duration scales with one argument.
+
+    ``count(seconds=60, title="x")`` and ``count(seconds=600, title="x")`` share the key of
+    ``count(title="x")`` per second: a measured duration divided by the amount is a rate,
+    and the rate times a new amount an estimate. None when the job has no single positive
+    amount among ``SCALING_PARAMETERS``.
+    """
+    if (job.get("kind") or _infer_kind(job)) != "command":
+        return None
+    args = job.get("args") or {}
+    if not isinstance(args, dict):
+        return None
+    found = [
+        (name, value)
+        for name, value in args.items()
+        if name in SCALING_PARAMETERS
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 < value < 1e12
+    ]
+    if len(found) != 1:
+        return None
+    name, amount = found[0]
+    rest = {k: v for k, v in args.items() if k != name}
+    key = job_key({"kind": "command", "command": f"{job.get('command')} per {name}", "args": rest})
+    return key, float(amount)
+
+
 def _infer_kind(job: dict) -> str:
     for kind in ("command", "file", "script"):
         if job.get(kind) is not None:

@@ -174,7 +174,7 @@ class Validator:
             verdict.estimate, verdict.estimate_source = None, estimates.NONE
             return verdict
         verdict.key = estimates.job_key(pending.key_job, source)
-        self._choose_estimate(verdict)
+        self._choose_estimate(verdict, pending.key_job)
         return verdict
 
     def job_key(self, job: Any) -> str:
@@ -335,12 +335,28 @@ class Validator:
 
     # -- estimates -----------------------------------------------------------------------
 
-    def _choose_estimate(self, verdict: Verdict) -> None:
+    def learning_keys(self, job: Any) -> list[tuple[str, float]]:
+        """Where to record a finished job's duration: ``[(key, factor)]``, seconds x factor.
+
+        Its own key (factor 1) and, for a command whose duration scales with an amount
+        (``estimates.scaled_key``), the rate per unit of that amount.
+        """
+        job = job.to_dict() if hasattr(job, "to_dict") else job
+        keys = [(self.job_key(job), 1.0)]
+        scaled = estimates.scaled_key(job)
+        if scaled is not None:
+            keys.append((scaled[0], 1.0 / scaled[1]))
+        return keys
+
+    def _choose_estimate(self, verdict: Verdict, key_job: dict | None = None) -> None:
         declared = verdict.estimate
         history = None
         if self.history is not None and verdict.key is not None:
             try:
                 history = self.history.durations(verdict.key)
+                scaled = estimates.scaled_key(key_job) if key_job and not history else None
+                if scaled is not None:  # learned from runs of other amounts: rate x amount
+                    history = [rate * scaled[1] for rate in self.history.durations(scaled[0])]
             except Exception:  # a store failure must not reject a job
                 logger.exception("cannot read learned durations")
         with self._lock:
