@@ -83,11 +83,31 @@ def check_calls(catalogue: Any, calls: list[dict] | None) -> dict[str, Any] | No
             args, kwargs = list(call.get("args") or []), dict(call.get("kwargs") or {})
             catalogue.bind(call["name"], args, kwargs)
         except ValueError as exc:
-            message = f"{call['name']}(): {exc}"
+            message = str(exc)
             return {"type": "InvalidArguments", "message": message, "line": call.get("line")}
         except (KeyError, TypeError):
             continue
     return None
+
+
+def preflight(
+    validator: Any,
+    job: dict[str, Any],
+    source: str,
+    filename: str,
+    revision: int,
+    time_limit: float | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Dry-run one job and check every command call it made; the pre-flight record.
+
+    Blocking (a process of its own): call it from a worker thread.
+    """
+    result = validator.dry_run(job, source, filename, time_limit=time_limit, env=env)
+    refused = check_calls(validator.catalogue, result.get("calls"))
+    if refused is not None:
+        result = dict(result, ok=False, error=refused)
+    return preflight_record(result, job.get("warnings"), revision)
 
 
 def unknown_record(message: str, revision: int) -> dict[str, Any]:
@@ -204,13 +224,17 @@ class PreflightWorker:
         with self._lock:
             cached = self._cache.get(key)
         if cached is None:
-            result = self.validator.dry_run(
-                task.record, task.source, task.filename, time_limit=self.time_limit, env=self.env
+            record = dict(task.record, warnings=[])  # the job's own warnings are added below
+            checked = preflight(
+                self.validator,
+                record,
+                task.source,
+                task.filename,
+                task.revision,
+                self.time_limit,
+                self.env,
             )
-            refused = check_calls(self.validator.catalogue, result.get("calls"))
-            if refused is not None:
-                result = dict(result, ok=False, error=refused)
-            cached = dict(preflight_record(result, [], task.revision), catalogue=task.stamp)
+            cached = dict(checked, catalogue=task.stamp)
             with self._lock:
                 self.checked += 1
                 self._cache[key] = cached
