@@ -4,7 +4,9 @@ Files whose name starts with `_` are not read by the catalogue, so this module c
 helpers. The beamline state (chopper, sample environment, DAE) is kept in a small JSON file
 so it survives from one job process to the next, as a real beamline's state would:
 `$SCRIPTSERVER_DEMO_STATE` if set, else `<tempdir>/scriptserver-demo-beamline.json`.
-During a dry run (`scriptserver.simulating()`) the state is read but never written.
+During a dry run (`scriptserver.simulating()`) the file is read once and never written: the
+dry run works on its own copy, starting with no run in progress (a pre-flight checks a job
+for its turn, when the job before it has ended).
 
 The job API (`progress`, `message`, `pause_point`, `sleep`, `simulating`) is used when the
 `scriptserver` module is importable (inside a script-server job) and falls back to plain
@@ -46,8 +48,21 @@ def state_path():
     return os.environ.get("SCRIPTSERVER_DEMO_STATE", default)
 
 
+_dry_run_state = None
+
+
 def load_state():
     """The simulated beamline state (defaults for anything not yet set)."""
+    global _dry_run_state
+    if simulating():
+        if _dry_run_state is None:
+            _dry_run_state = _read_state()
+            _dry_run_state.update(run_state="SETUP", run_started=None, uamps=0.0)
+        return json.loads(json.dumps(_dry_run_state))
+    return _read_state()
+
+
+def _read_state():
     state = dict(_DEFAULT_STATE)
     state["motors"] = {}
     try:
@@ -59,8 +74,10 @@ def load_state():
 
 
 def save_state(state):
-    """Store the state atomically; does nothing in a dry run."""
+    """Store the state atomically; in a dry run, only in the dry run's own copy."""
+    global _dry_run_state
     if simulating():
+        _dry_run_state = json.loads(json.dumps(state))
         return
     path = state_path()
     tmp = f"{path}.{os.getpid()}.tmp"  # jobs of several servers may write at once
