@@ -194,6 +194,7 @@ def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_move
     wait_for(lambda: verdict(server, job_id) == "ok")
     server.control("QUEUE:HOLD", 0)
     assert server.test_runner.started == [job_id]
+    server.on_job_event(job_id, {"type": "line", "line": 2})  # in its 100 s sleep
     server.on_job_event(job_id, {"type": "paused"})
     before = server.remaining()
     time.sleep(0.3)  # the time a paused job does not advance (the point of this test)
