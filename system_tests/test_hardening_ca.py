@@ -189,3 +189,39 @@ def test_GIVEN_refused_enum_write_WHEN_other_settings_change_THEN_write_alarm_ke
     assert severity(client, "QUEUE:HOLD") == (3, 2)
     assert client.put("QUEUE:HOLD", 1)["ok"]  # an accepted write clears it
     assert severity(client, "QUEUE:HOLD") == (0, 0)
+
+
+@pytest.mark.parametrize("left_result", [True, False])
+def test_GIVEN_ioc_died_between_launch_and_started_WHEN_restarted_THEN_result_or_may_have_run(
+    start_ioc, left_result
+):
+    """Before: such a job was always INTERRUPTED, though it may have run to the end."""
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    ioc = start_ioc()
+    client = ScriptServerClient(ioc.prefix)
+    client.put("QUEUE:HOLD", 1)
+    (job_id,) = client.add({"script": "print('ran')"})
+    ioc.stop()
+    database = ioc.data_dir / "scriptserver.sqlite"
+    with sqlite3.connect(database) as conn:  # as the server leaves it at the launch
+        (record,) = conn.execute("SELECT record FROM jobs WHERE id=?", (job_id,)).fetchone()
+        running = {**json.loads(record), "state": "RUNNING", "started": "2026-12-01T08:00:00+00:00"}
+        conn.execute(
+            "UPDATE jobs SET record=?, state='RUNNING', position=NULL, handle=? WHERE id=?",
+            # a result left: the row as the old server left it (no handle); none: as now
+            (json.dumps(running), None if left_result else json.dumps({"launched": 1}), job_id),
+        )
+    if left_result:
+        result = {"job_id": job_id, "state": "DONE", "error": None, "exit_code": 0}
+        (ioc.data_dir / "logs" / f"job-{job_id}.log.result.json").write_text(json.dumps(result))
+
+    ioc.start(new_prefix=True)
+
+    client = ScriptServerClient(ioc.prefix)
+    wait_until(lambda: client.get("LAST:ID") == job_id, timeout=15)
+    last = client.get_json("HISTORY")[0]
+    if left_result:
+        assert last["state"] == "DONE", last
+    else:
+        assert last["state"] == "INTERRUPTED" and "may have run" in last["error"]["message"]

@@ -54,8 +54,8 @@ class ExecutionControl(JobTracking, RunningEdit):
         try:
             self.current_source = source = self.job_source(job)
             self.job_progress = self.new_job_progress(job)
-            with self.store.transaction():
-                self.store.save_job(job)
+            with self.store.transaction():  # the launch is recorded: recovery knows it may run
+                self.store.save_job(job, handle={"launched": job.started})
                 self.log_event(f"job {job.id} started: {job.name}"[:300])
             self.runner.start(
                 {
@@ -360,21 +360,9 @@ class ExecutionControl(JobTracking, RunningEdit):
             self.current_source = job.script or ""
         self.log_event(f"reattaching to job {job.id} left running by the previous server")
         self.touch("current", "state", "script")
-        if not handle:
-            self._finished_current(
-                job,
-                {
-                    "state": "INTERRUPTED",
-                    "error": {
-                        "type": "Interrupted",
-                        "message": "the server stopped before the job's process was recorded",
-                        "line": None,
-                        "traceback": "",
-                    },
-                },
-            )
-            return
-        self.runner.adopt(job.id, handle, str(self.log_path(job.id)))
+        # without a process recorded (the server stopped between launching the job and
+        # hearing it started) the job may still have run: its result file decides
+        self.runner.adopt(job.id, handle or {}, str(self.log_path(job.id)))
 
 
 def _invalid_result(request_id: str | None, message: str) -> dict[str, Any]:

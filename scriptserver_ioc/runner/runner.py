@@ -221,6 +221,12 @@ class JobRunner(ProcessWatching):
                 result = read_result(result_path, job_id)
                 if result is not None:
                     event = finished_event(result, None, False, True, None)
+                elif not isinstance(pid, int):  # launched, never heard of: it may have run
+                    event = interrupted_event(
+                        job_id,
+                        "the server stopped between launching the job and hearing it start; "
+                        "it may have run (see its log), but it left no result",
+                    )
                 else:
                     event = interrupted_event(
                         job_id,
