@@ -66,7 +66,7 @@ def test_GIVEN_running_script_WHEN_edit_changes_executed_line_3_THEN_refused_nam
     assert "old 20 set at line 2" in job_log(ioc, job_id)
 
 
-def test_GIVEN_running_command_job_WHEN_updated_THEN_refused_and_job_unchanged(runner, tmp_path):
+def test_GIVEN_running_blackbox_job_WHEN_updated_THEN_refused_and_job_unchanged(runner, tmp_path):
     (job_id,) = runner.add({"script": twenty_lines(tmp_path / "gate", "old"), "blackbox": True})
     wait_until(lambda: runner.get("CURRENT:ID") == job_id)
     reply = runner.put("QUEUE:UPDATE", {"id": job_id, "script": "print(1)\n"})
@@ -76,3 +76,32 @@ def test_GIVEN_running_command_job_WHEN_updated_THEN_refused_and_job_unchanged(r
     (tmp_path / "gate").touch()
     wait_until(lambda: runner.get("LAST:ID") == job_id)
     assert runner.get_json("HISTORY")[0]["edits"] == []
+
+
+def test_GIVEN_job_inside_a_function_WHEN_edit_changes_a_line_run_since_THEN_job_refuses_it(
+    runner, ioc, tmp_path
+):
+    # CURRENT:LINE is inside the function (line 3), so the server cannot know that lines
+    # 4-5 have run; the job checks at its next top-level statement and refuses
+    gate = tmp_path / "gate"
+    old = (
+        "import os, time\n"
+        "def wait():\n"
+        f"    while not os.path.exists({str(gate)!r}): time.sleep(0.01)\n"
+        "a = 'run before the wait'\n"
+        "wait()\n"
+        "print('after', a, flush=True)\n"
+    )
+    (job_id,) = runner.add({"script": old})
+    wait_until(lambda: runner.get("CURRENT:LINE") == 3)
+    new = old.replace("'run before the wait'", "'changed'").replace("after", "edited")
+    assert runner.put("QUEUE:UPDATE", {"id": job_id, "script": new})["ok"]
+    gate.touch()
+    wait_until(lambda: runner.get("LAST:ID") == job_id)
+    job = runner.get_json("HISTORY")[0]
+    assert job["state"] == "DONE" and job["script"] == old
+    (edit,) = job["edits"]
+    assert edit["applied"] is False and edit["proposed"] == new
+    assert "line 4 has already run" in edit["message"]
+    assert "line 4 has already run" in runner.get_text("LOG")
+    assert "after run before the wait" in job_log(ioc, job_id)
