@@ -5,7 +5,9 @@ Prints medians and ratios against baselines measured in the same run:
 - a command job with and without a ``validate_`` companion, against binding alone;
 - a batch of 1,000 command jobs with companions (a generated loop) through
   ``Validator.check_many`` (one round trip per 500 jobs), against ``check`` in a loop;
-- a dry run of a script worth 8 hours of beam time, against ``python -c pass``.
+- a dry run of a script worth 8 hours of beam time, against ``python -c pass``;
+- pre-flight throughput and the running job's pause latency while 100 jobs pre-flight
+  (``bench_preflight.py``).
 """
 
 import ast
@@ -168,3 +170,6 @@ def batch_of_commands(validator, companions):
 
 if __name__ == "__main__":
     main()
+    import bench_preflight
+
+    bench_preflight.main()

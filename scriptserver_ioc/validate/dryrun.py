@@ -69,6 +69,7 @@ def run_dry(
     max_steps: int = MAX_STEPS,
     env: dict[str, str] | None = None,
     beam: dict | None = None,
+    low_priority: bool = False,
 ) -> dict:
     """Run job source in simulation and return the dry-run result.
 
@@ -84,6 +85,8 @@ def run_dry(
         max_steps: cap on the timeline's length (``truncated`` says when it was reached).
         env: environment of the dry-run process (default: this process's).
         beam: the beam model's options (``job/sim_genie.BeamModel``), None for ISIS defaults.
+        low_priority: run the dry run at the lowest CPU priority (background pre-flights, so
+            the running job keeps the CPU).
 
     Returns:
         The dry-run dict (module docstring). Never raises for a problem of the job.
@@ -114,6 +117,8 @@ def run_dry(
         return _failure(
             "DryRunFailed", f"cannot start the job interpreter {python!r}: {exc}", started
         )
+    if low_priority:
+        _lower_priority(proc.pid)
     lines: queue.Queue[bytes | None] = queue.Queue()
     stderr_tail: deque[str] = deque(maxlen=200)
 
@@ -159,6 +164,17 @@ def run_dry(
         result["output"] = (result.get("output", "") + "\n" + extra)[-16384:].lstrip("\n")
     result["real_seconds"] = round(time.monotonic() - started, 3)
     return result
+
+
+def _lower_priority(pid: int) -> None:
+    """Lowest CPU priority for a process (nice 19; IDLE priority class on Windows)."""
+    try:
+        import psutil
+
+        process = psutil.Process(pid)
+        process.nice(getattr(psutil, "IDLE_PRIORITY_CLASS", 19))
+    except Exception as exc:  # noqa: BLE001 - a priority is a courtesy, never a failure
+        logger.debug("cannot lower the priority of dry run %s: %s", pid, exc)
 
 
 def _collect(

@@ -103,7 +103,9 @@ def preflight(
 
     Blocking (a process of its own): call it from a worker thread.
     """
-    result = validator.dry_run(job, source, filename, time_limit=time_limit, env=env)
+    result = validator.dry_run(
+        job, source, filename, time_limit=time_limit, env=env, low_priority=True
+    )
     refused = check_calls(validator.catalogue, result.get("calls"))
     if refused is not None:
         result = dict(result, ok=False, error=refused)

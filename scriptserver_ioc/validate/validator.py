@@ -194,6 +194,7 @@ class Validator:
         filename: str | None = None,
         time_limit: float | None = None,
         env: dict[str, str] | None = None,
+        low_priority: bool = False,
     ) -> dict:
         """Run a job in simulation (blocking: call from a worker thread).
 
@@ -204,6 +205,7 @@ class Validator:
             filename: file name of the job's code (default ``<script>`` / the file's path).
             time_limit: real seconds allowed (default ``dry_run_time_limit``).
             env: environment of the dry-run process.
+            low_priority: lowest CPU priority (background pre-flights).
 
         Returns:
             The ``dry_run`` object of VALIDATE:RESULT. A successful run's estimate is
@@ -232,6 +234,7 @@ class Validator:
             time_limit=time_limit or self.dry_run_time_limit,
             env=env,
             beam=self.beam,
+            low_priority=low_priority,
         )
         if result.get("ok") and result.get("estimate") is not None:
             key_job = dict(job, kind=kind)
