@@ -15,7 +15,7 @@ from conftest import ROOT, wait_until
 
 from scriptserver_ioc.client.cli import main
 
-FAILING = "x = 1\ny = 2\nraise ValueError('bad sample')\n"
+FAILING = "x = 1\nprint('measuring', flush=True)\nraise ValueError('bad sample')\n"
 SLOW = (
     "import scriptserver\nfor i in range(400):\n"
     "    print('tick', i, flush=True)\n    scriptserver.sleep(0.05)\n"
@@ -134,8 +134,10 @@ def test_GIVEN_finished_jobs_WHEN_history_show_log_read_THEN_error_type_line_tra
     assert json.loads(out)["error"]["line"] == 3
     code, out, _ = run(capsys, ioc, "log", str(good))
     assert code == 0 and "hello" in out
-    code, _, err = run(capsys, ioc, "log", str(bad))
-    assert code == 1 and f"job-{bad}.log" in err
+    code, out, _ = run(capsys, ioc, "log", str(bad))  # not the last job: JOB:OUTPUT:SELECT
+    assert code == 0 and "measuring" in out and "hello" not in out
+    code, _, err = run(capsys, ioc, "log", "999")
+    assert code == 1 and "job 999 has no output log" in err
     code, _, err = run(capsys, ioc, "show", "999")
     assert code == 1 and "999" in err
 

@@ -281,6 +281,20 @@ class ScriptServerClient(Channels):
                 return record
         raise ClientError(f"job {job_id} is neither current, queued nor in the last 100 finished")
 
+    def output(self, job_id: int, attempts: int = 5) -> str:
+        """The last 16 kB of any job's output (JOB:OUTPUT:SELECT, then JOB:OUTPUT).
+
+        Raises `Refused` if the server has no log of the job, ClientError if other clients
+        keep selecting other jobs in between.
+        """
+        for _ in range(attempts):
+            self._control("JOB:OUTPUT:SELECT", job_id)
+            if self.get("JOB:OUTPUT:ID") == job_id:
+                text = self.get_text("JOB:OUTPUT")
+                if self.get("JOB:OUTPUT:ID") == job_id:
+                    return text
+        raise ClientError("other clients kept selecting other jobs' output; ask again")
+
     def finished(self, job_id: int) -> dict[str, Any] | None:
         """The history record of a finished job, or None if it has not finished."""
         return next((r for r in self.history() if r["id"] == job_id), None)

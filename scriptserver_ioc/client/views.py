@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .client import ClientError, ScriptServerClient
+from .client import ScriptServerClient
 from .formatting import duration, failure, group_text
 
 FOLLOW_INTERVAL = 0.25
@@ -209,20 +209,12 @@ def show_log(client: ScriptServerClient, args: argparse.Namespace) -> int:
         client.get("CURRENT:ID") == 0 and client.get("LAST:ID") == args.id
     ):
         text = client.get_text("CURRENT:OUTPUT")
+    elif args.follow and any(j["id"] == args.id for j in client.queue()):
+        print(f"job {args.id} is queued; waiting for it to start ...", flush=True)
+        client.wait_for(lambda: client.get("CURRENT:ID") == args.id, timeout=10**9, interval=0.5)
+        text = ""
     else:
-        client.job(args.id)  # a clear error for an unknown id
-        if args.follow and any(j["id"] == args.id for j in client.queue()):
-            print(f"job {args.id} is queued; waiting for it to start ...", flush=True)
-            client.wait_for(
-                lambda: client.get("CURRENT:ID") == args.id, timeout=10**9, interval=0.5
-            )
-            text = ""
-        else:
-            raise ClientError(
-                f"over Channel Access only the running or last job's output is served; job "
-                f"{args.id}'s output is in <data-dir>/logs/job-{args.id}.log on the server "
-                f"(set SCRIPTSERVER_DATA to read it from here)"
-            )
+        text = client.output(args.id)  # any job the server has a log of
     if args.json and not args.follow:
         print_json({"id": args.id, "output": text})
         return 0

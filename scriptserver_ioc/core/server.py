@@ -24,6 +24,7 @@ from .bounds import request_id_of
 from .deferred import Later, inline
 from .execution import ExecutionControl
 from .groups import batch_progress, current_place, group_of
+from .job_output import select_output
 from .jobs import Job, JobState, now_iso, parse_iso
 from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
@@ -471,5 +472,6 @@ CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], Later | Non
     "VALIDATE": ScriptServer.validate,
     "COMMANDS:RELOAD": ScriptServer.reload_commands,
     **slot_handlers(),
+    "JOB:OUTPUT:SELECT": select_output,
 }
 """Control PV name -> handler; the PV table refers to these names."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..core.job_output import selected_output
 from ..pvnames import LAST_STATES, QUEUE_SLOTS
 from ..validate.estimates import queue_finish
 from .encoding import TAIL_BYTES, ascii_text, char_array, to_json, zhex
@@ -61,6 +62,7 @@ TOPIC_GROUPS: dict[str, tuple[str, ...]] = {
         "output": ("output",),
         "script": ("script",),
         "log": ("log",),
+        "job_output": ("job_output",),
         "commands": ("commands_counts", "commands_json", "status"),
         "tick": ("heartbeat", "current_scalars", "counts", "status"),
     }.items()
@@ -441,6 +443,7 @@ _BUILDERS: dict[str, Callable[[Publisher], dict[str, Any]]] = {
     "script": lambda p: {"CURRENT:SCRIPT": p.core.current_source},
     "output": lambda p: {"CURRENT:OUTPUT": p.core.output_tail},
     "log": lambda p: {"LOG": p.core.log_text()},
+    "job_output": lambda p: dict(zip(("JOB:OUTPUT:ID", "JOB:OUTPUT"), selected_output(p.core))),
     **{group: _plain(group) for group in _JSON_BUILDERS},
     **{f"{group}_zhex": _zhex_of(group) for group in _JSON_BUILDERS},
 }

@@ -247,6 +247,20 @@ PVS: tuple[PV, ...] = (
         asyn=True,
     ),
     _control("COMMANDS:RELOAD", "int", "1: re-read the command sources now", asyn=True),
+    _control(
+        "JOB:OUTPUT:SELECT",
+        "int",
+        "a job id: JOB:OUTPUT gets the tail of that job's output log",
+        added=True,
+    ),
+    PV("JOB:OUTPUT:ID", "int", "id of the job whose output JOB:OUTPUT holds, 0 none", added=True),
+    PV(
+        "JOB:OUTPUT",
+        "char",
+        "last 16 kB of the output of the job selected with JOB:OUTPUT:SELECT",
+        count=65_536,
+        added=True,
+    ),
 ) + tuple(
     pv
     for n in range(1, pvnames.QUEUE_SLOTS + 1)

@@ -1,0 +1,39 @@
+"""`JOB:OUTPUT:SELECT`: serve the output log of any job over Channel Access.
+
+`CURRENT:OUTPUT` holds the running job's output only. A client writes a job id to
+`JOB:OUTPUT:SELECT`; the server reads the tail of `<data-dir>/logs/job-<id>.log` and
+publishes it in `JOB:OUTPUT`, with the id in `JOB:OUTPUT:ID` (clients check it: another
+client may select another job in between).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .execution import OUTPUT_TAIL_CHARS
+from .specs import Rejected, parse_id
+from .state import Operation
+
+
+def select_output(server: Any, op: Operation, value: Any) -> None:
+    """Publish the tail of job `value`'s output log in JOB:OUTPUT."""
+    job_id = parse_id(value)
+    path = server.log_path(job_id) if server.logs_dir is not None else None
+    if path is None or not path.is_file():
+        raise Rejected(f"job {job_id} has no output log on this server")
+    try:
+        with open(path, "rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(0, size - 4 * OUTPUT_TAIL_CHARS))
+            text = log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+    except OSError as exc:
+        raise Rejected(f"cannot read the output log of job {job_id}: {exc}") from None
+    server.selected_output = (job_id, text)
+    server.touch("job_output")
+    op.job_ids = [job_id]
+    op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
+
+
+def selected_output(server: Any) -> tuple[int, str]:
+    """(job id, output tail) last selected, (0, '') before any selection."""
+    return getattr(server, "selected_output", (0, ""))
