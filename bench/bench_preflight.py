@@ -103,9 +103,46 @@ def pause_while_preflighting(rounds: int = 60) -> None:
     client.put("ABORT", 2)
 
 
+NIGHT = [
+    {"script": "begin_run(title='T=10 K')\nwaitfor_uamps(12)\nend_run()\n"},
+    {"call": "count(seconds=6, title='background')"},
+    {"script": "for t in (20, 40):\n    set_temperature(t)\n    count(seconds=3)\n"},
+    {"script": "set_ei(energy=25)\nbegin_run(title='Ei 25')\nwaitfor_uamps(10)\nend_run()\n"},
+    {"script": "do_sans(position='2', sample='AgBeh', sans_seconds='4')\n"},
+]
+"""A night's queue scaled down: runs that wait on (demo) beam, counts, temperatures."""
+
+
+def night_queue() -> None:
+    """QUEUE:ETA when released (QUEUE:FINISH = now + ETA) against the real end."""
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    _, prefix = start_ioc()
+    client = ScriptServerClient(prefix, timeout=10)
+    client.put("QUEUE:HOLD", 1)
+    ids = client.add(NIGHT)
+    client.wait_for(lambda: all(j.get("preflight") for j in client.queue()), timeout=120)
+    eta = client.get("QUEUE:ETA")
+    finish_text = None
+    t0 = time.time()
+    client.put("QUEUE:HOLD", 0)
+    finish_text = client.get("QUEUE:FINISH")
+    client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=300, interval=0.05)
+    real = time.time() - t0
+    states = {j["id"]: j["state"] for j in client.get_json("HISTORY")}
+    print(f"night queue of {len(ids)} jobs (demo beam), estimates from pre-flight:")
+    print(f"  QUEUE:ETA at release {eta:7.1f} s (QUEUE:FINISH {finish_text})")
+    print(f"  real duration        {real:7.1f} s   error {100 * (eta - real) / real:+.1f} %")
+    print(f"  states: {sorted(set(states[i] for i in ids))}")
+    for job in client.get_json("HISTORY")[: len(ids)][::-1]:
+        print(f"    job {job['id']}: estimate {job['estimate']:6.2f} s ({job['estimate_source']}),"
+              f" ran {job['elapsed']:6.2f} s")
+
+
 def main() -> None:
     throughput()
     pause_while_preflighting()
+    night_queue()
 
 
 if __name__ == "__main__":
