@@ -135,8 +135,10 @@ def night_queue() -> None:
     print(f"  real duration        {real:7.1f} s   error {100 * (eta - real) / real:+.1f} %")
     print(f"  states: {sorted(set(states[i] for i in ids))}")
     for job in client.get_json("HISTORY")[: len(ids)][::-1]:
-        print(f"    job {job['id']}: estimate {job['estimate']:6.2f} s ({job['estimate_source']}),"
-              f" ran {job['elapsed']:6.2f} s")
+        print(
+            f"    job {job['id']}: estimate {job['estimate']:6.2f} s ({job['estimate_source']}),"
+            f" ran {job['elapsed']:6.2f} s"
+        )
 
 
 def main() -> None:
