@@ -18,6 +18,8 @@ from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 
 COMMANDS = Path(__file__).resolve().parent.parent / "commands"
+SCRIPT = '{"script": "x = 1"}'
+"""A job whose check (static analysis of the script) is done on the worker."""
 
 
 class ManualWorker:
@@ -53,7 +55,7 @@ def test_GIVEN_add_WHEN_check_pending_THEN_nothing_changed_until_decided_then_do
     worker = ManualWorker()
     server, store, _ = make_server(tmp_path, worker)
     done = []
-    assert server.control("QUEUE:ADD", "set_ei(25)", "u@h", on_done=done.append) is None
+    assert server.control("QUEUE:ADD", SCRIPT, "u@h", on_done=done.append) is None
     assert len(server.queue) == 0 and store.queued_jobs() == [] and done == []
     assert server.status()["queue_count"] == 0  # reads answer while the check is pending
     worker.run()
@@ -87,7 +89,7 @@ def test_GIVEN_catalogue_changes_during_check_WHEN_committed_THEN_decided_again(
 
     validator.check_many = check_many
     done = []
-    server.control("QUEUE:ADD", "set_ei(25)", on_done=done.append)
+    server.control("QUEUE:ADD", SCRIPT, on_done=done.append)
     worker.run()
     assert len(checks) == 2 and done[0].ok and len(server.queue) == 1
 
@@ -103,7 +105,7 @@ def test_GIVEN_catalogue_keeps_changing_WHEN_checked_THEN_refused_without_trace(
 
     validator.check_many = check_many
     done = []
-    server.control("QUEUE:ADD", "set_ei(25)", on_done=done.append)
+    server.control("QUEUE:ADD", SCRIPT, on_done=done.append)
     assert worker.run() == MAX_REDECIDE + 1
     assert not done[0].ok and "kept changing" in done[0].message
     assert len(server.queue) == 0 and store.queued_jobs() == []
@@ -113,13 +115,11 @@ def test_GIVEN_catalogue_keeps_changing_WHEN_checked_THEN_refused_without_trace(
 def test_GIVEN_update_pending_WHEN_job_removed_meanwhile_THEN_update_refused(tmp_path):
     worker = ManualWorker()
     server, store, _ = make_server(tmp_path, worker)
-    server.control("QUEUE:ADD", "set_ei(25)")
+    server.control("QUEUE:ADD", SCRIPT)
     worker.run()
     (job_id,) = server.queue.ids()
     done = []
-    server.control(
-        "QUEUE:UPDATE", json.dumps({"id": job_id, "args": {"energy": 30}}), "", done.append
-    )
+    server.control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": "x = 2"}), "", done.append)
     assert server.control("QUEUE:REMOVE", str(job_id)).ok  # another client, not deferred
     worker.run()
     assert not done[0].ok and f"job {job_id} is not queued" in done[0].message
@@ -135,7 +135,7 @@ def test_GIVEN_check_raises_WHEN_decided_THEN_internal_error_and_nothing_changed
 
     validator.check_many = broken
     done = []
-    server.control("QUEUE:ADD", "set_ei(25)", on_done=done.append)
+    server.control("QUEUE:ADD", SCRIPT, on_done=done.append)
     worker.run()
     assert not done[0].ok and "internal error" in done[0].message
     assert "checker pipe broke" in done[0].message
@@ -158,7 +158,7 @@ def test_GIVEN_slow_check_on_serial_worker_WHEN_other_writes_and_reads_THEN_not_
 
     validator.check_many = slow
     done = threading.Event()
-    server.control("QUEUE:ADD", "set_ei(25)", on_done=lambda reply: done.set())
+    server.control("QUEUE:ADD", SCRIPT, on_done=lambda reply: done.set())
     assert started.wait(10)
     # the check is running on the worker: the core lock is free for everyone else
     assert server.lock.acquire(timeout=1)
@@ -168,3 +168,14 @@ def test_GIVEN_slow_check_on_serial_worker_WHEN_other_writes_and_reads_THEN_not_
     release.set()
     assert done.wait(10) and len(server.queue) == 1
     worker.close()
+
+
+def test_GIVEN_command_without_companions_WHEN_added_THEN_decided_at_once_without_worker(
+    tmp_path,
+):
+    worker = ManualWorker()
+    server, _, _ = make_server(tmp_path, worker)  # no companion runner: set_ei is quick
+    done = []
+    reply = server.control("QUEUE:ADD", "set_ei(25)", on_done=done.append)
+    assert reply is not None and reply.ok and done == [reply]
+    assert worker.tasks == [] and server.queue.ids() == reply.job_ids

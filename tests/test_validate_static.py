@@ -162,18 +162,17 @@ def test_GIVEN_call_text_WHEN_parsed_THEN_name_and_literal_arguments():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("set_ei(x)", "argument 'x' of set_ei() is not a literal"),
+        ("set_ei(x)", "set_ei: argument 'x' is not a literal"),
         ("set_ei(", "was never closed"),
         ("1 + 2", "is not a command call"),
         ("obj.method(1)", "is not a command call"),
-        ("set_ei(**k)", "is not a literal"),
+        ("set_ei(**k)", "**kwargs is not accepted"),
     ],
 )
 def test_GIVEN_bad_call_text_WHEN_parsed_THEN_error_says_what_is_expected(text, message):
     with pytest.raises(calls.CallSyntaxError) as raised:
         calls.parse_call(text)
     assert message in str(raised.value)
-    assert "expected a call like set_ei(25)" in str(raised.value)
 
 
 def test_GIVEN_bare_except_WHEN_checked_THEN_warning_names_the_line():

@@ -31,11 +31,14 @@ class Later:
             transaction, like a handler (it may raise `Rejected`, or return another `Later`).
         basis: what the decision rests on, read under the lock before and after `work`;
             None if nothing can change under it.
+        quick: the work turned out not to be slow (e.g. a command without companions): it
+            runs at once in the writer's thread, saving two thread hand-overs.
     """
 
     work: Callable[[], Any]
     then: Callable[[Any], Later | None]
     basis: Callable[[], Any] | None = None
+    quick: bool = False
 
 
 def inline(task: Callable[[], None]) -> None:

@@ -6,6 +6,9 @@ MAX_WRITE_BYTES = 1_000_000
 MAX_SCRIPT_BYTES = 262_144
 """Largest script text of one job (UTF-8 bytes)."""
 
+MAX_SCRIPT_FILE_BYTES = 1_000_000
+"""Largest script file of a `file` job (bytes), read from the scripts directory."""
+
 MAX_BATCH = 5_000
 """Most jobs in one batch write to QUEUE:ADD."""
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..validate.scripts import read_script_file
 from . import limits
 from .bounds import bounded_estimate
 from .deferred import Later
@@ -20,8 +21,8 @@ from .specs import (
     JobSpec,
     Rejected,
     apply_options,
+    call_source,
     load_json,
-    parse_call,
     parse_id,
     parse_id_or_object,
     parse_ids,
@@ -30,11 +31,6 @@ from .specs import (
     parse_spec,
 )
 from .state import Operation
-
-
-def call_text(command: str, args: dict[str, Any]) -> str:
-    """Python source calling `command` with keyword arguments (the job's generated source)."""
-    return f"{command}({', '.join(f'{name}={value!r}' for name, value in args.items())})"
 
 
 class QueueControl:
@@ -64,7 +60,10 @@ class QueueControl:
                     raise Rejected(f"{where(index)}{exc}") from None
             then()
 
-        return Later(lambda: self.validator.check_many(records), checked, self.commands_revision)
+        quick = len(records) == 1 and self.validator.is_quick(records[0])
+        return Later(
+            lambda: self.validator.check_many(records), checked, self.commands_revision, quick
+        )
 
     def prepare_job(self, spec: JobSpec, job_id: int = 0) -> Job:
         """A job record from a spec: arguments bound, name chosen; not yet validated."""
@@ -76,7 +75,7 @@ class QueueControl:
             except ValueError as exc:
                 raise Rejected(str(exc)) from None
             job.command = spec.command
-            default_name = call_text(spec.command, job.args)
+            default_name = call_source(spec.command, job.args)
         elif spec.kind == "script":
             if not self.allow_scripts:
                 raise Rejected(
@@ -109,29 +108,25 @@ class QueueControl:
             job.warnings.append(dropped)
         job.estimate_source = verdict.estimate_source if job.estimate is not None else "none"
 
+    def read_script_file(self, name: str) -> tuple[str, Path]:
+        """Text and path of a `file` job's script (`validate.scripts.read_script_file`)."""
+        root = self.scripts_dir.resolve() if self.scripts_dir is not None else None
+        try:
+            return read_script_file(root, name)
+        except ValueError as exc:
+            raise Rejected(str(exc)) from None
+
     def script_file(self, name: str) -> Path:
         """The path of a `file` job's script, which must lie inside the scripts directory."""
-        if self.scripts_dir is None:
-            raise Rejected("no scripts directory is configured, so 'file' jobs cannot run")
-        root = self.scripts_dir.resolve()
-        path = (root / name).resolve()
-        if root != path and root not in path.parents:
-            raise Rejected(f"the file {name!r} is outside the scripts directory {root}")
-        if not path.is_file():
-            raise Rejected(f"the file {name!r} does not exist in the scripts directory {root}")
-        return path
+        return self.read_script_file(name)[1]
 
     def job_source(self, job: Job) -> str:
         """The Python source a job runs (generated for command jobs)."""
         if job.kind == "command":
-            return call_text(job.command or "", job.args or {})
+            return call_source(job.command or "", job.args or {})
         if job.kind == "script":
             return job.script or ""
-        path = self.script_file(job.file or "")
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise Rejected(f"cannot read the script file {job.file!r}: {exc}") from None
+        return self.read_script_file(job.file or "")[0]
 
     def _queue_new(self, op: Operation, jobs: list[Job], index: int | None) -> None:
         ids = self.store.allocate_ids(len(jobs))  # rolled back with the rest if rejected
@@ -429,7 +424,7 @@ class QueueControl:
 
     def _default_name(self, job: Job) -> str:
         if job.kind == "command":
-            return call_text(job.command or "", job.args or {})
+            return call_source(job.command or "", job.args or {})
         return job.file if job.kind == "file" else job.name
 
 
@@ -458,4 +453,4 @@ def _who(op: Operation) -> str:
     return f"{op.client}: " if op.client else ""
 
 
-__all__ = ["QueueControl", "call_text", "parse_call"]
+__all__ = ["QueueControl"]

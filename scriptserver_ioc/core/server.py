@@ -221,7 +221,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             else:
                 self._decide(op, lambda: later.then(_unwrap(result)), restart, attempt)
 
-        self.worker(slow)
+        (inline if later.quick else self.worker)(slow)
 
     def _apply(self, op: Operation, step: Callable[[], Later | None]) -> Later | None:
         """Run a handler step in one store transaction (lock held); a refusal undoes it."""

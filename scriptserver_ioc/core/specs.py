@@ -80,8 +80,8 @@ def parse_call(text: str) -> tuple[str, list[Any], dict[str, Any]]:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise Rejected(
-            f"cannot read {text.strip()[:80]!r} as a command call: {exc.msg} at column "
-            f"{exc.offset}; expected {CALL_HELP}"
+            f"cannot read {text.strip()[:80]!r} as a command call: syntax error at column "
+            f"{exc.offset} ({exc.msg}); expected {CALL_HELP}"
         ) from None
     except (RecursionError, MemoryError, ValueError) as exc:  # deep nesting, huge literals
         raise Rejected(
@@ -104,6 +104,18 @@ def parse_call(text: str) -> tuple[str, list[Any], dict[str, Any]]:
             raise Rejected(f"{node.func.id}: argument {kw.arg!r} is given twice")
         keywords[kw.arg] = _literal(kw.value, node.func.id)
     return node.func.id, positional, keywords
+
+
+def call_source(command: str, args: dict[str, Any]) -> str:
+    """The Python source of a command job: a call with its bound arguments (the one generator).
+
+    E.g. ``set_ei(energy=25.0, wait=True)``; keys that are not identifiers go as ``**{...}``.
+    """
+    if all(isinstance(k, str) and k.isidentifier() for k in args):
+        inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    else:
+        inner = f"**{args!r}"
+    return f"{command}({inner})"
 
 
 def _literal(node: ast.AST, command: str) -> Any:

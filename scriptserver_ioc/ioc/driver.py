@@ -103,7 +103,10 @@ class ScriptServerDriver(pcaspy.Driver):
             # decided later (slow checks run on the core's worker): the put with callback
             # completes when `finish` runs; a refusal sets the WRITE alarm there
             def finish(reply: Any) -> None:
-                self.publisher.call_soon(lambda: self._complete(pv, decoded, reply))
+                if threading.get_ident() == self.publisher.server_thread:
+                    self._complete(pv, decoded, reply)  # decided at once
+                else:
+                    self.publisher.call_soon(lambda: self._complete(pv, decoded, reply))
 
             self._call_core(reason, decoded, client, finish)
             return True

@@ -1,6 +1,6 @@
 """Command calls written as text or found in scripts, with literal arguments.
 
-``parse_call`` reads what clients write (``set_ei(25, wait=False)``);
+``parse_call`` reads what clients write (``set_ei(25, wait=False)``) with the core's parser;
 ``literal_command_calls`` finds the calls of catalogue commands in a script whose arguments
 are all literals, so they can be bound against the catalogue before the job runs.
 """
@@ -11,7 +11,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from scriptserver_ioc.validate.static import ScriptFacts, syntax_error_record
+from scriptserver_ioc.core import specs
+from scriptserver_ioc.validate.static import ScriptFacts
 
 
 class CallSyntaxError(ValueError):
@@ -71,6 +72,9 @@ def _literal(node: ast.AST) -> Any:
 def parse_call(text: str) -> tuple[str, list, dict]:
     """Parse a command call written as text, e.g. ``set_ei(25, wait=False)``.
 
+    The one parser of call text is ``core.specs.parse_call``; this gives its result, or its
+    refusal as a ``CallSyntaxError`` for the validator's verdicts.
+
     Returns:
         ``(name, args, kwargs)`` with the literal argument values.
 
@@ -78,39 +82,7 @@ def parse_call(text: str) -> tuple[str, list, dict]:
         CallSyntaxError: not a single call of a plain name with literal arguments; the
             message says what was found and what is expected.
     """
-    expected = "expected a call like set_ei(25) or set_ei(energy=25) with literal arguments"
     try:
-        tree = ast.parse(text.strip(), "<call>", mode="eval")
-    except SyntaxError as exc:
-        record = syntax_error_record(exc)
-        raise CallSyntaxError(
-            f"{record['message']}; {expected}", exc.lineno, record["col"]
-        ) from None
-    call = tree.body
-    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
-        raise CallSyntaxError(f"{text.strip()[:80]!r} is not a command call; {expected}", 1, 1)
-    args: list = []
-    kwargs: dict = {}
-    for node in list(call.args) + [kw.value for kw in call.keywords]:
-        if isinstance(node, ast.Starred) or not _is_literal(node):
-            segment = ast.get_source_segment(text.strip(), node) or "?"
-            raise CallSyntaxError(
-                f"argument {segment[:60]!r} of {call.func.id}() is not a literal "
-                "(numbers, strings, booleans, None, lists, dicts); " + expected,
-                1,
-                node.col_offset + 1,
-            )
-    for kw in call.keywords:
-        if kw.arg is None:
-            raise CallSyntaxError(f"**kwargs is not accepted; {expected}", 1, kw.col_offset + 1)
-    args = [ast.literal_eval(a) for a in call.args]
-    kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    return call.func.id, args, kwargs
-
-
-def _is_literal(node: ast.AST) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+        return specs.parse_call(text)
+    except specs.Rejected as exc:
+        raise CallSyntaxError(str(exc), 1, None) from None

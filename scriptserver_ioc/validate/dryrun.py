@@ -24,6 +24,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.core.specs import call_source
+
 logger = logging.getLogger(__name__)
 
 SIMULATE_PATH = Path(__file__).resolve().parent.parent / "job" / "simulate.py"
@@ -34,12 +36,8 @@ MAX_STEPS = 10000
 
 
 def command_source(command: str, args: dict) -> str:
-    """The one-line source a command job runs as, e.g. ``set_ei(energy=25.0, wait=True)``."""
-    if all(isinstance(k, str) and k.isidentifier() for k in args):
-        inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
-    else:
-        inner = f"**{args!r}"
-    return f"{command}({inner})\n"
+    """The one-line source a command job runs as (``core.specs.call_source`` and a newline)."""
+    return call_source(command, args) + "\n"
 
 
 def _failure(kind: str, message: str, started: float, output: str = "") -> dict:

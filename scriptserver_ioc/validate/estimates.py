@@ -74,7 +74,7 @@ def job_key(job: dict, source: str | None = None) -> str:
     Returns:
         ``"<kind>:<sha256 hex>"``.
     """
-    kind = job.get("kind") or _infer_kind(job)
+    kind = job.get("kind") or infer_kind(job)
     if kind == "command":
         args = json.dumps(
             job.get("args") or {}, sort_keys=True, separators=(",", ":"), default=repr
@@ -100,7 +100,7 @@ def scaled_key(job: dict) -> tuple[str, float] | None:
     and the rate times a new amount an estimate. None when the job has no single positive
     amount among ``SCALING_PARAMETERS``.
     """
-    if (job.get("kind") or _infer_kind(job)) != "command":
+    if (job.get("kind") or infer_kind(job)) != "command":
         return None
     args = job.get("args") or {}
     if not isinstance(args, dict):
@@ -121,9 +121,13 @@ def scaled_key(job: dict) -> tuple[str, float] | None:
     return key, float(amount)
 
 
-def _infer_kind(job: dict) -> str:
-    for kind in ("command", "file", "script"):
-        if job.get(kind) is not None:
+def infer_kind(job: dict) -> str:
+    """The kind of a job record without ``kind``, from the keys it has (the one rule).
+
+    ``command`` or ``call``: a command job; ``file``: a file job; else a script job.
+    """
+    for key, kind in (("command", "command"), ("call", "command"), ("file", "file")):
+        if job.get(key) is not None:
             return kind
     return "script"
 

@@ -12,12 +12,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.core import limits
 from scriptserver_ioc.validate import calls, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = limits.MAX_SCRIPT_FILE_BYTES
 _CACHE_SIZE = 128
 #: Names every job namespace has besides commands and the prelude's.
 JOB_NAMES = frozenset({"scriptserver"})

@@ -26,13 +26,13 @@ from scriptserver_ioc.validate.companions import (
     CompanionRunner,
 )
 from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
+from scriptserver_ioc.validate.estimates import infer_kind
 from scriptserver_ioc.validate.scripts import ScriptChecks, read_script_file
 from scriptserver_ioc.validate.verdict import (
     CompanionCall,
     Verdict,
     apply_companions,
     check_tags,
-    infer_kind,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,6 +141,17 @@ class Validator:
             for pending, outcome in zip(asking, outcomes):
                 pending.outcome = outcome
         return [self._end(pending) for pending in batch]
+
+    def is_quick(self, job: dict) -> bool:
+        """True if checking `job` runs no user code and reads no file.
+
+        That is a command job whose command has no companions: ``check`` is then a bind
+        and a lookup, fast enough for the Channel Access thread.
+        """
+        if (job.get("kind") or infer_kind(job)) != "command":
+            return False
+        pending = self._begin(job)
+        return pending.call is None
 
     def _begin(self, job: dict) -> _Pending:
         """The checks before the companions (lock held); the companion call still to make."""

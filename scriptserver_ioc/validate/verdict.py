@@ -95,17 +95,6 @@ def apply_companions(
     verdict.estimate = outcome.estimate  # declared; the validator ranks it
 
 
-def infer_kind(job: dict) -> str:
-    """The kind of a job record without ``kind``, from the keys it has.
-
-    ``command`` or ``call``: a command job; ``file``: a file job; else a script job.
-    """
-    for key, kind in (("command", "command"), ("call", "command"), ("file", "file")):
-        if job.get(key) is not None:
-            return kind
-    return "script"
-
-
 def check_tags(tags: Any, verdict: Verdict) -> None:
     """Add an error for each malformed part of a job's ``tags`` (absent or ``{}`` is fine)."""
     if tags is None or tags == {}:
