@@ -17,35 +17,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..validate.estimates import group_estimates, progress_from_elapsed, queue_finish, remaining
 from . import limits
 from .bounds import request_id_of
 from .deferred import Later, inline
 from .execution import ExecutionControl
-from .groups import batch_progress, current_place, group_of
 from .job_output import select_output
-from .jobs import Job, JobState, now_iso, parse_iso
+from .jobs import Job, JobState, now_iso
 from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
 from .queue_ops import QueueControl
 from .slots import slot_handlers
+from .snapshots import LOG_TAIL_CHARS, Snapshots
 from .specs import Rejected
-from .state import NICOS_CODES, NICOS_IDLE_AFTER_FAILURE, Operation, Reply, RunState
+from .state import Operation, Reply, RunState
 from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 100
 REPLIES_KEPT = 32
-LOG_TAIL_CHARS = 16_000
-SLOTS = 10
 MAX_REDECIDE = 3
 """Times a write is decided again because what it was checked against changed meanwhile."""
 
 
-class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
+class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
     """The state of the script server and every operation on it.
 
     Threading: every public method takes `self.lock`; handlers run with it held. Listeners
@@ -294,131 +290,6 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl):
             self._log_chars -= len(self.event_log.popleft()) + 1
         self.store.append_log(line)
         self.touch("log")
-
-    # -- snapshots for publishing (take the lock) ------------------------------------------
-
-    def queue_json(self) -> str:
-        """The `QUEUE` PV content: every queued job record in run order."""
-        with self.lock:
-            return "[" + ",".join(job.json_text() for job in self.queue) + "]"
-
-    def queue_slots(self) -> list[tuple[int, str, float]]:
-        """`QUEUE:<n>:*` content for n = 1..10: (id, name, estimate or -1)."""
-        with self.lock:
-            head = self.queue.head(SLOTS)
-            slots = [(j.id, j.name, j.estimate if j.estimate is not None else -1.0) for j in head]
-        return slots + [(0, "", -1.0)] * (SLOTS - len(slots))
-
-    def current_record(self) -> dict[str, Any] | None:
-        """The current job's record with live elapsed time, or None."""
-        with self.lock:
-            if self.current is None:
-                return None
-            record = self.current.to_dict()
-            record["elapsed"] = self.elapsed()
-            record["progress"] = self.progress()
-            if group_of(self.current) is not None:
-                batches = batch_progress(self.current, None, self.queue, self.history)
-                record["group"] = current_place(batches, self.current)
-            return record
-
-    def elapsed(self) -> float | None:
-        """Seconds since the current job started."""
-        with self.lock:
-            job = self.current
-            if job is None or job.started is None:
-                return None
-            return max(0.0, time.time() - parse_iso(job.started))
-
-    def remaining(self) -> float | None:
-        """Expected seconds until the current job ends, or None if unknown."""
-        with self.lock:
-            job = self.current
-            if job is None:
-                return None
-            if self.job_progress is not None:
-                return self.job_progress.remaining(self.active_elapsed())
-            return remaining(job.estimate, self.active_elapsed(), job.progress)
-
-    def progress(self) -> float | None:
-        """Percent done of the current job, monotonic (see `core.progress.JobProgress`)."""
-        with self.lock:
-            job = self.current
-            if job is None:
-                return None
-            if self.job_progress is not None:
-                return self.job_progress.percent(self.active_elapsed())
-            if job.progress is not None:  # adopted after a restart: what it last reported
-                return job.progress
-            return progress_from_elapsed(self.active_elapsed(), job.estimate)
-
-    def queue_eta(self) -> float:
-        """Seconds until the current and every queued job have finished (unknown = 0)."""
-        with self.lock:
-            return (self.remaining() or 0.0) + max(0.0, self.queue.estimate_total)
-
-    def finish_eta(self) -> float:
-        """Seconds until the last job that will run ends (`QUEUE:FINISH`): held, the current."""
-        with self.lock:
-            return (self.remaining() or 0.0) if self.hold else self.queue_eta()
-
-    def nothing_to_run(self) -> bool:
-        """True when no job runs and none will start (idle and empty, or held)."""
-        with self.lock:
-            return self.current is None and (self.hold or not self.queue)
-
-    def state_code(self) -> int:
-        """`STATE:CODE`: NICOS status code of the run state."""
-        with self.lock:
-            if self.run_state is RunState.IDLE and self.history:
-                if self.history[0].state in (JobState.FAILED, JobState.INTERRUPTED):
-                    return NICOS_IDLE_AFTER_FAILURE
-            return NICOS_CODES[self.run_state]
-
-    def status(self) -> dict[str, Any]:
-        """The `STATUS` PV content."""
-        with self.lock:
-            return {
-                "state": self.run_state.value,
-                "state_code": self.state_code(),
-                "hold": self.hold,
-                "on_error": "HOLD" if self.on_error_hold else "CONTINUE",
-                "on_invalid": "HOLD" if self.on_invalid_hold else "RUN",
-                "hold_reason": self.hold_reason if self.hold else "",
-                "current_id": self.current.id if self.current else None,
-                "queue_count": len(self.queue),
-                "queue_eta": self.queue_eta(),
-                "server_time": now_iso(),
-                "commands_revision": self.catalogue.revision,
-                "version": __version__,
-                "groups": self.group_estimates(),
-                "store_error": self.unsaved.error,
-            }
-
-    def group_estimates(self) -> dict[str, dict[str, Any]]:
-        """`STATUS.groups`: per active batch (`tags.group`), queue and progress.
-
-        Its queued jobs and their estimate, and its progress until its last job ends
-        (`core.groups.batch_progress`), with the time of day it should end (`finish`).
-        """
-        with self.lock:
-            groups = group_estimates({"tags": j.tags, "estimate": j.estimate} for j in self.queue)
-            batches = batch_progress(self.current, self.remaining(), self.queue, self.history)
-            idle = self.nothing_to_run()
-        for name, batch in batches.items():
-            entry = groups.setdefault(name, {"queued": 0, "estimate": 0.0, "unknown": 0})
-            entry.update(batch, finish=queue_finish(batch["remaining"], idle=idle))
-        return groups
-
-    def replies_list(self) -> list[dict[str, Any]]:
-        """The `REPLY` PV content, newest first."""
-        with self.lock:
-            return [reply.to_dict() for reply in self.replies]
-
-    def log_text(self) -> str:
-        """The `LOG` PV content: the tail of the event log."""
-        with self.lock:
-            return "\n".join(self.event_log)[-LOG_TAIL_CHARS:]
 
     def check_queue_room(self, extra_jobs: int, extra_bytes: int) -> None:
         """Reject growth past the queue bounds, naming the bound."""

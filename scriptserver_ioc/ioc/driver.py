@@ -18,10 +18,13 @@ import pcaspy.driver
 from pcaspy.alarm import Alarm, Severity
 
 from ..core.bounds import request_id_of
+from ..core.server import CONTROL_HANDLERS
 from ..core.specs import Rejected
 from . import pvtable
 from .encoding import decode_write
 from .publisher import Publisher
+
+pvtable.check_control_handlers(CONTROL_HANDLERS, pvtable.CONTROL_PVS)
 
 log = logging.getLogger(__name__)
 

@@ -332,3 +332,22 @@ CONTROL_PVS = tuple(pv.name for pv in ALL_PVS if pv.control)
 def pvdb() -> dict[str, dict[str, Any]]:
     """The pcaspy database of every PV."""
     return {pv.name: pv.pcaspy_entry() for pv in ALL_PVS}
+
+
+def check_control_handlers(handlers: dict[str, Any], control_pvs: tuple[str, ...]) -> None:
+    """Every control PV has exactly one handler and every handler a control PV.
+
+    Called when the driver is imported, against `core.server.CONTROL_HANDLERS` (as NICOS
+    checks its command table at start), so a PV added without a handler, or a handler
+    left after its PV was removed, stops the IOC before it serves anything.
+
+    Raises:
+        ImportError: naming the PVs without a handler and the handlers without a PV.
+    """
+    missing = sorted(set(control_pvs) - set(handlers))
+    orphans = sorted(set(handlers) - set(control_pvs))
+    if missing or orphans:
+        raise ImportError(
+            f"PV table and control handlers disagree: no handler for {missing or 'none'}; "
+            f"no control PV for handlers {orphans or 'none'}"
+        )
