@@ -182,6 +182,26 @@ def start_ioc(tmp_path):
     yield start
     for ioc in started:
         ioc.stop()
+    for ioc in started:
+        _end_jobs_of(ioc.data_dir)
+
+
+def _end_jobs_of(data_dir: Path) -> None:
+    """Kill what an IOC left running in `data_dir` (jobs and spares outlive their IOC)."""
+    import psutil
+
+    inside = str(data_dir) + os.sep
+    mine = []
+    for proc in psutil.process_iter(["cmdline"]):
+        args = proc.info["cmdline"] or ()
+        if any(arg == str(data_dir) or inside in arg for arg in args):
+            mine.append(proc)
+    for proc in mine:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(mine, timeout=5)
 
 
 @pytest.fixture
