@@ -243,6 +243,8 @@ def caproto_context():
 class CaprotoClient:
     """The same operations through caproto, to show any CA client works."""
 
+    connect_timeout = 5.0
+
     def __init__(self, context, prefix: str) -> None:
         self.context = context
         self.prefix = prefix
@@ -251,7 +253,7 @@ class CaprotoClient:
     def pv(self, name: str):
         if name not in self._pvs:
             (self._pvs[name],) = self.context.get_pvs(self.prefix + name, timeout=5)
-            self._pvs[name].wait_for_connection(timeout=5)
+            self._pvs[name].wait_for_connection(timeout=self.connect_timeout)
         return self._pvs[name]
 
     def get_text(self, name: str) -> str:

@@ -11,6 +11,8 @@ import json
 import os
 import time
 
+from conftest import CaprotoClient
+
 LONG = os.environ.get("SCRIPTSERVER_FAULTS") == "long"
 
 
@@ -24,19 +26,10 @@ def report(name: str, **figures) -> None:
     print(f"\nFAULTS {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
 
 
-class Probe:
+class Probe(CaprotoClient):
     """caproto access to one IOC: raw writes with their CA status, replies, snapshots."""
 
-    def __init__(self, context, prefix: str) -> None:
-        self.context = context
-        self.prefix = prefix
-        self._pvs: dict = {}
-
-    def pv(self, name: str):
-        if name not in self._pvs:
-            (self._pvs[name],) = self.context.get_pvs(self.prefix + name, timeout=5)
-            self._pvs[name].wait_for_connection(timeout=10)
-        return self._pvs[name]
+    connect_timeout = 10.0
 
     def text(self, name: str) -> str:
         data = self.pv(name).read(timeout=10).data
