@@ -146,6 +146,43 @@ def test_GIVEN_job_finished_while_no_runner_WHEN_adopted_THEN_finished_from_resu
     assert (finished["state"], finished["error"], finished["exit_code"]) == ("DONE", None, 0)
 
 
+def test_GIVEN_started_never_stored_WHEN_adopted_with_launch_record_THEN_found_by_handle_file(
+    make_runner, tmp_path
+):
+    """Before: a job whose ``started`` handle core never stored was recorded INTERRUPTED
+    after a restart even though its process was alive and went on to finish."""
+    go = tmp_path / "go"
+    first, first_events = make_runner()
+    entry = launch(make_runner.data_dir, 9, _gated(go))
+    first.start(entry)
+    pid = first_events.wait(9, "started")["pid"]
+    first_events.wait(9, "progress")
+    first.close()  # as if the server died before storing the ``started`` handle
+
+    second, events = make_runner()
+    second.adopt(9, {"launched": "2026-12-01T08:00:00+00:00"}, entry["log_path"])
+    wait_until(lambda: events.of(9, "progress"))  # reconnected: it was found and adopted
+    go.touch()
+
+    finished = events.wait(9, "finished")
+    assert (finished["state"], finished["error"]) == ("DONE", None)
+    assert log_text(entry).splitlines() == ["before", "after 0", "after 1", "after 2"]
+    wait_until(lambda: process_gone(pid))
+    assert not Path(entry["log_path"] + ".handle.json").exists()  # gone with the job
+
+
+def test_GIVEN_launch_record_without_handle_file_WHEN_adopted_THEN_interrupted_never_ran(
+    make_runner,
+):
+    runner, events = make_runner()
+    runner.adopt(10, {"launched": "2026-12-01T08:00:00+00:00"}, str(make_runner.data_dir / "j.log"))
+
+    finished = events.wait(10, "finished")
+
+    assert finished["state"] == "INTERRUPTED"
+    assert "no launch handle" in finished["error"]["message"]
+
+
 def test_GIVEN_gone_process_without_result_WHEN_adopted_THEN_interrupted(make_runner):
     runner, events = make_runner()
     handle = {"pid": 2**22 + 12345, "create_time": 1.0, "key": "gone"}

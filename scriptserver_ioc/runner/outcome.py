@@ -14,21 +14,31 @@ log = logging.getLogger(__name__)
 STATES = ("DONE", "FAILED", "ABORTED", "INTERRUPTED")
 
 
-def read_result(path: Path | None, job_id: int) -> dict[str, Any] | None:
-    """The result a job process wrote to ``path``, if it is there and is this job's."""
-    if path is None:
-        return None
+def read_job_file(path: Path, job_id: int, what: str) -> dict[str, Any] | None:
+    """The JSON object in ``path`` if it is there, readable and job ``job_id``'s, else None.
+
+    Args:
+        path: a file a job's launch left (result file, launch handle).
+        job_id: the job it must name (``"job_id"``).
+        what: what the file is, for the log.
+    """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("cannot read the result file %s: %s", path, exc)
+        log.warning("cannot read the %s %s: %s", what, path, exc)
         return None
     if not isinstance(data, dict) or data.get("job_id") != job_id:
-        log.warning("ignoring result file %s: it is not job %s's", path, job_id)
+        log.warning("ignoring the %s %s: it is not job %s's", what, path, job_id)
         return None
-    if data.get("state") not in STATES:
+    return data
+
+
+def read_result(path: Path | None, job_id: int) -> dict[str, Any] | None:
+    """The result a job process wrote to ``path``, if it is there and is this job's."""
+    data = read_job_file(path, job_id, "result file") if path is not None else None
+    if data is None or data.get("state") not in STATES:
         return None
     return data
 

@@ -17,19 +17,22 @@ from typing import Any
 
 import psutil
 
+from .. import fault_hooks
 from . import process
 from .channel import ChannelServer, Connection
 from .events import EventDispatcher, RunnerEvents
+from .handles import handle_path, read_handle, write_handle
 from .job import JobProcess
 from .launch import check_launch
 from .outcome import finished_event, interrupted_event, launch_failed_event, read_result
 from .settings import RunnerSettings, load_secret
+from .spares import WarmSpares
 from .watching import ProcessWatching
 
 log = logging.getLogger(__name__)
 
 
-class JobRunner(ProcessWatching):
+class JobRunner(WarmSpares, ProcessWatching):
     """Starts, watches, pauses, resumes, aborts and adopts job processes.
 
     See docs/design.md for the interface and the event table, docs/runner.md for the
@@ -97,13 +100,10 @@ class JobRunner(ProcessWatching):
                 jp.blackbox = bool(launch.get("blackbox"))
                 jp.pause_pending = bool(launch.get("paused")) and not jp.blackbox
                 jp.log_path, jp.result_path = log_path, result_path
-                jp.emit(
-                    {
-                        "type": "started",
-                        "pid": jp.pid,
-                        "handle": jp.handle(self.settings.job_python),
-                    }
-                )
+                handle = jp.handle(self.settings.job_python)
+                write_handle(handle_path(log_path), handle)  # before `run`: see handles.py
+                if not fault_hooks.drop_started():
+                    jp.emit({"type": "started", "pid": jp.pid, "handle": handle})
                 jp.send_control(
                     {
                         "type": "run",
@@ -207,6 +207,8 @@ class JobRunner(ProcessWatching):
         reconnection and reports it as usual; if it is gone, ``finished`` comes from its
         result file, or is INTERRUPTED when there is none.
         """
+        if not isinstance(handle.get("pid"), int):  # launched, `started` never stored
+            handle = read_handle(handle_path(log_path), job_id) or handle
         result_path = Path(handle.get("result_path") or (str(log_path) + ".result.json"))
         pid, create_time, key = handle.get("pid"), handle.get("create_time"), handle.get("key")
         proc = None
@@ -221,11 +223,12 @@ class JobRunner(ProcessWatching):
                 result = read_result(result_path, job_id)
                 if result is not None:
                     event = finished_event(result, None, False, True, None)
-                elif not isinstance(pid, int):  # launched, never heard of: it may have run
+                elif not isinstance(pid, int):  # its `run` was never sent: it never ran
                     event = interrupted_event(
                         job_id,
-                        "the server stopped between launching the job and hearing it start; "
-                        "it may have run (see its log), but it left no result",
+                        "the server stopped while launching it, before its process was "
+                        "recorded (no launch handle), so it most likely never ran; it left "
+                        "no result",
                     )
                 else:
                     event = interrupted_event(
@@ -269,23 +272,6 @@ class JobRunner(ProcessWatching):
 
     # -- additions for tests and benchmarks -----------------------------------------------
 
-    def wait_for_spare(self, timeout: float) -> bool:
-        """Wait until a warm spare is ready (prelude done, connected); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                spare = self._spare
-            if spare is not None and spare.ready.wait(min(0.05, timeout)):
-                return True
-            time.sleep(0.01)
-        return False
-
-    @property
-    def spare_pid(self) -> int | None:
-        """Pid of the warm spare, if there is one."""
-        spare = self._spare
-        return spare.pid if spare is not None else None
-
     @property
     def channel_port(self) -> int:
         """The TCP port of the job-control channel on 127.0.0.1."""
@@ -321,65 +307,6 @@ class JobRunner(ProcessWatching):
         threading.Thread(
             target=self._wait, args=(jp,), name=f"job-wait-{popen.pid}", daemon=True
         ).start()
-
-    def _watched_paths(self) -> list[Path]:
-        paths = list(self.settings.command_dirs)
-        if self.settings.prelude is not None:
-            paths.append(self.settings.prelude)
-        return paths
-
-    def _take_spare(self) -> JobProcess | None:
-        """The warm spare if it is still usable, else None (lock held)."""
-        spare, self._spare = self._spare, None
-        if spare is None:
-            return None
-        why = None
-        if spare.exited.is_set():
-            why = "it has exited"
-        elif spare.prelude_error is not None:
-            why = "its prelude failed (a fresh process will run it again)"
-        elif spare.snapshot != process.file_snapshot(self._watched_paths()):
-            why = "the prelude or a command file changed since it started"
-        if why is None:
-            return spare
-        log.info("not using the warm spare (pid %s): %s", spare.pid, why)
-        spare.discarded = True
-        process.kill_tree(spare.proc, spare.pgid)
-        return None
-
-    def _ensure_spare(self) -> None:
-        """Start a warm spare unless one exists (or spares are off or failing)."""
-        with self._lock:
-            if self._closed or not self.settings.warm_spare:
-                return
-            if self._spare is not None or self._spare_spawning:
-                return
-            self._spare_spawning = True
-            jp = JobProcess(secrets.token_hex(8), self._dispatcher.emit, self._on_running)
-            self._processes[jp.key] = jp
-        jp.snapshot = process.file_snapshot(self._watched_paths())
-        jp.spare_log = self.settings.runtime_dir / "spares" / f"spare-{jp.key}.log"
-        try:
-            self._spawn(
-                jp, [*self._launcher_args(jp.key), "--log", str(jp.spare_log)], jp.spare_log
-            )
-        except OSError as exc:
-            log.error("cannot start a warm spare with %r: %s", self.settings.job_python, exc)
-            with self._lock:
-                self._processes.pop(jp.key, None)
-                self._spare_spawning = False
-            return
-        with self._lock:
-            self._spare_spawning = False
-            if not self._closed:
-                self._spare = jp
-                return
-        jp.discarded = True
-        process.kill_tree(jp.proc, jp.pgid)
-
-    def _on_running(self, jp: JobProcess) -> None:
-        """A job's code is about to run: replace the spare it may have used (in a thread)."""
-        threading.Thread(target=self._ensure_spare, name="spare-start", daemon=True).start()
 
     def _on_hello(self, conn: Connection, hello: dict) -> tuple[dict, Any]:
         key = hello.get("key")

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import process
+from .handles import remove_handle
 from .job import JobProcess
 from .outcome import finished_event, read_result
 
@@ -131,6 +132,7 @@ class ProcessWatching:
         text = text.poll() if text is not None else None
         if text is not None:
             jp.emit({"type": "output", "tail": text})
+        remove_handle(jp.log_path)
         with self._lock:
             self._processes.pop(jp.key, None)
             if self._current is jp:
