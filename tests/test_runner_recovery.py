@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from test_runner_support import (
     Recorder,
     launch,
@@ -354,3 +355,38 @@ def test_GIVEN_suspended_job_WHEN_runner_restarts_THEN_adopted_paused_and_resuma
 
     assert events.wait(21, "finished")["state"] == "DONE"
     assert "after 2" in log_text(entry)
+
+
+DISK_FULL_JOB = (
+    "import resource\n"
+    "print('before the disk filled', flush=True)\n"
+    "soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # no file may grow any more\n"
+    "print('lost ' * 1000, flush=True)\n"
+    "print('lost too')\n"
+)
+
+
+@pytest.mark.parametrize("ending", ["", "raise ValueError('the script failed')\n"])
+def test_GIVEN_job_whose_disk_fills_WHEN_it_ends_THEN_its_script_decides_the_state(
+    make_runner, ending
+):
+    """Before: the first print after the disk filled raised OSError (File too large) in
+    the script, and the launcher's own writes could end the process with exit code 1."""
+    pytest.importorskip("resource")  # the file-size limit is POSIX
+    runner, events = make_runner()
+    entry = launch(make_runner.data_dir, 11, DISK_FULL_JOB + ending)
+    runner.start(entry)
+
+    finished = events.wait(11, "finished")
+
+    if ending:
+        assert (finished["state"], finished["exit_code"]) == ("FAILED", 1)
+        assert finished["error"]["type"] == "ValueError", finished["error"]
+    else:
+        assert (finished["state"], finished["error"], finished["exit_code"]) == ("DONE", None, 0)
+    assert "File too large" in finished["log_error"], finished
+    assert "bytes of output were not written" in finished["log_error"]
+    assert "cannot write its result file" in finished["log_error"]
+    assert log_text(entry) == "before the disk filled\n"
+    assert not list(Path(entry["log_path"]).parent.glob("*.tmp"))  # nothing half-written

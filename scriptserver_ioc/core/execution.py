@@ -342,6 +342,8 @@ class ExecutionControl(JobTracking, RunningEdit):
                     f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
                 )
                 self.log_event(f"job {job.id} {state.value}{reason}"[:500])
+                if event.get("log_error"):  # its log or result file could not be written
+                    self.log_event(f"job {job.id}: {event['log_error']}"[:500])
                 if hold_after:
                     self.change_hold(True, f"queue held after job {job.id} was aborted")
         except Exception as exc:  # e.g. the disk is full: nothing was written, keep the end

@@ -33,6 +33,7 @@ import types
 
 import _control
 import _genie
+import _logfile
 import channel
 import namespace
 import results
@@ -50,6 +51,7 @@ for _name in (
     "_control",
     "_genie",
     "_interrupt",
+    "_logfile",
     "channel",
     "import_hooks",
     "namespace",
@@ -58,23 +60,6 @@ for _name in (
     "tracer",
 ):
     sys.modules.pop(_name, None)
-
-
-def utf8_log():
-    """Make the job's log UTF-8 (line buffered) without touching the environment.
-
-    ``PYTHONIOENCODING`` would do it for the interpreter, but libraries read that variable
-    as a plain codec name (pyepics: ``LookupError: unknown encoding``), so the streams are
-    reconfigured here instead. An encoding the user chose (``PYTHONIOENCODING``) is kept.
-    """
-    chosen = bool(os.environ.get("PYTHONIOENCODING"))
-    for stream in (sys.stdout, sys.stderr):
-        if not hasattr(stream, "reconfigure"):
-            continue
-        if chosen:
-            stream.reconfigure(line_buffering=True)
-        else:
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace", line_buffering=True)
 
 
 def parse_args(argv):
@@ -129,6 +114,7 @@ class Launcher:
         self._run_message = None
         self._run_received = threading.Event()
         self.job_started = False
+        self.losses = _logfile.OutputLosses()
         self.link = channel.Link(
             options["runtime"],
             options["key"],
@@ -180,7 +166,7 @@ class Launcher:
 
     def main(self):
         """Run the process's life; returns the exit code."""
-        utf8_log()
+        _logfile.open_log_streams(self.losses)  # a full disk loses output, not the job
         if JOB_DIR in sys.path:
             sys.path.remove(JOB_DIR)
         sys.path.append(JOB_DIR)  # `import scriptserver` keeps working, last in line
@@ -245,7 +231,11 @@ class Launcher:
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # private
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # private
+        except OSError as exc:  # e.g. a full disk: the output goes on where it went
+            self.losses.note(f"cannot open its log {log_path} ({exc}); output went to {current}")
+            return
         if current:
             try:
                 with open(current, "rb") as spare_output:  # prelude output belongs to the job
@@ -344,7 +334,12 @@ class Launcher:
                 pass
         result = dict(result, job_id=run["job_id"], exit_code=EXIT_CODES[result["state"]])
         path = run.get("result_path") or run["log_path"] + ".result.json"
-        results.write_atomically(path, result)
+        if self.losses.report():
+            result["log_error"] = self.losses.report()
+        problem = results.write_atomically(path, result)
+        if problem:  # the done message below still carries the result
+            self.losses.note(problem)
+            result["log_error"] = self.losses.report()
         self.link.update_state(phase="finished", result=result)
         self.link.send(dict(result, type="done"))
         if self.link.connected:  # else the result file is the record; no reason to linger

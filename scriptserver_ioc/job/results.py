@@ -60,7 +60,11 @@ def print_exception():
 
 
 def write_atomically(path, data):
-    """Write JSON to ``path`` through a temporary file and a rename."""
+    """Write JSON to ``path`` through a temporary file and a rename.
+
+    Returns None, or what went wrong (e.g. a full disk): then nothing is left at ``path``
+    or beside it, and the caller reports the result another way.
+    """
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private
@@ -70,4 +74,11 @@ def write_atomically(path, data):
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except OSError as exc:
-        sys.stderr.write(f"scriptserver: cannot write the result file {path}: {exc}\n")
+        problem = f"cannot write its result file {path} ({exc})"
+        sys.stderr.write(f"scriptserver: {problem}\n")
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return problem
+    return None

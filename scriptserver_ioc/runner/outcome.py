@@ -12,6 +12,8 @@ from .process import exit_reason
 log = logging.getLogger(__name__)
 
 STATES = ("DONE", "FAILED", "ABORTED", "INTERRUPTED")
+MAX_LOG_ERROR = 400
+"""Longest ``log_error`` passed on (what of a job's output or result file was lost)."""
 
 
 def read_job_file(path: Path, job_id: int, what: str) -> dict[str, Any] | None:
@@ -64,7 +66,11 @@ def finished_event(
         if aborting and state == "FAILED":
             state = "ABORTED"
         code = exit_code if exit_code is not None else result.get("exit_code")
-        return {"type": "finished", "state": state, "error": result.get("error"), "exit_code": code}
+        error = result.get("error")
+        event = {"type": "finished", "state": state, "error": error, "exit_code": code}
+        if isinstance(result.get("log_error"), str):  # output lost, e.g. to a full disk
+            event["log_error"] = result["log_error"][:MAX_LOG_ERROR]
+        return event
     reason = exit_reason(exit_code)
     if adopted and exit_code is None:
         reason = (

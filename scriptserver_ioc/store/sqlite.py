@@ -3,6 +3,7 @@
 The database runs in WAL mode with `synchronous=NORMAL`: a committed transaction survives
 the process being killed (it may be lost only to a power failure of the host). Every
 accepted change is one transaction, committed before the server publishes its reply.
+The fault campaign can make every commit fail as on a full disk (`fault_hooks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .. import fault_hooks
 from ..core.bounds import BadRecord, job_from_row, strict_json_loads
 from ..core.jobs import Job, now_iso
 
@@ -77,6 +79,7 @@ class Store:
             raise StoreError(f"cannot open the database {path}: {exc}") from None
         self._lock = threading.RLock()
         self._in_transaction = False
+        self._full_flag = fault_hooks.store_full_flag()  # None: always, in production
         self._next_id: int | None = None
         self.quarantined: list[str] = []
         """Messages about stored rows set aside at start-up (for the event log)."""
@@ -111,6 +114,8 @@ class Store:
             self._in_transaction = True
             try:
                 yield
+                if self._full_flag is not None and self._full_flag.exists():
+                    raise sqlite3.OperationalError("database or disk is full")  # test fault
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._next_id = None
