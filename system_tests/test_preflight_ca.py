@@ -90,3 +90,17 @@ def test_GIVEN_bad_values_WHEN_written_to_on_invalid_THEN_rejected_and_unchanged
         reply = client.put("QUEUE:ON_INVALID", value)
         assert reply is not None and not reply["ok"]
     assert client.get("QUEUE:ON_INVALID") == 0
+
+
+def test_GIVEN_script_with_literal_call_out_of_range_WHEN_queued_THEN_refused_naming_it(client):
+    # set_ei's validate_set_ei runs in the checker process, off the CA thread (a deferred
+    # write); the refusal names the call, its line and the parameter's value.
+    script = "set_ei(25)\nfor run in range(2):\n    set_ei(energy=2000)\n"
+    reply = client.put("QUEUE:ADD", {"script": script})
+    assert reply is not None and not reply["ok"]
+    assert "line 3" in reply["message"] and "set_ei(energy=2000)" in reply["message"]
+    assert "energy 2000 meV is out of range" in reply["message"]
+    assert client.get("QUEUE:COUNT") == 0
+    reply = client.put("QUEUE:ADD", {"script": script.replace("2000", "80")})
+    assert reply["ok"], reply["message"]
+    assert client.get("QUEUE:COUNT") == 1

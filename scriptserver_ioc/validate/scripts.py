@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scriptserver_ioc.core import limits
-from scriptserver_ioc.validate import calls, static
+from scriptserver_ioc.validate import calls, command_jobs, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ScriptChecks:
     ) -> None:
         self.catalogue = catalogue
         self.companions = companions
-        self._cache: OrderedDict[tuple, tuple[list, list]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[list, list, list]] = OrderedDict()
         self._names_revision: object = None
         self._known: frozenset[str] = frozenset()
         self._command_names: frozenset[str] = frozenset()
@@ -90,8 +90,13 @@ class ScriptChecks:
         self._extra = frozenset(extra_names) | JOB_NAMES
         self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
 
-    def check(self, source: str) -> tuple[list[dict], list[str]]:
-        """Errors and warnings of script text, cached by text and catalogue revision."""
+    def check(self, source: str) -> tuple[list[dict], list[str], list]:
+        """Errors, warnings and companion checks still to make of script text.
+
+        Cached by text and catalogue revision. The third item lists the literal calls of
+        catalogue commands that bound and have a ``validate_``/``parameters_valid``
+        (``command_jobs.ScriptCall``); empty when the script has errors.
+        """
         self._refresh_names()
         digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
         key = (digest, self._names_revision)
@@ -103,23 +108,24 @@ class ScriptChecks:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        errors, warnings = cached
-        return [dict(e) for e in errors], list(warnings)
+        errors, warnings, checks = cached
+        return [dict(e) for e in errors], list(warnings), list(checks)
 
-    def _static_checks(self, source: str) -> tuple[list, list]:
+    def _static_checks(self, source: str) -> tuple[list, list, list]:
         facts, errors = static.analyse(source)
         if facts is None:
-            return errors, []
+            return errors, [], []
         warnings: list[str] = []
         if self._star_names is not None and self.prelude_problem is None:
             warnings += static.undefined_name_warnings(facts, self._known)
         warnings += static.bare_except_warnings(facts)
-        for call in calls.literal_command_calls(facts, self._command_names):
-            try:
-                self.catalogue.bind(call.name, list(call.args), dict(call.kwargs))
-            except ValueError as exc:
-                errors.append(static.error(call.line, call.col, str(exc)))
-        return errors, warnings
+        found = calls.literal_command_calls(facts, self._command_names)
+        refused, bound_calls = command_jobs.bind_script_calls(self.catalogue, found)
+        errors += refused
+        if errors:
+            return errors, warnings, []
+        checks = command_jobs.script_call_checks(self.catalogue, self.companions, bound_calls)
+        return errors, warnings, checks
 
     def _refresh_names(self) -> None:
         """Known names: commands (per catalogue revision), prelude, star imports, extras."""

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.validate import calls, estimates
+from scriptserver_ioc.validate import command_jobs, estimates
 from scriptserver_ioc.validate.companions import (
     CompanionError,
     CompanionResult,
@@ -36,8 +36,6 @@ from scriptserver_ioc.validate.verdict import (
 )
 
 logger = logging.getLogger(__name__)
-
-SCRIPT_DEFINITION = "script_definition"
 
 
 class Validator:
@@ -108,10 +106,11 @@ class Validator:
             The Verdict: errors reject the job; warnings, estimate and bound args are kept.
         """
         pending = self._begin(job)
-        call = pending.call
-        if call is not None:
+        requests = pending.requests()
+        if len(requests) == 1 and pending.call is not None:
+            call = pending.call
             try:
-                pending.outcome = self.companions.check(  # type: ignore[union-attr]
+                outcome: Any = self.companions.check(  # type: ignore[union-attr]
                     call.command,
                     call.bound,
                     revision=self.catalogue.revision,
@@ -119,27 +118,37 @@ class Validator:
                     estimate=call.estimate,
                 )
             except CompanionError as exc:
-                pending.outcome = exc
+                outcome = exc
+            pending.take([outcome])
+        elif requests:
+            pending.take(
+                self.companions.check_many(  # type: ignore[union-attr]
+                    requests, revision=self.catalogue.revision
+                )
+            )
         return self._end(pending)
 
     def check_many(self, jobs: list[dict]) -> list[Verdict]:
         """Check a batch of jobs (``QUEUE:ADD`` of many): ``[check(job) for job in jobs]``.
 
-        The companions of all command jobs run in one ``CompanionRunner.check_many`` call
-        (one round trip per 500 jobs instead of one per job). Verdicts are those ``check``
-        gives, except when companions hang or crash the checker more than
-        ``CompanionRunner.max_batch_failures`` times: the jobs not checked by then are
-        rejected with an error saying so.
+        The companions of all command jobs and of the literal command calls in scripts run
+        in one ``CompanionRunner.check_many`` call (one round trip per 500 calls instead of
+        one per job). Verdicts are those ``check`` gives, except when companions hang or
+        crash the checker more than ``CompanionRunner.max_batch_failures`` times: the jobs
+        not checked by then are rejected with an error saying so.
         """
         batch = [self._begin(job) for job in jobs]
-        asking = [pending for pending in batch if pending.call is not None]
-        if asking:
+        requests = [pending.requests() for pending in batch]
+        flat = [request for asked in requests for request in asked]
+        if flat:
             outcomes = self.companions.check_many(  # type: ignore[union-attr]
-                [pending.call for pending in asking],  # (command, bound, validate, estimate)
+                flat,  # (command, bound, validate, estimate)
                 revision=self.catalogue.revision,
             )
-            for pending, outcome in zip(asking, outcomes):
-                pending.outcome = outcome
+            start = 0
+            for pending, asked in zip(batch, requests):
+                pending.take(outcomes[start : start + len(asked)])
+                start += len(asked)
         return [self._end(pending) for pending in batch]
 
     def is_quick(self, job: dict) -> bool:
@@ -154,37 +163,44 @@ class Validator:
         return pending.call is None
 
     def _begin(self, job: dict) -> _Pending:
-        """The checks before the companions (lock held); the companion call still to make."""
+        """The checks before the companions; the companion calls still to make."""
         pending = _Pending(Verdict(), job, job.get("kind") or infer_kind(job))
+        verdict = pending.verdict
         if pending.kind == "command":
-            name, pending.call = self._check_command(job, pending.verdict)
-            pending.key_job = {"kind": "command", "command": name, "args": pending.verdict.args}
+            name, pending.call = command_jobs.bind_command_job(
+                self.catalogue, self.companions, job, verdict
+            )
+            pending.key_job = {"kind": "command", "command": name, "args": verdict.args}
         elif pending.kind == "script":
-            pending.source = self._script_text(job, pending.verdict)
+            pending.source = self._script_text(job, verdict)
             pending.key_job = {"kind": "script", "script": pending.source}
         elif pending.kind == "file":
-            pending.source = self._file_text(job.get("file"), pending.verdict)
+            pending.source = self._file_text(job.get("file"), verdict)
             pending.key_job = {"kind": "file", "file": job.get("file")}
         else:
-            pending.verdict.error(
+            verdict.error(
                 f"unknown job kind {pending.kind!r}; expected 'command', 'script' or 'file'"
             )
+        if pending.source is not None and not verdict.errors:
+            errors, warnings, pending.script_checks = self.scripts.check(pending.source)
+            verdict.errors.extend(errors)
+            verdict.warnings.extend(warnings)
         return pending
 
     def _end(self, pending: _Pending) -> Verdict:
-        """The companions' outcome, then the checks after them (lock held)."""
-        verdict, source = pending.verdict, pending.source
+        """The companions' outcome, then the checks after them."""
+        verdict = pending.verdict
         if pending.key_job is None:  # unknown kind
             return verdict
         if pending.call is not None and pending.outcome is not None:
             apply_companions(pending.call, pending.outcome, verdict)
-        if source is not None and not verdict.errors:
-            self._check_source(source, verdict)
+        for check, outcome in zip(pending.script_checks, pending.script_outcomes):
+            command_jobs.apply_script_call(check, outcome, verdict)
         check_tags(pending.job.get("tags"), verdict)
         if verdict.errors:
             verdict.estimate, verdict.estimate_source = None, estimates.NONE
             return verdict
-        verdict.key = estimates.job_key(pending.key_job, source)
+        verdict.key = estimates.job_key(pending.key_job, pending.source)
         self._choose_estimate(verdict, pending.key_job)
         return verdict
 
@@ -271,52 +287,6 @@ class Validator:
         with self._lock:
             return self._dry_timelines.get(key)
 
-    # -- command jobs --------------------------------------------------------------------
-
-    def _check_command(
-        self, job: dict, verdict: Verdict
-    ) -> tuple[str | None, CompanionCall | None]:
-        """Bind the arguments; returns the command's name and the companion call to make."""
-        positional: list = []
-        keywords: dict = {}
-        if job.get("call") is not None:
-            try:
-                name, positional, keywords = calls.parse_call(str(job["call"]))
-            except calls.CallSyntaxError as exc:
-                verdict.error(str(exc), None, exc.col)
-                return None, None
-        else:
-            name = job.get("command")
-            args = job.get("args")
-            if isinstance(args, list):
-                positional = args
-            elif isinstance(args, dict):
-                keywords = args
-            elif args is not None:
-                verdict.error(f"args must be an object of named arguments, got {args!r:.60}")
-                return None, None
-        if not isinstance(name, str) or not name:
-            verdict.error("a command job needs the command's name ('command')")
-            return None, None
-        if self.catalogue is None:
-            verdict.error("no command catalogue is loaded, so commands cannot be checked")
-            return name, None
-        command = self.catalogue.get(name)
-        try:
-            bound = dict(self.catalogue.bind(name, list(positional), dict(keywords)))
-        except ValueError as exc:  # BindError, including an unknown command
-            verdict.error(str(exc))
-            return name, None
-        verdict.args = bound
-        if command is None or self.companions is None:
-            return name, None
-        definition = getattr(command, "kind", "function") == SCRIPT_DEFINITION
-        want_validate = bool(getattr(command, "has_validate", False) or definition)
-        want_estimate = bool(getattr(command, "has_estimate", False) or definition)
-        if not (want_validate or want_estimate):
-            return name, None
-        return name, CompanionCall(command, bound, want_validate, want_estimate)
-
     # -- scripts and files ---------------------------------------------------------------
 
     def _script_text(self, job: dict, verdict: Verdict) -> str | None:
@@ -341,11 +311,6 @@ class Validator:
 
     def _read_file(self, name: Any) -> tuple[str, Path]:
         return read_script_file(self.scripts_dir, name)
-
-    def _check_source(self, source: str, verdict: Verdict) -> None:
-        errors, warnings = self.scripts.check(source)
-        verdict.errors.extend(errors)
-        verdict.warnings.extend(warnings)
 
     # -- estimates -----------------------------------------------------------------------
 
@@ -391,6 +356,19 @@ class _Pending:
     source: str | None = None
     call: CompanionCall | None = None
     outcome: CompanionResult | CompanionError | None = None
+    script_checks: list[command_jobs.ScriptCall] = field(default_factory=list)
+    script_outcomes: list = field(default_factory=list)
+
+    def requests(self) -> list[CompanionCall]:
+        """The companion calls to make: the command job's, then the script's calls'."""
+        own = [self.call] if self.call is not None else []
+        return own + [check.call for check in self.script_checks]
+
+    def take(self, outcomes: list) -> None:
+        """The outcomes of `requests()`, in the same order."""
+        if self.call is not None:
+            self.outcome, outcomes = outcomes[0], outcomes[1:]
+        self.script_outcomes = list(outcomes)
 
 
 def _dry_failure(message: str) -> dict:
