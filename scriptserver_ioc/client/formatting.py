@@ -54,3 +54,38 @@ def source_line(source: str, line: int | None) -> str:
     """The text of line `line` (1-based) of `source`, stripped; '' when out of range."""
     lines = source.splitlines()
     return lines[line - 1].strip() if line and 0 < line <= len(lines) else ""
+
+
+def preflight_text(record: dict[str, Any] | None, width: int | None = 80) -> str:
+    """A job's pre-flight verdict for a person.
+
+    `ok`, `warnings (2)`, `fails at line 4: NameError: name 'x' is not defined`,
+    `unknown: dry run stopped after 10 s of real time at line 7`, or `not checked yet`.
+    The message is its first line, cut to `width` characters (None: whole).
+    """
+    if not record:
+        return "not checked yet"
+    verdict = str(record.get("verdict") or "?")
+    if verdict == "warnings":
+        count = len(record.get("warnings") or [])
+        return f"warnings ({count})" if count else "warnings"
+    if verdict not in ("fails", "unknown"):
+        return verdict
+    lines = str(record.get("message") or "").strip().splitlines()
+    message = lines[0] if lines else ""
+    if width is not None and len(message) > width:
+        message = message[: width - 3] + "..."
+    where = f" at line {record['line']}" if record.get("line") else ""
+    return f"{verdict}{where}: {message}" if message else f"{verdict}{where}"
+
+
+def beam_text(beam: dict[str, Any] | None) -> str:
+    """`40 µA (ISIS default), 10 Hz (option)`: the beam a dry-run estimate assumed."""
+    if not beam:
+        return ""
+    parts = []
+    for name, unit in (("current", "µA"), ("frame_rate", "Hz"), ("event_rate", "Mevents/h")):
+        used = beam.get(name)
+        if isinstance(used, dict) and used.get("value") is not None:
+            parts.append(f"{used['value']:g} {unit} ({used.get('source', '?')})")
+    return ", ".join(parts)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import ScriptServerClient
-from .formatting import clock, duration
+from .formatting import clock, duration, preflight_text
 
 BAR_WIDTH = 48
 """Columns of the terminal timeline."""
@@ -107,10 +107,13 @@ def show_queue(client: ScriptServerClient, args: argparse.Namespace) -> int:
             ("≥ " if p.at_least else "") + clock(p.start),
             ("≥ " if p.at_least else "") + clock(p.finish),
             len(p.job["warnings"]) or "",
+            preflight_text(p.job.get("preflight"), 60),
+            preflight_estimate(p.job.get("preflight")),
         ]
         for p in planned
     ]
-    table("queue", ["id", "name", "kind", "estimate", "start", "finish", "warnings"], rows)
+    columns = ["id", "name", "kind", "estimate", "start", "finish", "warnings", "pre-flight"]
+    table("queue", [*columns, "dry-run estimate"], rows)
     if planned:
         print("\n".join(terminal_timeline(planned, now)))
         print(f"queue finishes at {client.get('QUEUE:FINISH')}")
@@ -118,6 +121,13 @@ def show_queue(client: ScriptServerClient, args: argparse.Namespace) -> int:
         plot_png(planned, now, args.png)
         print(f"timeline written to {args.png}")
     return 0
+
+
+def preflight_estimate(record: dict[str, Any] | None) -> str:
+    """The pre-flight's own estimate (its dry run's virtual duration), '' if none."""
+    if not record or record.get("estimate") is None:
+        return ""
+    return duration(record["estimate"])
 
 
 def plot_png(planned: list[PlannedJob], now: float, path: str) -> None:

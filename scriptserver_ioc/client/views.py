@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ScriptServerClient
-from .formatting import duration, failure, group_text
+from .formatting import beam_text, duration, failure, group_text, preflight_text
 
 FOLLOW_INTERVAL = 0.25
 """Seconds between reads of CURRENT:OUTPUT while following a job's output."""
@@ -85,10 +85,11 @@ def show_history(client: ScriptServerClient, args: argparse.Namespace) -> int:
             (j["finished"] or "")[11:19],
             duration(j["elapsed"]),
             failure(j["error"]),
+            preflight_text(j.get("preflight"), 60),
         ]
         for j in history
     ]
-    table("history", ["id", "name", "state", "finished", "took", "error"], rows)
+    table("history", ["id", "name", "state", "finished", "took", "error", "pre-flight"], rows)
     return 0
 
 
@@ -139,7 +140,7 @@ def job_source(job: dict[str, Any]) -> str:
 
 
 def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
-    """One job's record, what it runs, its verdict and, when finished, its error."""
+    """One job's record, what it runs, its checks and pre-flight and, when finished, its error."""
     job = client.job(args.id)
     if args.json:
         print_json(job)
@@ -163,9 +164,10 @@ def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
     for label, value in fields:
         if value not in (None, ""):
             print(f"  {label:<10} {value}")
-    print("verdict: " + ("no warnings" if not job["warnings"] else "warnings"))
+    print("checks at submit: " + ("no warnings" if not job["warnings"] else "warnings"))
     for warning in job["warnings"]:
         print(f"  warning: {warning}")
+    show_preflight(job.get("preflight"))
     print("runs:")
     for line in job_source(job).splitlines():
         print(f"  | {line}")
@@ -174,6 +176,20 @@ def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
         for line in (job["error"].get("traceback") or "").rstrip().splitlines():
             print(f"  {line}")
     return 0
+
+
+def show_preflight(record: dict[str, Any] | None) -> None:
+    """The job's pre-flight: verdict, where it fails and why, its estimate and beam."""
+    print("pre-flight: " + preflight_text(record, None))
+    if not record:
+        return
+    if record.get("estimate") is not None:
+        beam = beam_text(record.get("beam"))
+        print(f"  estimate {duration(record['estimate'])}" + (f", beam {beam}" if beam else ""))
+    for warning in record.get("warnings") or []:
+        print(f"  warning: {warning}")
+    if record.get("checked"):
+        print(f"  checked {record['checked']}")
 
 
 def local_log(job_id: int) -> Path | None:
