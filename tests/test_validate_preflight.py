@@ -202,3 +202,37 @@ def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_move
     server.on_job_event(job_id, {"type": "resumed"})
     time.sleep(0.3)
     assert server.remaining() < before - 0.2
+
+
+def test_GIVEN_file_job_WHEN_file_edited_on_disk_THEN_checked_again_before_its_turn(
+    server, tmp_path
+):
+    script = tmp_path / "scripts" / "night.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    (job_id,) = add(server, {"file": "night.py"})
+    wait_for(lambda: verdict(server, job_id) == "ok")
+    first = server.queue.get(job_id).preflight
+    assert first["estimate"] == pytest.approx(30, abs=2)
+    script.write_text("import time\ntime.sleep(30)\nprint(temperaturs)\n")  # an edit on disk
+    wait_for(lambda: verdict(server, job_id) == "fails", timeout=30)  # found by the worker
+    record = server.queue.get(job_id).preflight
+    assert record["line"] == 3 and "temperaturs" in record["message"]
+    assert record["source"] != first["source"]
+    server.control("QUEUE:HOLD", 0)
+    assert server.hold and f"queue held before job {job_id}" in server.hold_reason
+
+
+def test_GIVEN_file_edited_just_before_its_turn_WHEN_released_THEN_waits_for_new_verdict(
+    server, tmp_path
+):
+    script = tmp_path / "scripts" / "night.py"
+    script.write_text("print('fine')\n")
+    (job_id,) = add(server, {"file": "night.py"})
+    wait_for(lambda: verdict(server, job_id) == "ok")
+    server.preflight_worker.recheck_interval = 3600  # only the check at its turn sees it
+    script.write_text("x = 1 / 0\n")
+    server.control("QUEUE:HOLD", 0)  # its turn: the verdict no longer matches the file
+    assert server.test_runner.started == []
+    wait_for(lambda: server.hold)  # the new verdict says it fails
+    assert server.test_runner.started == []
+    assert "ZeroDivisionError" in server.hold_reason

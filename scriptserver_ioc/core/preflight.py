@@ -44,6 +44,8 @@ class PreflightTask:
     revision: int
     stamp: str
     problem: str | None = None
+    source_digest: str | None = None
+    """A `file` job's script as read from disk (`PreflightControl.file_digest`), else None."""
 
 
 class PreflightControl:
@@ -79,10 +81,27 @@ class PreflightControl:
             self._stamp = (revision, hashlib.sha256(text.encode()).hexdigest()[:16])
         return self._stamp[1]
 
+    def file_digest(self, job: Job) -> str | None:
+        """Digest of a `file` job's script as it is on disk now (`Validator.file_digest`).
+
+        None for other jobs, or when the validator cannot say.
+        """
+        digest_of = getattr(self.validator, "file_digest", None)
+        if job.kind != "file" or digest_of is None:
+            return None
+        return digest_of(job.file)
+
     def preflight_stale(self, job: Job) -> bool:
-        """True if the job has no verdict made with the catalogue as it is now."""
+        """True if the job has no verdict made with the catalogue (and file) as it is now.
+
+        A `file` job's verdict also belongs to the script's content: a file edited on disk
+        after its check is checked again (the worker looks every `recheck_interval` s, and
+        the queue looks once more before the job's turn).
+        """
         record = job.preflight
-        return record is None or record.get("catalogue") != self.catalogue_stamp()
+        if record is None or record.get("catalogue") != self.catalogue_stamp():
+            return True
+        return job.kind == "file" and record.get("source") != self.file_digest(job)
 
     def next_preflight(self, busy: set[int]) -> PreflightTask | None:
         """The first queued job (in run order) without a current verdict, not in `busy`."""
@@ -104,6 +123,7 @@ class PreflightControl:
                     self.catalogue.revision,
                     self.catalogue_stamp(),
                     problem,
+                    self.file_digest(job),
                 )
         return None
 

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 OK, WARNINGS, FAILS, UNKNOWN = "ok", "warnings", "fails", "unknown"
 VERDICTS = (OK, WARNINGS, FAILS, UNKNOWN)
 CACHE_SIZE = 1000
+RECHECK_INTERVAL = 2.0
+"""Seconds between looks for queued file jobs edited on disk (a stat per file job)."""
 
 
 def preflight_record(
@@ -134,6 +136,8 @@ class PreflightWorker:
         workers: dry runs at a time (each is a process).
         time_limit: real seconds a pre-flight dry run may take (default: the validator's).
         env: environment of the dry-run processes (beam model options, for example).
+        recheck_interval: seconds between looks for queued ``file`` jobs whose script
+            changed on disk (with nothing else to do).
     """
 
     def __init__(
@@ -144,6 +148,7 @@ class PreflightWorker:
         workers: int = 1,
         time_limit: float | None = None,
         env: dict[str, str] | None = None,
+        recheck_interval: float = RECHECK_INTERVAL,
     ) -> None:
         self.core = core
         self.validator = validator
@@ -151,6 +156,7 @@ class PreflightWorker:
         self.time_limit = time_limit
         self.env = env
         self.checked = 0
+        self.recheck_interval = recheck_interval
         """Dry runs made (identical jobs answered from the cache are not counted)."""
         self._busy: set[int] = set()
         self._lock = threading.Lock()
@@ -194,7 +200,8 @@ class PreflightWorker:
         while True:
             with self._lock:
                 while not self._pending_wake and not self._stopping:
-                    self._wake.wait()
+                    if not self._wake.wait(self.recheck_interval):
+                        self._pending_wake = True  # look for file jobs edited on disk
                 if self._stopping:
                     return
                 self._pending_wake = False
@@ -221,7 +228,7 @@ class PreflightWorker:
         """The pre-flight record of one task (a `core.preflight.PreflightTask`)."""
         if task.source is None:
             record = unknown_record(task.problem or "the job's code cannot be read", task.revision)
-            return dict(record, catalogue=task.stamp)
+            return dict(record, catalogue=task.stamp, source=task.source_digest)
         key = (self.validator.job_key(task.record), task.stamp)
         with self._lock:
             cached = self._cache.get(key)
@@ -244,6 +251,8 @@ class PreflightWorker:
                     self._cache.popitem(last=False)
         record = dict(cached)
         record["checked"] = now_iso()
+        if task.source_digest is not None:
+            record["source"] = task.source_digest
         if record["verdict"] == OK and task.record.get("warnings"):
             record["verdict"] = WARNINGS
         return record

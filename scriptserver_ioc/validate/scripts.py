@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = limits.MAX_SCRIPT_FILE_BYTES
 _CACHE_SIZE = 128
+_DIGESTS_KEPT = 1000
 #: Names every job namespace has besides commands and the prelude's.
 JOB_NAMES = frozenset({"scriptserver"})
 
@@ -30,6 +32,28 @@ def read_script_file(scripts_dir: Path | None, name: Any) -> tuple[str, Path]:
     Raises:
         ValueError: no scripts directory, a path that is absolute or leaves the directory, a
             missing, unreadable, oversized or non-UTF-8 file; the message says which.
+    """
+    path = script_file_path(scripts_dir, name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file {name!r} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8"), path
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"the file {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
+def script_file_path(scripts_dir: Path | None, name: Any) -> Path:
+    """The path of a ``file`` job's script, without reading it.
+
+    Raises:
+        ValueError: no scripts directory, a path that is absolute, leaves the directory or
+            names no file.
     """
     if scripts_dir is None:
         raise ValueError("no scripts directory is configured, so 'file' jobs cannot run")
@@ -45,18 +69,44 @@ def read_script_file(scripts_dir: Path | None, name: Any) -> tuple[str, Path]:
         raise ValueError(f"the file {name!r} is outside the scripts directory {scripts_dir}")
     if not path.is_file():
         raise ValueError(f"the file {name!r} does not exist in the scripts directory {scripts_dir}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"the file {name!r} is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return data.decode("utf-8"), path
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"the file {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
+    return path
+
+
+class FileDigests:
+    """Digests of script files as they are on disk, read again only when a file changed.
+
+    A ``stat`` per call while a file's size and modification time stay the same; thread-safe.
+
+    Args:
+        scripts_dir: the scripts directory (None: no file jobs).
+    """
+
+    def __init__(self, scripts_dir: Path | None) -> None:
+        self.scripts_dir = scripts_dir
+        self._known: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._lock = threading.Lock()
+
+    def digest(self, name: Any) -> str:
+        """sha256 (16 hex digits) of the file's bytes, or ``missing`` if it cannot be read."""
+        try:
+            path = script_file_path(self.scripts_dir, name)
+            info = path.stat()
+        except (ValueError, OSError):
+            return "missing"
+        signature = (info.st_mtime_ns, info.st_size)
+        with self._lock:
+            known = self._known.get(path)
+        if known is not None and known[0] == signature:
+            return known[1]
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        except OSError:
+            return "missing"
+        with self._lock:
+            if len(self._known) >= _DIGESTS_KEPT:
+                self._known.clear()
+            self._known[path] = (signature, digest)
+        return digest
 
 
 class ScriptChecks:

@@ -27,7 +27,7 @@ from scriptserver_ioc.validate.companions import (
 )
 from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
 from scriptserver_ioc.validate.estimates import infer_kind
-from scriptserver_ioc.validate.scripts import ScriptChecks, read_script_file
+from scriptserver_ioc.validate.scripts import FileDigests, ScriptChecks, read_script_file
 from scriptserver_ioc.validate.verdict import (
     CompanionCall,
     Verdict,
@@ -90,6 +90,7 @@ class Validator:
         self._dry_estimates: OrderedDict[str, float] = OrderedDict()
         self._dry_timelines: OrderedDict[str, tuple[list[dict], float]] = OrderedDict()
         self.scripts = ScriptChecks(catalogue, companions, prelude_source, extra_names)
+        self._file_digests = FileDigests(self.scripts_dir)
         self.prelude_problem = self.scripts.prelude_problem
 
     # -- public interface ----------------------------------------------------------------
@@ -203,6 +204,13 @@ class Validator:
         verdict.key = estimates.job_key(pending.key_job, pending.source)
         self._choose_estimate(verdict, pending.key_job)
         return verdict
+
+    def file_digest(self, name: Any) -> str:
+        """Digest of a ``file`` job's script as it is on disk now (``missing`` if unreadable).
+
+        A ``stat`` while the file is unchanged: cheap enough to compare before a job's turn.
+        """
+        return self._file_digests.digest(name)
 
     def job_key(self, job: Any) -> str:
         """Key of a job record for learned durations (what the store records under)."""
