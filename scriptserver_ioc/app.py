@@ -72,6 +72,7 @@ class Application:
         from .catalogue.live import LiveChecker
         from .core.deferred import SerialWorker
         from .core.server import ScriptServer
+        from .ioc.pvtable import CONTROL_ROUTES
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
         from .validate.companions import CompanionRunner
@@ -129,6 +130,7 @@ class Application:
                 logs_dir=settings.logs_dir,
                 allow_scripts=settings.allow_scripts,
                 worker=worker,
+                routes=CONTROL_ROUTES,
             )
             closers.append(("core", core.close))
             runner = JobRunner(

@@ -101,3 +101,8 @@ def char_pv(name: str) -> bool:
     """True if `name` (or its `:ZHEX` twin) is a char waveform the client reads as text."""
     base = name.removesuffix(":ZHEX")
     return base in JSON_PVS or base in TEXT_PVS or name in TEXT_CONTROL_PVS
+
+
+def slot_of(name: str) -> int:
+    """The slot number n of a `QUEUE:<n>:*` or `HISTORY:<n>:*` PV name."""
+    return int(name.split(":")[1])

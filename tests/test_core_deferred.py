@@ -14,6 +14,7 @@ from pathlib import Path
 from scriptserver_ioc.catalogue import Catalogue
 from scriptserver_ioc.core.deferred import SerialWorker
 from scriptserver_ioc.core.server import MAX_REDECIDE, ScriptServer
+from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 
@@ -44,7 +45,9 @@ def make_server(tmp_path: Path, worker) -> tuple[ScriptServer, Store, Validator]
     shutil.copytree(COMMANDS, tmp_path / "commands", ignore=shutil.ignore_patterns("__py*"))
     catalogue = Catalogue([tmp_path / "commands"])
     validator = Validator(catalogue, history=store)
-    server = ScriptServer(store, catalogue, validator, logs_dir=tmp_path, worker=worker)
+    server = ScriptServer(
+        store, catalogue, validator, logs_dir=tmp_path, worker=worker, routes=CONTROL_ROUTES
+    )
     server.control("QUEUE:HOLD", 1)
     return server, store, validator
 

@@ -12,6 +12,7 @@ from scriptserver_ioc.core.jobs import Job
 from scriptserver_ioc.core.queue import JobQueue
 from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.core.specs import Rejected, parse_call, parse_ids, parse_job_text
+from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 
@@ -24,7 +25,12 @@ def make_server(tmp_path: Path) -> ScriptServer:
     catalogue = Catalogue([COMMANDS])
     validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
     return ScriptServer(
-        store, catalogue, validator, scripts_dir=tmp_path / "scripts", logs_dir=tmp_path
+        store,
+        catalogue,
+        validator,
+        scripts_dir=tmp_path / "scripts",
+        logs_dir=tmp_path,
+        routes=CONTROL_ROUTES,
     )
 
 
@@ -140,7 +146,9 @@ def test_GIVEN_no_scripts_server_WHEN_script_added_THEN_rejected(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     catalogue = Catalogue([COMMANDS])
     validator = Validator(catalogue, history=store, no_scripts=True)
-    server = ScriptServer(store, catalogue, validator, allow_scripts=False, logs_dir=tmp_path)
+    server = ScriptServer(
+        store, catalogue, validator, allow_scripts=False, logs_dir=tmp_path, routes=CONTROL_ROUTES
+    )
     reply = server.control("QUEUE:ADD", '{"script": "print(1)"}')
     assert not reply.ok and "--no-scripts" in reply.message
     assert server.control("QUEUE:ADD", "set_ei(3)").ok

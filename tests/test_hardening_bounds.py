@@ -27,6 +27,7 @@ from scriptserver_ioc.core.bounds import (
 from scriptserver_ioc.core.jobs import Job
 from scriptserver_ioc.core.limits import MAX_ESTIMATE_SECONDS
 from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.companions import CompanionRunner
 from scriptserver_ioc.validate.estimates import queue_finish
@@ -85,7 +86,9 @@ def poison_server(tmp_path):
     catalogue = Catalogue([commands])
     companions = CompanionRunner(sys.executable, [commands])
     validator = Validator(catalogue, companions, history=store, scripts_dir=tmp_path)
-    server = ScriptServer(store, catalogue, validator, scripts_dir=tmp_path, logs_dir=tmp_path)
+    server = ScriptServer(
+        store, catalogue, validator, scripts_dir=tmp_path, logs_dir=tmp_path, routes=CONTROL_ROUTES
+    )
     yield server
     companions.close()
     store.close()

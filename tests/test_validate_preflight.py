@@ -12,6 +12,7 @@ import pytest
 
 from scriptserver_ioc.catalogue import Catalogue
 from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.preflight import PreflightWorker, preflight_record
 from scriptserver_ioc.validate.validator import Validator
@@ -40,9 +41,9 @@ def server(tmp_path):
     shutil.copytree(COMMANDS, commands)
     catalogue = Catalogue([commands])
     validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
-    core = ScriptServer(
-        store, catalogue, validator, scripts_dir=tmp_path / "scripts", logs_dir=tmp_path
-    )
+    scripts = tmp_path / "scripts"
+    core = ScriptServer(store, catalogue, validator, scripts_dir=scripts, logs_dir=tmp_path)
+    core.routes = CONTROL_ROUTES
     core.control("QUEUE:HOLD", 1)
     runner = RecordingRunner()
     core.attach_runner(runner)

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
 from .queue_ops import QueueControl
-from .slots import slot_handlers
+from .slots import slot_action
 from .snapshots import LOG_TAIL_CHARS, Snapshots
 from .specs import Rejected
 from .state import Operation, Reply, RunState
+from .topics import TOPICS
 from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         allow_scripts: False for `--no-scripts`.
         worker: runs the slow part of control writes (`deferred.SerialWorker` in the IOC;
             the default, `deferred.inline`, runs it at once in the writer's thread).
+        routes: control PV name -> key of its handler in `CONTROL_HANDLERS`, from the PV
+            table (`ioc.pvtable.CONTROL_ROUTES`; the core does not import the IOC layer).
     """
 
     def __init__(
@@ -67,8 +70,10 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         logs_dir: Path | None = None,
         allow_scripts: bool = True,
         worker: Callable[[Callable[[], None]], None] = inline,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.routes = dict(routes or {})
         self.worker = worker
         self.store = store
         self.catalogue = catalogue
@@ -133,6 +138,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
 
     def touch(self, *topics: str) -> None:
         """Mark topics as changed (lock held); listeners hear of them at the next notify."""
+        if not TOPICS.issuperset(topics):
+            raise ValueError(f"unknown topics {sorted(set(topics) - TOPICS)}")
         self._dirty.update(topics)
 
     def changed(self, *topics: str) -> None:
@@ -164,7 +171,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         committed after it (see `deferred.Later`). Never blocks on slow work.
 
         Args:
-            pv: the control PV name without prefix (e.g. "QUEUE:ADD").
+            pv: the control PV name without prefix (e.g. "QUEUE:ADD"); `routes` names its
+                handler.
             value: the decoded value (text for char PVs, int for enums and longs).
             client: who wrote it ("user@host"), for the event log.
             on_done: `on_done(reply)` is called exactly once when the write is complete:
@@ -174,9 +182,9 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         Returns:
             The reply, or None while the decision waits for slow work.
         """
-        handler = CONTROL_HANDLERS.get(pv)
+        handler = CONTROL_HANDLERS.get(self.routes.get(pv, ""))
         if handler is None:
-            raise KeyError(pv)
+            raise KeyError(f"{pv}: no handler routed (routes={len(self.routes)} PVs)")
         op = Operation(pv, client)
         op.on_done, op.value = on_done, value
         self._decide(op, lambda: handler(self, op, value), lambda: handler(self, op, value), 0)
@@ -325,24 +333,24 @@ def _refuse_changed() -> None:
 
 
 CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], Later | None]] = {
-    "QUEUE:ADD": ScriptServer.add,
-    "QUEUE:REMOVE": ScriptServer.remove,
-    "QUEUE:MOVE": ScriptServer.move,
-    "QUEUE:UPDATE": ScriptServer.update,
-    "QUEUE:REPEAT": ScriptServer.repeat,
-    "QUEUE:RERUN": ScriptServer.rerun,
-    "QUEUE:SKIP": ScriptServer.skip,
-    "QUEUE:CLEAR": ScriptServer.clear,
-    "QUEUE:HOLD": ScriptServer.set_hold,
-    "QUEUE:ON_ERROR": ScriptServer.set_on_error,
-    "QUEUE:ON_INVALID": ScriptServer.set_on_invalid,
-    "PAUSE": ScriptServer.pause,
-    "RESUME": ScriptServer.resume,
-    "ABORT": ScriptServer.abort,
-    "STOP": ScriptServer.stop,
-    "VALIDATE": ScriptServer.validate,
-    "COMMANDS:RELOAD": ScriptServer.reload_commands,
-    **slot_handlers(),
-    "JOB:OUTPUT:SELECT": select_output,
+    "add": ScriptServer.add,
+    "remove": ScriptServer.remove,
+    "move": ScriptServer.move,
+    "update": ScriptServer.update,
+    "repeat": ScriptServer.repeat,
+    "rerun": ScriptServer.rerun,
+    "skip": ScriptServer.skip,
+    "clear": ScriptServer.clear,
+    "set_hold": ScriptServer.set_hold,
+    "set_on_error": ScriptServer.set_on_error,
+    "set_on_invalid": ScriptServer.set_on_invalid,
+    "pause": ScriptServer.pause,
+    "resume": ScriptServer.resume,
+    "abort": ScriptServer.abort,
+    "stop": ScriptServer.stop,
+    "validate": ScriptServer.validate,
+    "reload_commands": ScriptServer.reload_commands,
+    "slot_action": slot_action,
+    "select_output": select_output,
 }
-"""Control PV name -> handler; the PV table refers to these names."""
+"""Handler key -> handler; each control PV's row in the PV table names its key."""

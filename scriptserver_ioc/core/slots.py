@@ -8,19 +8,18 @@ through the ordinary QUEUE:MOVE and QUEUE:REMOVE handlers (same checks, log and 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from ..pvnames import QUEUE_SLOTS, SLOT_ACTIONS
+from ..pvnames import SLOT_ACTIONS, slot_of
 from .specs import Rejected
 from .state import Operation
 
 _MOVES = {"UP": {"by": -1}, "DOWN": {"by": 1}, "TOP": {"to": 0}}
 
 
-def slot_action(server: Any, op: Operation, value: Any, slot: int) -> None:
-    """Apply action `value` (an index of SLOT_ACTIONS) to the job in queue slot `slot`."""
+def slot_action(server: Any, op: Operation, value: Any) -> None:
+    """Apply action `value` (an index of SLOT_ACTIONS) to the job in the slot of `op.pv`."""
+    slot = slot_of(op.pv)
     if isinstance(value, bool) or value not in range(1, len(SLOT_ACTIONS)):
         choices = ", ".join(f"{i} ({name})" for i, name in enumerate(SLOT_ACTIONS) if i)
         raise Rejected(f"write one of {choices}, got {value!r:.40}")
@@ -32,8 +31,3 @@ def slot_action(server: Any, op: Operation, value: Any, slot: int) -> None:
         server.remove(op, str(job_id))
     else:
         server.move(op, json.dumps({"id": job_id, **_MOVES[action]}))
-
-
-def slot_handlers() -> dict[str, Callable[[Any, Operation, Any], None]]:
-    """Control PV name -> handler for every `QUEUE:<n>:ACTION`."""
-    return {f"QUEUE:{n}:ACTION": partial(slot_action, slot=n) for n in range(1, QUEUE_SLOTS + 1)}

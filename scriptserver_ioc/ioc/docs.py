@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .pvtable import ALL_PVS, PV
+from .pvmodel import PV
+from .pvtable import ALL_PVS
 
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "docs" / "pv-reference.md"
 
@@ -30,10 +31,20 @@ def render() -> str:
         "Names are relative to the prefix (default `$(MYPVPREFIX)CS:SCRIPTSERVER:`).",
         "Access group `READONLY` for status PVs, `CONTROL` for control PVs (see `db/*.acf`).",
         "PVs marked *added* extend the contract in `pv-interface.md`; all others are in it.",
+        "A status PV is rebuilt when the core reports one of its topics (`core/topics.py`);",
+        "a control write is decided by its handler (`core.server.CONTROL_HANDLERS`).",
         "",
     ]
-    for title, control in (("Status PVs", False), ("Control PVs", True)):
-        lines += [f"## {title}", "", "| PV | type | group | description |", "|---|---|---|---|"]
+    for title, control, column in (
+        ("Status PVs", False, "refreshed on (core topics)"),
+        ("Control PVs", True, "handler (core)"),
+    ):
+        lines += [
+            f"## {title}",
+            "",
+            f"| PV | type | group | description | {column} |",
+            "|---|---|---|---|---|",
+        ]
         for pv in sorted((p for p in ALL_PVS if p.control == control), key=lambda p: p.name):
             notes = []
             if pv.json:
@@ -44,7 +55,12 @@ def render() -> str:
                 notes.append("*added*")
             extra = f" ({'; '.join(notes)})" if notes else ""
             group = "CONTROL" if pv.control else "READONLY"
-            lines.append(f"| `{pv.name}` | {_type(pv)} | {group} | {pv.description}{extra} |")
+            wiring = f"`{pv.handler}`" if control else ", ".join(pv.topics)
+            if control and pv.topics:
+                wiring += f"; read back on {', '.join(pv.topics)}"
+            lines.append(
+                f"| `{pv.name}` | {_type(pv)} | {group} | {pv.description}{extra} | {wiring} |"
+            )
         lines.append("")
     return "\n".join(lines + CA_CONVERSIONS)
 

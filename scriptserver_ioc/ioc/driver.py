@@ -23,8 +23,9 @@ from ..core.specs import Rejected
 from . import pvtable
 from .encoding import decode_write
 from .publisher import Publisher
+from .pvmodel import check_control_handlers
 
-pvtable.check_control_handlers(CONTROL_HANDLERS, pvtable.CONTROL_PVS)
+check_control_handlers(pvtable.ALL_PVS, CONTROL_HANDLERS)
 
 log = logging.getLogger(__name__)
 

@@ -2,83 +2,20 @@
 
 The pcaspy database, the access-security groups, the generated PV reference
 (`docs/pv-reference.md`) and the client's names all come from `PVS`. Names are relative to
-the prefix. `:ZHEX` twins of JSON PVs are generated from the `json` flag.
+the prefix. `:ZHEX` twins of JSON PVs are generated from the `json` flag. Beside each PV:
+the handler of a control PV (a key of `core.server.CONTROL_HANDLERS`), and the builder
+(`ioc/builders.py`) and topics (`core/topics.py`) of a published PV; `ioc/pvmodel.py`
+checks both at import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import pvnames
-from ..core import limits
 from ..core.jobs import FINISHED_STATE_NAMES
 from ..core.state import RUN_STATE_NAMES
-
-READONLY = "READONLY"
-CONTROL = "CONTROL"
-
-MAX_WRITE_COUNT = limits.MAX_WRITE_BYTES + 1
-"""Char count of the text control PVs (the write bound plus the terminating NUL)."""
-
-MAX_ARRAY_BYTES = 40_000_000
-"""`EPICS_CA_MAX_ARRAY_BYTES` the server sets for itself: above the largest char count."""
-
-
-@dataclass(frozen=True)
-class PV:
-    """One process variable.
-
-    Attributes:
-        name: name after the prefix.
-        type: pcaspy type: `char`, `int`, `float`, `enum` or `string`.
-        description: one line for the PV reference.
-        count: element count of a char waveform.
-        enums: enum strings.
-        states: alarm severity per enum state (pcaspy `Severity` values).
-        unit: engineering unit.
-        prec: display precision.
-        control: True for PVs clients write (group CONTROL); False for status (READONLY).
-        json: True if the value is JSON; a `:ZHEX` twin is generated.
-        asyn: True if a put with callback completes later than the write returns.
-        added: True for PVs that extend the contract (listed as additions in the reference).
-    """
-
-    name: str
-    type: str
-    description: str
-    count: int = 1
-    enums: tuple[str, ...] = ()
-    states: tuple[int, ...] = ()
-    unit: str = ""
-    prec: int = 0
-    control: bool = False
-    json: bool = False
-    asyn: bool = False
-    added: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def pcaspy_entry(self) -> dict[str, Any]:
-        """The pcaspy database entry for this PV."""
-        entry: dict[str, Any] = {"type": self.type, "asg": CONTROL if self.control else READONLY}
-        if self.type == "char":
-            entry["count"] = self.count
-            entry["value"] = [0]
-        if self.enums:
-            entry["enums"] = list(self.enums)
-        if self.states:
-            entry["states"] = list(self.states)
-        if self.unit:
-            entry["unit"] = self.unit
-        if self.prec:
-            entry["prec"] = self.prec
-        if self.asyn:
-            entry["asyn"] = True
-        if self.type == "float":
-            entry["value"] = -1.0
-        entry.update(self.extra)
-        return entry
-
+from .pvmodel import MAX_WRITE_COUNT, PV, zhex_twin
 
 MB = 1_000_000
 _MINOR, _MAJOR = 1, 2
@@ -88,8 +25,37 @@ LAST_STATE_ENUMS = (*FINISHED_STATE_NAMES, "NONE")
 LAST_STATE_NONE = LAST_STATE_ENUMS.index("NONE")
 
 
-def _json(name: str, description: str, count: int, added: bool = False) -> PV:
-    return PV(name, "char", description, count=count, json=True, added=added)
+def _published(builder: str, *topics: str) -> dict[str, Any]:
+    """A published PV's builder and the topics that rebuild it."""
+    return {"builder": builder, "topics": topics}
+
+
+# builder and topics of the published PVs; the builders are in `ioc/builders.py`, the
+# topics in `core/topics.py`
+STATE_ = _published("state", "state", "settings")
+STATUS = _published(
+    "status", "queue", "current", "state", "settings", "history", "commands", "status", "tick"
+)
+COUNTS = _published("counts", "queue", "current", "progress", "tick")
+QUEUE_JSON = _published("queue_json", "queue")
+CUR_JSON = _published("current_json", "current", "line", "progress")
+SCALARS = _published("current_scalars", "current", "line", "progress", "state", "tick")
+SCRIPT = _published("script", "script")
+OUTPUT = _published("output", "output")
+HIST_JSON = _published("history_json", "history")
+LAST = _published("last", "history", "last")
+CMD_JSON = _published("commands_json", "commands")
+CMD_COUNTS = _published("commands_counts", "commands")
+REPLIES = _published("replies", "replies")
+LAST_ERROR = _published("last_error", "last_error")
+VERDICT = _published("validate", "validate")
+LOG = _published("log", "log")
+HEARTBEAT = _published("heartbeat", "tick")
+JOB_OUTPUT = _published("job_output", "job_output")
+
+
+def _json(name: str, description: str, count: int, added: bool = False, **kw: Any) -> PV:
+    return PV(name, "char", description, count=count, json=True, added=added, **kw)
 
 
 def _control(name: str, type_: str, description: str, **kw: Any) -> PV:
@@ -100,11 +66,12 @@ def _control(name: str, type_: str, description: str, **kw: Any) -> PV:
 
 PVS: tuple[PV, ...] = (
     # -- state -------------------------------------------------------------------------
-    PV("STATE", "enum", "what the runner is doing", enums=tuple(RUN_STATE_NAMES)),
+    PV("STATE", "enum", "what the runner is doing", enums=tuple(RUN_STATE_NAMES), **STATE_),
     PV(
         "STATE:CODE",
         "int",
         "NICOS status code: -2 idle after failure, -1 idle, 0 running, 1 paused, 2 stopping",
+        **STATE_,
     ),
     _json(
         "STATUS",
@@ -113,21 +80,24 @@ PVS: tuple[PV, ...] = (
         "and unknown (of its queued jobs), done, failed, skipped, running (place of its "
         "running job), running_id, remaining (s) and finish (time of day)",
         65_536,
+        **STATUS,
     ),
     # -- queue -------------------------------------------------------------------------
-    _json("QUEUE", "every queued job record in run order", 16 * MB),
-    PV("QUEUE:COUNT", "int", "number of queued jobs"),
+    _json("QUEUE", "every queued job record in run order", 16 * MB, **QUEUE_JSON),
+    PV("QUEUE:COUNT", "int", "number of queued jobs", **COUNTS),
     PV(
         "QUEUE:ETA",
         "float",
         "seconds until the current and all queued jobs have finished",
         unit="s",
         prec=1,
+        **COUNTS,
     ),
     PV(
         "QUEUE:FINISH",
         "string",
         "that moment as a local time of day ('07:40:12 +1d' on a later day), '-' when idle",
+        **COUNTS,
     ),
     # QUEUE:<n>:* slots are appended below
     # -- current job -------------------------------------------------------------------
@@ -137,24 +107,56 @@ PVS: tuple[PV, ...] = (
         "progress; added: `group` ({name, position, count, text: '3 of 10'}) for a job "
         "with `tags.group`",
         2 * MB,
+        **CUR_JSON,
     ),
-    PV("CURRENT:ID", "int", "id of the current job, 0 when none"),
-    PV("CURRENT:NAME", "string", "name of the current job (first 39 characters)"),
-    PV("CURRENT:NAME:TEXT", "char", "name of the current job in full", count=1024, added=True),
+    PV("CURRENT:ID", "int", "id of the current job, 0 when none", **SCALARS),
+    PV("CURRENT:NAME", "string", "name of the current job (first 39 characters)", **SCALARS),
     PV(
-        "CURRENT:SCRIPT", "char", "source being executed (generated for command jobs)", count=2 * MB
+        "CURRENT:NAME:TEXT",
+        "char",
+        "name of the current job in full",
+        count=1024,
+        added=True,
+        **SCALARS,
     ),
-    PV("CURRENT:LINE", "int", "line of CURRENT:SCRIPT being executed, 0 when unknown"),
-    PV("CURRENT:PROGRESS", "float", "percent done, -1 when unknown", unit="%", prec=1),
-    PV("CURRENT:MESSAGE", "string", "last progress message (first 39 characters)"),
-    PV("CURRENT:MESSAGE:TEXT", "char", "last progress message in full", count=4096, added=True),
-    PV("CURRENT:ELAPSED", "float", "wall time since the job started", unit="s", prec=1),
-    PV("CURRENT:ESTIMATE", "float", "expected total duration, -1 unknown", unit="s", prec=1),
-    PV("CURRENT:REMAINING", "float", "expected time left, -1 unknown", unit="s", prec=1),
-    PV("CURRENT:OUTPUT", "char", "last 16 kB of the job's stdout and stderr", count=65_536),
+    PV(
+        "CURRENT:SCRIPT",
+        "char",
+        "source being executed (generated for command jobs)",
+        count=2 * MB,
+        **SCRIPT,
+    ),
+    PV("CURRENT:LINE", "int", "line of CURRENT:SCRIPT being executed, 0 when unknown", **SCALARS),
+    PV("CURRENT:PROGRESS", "float", "percent done, -1 when unknown", unit="%", prec=1, **SCALARS),
+    PV("CURRENT:MESSAGE", "string", "last progress message (first 39 characters)", **SCALARS),
+    PV(
+        "CURRENT:MESSAGE:TEXT",
+        "char",
+        "last progress message in full",
+        count=4096,
+        added=True,
+        **SCALARS,
+    ),
+    PV("CURRENT:ELAPSED", "float", "wall time since the job started", unit="s", prec=1, **SCALARS),
+    PV(
+        "CURRENT:ESTIMATE",
+        "float",
+        "expected total duration, -1 unknown",
+        unit="s",
+        prec=1,
+        **SCALARS,
+    ),
+    PV("CURRENT:REMAINING", "float", "expected time left, -1 unknown", unit="s", prec=1, **SCALARS),
+    PV(
+        "CURRENT:OUTPUT",
+        "char",
+        "last 16 kB of the job's stdout and stderr",
+        count=65_536,
+        **OUTPUT,
+    ),
     # -- history -----------------------------------------------------------------------
-    _json("HISTORY", "the last 100 finished jobs, newest first", 16 * MB),
-    PV("LAST:ID", "int", "id of the most recently finished job, 0 when none"),
+    _json("HISTORY", "the last 100 finished jobs, newest first", 16 * MB, **HIST_JSON),
+    PV("LAST:ID", "int", "id of the most recently finished job, 0 when none", **LAST),
     PV(
         "LAST:STATE",
         "enum",
@@ -162,37 +164,56 @@ PVS: tuple[PV, ...] = (
         enums=LAST_STATE_ENUMS,
         states=(0, _MAJOR, _MINOR, 0, _MAJOR, 0),
         extra={"value": LAST_STATE_NONE},
+        **LAST,
     ),
-    PV("LAST:ERROR", "string", "its error message (first 39 characters), empty if none"),
-    PV("LAST:ERROR:TEXT", "char", "its error message in full", count=4096, added=True),
+    PV("LAST:ERROR", "string", "its error message (first 39 characters), empty if none", **LAST),
+    PV("LAST:ERROR:TEXT", "char", "its error message in full", count=4096, added=True, **LAST),
     # -- commands ----------------------------------------------------------------------
-    _json("COMMANDS", "the command catalogue", 8 * MB),
-    PV("COMMANDS:COUNT", "int", "number of commands"),
-    PV("COMMANDS:REVISION", "int", "+1 every time the catalogue changes"),
+    _json("COMMANDS", "the command catalogue", 8 * MB, **CMD_JSON),
+    PV("COMMANDS:COUNT", "int", "number of commands", **CMD_COUNTS),
+    PV("COMMANDS:REVISION", "int", "+1 every time the catalogue changes", **CMD_COUNTS),
     _json(
         "COMMANDS:ERRORS",
         "command sources that could not be read: [{file, line, message}]",
         262_144,
+        **CMD_JSON,
     ),
     # -- replies and server ------------------------------------------------------------
-    _json("REPLY", "the last 32 replies to control writes, newest first", 262_144),
-    PV("LAST_ERROR", "string", "message of the most recent rejected write (first 39 chars)"),
+    _json("REPLY", "the last 32 replies to control writes, newest first", 262_144, **REPLIES),
+    PV(
+        "LAST_ERROR",
+        "string",
+        "message of the most recent rejected write (first 39 chars)",
+        **LAST_ERROR,
+    ),
     PV(
         "LAST_ERROR:TEXT",
         "char",
         "message of the most recent rejected write in full",
         count=4096,
         added=True,
+        **LAST_ERROR,
     ),
-    _json("VALIDATE:RESULT", "result of the last VALIDATE write", 4 * MB),
-    PV("LOG", "char", "last 16 kB of the server's event log", count=65_536),
-    PV("SERVER:VERSION", "string", "server version"),
-    PV("SERVER:UPTIME", "float", "seconds since the server started", unit="s", prec=0),
-    PV("SERVER:HEARTBEAT", "int", "+1 every second"),
+    _json("VALIDATE:RESULT", "result of the last VALIDATE write", 4 * MB, **VERDICT),
+    PV("LOG", "char", "last 16 kB of the server's event log", count=65_536, **LOG),
+    PV("SERVER:VERSION", "string", "server version", **HEARTBEAT),
+    PV("SERVER:UPTIME", "float", "seconds since the server started", unit="s", prec=0, **HEARTBEAT),
+    PV("SERVER:HEARTBEAT", "int", "+1 every second", **HEARTBEAT),
     # -- control -----------------------------------------------------------------------
-    _control("QUEUE:ADD", "char", "queue a job spec, a batch (JSON array) or call text", asyn=True),
-    _control("QUEUE:REMOVE", "char", "delete queued jobs: id, [ids] or all"),
-    _control("QUEUE:MOVE", "char", 'reorder: {"id", "to"|"before"|"after"|"by"} or {"order"}'),
+    _control(
+        "QUEUE:ADD",
+        "char",
+        "queue a job spec, a batch (JSON array) or call text",
+        asyn=True,
+        handler="add",
+    ),
+    _control("QUEUE:REMOVE", "char", "delete queued jobs: id, [ids] or all", handler="remove"),
+    _control(
+        "QUEUE:MOVE",
+        "char",
+        'reorder: {"id", "to"|"before"|"after"|"by"} or {"order"}',
+        handler="move",
+    ),
     _control(
         "QUEUE:UPDATE",
         "char",
@@ -201,23 +222,41 @@ PVS: tuple[PV, ...] = (
         "end of the current top-level statement must not change); the job record's `edits` "
         "keeps each replaced text",
         asyn=True,
+        handler="update",
     ),
-    _control("QUEUE:REPEAT", "char", 'insert copies after a queued job: id or {"id", "times"}'),
-    _control("QUEUE:RERUN", "char", 'queue a copy of a finished job: id or {"id", ...}', asyn=True),
-    _control("QUEUE:SKIP", "char", "skip a queued job, or end the current one and go on"),
-    _control("QUEUE:CLEAR", "int", "1: delete every queued job"),
+    _control(
+        "QUEUE:REPEAT",
+        "char",
+        'insert copies after a queued job: id or {"id", "times"}',
+        handler="repeat",
+    ),
+    _control(
+        "QUEUE:RERUN",
+        "char",
+        'queue a copy of a finished job: id or {"id", ...}',
+        asyn=True,
+        handler="rerun",
+    ),
+    _control(
+        "QUEUE:SKIP", "char", "skip a queued job, or end the current one and go on", handler="skip"
+    ),
+    _control("QUEUE:CLEAR", "int", "1: delete every queued job", handler="clear"),
     _control(
         "QUEUE:HOLD",
         "enum",
         "RUN, or HOLD: finish the current job and start no new one",
         enums=pvnames.HOLD_MODES,
         states=(0, _MINOR),
+        handler="set_hold",
+        **STATE_,
     ),
     _control(
         "QUEUE:ON_ERROR",
         "enum",
         "after a failed job: HOLD the queue or CONTINUE",
         enums=pvnames.ON_ERROR_MODES,
+        handler="set_on_error",
+        **STATE_,
     ),
     _control(
         "QUEUE:ON_INVALID",
@@ -225,54 +264,74 @@ PVS: tuple[PV, ...] = (
         "before a job whose pre-flight (background dry run) fails: HOLD the queue or RUN it",
         enums=pvnames.ON_INVALID_MODES,
         added=True,
+        handler="set_on_invalid",
+        **STATE_,
     ),
     _control(
         "PAUSE",
         "enum",
         "DEFERRED: at the next pause point; IMMEDIATE: suspend now",
         enums=pvnames.PAUSE_MODES,
+        handler="pause",
     ),
-    _control("RESUME", "int", "1: continue a paused job"),
+    _control("RESUME", "int", "1: continue a paused job", handler="resume"),
     _control(
         "ABORT",
         "enum",
         "SOFT: exception at the next pause point, escalating; KILL: now",
         enums=pvnames.ABORT_MODES,
+        handler="abort",
     ),
-    _control("STOP", "int", "1: abort the current job and empty the queue"),
+    _control("STOP", "int", "1: abort the current job and empty the queue", handler="stop"),
     _control(
         "VALIDATE",
         "char",
         'check a job without queueing; {"dry_run": true} simulates it',
         asyn=True,
+        handler="validate",
     ),
-    _control("COMMANDS:RELOAD", "int", "1: re-read the command sources now", asyn=True),
+    _control(
+        "COMMANDS:RELOAD",
+        "int",
+        "1: re-read the command sources now",
+        asyn=True,
+        handler="reload_commands",
+    ),
     _control(
         "JOB:OUTPUT:SELECT",
         "int",
         "a job id: JOB:OUTPUT gets the tail of that job's output log",
         added=True,
+        handler="select_output",
     ),
-    PV("JOB:OUTPUT:ID", "int", "id of the job whose output JOB:OUTPUT holds, 0 none", added=True),
+    PV(
+        "JOB:OUTPUT:ID",
+        "int",
+        "id of the job whose output JOB:OUTPUT holds, 0 none",
+        added=True,
+        **JOB_OUTPUT,
+    ),
     PV(
         "JOB:OUTPUT",
         "char",
         "last 16 kB of the output of the job selected with JOB:OUTPUT:SELECT",
         count=65_536,
         added=True,
+        **JOB_OUTPUT,
     ),
 ) + tuple(
     pv
     for n in range(1, pvnames.QUEUE_SLOTS + 1)
     for pv in (
-        PV(f"QUEUE:{n}:ID", "int", f"id of queued job {n} (0 when absent)"),
-        PV(f"QUEUE:{n}:NAME", "string", f"name of queued job {n} (first 39 characters)"),
+        PV(f"QUEUE:{n}:ID", "int", f"id of queued job {n} (0 when absent)", **COUNTS),
+        PV(f"QUEUE:{n}:NAME", "string", f"name of queued job {n} (first 39 characters)", **COUNTS),
         PV(
             f"QUEUE:{n}:ESTIMATE",
             "float",
             f"estimate of queued job {n}, -1 unknown",
             unit="s",
             prec=1,
+            **COUNTS,
         ),
         _control(
             f"QUEUE:{n}:ACTION",
@@ -280,18 +339,21 @@ PVS: tuple[PV, ...] = (
             f"UP, DOWN, TOP or REMOVE the job now in queue slot {n} (for screens)",
             enums=pvnames.SLOT_ACTIONS,
             added=True,
+            handler="slot_action",
         ),
         PV(
             f"HISTORY:{n}:ID",
             "int",
             f"id of finished job {n}, newest first (0 when none)",
             added=True,
+            **LAST,
         ),
         PV(
             f"HISTORY:{n}:NAME",
             "string",
             f"name of finished job {n} (first 39 characters)",
             added=True,
+            **LAST,
         ),
         PV(
             f"HISTORY:{n}:STATE",
@@ -300,26 +362,17 @@ PVS: tuple[PV, ...] = (
             enums=pvnames.LAST_STATES,
             added=True,
             extra={"value": len(pvnames.LAST_STATES) - 1},
+            **LAST,
         ),
         PV(
             f"HISTORY:{n}:ERROR",
             "string",
             f"error of finished job {n}: type, line, message (first 39 characters)",
             added=True,
+            **LAST,
         ),
     )
 )
-
-
-def zhex_twin(pv: PV) -> PV:
-    """The `:ZHEX` twin of a JSON PV: zlib-compressed, hex-encoded JSON."""
-    return PV(
-        f"{pv.name}:ZHEX",
-        "char",
-        f"{pv.name} as zlib-compressed hex (IBEX format)",
-        count=2 * pv.count,
-        added=pv.added,
-    )
 
 
 ALL_PVS: tuple[PV, ...] = PVS + tuple(zhex_twin(pv) for pv in PVS if pv.json)
@@ -334,20 +387,5 @@ def pvdb() -> dict[str, dict[str, Any]]:
     return {pv.name: pv.pcaspy_entry() for pv in ALL_PVS}
 
 
-def check_control_handlers(handlers: dict[str, Any], control_pvs: tuple[str, ...]) -> None:
-    """Every control PV has exactly one handler and every handler a control PV.
-
-    Called when the driver is imported, against `core.server.CONTROL_HANDLERS` (as NICOS
-    checks its command table at start), so a PV added without a handler, or a handler
-    left after its PV was removed, stops the IOC before it serves anything.
-
-    Raises:
-        ImportError: naming the PVs without a handler and the handlers without a PV.
-    """
-    missing = sorted(set(control_pvs) - set(handlers))
-    orphans = sorted(set(handlers) - set(control_pvs))
-    if missing or orphans:
-        raise ImportError(
-            f"PV table and control handlers disagree: no handler for {missing or 'none'}; "
-            f"no control PV for handlers {orphans or 'none'}"
-        )
+CONTROL_ROUTES: dict[str, str] = {pv.name: pv.handler for pv in ALL_PVS if pv.control}
+"""Control PV -> the key of its handler (give it to `core.server.ScriptServer`)."""

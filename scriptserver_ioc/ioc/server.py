@@ -15,6 +15,7 @@ from typing import Any
 from ..config import ConfigError, Settings
 from . import pvtable
 from .acf import check_acf
+from .pvmodel import MAX_ARRAY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ LOOP_TIMEOUT = 0.05
 def configure_epics_environment(settings: Settings) -> int:
     """Set the EPICS variables the server needs before pcaspy starts; returns the port."""
     current = int(os.environ.get("EPICS_CA_MAX_ARRAY_BYTES", "0") or 0)
-    if current < pvtable.MAX_ARRAY_BYTES:
-        os.environ["EPICS_CA_MAX_ARRAY_BYTES"] = str(pvtable.MAX_ARRAY_BYTES)
+    if current < MAX_ARRAY_BYTES:
+        os.environ["EPICS_CA_MAX_ARRAY_BYTES"] = str(MAX_ARRAY_BYTES)
     if settings.port is not None:
         os.environ["EPICS_CAS_SERVER_PORT"] = str(settings.port)
     for name in ("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"):

@@ -1,0 +1,32 @@
+"""The topics the core reports to its listeners after a change.
+
+A listener (the IOC's publisher, the NICOS bridge) hears the set of topics that changed and
+rebuilds what depends on them; the PV table (`ioc/pvtable.py`) names, beside each published
+PV, the topics that refresh it, and the publisher checks at import that both agree.
+"""
+
+from __future__ import annotations
+
+TOPICS: frozenset[str] = frozenset(
+    {
+        "queue",  # the queued jobs: order, records, estimates
+        "current",  # which job runs, its record
+        "line",  # the line the current job executes
+        "progress",  # the current job's progress and message
+        "state",  # the run state (IDLE, RUNNING, ...)
+        "settings",  # hold, on-error and on-invalid modes
+        "history",  # a job finished
+        "last",  # the most recent finished job changed (e.g. its record was completed)
+        "replies",  # a control write was answered
+        "last_error",  # a write was refused
+        "validate",  # VALIDATE:RESULT
+        "output",  # the current job's output tail
+        "script",  # the current job's source
+        "log",  # the server's event log
+        "job_output",  # the job output selected with JOB:OUTPUT:SELECT
+        "commands",  # the command catalogue
+        "status",  # the server summary alone (e.g. the store's error)
+        "tick",  # one second passed (clocks, heartbeat)
+    }
+)
+"""Every topic; `ScriptServer.touch` refuses any other."""

@@ -1,0 +1,226 @@
+"""The publisher's builders: each turns one consistent snapshot of the core into PV values.
+
+A builder is named in the PV table (`pvtable.PV.builder`) beside every PV it sets. It reads
+what it needs of the core under `core.lock`, in one critical section (so, say, `QUEUE:COUNT`
+and `QUEUE:1:ID` come from the same queue), copies it into plain values and releases the
+lock; formatting and JSON encoding happen after, outside the lock. It never takes the
+publisher's lock (the order is: `core.lock` alone, then the publisher's lock alone).
+
+Three builders read no core state under `core.lock`, each for a stated reason: the catalogue
+(`commands_counts`, `commands_json`) swaps immutable snapshots and needs no lock, and the
+heartbeat reads the publisher's own counter and the core's start time, which never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from ..core.job_output import selected_output
+from ..core.jobs import FINISHED_STATE_NAMES
+from ..pvnames import LAST_STATES, QUEUE_SLOTS
+from ..validate.estimates import queue_finish
+from .encoding import to_json, zhex
+from .pvtable import BY_NAME, LAST_STATE_NONE
+
+log = logging.getLogger(__name__)
+
+Builder = Callable[[Any], dict[str, Any]]
+"""`builder(publisher)` -> {PV name: value}."""
+
+
+def _fit_list(items: list[str], count: int) -> str:
+    """A JSON array of as many leading items as fit in a char PV of `count`."""
+    text = "[" + ",".join(items) + "]"
+    while len(text) >= count and items:
+        items = items[: len(items) * 9 // 10]
+        text = "[" + ",".join(items) + "]"
+        log.warning("list cut to %d entries to fit %d bytes", len(items), count)
+    return text
+
+
+def _or_unknown(value: float | None) -> float:
+    return -1.0 if value is None else float(value)
+
+
+def _counts(p: Any) -> dict[str, Any]:
+    core = p.core
+    with core.lock:
+        count = len(core.queue)
+        slots = core.queue_slots()
+        eta, finish, idle = core.queue_eta(), core.finish_eta(), core.nothing_to_run()
+    values: dict[str, Any] = {"QUEUE:COUNT": count}
+    for n, (job_id, name, estimate) in enumerate(slots, start=1):
+        values[f"QUEUE:{n}:ID"] = job_id
+        values[f"QUEUE:{n}:NAME"] = name
+        values[f"QUEUE:{n}:ESTIMATE"] = estimate
+    values["QUEUE:ETA"] = eta
+    values["QUEUE:FINISH"] = queue_finish(finish, idle=idle)
+    return values
+
+
+def _state(p: Any) -> dict[str, Any]:
+    core = p.core
+    with core.lock:
+        return {
+            "STATE": list(type(core.run_state)).index(core.run_state),
+            "STATE:CODE": core.state_code(),
+            "QUEUE:HOLD": int(core.hold),
+            "QUEUE:ON_ERROR": 0 if core.on_error_hold else 1,
+            "QUEUE:ON_INVALID": 0 if core.on_invalid_hold else 1,
+        }
+
+
+_NO_CURRENT = {
+    "CURRENT:ID": 0,
+    "CURRENT:NAME": "",
+    "CURRENT:NAME:TEXT": "",
+    "CURRENT:LINE": 0,
+    "CURRENT:PROGRESS": -1.0,
+    "CURRENT:MESSAGE": "",
+    "CURRENT:MESSAGE:TEXT": "",
+    "CURRENT:ELAPSED": 0.0,
+    "CURRENT:ESTIMATE": -1.0,
+    "CURRENT:REMAINING": -1.0,
+}
+
+
+def _current_scalars(p: Any) -> dict[str, Any]:
+    core = p.core
+    with core.lock:
+        job = core.current
+        if job is None:
+            return dict(_NO_CURRENT)
+        return {
+            "CURRENT:ID": job.id,
+            "CURRENT:NAME": job.name,
+            "CURRENT:NAME:TEXT": job.name,
+            "CURRENT:LINE": job.line or 0,
+            "CURRENT:PROGRESS": _or_unknown(core.progress()),
+            "CURRENT:MESSAGE": job.message,
+            "CURRENT:MESSAGE:TEXT": job.message,
+            "CURRENT:ELAPSED": core.elapsed() or 0.0,
+            "CURRENT:ESTIMATE": _or_unknown(job.estimate),
+            "CURRENT:REMAINING": _or_unknown(core.remaining()),
+        }
+
+
+def _brief_error(error: dict[str, Any] | None, with_line: bool) -> str:
+    if not error:
+        return ""
+    line = f" line {error['line']}" if with_line and error.get("line") else ""
+    return f"{error.get('type')}{line}: {error.get('message')}"
+
+
+def _last(p: Any) -> dict[str, Any]:
+    core = p.core
+    with core.lock:  # finished jobs' records may still be completed: copy what is shown
+        recent = [
+            (job.id, job.name, job.state.value, dict(job.error or {}))
+            for _, job in zip(range(QUEUE_SLOTS), core.history)
+        ]
+    values: dict[str, Any] = {}
+    for n in range(1, QUEUE_SLOTS + 1):
+        job_id, name, state, error = recent[n - 1] if n <= len(recent) else (0, "", "", {})
+        values[f"HISTORY:{n}:ID"] = job_id
+        values[f"HISTORY:{n}:NAME"] = name
+        values[f"HISTORY:{n}:STATE"] = LAST_STATES.index(state) if state else LAST_STATE_NONE
+        values[f"HISTORY:{n}:ERROR"] = _brief_error(error, with_line=True)
+    if not recent:
+        none = {"LAST:ID": 0, "LAST:STATE": LAST_STATE_NONE, "LAST:ERROR": ""}
+        return {**none, "LAST:ERROR:TEXT": "", **values}
+    job_id, _, state, error = recent[0]
+    text = _brief_error(error, with_line=False)
+    last = {"LAST:ID": job_id, "LAST:STATE": FINISHED_STATE_NAMES.index(state)}
+    return {**last, "LAST:ERROR": text, "LAST:ERROR:TEXT": text, **values}
+
+
+def _heartbeat(p: Any) -> dict[str, Any]:
+    # the publisher's own counter (heartbeat thread) and a start time that never changes
+    return {
+        "SERVER:HEARTBEAT": p.heartbeat,
+        "SERVER:VERSION": __version__,
+        "SERVER:UPTIME": time.time() - p.core.started_at,
+    }
+
+
+def _commands_counts(p: Any) -> dict[str, Any]:
+    catalogue = p.core.catalogue  # immutable snapshots swapped in: no lock needed
+    return {"COMMANDS:COUNT": len(catalogue.names()), "COMMANDS:REVISION": catalogue.revision}
+
+
+def _under_core_lock(p: Any, read: Callable[[Any], Any]) -> Any:
+    with p.core.lock:
+        return read(p.core)
+
+
+def _history_json(p: Any) -> dict[str, str]:
+    texts = _under_core_lock(p, lambda core: [job.json_text() for job in core.history])
+    return {"HISTORY": _fit_list(texts, BY_NAME["HISTORY"].count)}
+
+
+def _queue_json(p: Any) -> dict[str, str]:
+    texts = _under_core_lock(p, lambda core: [job.json_text() for job in core.queue])
+    return {"QUEUE": "[" + ",".join(texts) + "]"}
+
+
+def _commands_json(p: Any) -> dict[str, str]:
+    catalogue = p.core.catalogue  # immutable snapshots swapped in: no lock needed
+    return {
+        "COMMANDS": to_json(catalogue.to_json()),
+        "COMMANDS:ERRORS": to_json(catalogue.errors),
+    }
+
+
+def _encoded(name: str, read: Callable[[Any], Any]) -> Builder:
+    """A builder of one JSON PV: `read(core)` under the lock, encoded after."""
+    return lambda p: {name: to_json(_under_core_lock(p, read))}
+
+
+JSON_BUILDERS: dict[str, Builder] = {
+    "replies": _encoded("REPLY", lambda core: core.replies_list()),
+    # a new result dict is assigned for every change, never changed in place
+    "validate": _encoded("VALIDATE:RESULT", lambda core: core.validate_result),
+    "queue_json": _queue_json,
+    "history_json": _history_json,
+    "commands_json": _commands_json,
+    "current_json": _encoded("CURRENT", lambda core: core.current_record()),
+    "status": _encoded("STATUS", lambda core: core.status()),
+}
+"""Builders of JSON PVs; each also has a `<name>_zhex` twin built from the same texts."""
+
+
+def _plain(group: str) -> Builder:
+    return lambda p: p.json_texts(group)
+
+
+def _zhex_of(group: str) -> Builder:
+    return lambda p: {f"{name}:ZHEX": zhex(text) for name, text in p.json_texts(group).items()}
+
+
+def _copied(names: tuple[str, ...], read: Callable[[Any], tuple]) -> Builder:
+    """A builder of PVs whose values `read(core)` returns under the lock, in order."""
+    return lambda p: dict(zip(names, _under_core_lock(p, read)))
+
+
+BUILDERS: dict[str, Builder] = {
+    "counts": _counts,
+    "state": _state,
+    "current_scalars": _current_scalars,
+    "last": _last,
+    "heartbeat": _heartbeat,
+    "commands_counts": _commands_counts,
+    "last_error": _copied(
+        ("LAST_ERROR", "LAST_ERROR:TEXT"), lambda core: (core.last_error, core.last_error)
+    ),
+    "script": _copied(("CURRENT:SCRIPT",), lambda core: (core.current_source,)),
+    "output": _copied(("CURRENT:OUTPUT",), lambda core: (core.output_tail,)),
+    "log": _copied(("LOG",), lambda core: (core.log_text(),)),
+    "job_output": _copied(("JOB:OUTPUT:ID", "JOB:OUTPUT"), selected_output),
+    **{group: _plain(group) for group in JSON_BUILDERS},
+    **{f"{group}_zhex": _zhex_of(group) for group in JSON_BUILDERS},
+}
+"""Builder name (as in the PV table) -> builder."""
