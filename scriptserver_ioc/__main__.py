@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 from .config import ConfigError, parse_settings
+
+SERVER_PACKAGES = ("pcaspy", "psutil", "docstring_parser")
+"""What the server needs beyond the client's packages (setup.cfg's `ioc` extra)."""
+
+
+def missing_server_packages() -> list[str]:
+    """The server's packages that cannot be imported here (a console-only install)."""
+    missing = []
+    for name in SERVER_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = parse_settings(argv)
+        missing = missing_server_packages()
+        if missing:
+            raise ConfigError(
+                f"the server needs {', '.join(missing)}, not installed here (an install for "
+                "the console tool only); install the server with: "
+                'pip install "scriptserver_ioc[ioc]"'
+            )
         from .ioc.server import run
 
         return run(settings)
