@@ -12,6 +12,7 @@ always current.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -63,27 +64,36 @@ DEFERRED_INTERVALS: dict[str, float] = {
 class Publisher:
     """Turns core state into PV values.
 
-    Threads: the server thread (`changed` after its own writes, `flush_for_read`), the
-    core's worker and the runner's threads (`changed`), the publishing thread (`_run`:
-    deferred builds and `call_soon` callbacks) and the heartbeat thread (`_beat`).
+    Threads: the server thread (`changed` after its own writes, `flush_for_read`, `drain`),
+    the core's worker and the runner's threads (`changed`), the publishing thread (`_run`:
+    deferred builds) and the heartbeat thread (`_beat`).
 
-    Locks, never one inside the other:
+    pcaspy is called from the server thread only. The server thread runs `Driver.read`
+    and `Driver.write` holding pcas's own mutex, and `updatePV` from another thread waits
+    for that mutex: a thread posting while holding a lock the server thread then wants
+    deadlocks both (seen: a read waiting for the driver's lock held by a runner thread
+    inside `updatePV`). So other threads put values and callbacks in `_outbox` and kick the
+    loop, which runs `drain` after every `process()`; the server thread drains before it
+    posts anything itself, so values keep their order.
+
+    Locks, never one inside the other, none held while calling pcaspy from another thread
+    (no thread but the server's calls it):
         `core.lock`: taken by each builder alone, to copy one consistent snapshot
             (`ioc/builders.py`); released before anything is posted.
-        `lock` (the driver's): pcaspy's parameters (`setParam`, `updatePV`, `getParam`)
-            and this object's shared state: `_published`, `_versions`, `_json_cache`,
-            `_pending`, `_last_build` and `_soon`.
+        `lock` (the driver's): this object's shared state (`_versions`, `_json_cache`,
+            `_pending`, `_last_build`) and, on the server thread, pcaspy's parameters.
         `_immediate_lock`: builds and posts of the small groups, so an older snapshot
             never overwrites a newer one; `_build_locks[group]`: the same for each deferred
             group. Both are taken before `lock` and never inside it.
-    `heartbeat` is written only by the heartbeat thread; `server_thread` and `_threads`
-    only by `start`, before the threads run.
+    `_outbox` is a deque (appends and pops are atomic); `_published` is the server
+    thread's only. `heartbeat` is written only by the heartbeat thread; `server_thread`
+    and `_threads` only by `start`, before the threads run.
 
     Args:
         driver: the pcaspy Driver (setParam, updatePVs).
         core: the `core.ScriptServer`.
         lock: the lock around every setParam/updatePVs.
-        after_update: called after updatePVs from a thread other than the server's (the kick).
+        after_update: wakes the server loop after another thread queued values (the kick).
     """
 
     def __init__(
@@ -104,7 +114,7 @@ class Publisher:
         self._immediate_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._soon: list[Callable[[], None]] = []
+        self._outbox: collections.deque[dict[str, Any] | Callable[[], None]] = collections.deque()
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -126,10 +136,27 @@ class Publisher:
             thread.join(timeout=2)
 
     def call_soon(self, callback: Callable[[], None]) -> None:
-        """Run `callback` on the publishing thread (e.g. completing an asynchronous put)."""
-        with self.lock:
-            self._soon.append(callback)
-        self._wake.set()
+        """Run `callback` on the server thread after the values queued before it.
+
+        E.g. completing an asynchronous put (`callbackPV`) after its reply is published.
+        """
+        self._outbox.append(callback)
+        self.after_update()
+
+    def drain(self) -> None:
+        """Post the values and run the callbacks other threads queued (server thread)."""
+        while True:
+            try:
+                item = self._outbox.popleft()
+            except IndexError:
+                return
+            if callable(item):
+                try:
+                    item()
+                except Exception:
+                    log.exception("completing a write failed")
+            else:
+                self._apply(item)
 
     # -- notifications ---------------------------------------------------------------------
 
@@ -199,7 +226,6 @@ class Publisher:
             self._wake.clear()
             now = time.monotonic()
             with self.lock:
-                soon, self._soon = self._soon, []
                 due = {
                     g
                     for g in self._pending
@@ -214,10 +240,6 @@ class Publisher:
                     self.publish_groups(due)
                 except Exception:
                     log.exception("publishing %s failed", sorted(due))
-            for callback in soon:
-                callback()
-            if soon:
-                self.after_update()
             if waiting:
                 self._stopping.wait(0.02)  # the least interval of a pending group
                 self._wake.set()
@@ -244,13 +266,21 @@ class Publisher:
     # -- posting ---------------------------------------------------------------------------
 
     def _post(self, values: dict[str, Any]) -> None:
+        """Post now on the server thread (after what is queued), else queue and kick."""
+        if threading.get_ident() == self.server_thread:
+            self.drain()
+            self._apply(values)
+        else:
+            self._outbox.append(values)
+            self.after_update()
+
+    def _apply(self, values: dict[str, Any]) -> None:
+        """Set and post values (server thread only)."""
         with self.lock:
             for name, value in values.items():
                 self._set(name, value)
             for name in values:
                 self.driver.updatePV(name)
-        if threading.get_ident() != self.server_thread:
-            self.after_update()
 
     def _set(self, name: str, value: Any) -> None:
         """Set one parameter if it changed (`lock` held)."""

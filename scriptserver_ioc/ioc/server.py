@@ -133,6 +133,7 @@ def run(settings: Settings) -> int:
         log.info("serving %d PVs under %s on port %d", len(pvtable.ALL_PVS), settings.prefix, port)
         while not stopping.is_set():
             server.process(LOOP_TIMEOUT)
+            driver.publisher.drain()  # what other threads published (pcaspy: this thread only)
     finally:
         log.info("shutting down; a running job keeps running and is adopted at the next start")
         if driver is not None:
