@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lint and run every test (unit and system). Creates .venv and installs the package with
-# the server (`ioc` extra) and its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS
+# its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS
 # bridge, matplotlib for `scriptserver queue --png`) on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[ioc,test,genie,nicos,plot]"
+.venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot]"
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -14,7 +14,7 @@ if errorlevel 1 (
     echo Installing scriptserver_ioc and its dependencies into .venv, a minute or two
     echo ^(full log: .venv\install.log^) ...
     .venv\Scripts\python.exe -m pip install --quiet --disable-pip-version-check --upgrade pip > .venv\install.log 2>&1
-    .venv\Scripts\python.exe -m pip install --disable-pip-version-check -e ".[ioc]" >> .venv\install.log 2>&1
+    .venv\Scripts\python.exe -m pip install --disable-pip-version-check -e . >> .venv\install.log 2>&1
     if errorlevel 1 (
         echo Installing failed; see .venv\install.log
         exit /b 1

@@ -15,7 +15,7 @@ if ! .venv/bin/python -c "import scriptserver_ioc, pcaspy, psutil, docstring_par
     echo "Installing scriptserver_ioc and its dependencies into .venv (log: .venv/install.log) ..."
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip \
         > .venv/install.log 2>&1
-    .venv/bin/python -m pip install --disable-pip-version-check -e ".[ioc]" 2>&1 \
+    .venv/bin/python -m pip install --disable-pip-version-check -e . 2>&1 \
         | tee -a .venv/install.log \
         | { grep --line-buffered -E '^(Collecting|Processing|Successfully installed)' \
             | sed -u -E -e 's#^Collecting ([^ <>=!~;]+).*#  \1#' \

@@ -9,7 +9,7 @@ import sys
 from .config import ConfigError, parse_settings
 
 SERVER_PACKAGES = ("pcaspy", "psutil", "docstring_parser")
-"""What the server needs beyond the client's packages (setup.cfg's `ioc` extra)."""
+"""What the server needs beyond the client's packages (setup.cfg's install_requires)."""
 
 
 def missing_server_packages() -> list[str]:
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise ConfigError(
                 f"the server needs {', '.join(missing)}, not installed here (an install for "
-                "the console tool only); install the server with: "
-                'pip install "scriptserver_ioc[ioc]"'
+                "the console tool only); install the server with its dependencies: "
+                "pip install scriptserver_ioc"
             )
         from .ioc.server import run
 

@@ -3,8 +3,9 @@
 Walks every import statement of `scriptserver_ioc.client` (module level and inside
 functions, so a lazy import is caught before a user's console ever runs it), following
 imports into the rest of `scriptserver_ioc`, and checks that the third-party packages it
-reaches are declared for a console-only install (setup.cfg `install_requires`, or the
-`plot` extra for matplotlib).
+reaches are declared (setup.cfg `install_requires`, or the `plot` extra for matplotlib)
+and are exactly what the README's console-only install line (`pip install --no-deps ...`)
+installs.
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def test_GIVEN_client_package_WHEN_third_party_imports_listed_THEN_each_declared
     extras = config["options.extras_require"]
     assert {"pyepics", "numpy", "rich"} <= required
     assert "matplotlib" in _names(extras["plot"])
-    assert "pcaspy" not in required and "pcaspy" in _names(extras["ioc"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = re.findall(r"`pip install --no-deps scriptserver_ioc ([^`]*)`", readme)
+    console_only = set(line.split())
+    assert console_only == {DISTRIBUTIONS[m] for m in third} - {"matplotlib"}
+    assert "pcaspy" in required and not console_only & {"pcaspy", "psutil"}
 
 
 def test_GIVEN_a_server_module_imported_inside_a_function_WHEN_walked_THEN_found(tmp_path):
