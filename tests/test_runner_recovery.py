@@ -390,3 +390,25 @@ def test_GIVEN_job_whose_disk_fills_WHEN_it_ends_THEN_its_script_decides_the_sta
     assert "cannot write its result file" in finished["log_error"]
     assert log_text(entry) == "before the disk filled\n"
     assert not list(Path(entry["log_path"]).parent.glob("*.tmp"))  # nothing half-written
+
+
+def test_GIVEN_server_gone_before_run_reached_job_WHEN_adopted_THEN_interrupted_not_stuck(
+    make_runner,
+):
+    """A cold-started job whose ``run`` was still in the outbox when its server went: its
+    handle file says where it is, but it never ran. Adopted, it must end INTERRUPTED, not
+    wait for a ``run`` that never comes (the job would stay RUNNING for ever)."""
+    first, first_events = make_runner()
+    entry = launch(make_runner.data_dir, 12, "print('must not run')\n")
+    first.start(entry)
+    first.close()  # at once: the new process has not connected, `run` is never sent
+    pid = first_events.wait(12, "started")["pid"]
+
+    second, events = make_runner()
+    second.adopt(12, {"launched": "2026-12-01T08:00:00+00:00"}, entry["log_path"])
+
+    finished = events.wait(12, "finished", timeout=40)
+    assert finished["state"] == "INTERRUPTED", finished
+    assert "did not run" in finished["error"]["message"]
+    assert "must not run" not in log_text(entry)
+    wait_until(lambda: process_gone(pid))

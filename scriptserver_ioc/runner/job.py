@@ -73,6 +73,8 @@ class JobProcess:
         self.exited = threading.Event()
         self.exit_code: int | None = None
         self.finished = False
+        self.never_ran = False
+        """Adopted, but it never got its ``run``: told to exit, its end is INTERRUPTED."""
         self.detached = False
         self.wake = threading.Event()
         self.known_children: list[psutil.Process] = []

@@ -318,6 +318,9 @@ class JobRunner(WarmSpares, ProcessWatching):
                     return {"type": "exit"}, None  # a spare or unstarted job of a dead server
                 self._parked[key] = conn  # a job of a previous server, until core adopts it
                 return {"type": "welcome"}, None
+            if jp.popen is None and state.get("phase") not in ("running", "finished"):
+                jp.never_ran = True  # adopted, but its `run` went down with the old server
+                return {"type": "exit"}, None
             commands = self._last_commands if jp.job_id is None else None
         return {"type": "welcome", "commands": commands}, lambda: jp.connected(conn, hello)
 

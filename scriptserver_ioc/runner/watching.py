@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import process
 from .handles import remove_handle
 from .job import JobProcess
-from .outcome import finished_event, read_result
+from .outcome import finished_event, interrupted_event, read_result
 
 if TYPE_CHECKING:
     from .events import EventDispatcher
@@ -128,6 +128,9 @@ class ProcessWatching:
         event = finished_event(
             result, jp.exit_code, jp.abort_requested, jp.popen is None, jp.last_line
         )
+        if jp.never_ran:
+            why = "the server stopped before its process was told to run it; it did not run"
+            event = interrupted_event(jp.job_id, why)
         text = getattr(jp, "tail", None)
         text = text.poll() if text is not None else None
         if text is not None:
