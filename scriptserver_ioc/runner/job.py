@@ -37,6 +37,11 @@ class JobProcess:
         key: the random identity passed to the launcher (``--key``), sent back in ``hello``.
         sink: where events go (``EventDispatcher.emit``).
         on_running: called (on a channel thread) when the job's code is about to run.
+
+    Threading: `lock` guards the pause and abort flags (`suspended`, `pause_pending`,
+    `paused`, `abort_requested`), the connection and its outbox, and event emission. The
+    channel thread changes them under it; the runner takes it inside its own lock
+    (runner lock first, then this one), never the other way round.
     """
 
     def __init__(self, key: str, sink: Sink, on_running: Callable[[JobProcess], None]) -> None:

@@ -120,30 +120,31 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._current
             if jp is None:
                 return "no job is running"
-            if jp.abort_requested:
-                return f"job {jp.job_id} is being aborted"
-            if jp.exited.is_set():
-                return f"job {jp.job_id} has ended"
-            if jp.suspended or jp.paused:
-                return f"job {jp.job_id} is already paused"
-            if immediate:
-                process.suspend_tree(jp.proc, jp.pgid)
-                jp.suspended = True
-                jp.emit({"type": "paused", "line": jp.last_line, "immediate": True})
+            with jp.lock:  # the flags below are also changed on the channel thread
+                if jp.abort_requested:
+                    return f"job {jp.job_id} is being aborted"
+                if jp.exited.is_set():
+                    return f"job {jp.job_id} has ended"
+                if jp.suspended or jp.paused:
+                    return f"job {jp.job_id} is already paused"
+                if immediate:
+                    process.suspend_tree(jp.proc, jp.pgid)
+                    jp.suspended = True
+                    jp.emit({"type": "paused", "line": jp.last_line, "immediate": True})
+                    return None
+                if jp.blackbox:
+                    return (
+                        f"job {jp.job_id} is a black-box job: it has no pause points, so it "
+                        "can only be paused immediately (suspended)"
+                    )
+                if jp.pause_pending:
+                    return (
+                        f"a pause of job {jp.job_id} is already requested; it takes effect "
+                        "at the job's next line or pause point"
+                    )
+                jp.pause_pending = True
+                jp.send_control({"type": "pause"})
                 return None
-            if jp.blackbox:
-                return (
-                    f"job {jp.job_id} is a black-box job: it has no pause points, so it "
-                    "can only be paused immediately (suspended)"
-                )
-            if jp.pause_pending:
-                return (
-                    f"a pause of job {jp.job_id} is already requested; it takes effect "
-                    "at the job's next line or pause point"
-                )
-            jp.pause_pending = True
-            jp.send_control({"type": "pause"})
-            return None
 
     def resume(self) -> str | None:
         """Resume a paused job, or cancel a deferred pause that has not taken effect."""
@@ -151,19 +152,20 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._current
             if jp is None:
                 return "no job is running"
-            if jp.suspended:
-                process.resume_tree(jp.proc, jp.pgid)
-                jp.suspended = False
-                if jp.pause_pending or jp.paused:  # a deferred pause taken or pending too
-                    jp.pause_pending = jp.paused = False
+            with jp.lock:  # the flags below are also changed on the channel thread
+                if jp.suspended:
+                    process.resume_tree(jp.proc, jp.pgid)
+                    jp.suspended = False
+                    if jp.pause_pending or jp.paused:  # a deferred pause taken or pending too
+                        jp.pause_pending = jp.paused = False
+                        jp.send_control({"type": "resume"})
+                    jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
+                    return None
+                if jp.paused or jp.pause_pending:
+                    jp.paused = jp.pause_pending = False
                     jp.send_control({"type": "resume"})
-                jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
-                return None
-            if jp.paused or jp.pause_pending:
-                jp.paused = jp.pause_pending = False
-                jp.send_control({"type": "resume"})
-                return None
-            return f"job {jp.job_id} is not paused"
+                    return None
+                return f"job {jp.job_id} is not paused"
 
     def abort(self, kill: bool, reason: str = "") -> str | None:
         """Abort the current job: soft (unwind, then escalate) or kill the tree now.
@@ -176,20 +178,23 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._current
             if jp is None:
                 return "no job is running"
-            if kill:
+            with jp.lock:  # the flags below are also changed on the channel thread
+                if kill:
+                    jp.abort_requested = True
+                    process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+                    return None
+                if jp.abort_requested:
+                    return (
+                        f"job {jp.job_id} is already being aborted; abort with kill to end it now"
+                    )
                 jp.abort_requested = True
-                process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+                if jp.suspended:  # it must run to unwind
+                    process.resume_tree(jp.proc, jp.pgid)
+                    jp.suspended = False
+                jp.send_control({"type": "abort", "reason": reason})
+                jp.terminate_at = time.monotonic() + self.settings.abort_grace
+                jp.wake.set()
                 return None
-            if jp.abort_requested:
-                return f"job {jp.job_id} is already being aborted; abort with kill to end it now"
-            jp.abort_requested = True
-            if jp.suspended:  # it must run to unwind
-                process.resume_tree(jp.proc, jp.pgid)
-                jp.suspended = False
-            jp.send_control({"type": "abort", "reason": reason})
-            jp.terminate_at = time.monotonic() + self.settings.abort_grace
-            jp.wake.set()
-            return None
 
     def edit(self, number: int, source: str) -> str | None:
         """Send the running job an edit of its script (``edited`` event follows)."""
