@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..job.script_edit import executed_lines_differ, statement_spans
+from .decision import RunnerCall
 from .jobs import Job, now_iso
 from .specs import Rejected
 from .state import Operation, RunState
@@ -53,16 +54,23 @@ class RunningEdit:
         if why is not None:
             raise Rejected(f"job {job.id}: {why}")
         self._edit_numbers = number = self._edit_numbers + 1
-        error = self.runner.edit(number, new)
-        if error:
-            raise Rejected(error)
         self._edit_waiting = (number, new, op.client or "someone")
+        failed = lambda message: self._edit_not_sent(job, number, message)  # noqa: E731
+        self.effect(RunnerCall("edit", {"number": number, "source": new}, job.id, failed))
         op.job_ids = [job.id]
         op.message = (
             f"edit of running job {job.id} sent: it replaces the lines after {executed_end} "
             "before the next top-level statement"
         )
         self.log_event(f"{op.client or 'someone'} edited running job {job.id}")
+
+    def _edit_not_sent(self, job: Job, number: int, message: str) -> None:
+        """The runner could not send the edit (the job had ended): it is dropped."""
+        if self._edit_waiting is not None and self._edit_waiting[0] == number:
+            self._edit_waiting = None
+        self.last_error = f"the edit of job {job.id} was not sent: {message}"[:500]
+        self.touch("last_error")
+        self.log_event(self.last_error)
 
     def _executed_end(self, job: Job) -> int:
         """Last line of the top-level statement that contains the job's current line."""
@@ -91,6 +99,5 @@ class RunningEdit:
             entry.update(message=message, proposed=new)
             job.update(edits=[*job.edits, entry])
             self.log_event(f"the edit of job {job.id} was not applied: {message}"[:500])
-        with self.store.transaction():
-            self.store.save_job(job)
+        self.writes.save_job(job)
         self.touch("current")

@@ -1,16 +1,23 @@
 """Running the queue: starting jobs, pause/resume/abort/stop, and the runner's events.
 
-A mixin of `ScriptServer`. The runner (see docs/design.md) never blocks and reports back
-through `on_job_event` from its own threads.
+A mixin of `ScriptServer`. Handlers decide over the core's in-memory state (the run state
+says what the runner has been asked; nothing asks the runner itself) and ask for runner
+calls as effects (`core.decision.RunnerCall`), made after the decision is committed and
+outside the lock. A call that fails then (the process had already ended) comes back to
+`_not_carried_out`, which puts the run state back and says so in `LOG` and `LAST_ERROR`.
+The runner (see docs/design.md) reports back through `on_job_event` from its own threads;
+those events are facts (`ScriptServer.facts`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from typing import Any
 
+from .decision import RunnerCall
 from .deferred import Later
 from .editing import RunningEdit
 from .ending import ended_error, ending_for
@@ -30,13 +37,27 @@ class ExecutionControl(JobTracking, RunningEdit):
     # -- starting and ending jobs (lock held) --------------------------------------------
 
     def _maybe_start_next(self) -> None:
+        """Start the next queued job unless one runs or the queue is held (lock held).
+
+        Each start is a decision of its own; if the store cannot record it, nothing changes
+        and the queue is held in memory until the store can be written (`core.unsaved`).
+        """
+        nested = self._scope is not None
         while self.runner is not None and not self.hold and self.current is None and self.queue:
-            if self.preflight_blocks(self.queue.first()):
+            try:
+                with self.deciding():
+                    if self.preflight_blocks(self.queue.first()):
+                        return
+                    self._start(self.queue.pop_first())
+            except (sqlite3.Error, OSError) as exc:
+                if nested:
+                    raise
+                log.error("cannot record the start of the next job: %s", exc)
+                self.unsaved.hold_until_writable(exc)
                 return
-            self._start(self.queue.pop_first())
 
     def _start(self, job: Job) -> None:
-        """Make `job` current and hand it to the runner; a job that cannot start fails."""
+        """Make `job` current and ask the runner to start it; a job that cannot start fails."""
         job.update(
             state=JobState.RUNNING,
             started=now_iso(),
@@ -53,32 +74,40 @@ class ExecutionControl(JobTracking, RunningEdit):
         paused = self.take_carried_pause(job)
         try:
             self.current_source = source = self.job_source(job)
-            self.job_progress = self.new_job_progress(job)
-            with self.store.transaction():  # the launch is recorded: recovery knows it may run
-                self.store.save_job(job, handle={"launched": job.started})
-                self.log_event(f"job {job.id} started: {job.name}"[:300])
-            self.runner.start(
-                {
-                    "job_id": job.id,
-                    "name": job.name,
-                    "kind": job.kind,
-                    "source": source,
-                    "filename": self._job_filename(job),
-                    "blackbox": job.blackbox,
-                    "commands": self.catalogue.job_commands(),
-                    "log_path": str(self.log_path(job.id)),
-                    "paused": paused,
-                }
-            )
-        except (Rejected, RuntimeError, ValueError, OSError) as exc:
-            log.warning("job %s could not be started: %s", job.id, exc)
-            error = {
-                "type": "LaunchError",
-                "message": f"the job could not be started: {exc}",
-                "line": None,
-                "traceback": "",
-            }
-            self._finished_current(job, {"state": "FAILED", "error": error})
+            filename = self._job_filename(job)
+        except Rejected as exc:
+            self._launch_failed(job, str(exc))
+            return
+        self.job_progress = self.new_job_progress(job)
+        # the launch is recorded before the runner hears of it: recovery knows it may run
+        self.writes.save_job(job, handle={"launched": job.started})
+        self.log_event(f"job {job.id} started: {job.name}"[:300])
+        launch = {
+            "job_id": job.id,
+            "name": job.name,
+            "kind": job.kind,
+            "source": source,
+            "filename": filename,
+            "blackbox": job.blackbox,
+            "commands": self.catalogue.job_commands(),
+            "log_path": str(self.log_path(job.id)),
+            "paused": paused,
+        }
+        failed = lambda message: self._launch_failed(job, message)  # noqa: E731
+        self.effect(RunnerCall("start", {"launch": launch}, job.id, failed))
+
+    def _launch_failed(self, job: Job, message: str) -> None:
+        """The job could not be started: it ends FAILED (lock held)."""
+        if self.current is not job:
+            return
+        log.warning("job %s could not be started: %s", job.id, message)
+        error = {
+            "type": "LaunchError",
+            "message": f"the job could not be started: {message}",
+            "line": None,
+            "traceback": "",
+        }
+        self._finished_current(job, {"state": "FAILED", "error": error})
 
     def _job_filename(self, job: Job) -> str:
         if job.kind == "file":
@@ -91,14 +120,13 @@ class ExecutionControl(JobTracking, RunningEdit):
 
     def record_finished(self, job: Job) -> None:
         """Store a job in its terminal state as the newest history entry (lock held)."""
-        self.store.finish_job(job)
+        self.writes.finish_job(job)
         self.history.appendleft(job)
         self.touch("history", "last", "state")
 
     def _after_failure(self, job: Job) -> None:
         if self.on_error_hold:
-            with self.store.transaction():
-                self.change_hold(True, f"queue held after job {job.id} ended {job.state.value}")
+            self.change_hold(True, f"queue held after job {job.id} ended {job.state.value}")
 
     def end_current(self, op: Operation, state: JobState, hold_after: bool, kill: bool) -> None:
         """Abort the current job; it will be recorded as `state` when its process is gone."""
@@ -108,18 +136,49 @@ class ExecutionControl(JobTracking, RunningEdit):
             raise Rejected(
                 f"job {self.current.id} is already being aborted; write 2 (KILL) to kill it"
             )
+        job, before = self.current, (self.run_state, self._end_as)
         ending = ending_for(op.pv, state is JobState.SKIPPED, op.client, kill)
-        error = self.runner.abort(kill=kill, reason=ending.reason)
-        if error:
-            raise Rejected(error)
         self._end_as = (state, hold_after, ending)
         self.run_state = RunState.ABORTING
         self.touch("state", "current")
         how = "killing" if kill else "aborting"
         self.log_event(
-            f"{op.client or 'someone'} is {how} job {self.current.id}"
+            f"{op.client or 'someone'} is {how} job {job.id}"
             + (" (skip)" if state is JobState.SKIPPED else "")
         )
+        self._ask_runner("abort", {"kill": kill, "reason": ending.reason}, job, before)
+
+    def _ask_runner(
+        self, method: str, kwargs: dict[str, Any], job: Job, before: tuple[RunState, Any]
+    ) -> None:
+        """Ask for a runner call after the commit; if it fails, go back to `before`."""
+        after = (self.run_state, self._end_as)
+
+        def failed(message: str) -> None:
+            self._not_carried_out(method, job, before, after, message)
+
+        self.effect(RunnerCall(method, kwargs, job.id, failed))
+
+    def _not_carried_out(
+        self,
+        method: str,
+        job: Job,
+        before: tuple[RunState, Any],
+        after: tuple[RunState, Any],
+        message: str,
+    ) -> None:
+        """A committed pause, resume or abort failed in the runner (lock held, facts).
+
+        The run state goes back to what it was before the decision, unless something
+        (e.g. the job's end) changed it since; the log and LAST_ERROR say what happened.
+        """
+        if self.current is job and (self.run_state, self._end_as) == after:
+            self.run_state, self._end_as = before
+            self.touch("state", "current")
+        text = f"the {method} of job {job.id} was not carried out: {message}"[:500]
+        self.last_error = text
+        self.touch("last_error")
+        self.log_event(text)
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -134,14 +193,18 @@ class ExecutionControl(JobTracking, RunningEdit):
             raise Rejected(f"job {job.id} is being aborted")
         if self.run_state is RunState.PAUSING and value == 1:
             raise Rejected(f"job {job.id} is already pausing; write 2 (IMMEDIATE) to pause now")
-        error = self.runner.pause(immediate=value == 2)
-        if error:
-            raise Rejected(error)
+        if job.blackbox and value == 1:
+            raise Rejected(
+                f"job {job.id} is a black-box job: it has no pause points, so it can only be "
+                "paused immediately (write 2, IMMEDIATE)"
+            )
+        before = (self.run_state, self._end_as)
         self.run_state = RunState.PAUSING
         self.touch("state")
         kind = "immediate" if value == 2 else "deferred"
         op.message = f"{kind} pause of job {job.id} requested"
         self.log_event(f"{op.client or 'someone'} asked for a {kind} pause of job {job.id}")
+        self._ask_runner("pause", {"immediate": value == 2}, job, before)
 
     def resume(self, op: Operation, value: Any) -> None:
         """RESUME: continue a paused job (or cancel a pause not yet taken)."""
@@ -152,14 +215,13 @@ class ExecutionControl(JobTracking, RunningEdit):
         job = self._require_running()
         if self.run_state not in (RunState.PAUSED, RunState.PAUSING):
             raise Rejected(f"job {job.id} is not paused")
-        error = self.runner.resume()
-        if error:
-            raise Rejected(error)
+        before = (self.run_state, self._end_as)
         if self.run_state is RunState.PAUSING:
             self.run_state = RunState.RUNNING
             self.touch("state")
         op.message = f"resuming job {job.id}"
         self.log_event(f"{op.client or 'someone'} resumed job {job.id}")
+        self._ask_runner("resume", {}, job, before)
 
     def abort(self, op: Operation, value: Any) -> None:
         """ABORT: 1 soft (exception at the next pause point, then escalate), 2 kill now."""
@@ -271,7 +333,7 @@ class ExecutionControl(JobTracking, RunningEdit):
     # -- runner events -------------------------------------------------------------------
 
     def on_job_event(self, job_id: int, event: dict[str, Any]) -> None:
-        """Apply an event from the runner (any thread)."""
+        """Apply an event from the runner (any thread): a fact, kept even if not stored."""
         with self.lock:
             job = self.current
             if self.closed:
@@ -280,35 +342,40 @@ class ExecutionControl(JobTracking, RunningEdit):
             if job is None or job.id != job_id:
                 log.debug("event for job %s ignored (not current): %s", job_id, event.get("type"))
                 return
-            kind = event.get("type")
-            if kind == "started":
-                with self.store.transaction():
-                    self.store.save_job(job, handle=event.get("handle") or {})
-            elif kind == "line":
-                job.update(line=event.get("line"))
-                self.track_line(job)
-                self.touch("line")
-            elif kind == "progress":
-                self.track_progress(event)
-                job.update(progress=self.progress(), message=event.get("message") or "")
-                self.touch("progress")
-            elif kind == "message":
-                job.update(message=event.get("text") or "")
-                self.touch("progress")
-            elif kind == "paused":
-                self._paused(job, True)
-            elif kind == "resumed":
-                self._paused(job, False)
-            elif kind == "edited":
-                self.edited(job, event)
-            elif kind == "output":
-                self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
-                self.touch("output")
-            elif kind == "finished":
-                self._finished_current(job, event)
+            with self.facts():
+                self._job_event(job, event)
+            if event.get("type") == "finished":
                 self._maybe_start_next()
-            self.touch("current")
         self._notify()
+
+    def _job_event(self, job: Job, event: dict[str, Any]) -> None:
+        """One runner event about the current job (lock held, in a scope of facts)."""
+        kind = event.get("type")
+        if kind == "started":
+            self.writes.save_job(job, handle=event.get("handle") or {})
+        elif kind == "line":
+            job.update(line=event.get("line"))
+            self.track_line(job)
+            self.touch("line")
+        elif kind == "progress":
+            self.track_progress(event)
+            job.update(progress=self.progress(), message=event.get("message") or "")
+            self.touch("progress")
+        elif kind == "message":
+            job.update(message=event.get("text") or "")
+            self.touch("progress")
+        elif kind == "paused":
+            self._paused(job, True)
+        elif kind == "resumed":
+            self._paused(job, False)
+        elif kind == "edited":
+            self.edited(job, event)
+        elif kind == "output":
+            self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
+            self.touch("output")
+        elif kind == "finished":
+            self._finished_current(job, event)
+        self.touch("current")
 
     def _finished_current(self, job: Job, event: dict[str, Any]) -> None:
         state = JobState(event.get("state", "FAILED"))
@@ -332,22 +399,18 @@ class ExecutionControl(JobTracking, RunningEdit):
             job.update(progress=100.0)
         learned, self.job_progress = self.job_progress, None
         self.current, self.run_state, self._end_as = None, RunState.IDLE, None
-        try:
-            with self.store.transaction():
-                self.record_finished(job)
-                if state is JobState.DONE and elapsed is not None:
-                    self.learn_duration(job, elapsed)
-                    self.learn_timeline(job, learned, elapsed)
-                reason = (
-                    f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
-                )
-                self.log_event(f"job {job.id} {state.value}{reason}"[:500])
-                if event.get("log_error"):  # its log or result file could not be written
-                    self.log_event(f"job {job.id}: {event['log_error']}"[:500])
-                if hold_after:
-                    self.change_hold(True, f"queue held after job {job.id} was aborted")
-        except Exception as exc:  # e.g. the disk is full: nothing was written, keep the end
-            self.unsaved.keep(job, exc)
+        # e.g. the disk is full: nothing is written, the end is kept in memory and retried
+        self.on_store_failure(lambda exc: self.unsaved.keep(job, exc))
+        self.record_finished(job)
+        if state is JobState.DONE and elapsed is not None:
+            self.learn_duration(job, elapsed)
+            self.learn_timeline(job, learned, elapsed)
+        reason = f": {job.error.get('type')}: {job.error.get('message')}" if job.error else ""
+        self.log_event(f"job {job.id} {state.value}{reason}"[:500])
+        if event.get("log_error"):  # its log or result file could not be written
+            self.log_event(f"job {job.id}: {event['log_error']}"[:500])
+        if hold_after:
+            self.change_hold(True, f"queue held after job {job.id} was aborted")
         self.touch("queue", "current", "output", "script", "line", "progress")
         if state in (JobState.FAILED, JobState.INTERRUPTED):
             self._after_failure(job)
@@ -364,7 +427,14 @@ class ExecutionControl(JobTracking, RunningEdit):
         self.touch("current", "state", "script")
         # without a process recorded (the server stopped between launching the job and
         # hearing it started) the job may still have run: its result file decides
-        self.runner.adopt(job.id, handle or {}, str(self.log_path(job.id)))
+        kwargs = {"job_id": job.id, "handle": handle or {}, "log_path": str(self.log_path(job.id))}
+        self.effect(RunnerCall("adopt", kwargs, job.id, lambda m: self._adopt_failed(job, m)))
+
+    def _adopt_failed(self, job: Job, message: str) -> None:
+        """The runner could not take the job over: it is recorded INTERRUPTED (lock held)."""
+        if self.current is job:
+            error = {"type": "Interrupted", "message": message, "line": None, "traceback": ""}
+            self._finished_current(job, {"state": "INTERRUPTED", "error": error})
 
 
 def _invalid_result(request_id: str | None, message: str) -> dict[str, Any]:

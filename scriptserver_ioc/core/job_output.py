@@ -10,28 +10,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from .deferred import Later
 from .execution import OUTPUT_TAIL_CHARS
 from .specs import Rejected, parse_id
 from .state import Operation
 
 
-def select_output(server: Any, op: Operation, value: Any) -> None:
-    """Publish the tail of job `value`'s output log in JOB:OUTPUT."""
+def select_output(server: Any, op: Operation, value: Any) -> Later:
+    """Publish the tail of job `value`'s output log in JOB:OUTPUT.
+
+    The file is read in the writer's thread without the core lock (`Later`, quick).
+    """
     job_id = parse_id(value)
     path = server.log_path(job_id) if server.logs_dir is not None else None
-    if path is None or not path.is_file():
-        raise Rejected(f"job {job_id} has no output log on this server")
-    try:
-        with open(path, "rb") as log:
-            size = log.seek(0, 2)
-            log.seek(max(0, size - 4 * OUTPUT_TAIL_CHARS))
-            text = log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
-    except OSError as exc:
-        raise Rejected(f"cannot read the output log of job {job_id}: {exc}") from None
-    server.selected_output = (job_id, text)
-    server.touch("job_output")
-    op.job_ids = [job_id]
-    op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
+
+    def read() -> tuple[str, int]:
+        if path is None or not path.is_file():
+            raise Rejected(f"job {job_id} has no output log on this server")
+        try:
+            with open(path, "rb") as log:
+                size = log.seek(0, 2)
+                log.seek(max(0, size - 4 * OUTPUT_TAIL_CHARS))
+                return log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:], size
+        except OSError as exc:
+            raise Rejected(f"cannot read the output log of job {job_id}: {exc}") from None
+
+    def then(tail: tuple[str, int]) -> None:
+        text, size = tail
+        server.selected_output = (job_id, text)
+        server.touch("job_output")
+        op.job_ids = [job_id]
+        op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
+
+    return Later(read, then, quick=True)
 
 
 def selected_output(server: Any) -> tuple[int, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import threading
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -24,6 +25,24 @@ class JobState(str, Enum):
 
 FINISHED_STATE_NAMES = ["DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED"]
 """The `LAST:STATE` enum, in contract order."""
+
+
+_recording = threading.local()
+
+
+def set_undo_log(undo: list | None) -> list | None:
+    """Record how to undo every `Job.update` (and queue change) of this thread in `undo`.
+
+    Used by the core while it decides (`core.decision.recording`); returns the previous log.
+    """
+    previous = getattr(_recording, "undo", None)
+    _recording.undo = undo
+    return previous
+
+
+def undo_log() -> list | None:
+    """The undo log of this thread's decision in progress, or None."""
+    return getattr(_recording, "undo", None)
 
 
 def now_iso() -> str:
@@ -76,9 +95,19 @@ class Job:
 
     def update(self, **changes: Any) -> None:
         """Change attributes and drop the cached serialisation."""
-        for key, value in changes.items():
+        for key in changes:
             if key not in _FIELD_NAMES:
                 raise AttributeError(f"job records have no field {key!r}")
+        undo = getattr(_recording, "undo", None)
+        if undo is not None:
+            old = {key: getattr(self, key) for key in changes}
+            undo.append(lambda: self._restore(old))
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self._json = None
+
+    def _restore(self, old: dict[str, Any]) -> None:
+        for key, value in old.items():
             setattr(self, key, value)
         self._json = None
 

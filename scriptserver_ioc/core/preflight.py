@@ -137,14 +137,11 @@ class PreflightControl:
                 changes: dict[str, Any] = {"preflight": record}
                 if estimate is not None and job.estimate_source in ESTIMATE_SOURCES_REPLACED:
                     changes.update(estimate=estimate, estimate_source="dry-run")
-                self.queue.update_job(job, **changes)
-                try:
-                    with self.store.transaction():
-                        self.store.save_jobs([(job, self.queue.keys[job.id])])
-                        if record.get("verdict") == FAILS:
-                            self.log_event(f"pre-flight of job {job.id}: {describe(record)}"[:500])
-                except Exception:  # the verdict is advice: keep it in memory
-                    log.exception("cannot store the pre-flight verdict of job %s", job.id)
+                with self.facts():  # the verdict is advice: kept in memory if not stored
+                    self.queue.update_job(job, **changes)
+                    self.writes.save_jobs([(job, self.queue.keys[job.id])])
+                    if record.get("verdict") == FAILS:
+                        self.log_event(f"pre-flight of job {job.id}: {describe(record)}"[:500])
                 self.touch("queue")
                 self._maybe_start_next()
             elif self.current is job:
@@ -161,8 +158,7 @@ class PreflightControl:
         if job.preflight.get("verdict") != FAILS:  # type: ignore[union-attr]
             return False
         why = f"queue held before job {job.id} ({job.name[:80]}): {describe(job.preflight)}"
-        with self.store.transaction():
-            self.change_hold(True, why[:500])
+        self.change_hold(True, why[:500])
         return True
 
     def note_paused(self, paused: bool) -> None:
@@ -190,7 +186,7 @@ class PreflightControl:
         if value not in (0, 1):
             raise Rejected(f"write 0 (HOLD) or 1 (RUN), got {value!r:.40}")
         self.on_invalid_hold = value == 0
-        self.store.set_setting("on_invalid_hold", self.on_invalid_hold)
+        self.writes.set_setting("on_invalid_hold", self.on_invalid_hold)
         self.touch("settings")
         op.message = "before a job whose pre-flight fails: " + ("hold" if value == 0 else "run")
         who = f"{op.client}: " if op.client else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .jobs import Job
+from .jobs import Job, undo_log
 
 KEY_STEP = 1024.0
 """Distance between the sort keys of consecutive jobs after a renumbering."""
@@ -20,7 +20,9 @@ _MIN_GAP = 1e-6
 class JobQueue:
     """Queued jobs in run order with stable sort keys.
 
-    Not thread-safe: the owner (core.ScriptServer) serialises access with its lock.
+    Not thread-safe: the owner (core.ScriptServer) serialises access with its lock. Inside
+    a decision of the core (`jobs.undo_log()` set) the first change saves the order and keys
+    (a copy of two lists' worth of references) so that the decision can be undone.
     """
 
     def __init__(self) -> None:
@@ -31,6 +33,7 @@ class JobQueue:
         """Total length of the queued jobs' JSON records (bounded by MAX_QUEUE_JSON_BYTES)."""
         self.estimate_total = 0.0
         """Sum of the queued jobs' known estimates (for QUEUE:ETA without a scan)."""
+        self._saved_for: list | None = None
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -78,6 +81,7 @@ class JobQueue:
         Returns:
             True if every key was renumbered (the caller must store all of them).
         """
+        self._changing()
         if index is None or index > len(self._jobs):
             index = len(self._jobs)
         self._jobs[index:index] = jobs
@@ -88,6 +92,7 @@ class JobQueue:
 
     def remove(self, job_ids: Iterable[int]) -> list[Job]:
         """Remove jobs by id; returns them in run order."""
+        self._changing()
         doomed = set(job_ids)
         if len(doomed) <= 8:
             removed = sorted((self._by_id[i] for i in doomed), key=self._jobs.index)
@@ -114,6 +119,7 @@ class JobQueue:
         Returns:
             True if every key was renumbered.
         """
+        self._changing()
         job = self._by_id[job_id]
         self._jobs.remove(job)
         to = max(0, min(to, len(self._jobs)))
@@ -125,6 +131,7 @@ class JobQueue:
 
         Every key is renumbered; the caller stores them all.
         """
+        self._changing()
         listed = [self._by_id[i] for i in dict.fromkeys(order) if i in self._by_id]
         chosen = {job.id for job in listed}
         self._jobs = listed + [job for job in self._jobs if job.id not in chosen]
@@ -132,6 +139,7 @@ class JobQueue:
 
     def replace(self, job: Job) -> None:
         """Swap in an edited version of a queued job (same id and place)."""
+        self._changing()
         old = self._by_id[job.id]
         self._jobs[self._jobs.index(old)] = job
         self._by_id[job.id] = job
@@ -140,9 +148,28 @@ class JobQueue:
 
     def update_job(self, job: Job, **changes: object) -> None:
         """Change fields of a queued job in place, keeping the totals right."""
+        self._changing()
         self._count(job, -1)
         job.update(**changes)
         self._count(job, 1)
+
+    def _changing(self) -> None:
+        """Save what a change may touch, once per decision in progress (see the class)."""
+        undo = undo_log()
+        if undo is None or undo is self._saved_for:
+            return
+        self._saved_for = undo
+        saved = (self._jobs.copy(), self.keys.copy(), self.json_bytes, self.estimate_total)
+        undo.append(lambda: self._put_back(*saved))
+
+    def settle(self) -> None:
+        """The decision in progress ended: drop what `_changing` saved for it."""
+        self._saved_for = None
+
+    def _put_back(self, order: list[Job], keys: dict[int, float], size: int, eta: float) -> None:
+        self._jobs, self.keys, self.json_bytes, self.estimate_total = order, keys, size, eta
+        self._by_id = {job.id: job for job in order}
+        self._saved_for = None
 
     def _count(self, job: Job, sign: int) -> None:
         self.json_bytes += sign * len(job.json_text())

@@ -145,10 +145,10 @@ class QueueControl:
         renumbered = self.queue.insert(jobs, index)
         keys = self.queue.keys
         if renumbered:
-            self.store.save_jobs([(job, keys[job.id]) for job in jobs])
-            self.store.set_keys(keys)
+            self.writes.save_jobs([(job, keys[job.id]) for job in jobs])
+            self.writes.set_keys(keys)
         else:
-            self.store.save_jobs([(job, keys[job.id]) for job in jobs])
+            self.writes.save_jobs([(job, keys[job.id]) for job in jobs])
         self.touch("queue")
 
     # -- handlers ------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class QueueControl:
                 raise Rejected("'order' must be a JSON array of job ids")
             order = [parse_id(v) for v in order]
             self.queue.reorder(order)
-            self.store.set_keys(self.queue.keys)
+            self.writes.set_keys(self.queue.keys)
             self.touch("queue")
             op.message = "queue reordered"
             self.log_event(f"{_who(op)}reordered the queue")
@@ -223,9 +223,9 @@ class QueueControl:
             to = self.queue.index(other) + (1 if how == "after" else 0)
             to -= 1 if to > old else 0
         if self.queue.move(job_id, to):
-            self.store.set_keys(self.queue.keys)
+            self.writes.set_keys(self.queue.keys)
         else:
-            self.store.set_keys({job_id: self.queue.keys[job_id]})
+            self.writes.set_keys({job_id: self.queue.keys[job_id]})
         self.touch("queue")
         op.job_ids = [job_id]
         op.message = f"job {job_id} moved from index {old} to {to}"
@@ -248,7 +248,7 @@ class QueueControl:
 
         def then() -> None:
             self.queue.replace(edited)
-            self.store.save_jobs([(edited, self.queue.keys[job_id])])
+            self.writes.save_jobs([(edited, self.queue.keys[job_id])])
             self.touch("queue")
             op.job_ids = [job_id]
             op.message = f"job {job_id} updated"
@@ -330,7 +330,7 @@ class QueueControl:
         if value not in (0, 1):
             raise Rejected(f"write 0 (HOLD) or 1 (CONTINUE), got {value!r:.40}")
         self.on_error_hold = value == 0
-        self.store.set_setting("on_error_hold", self.on_error_hold)
+        self.writes.set_setting("on_error_hold", self.on_error_hold)
         self.touch("settings")
         op.message = "after a failed job: " + ("hold" if value == 0 else "continue")
         self.log_event(f"{_who(op)}set ON_ERROR to {'HOLD' if value == 0 else 'CONTINUE'}")
@@ -339,7 +339,7 @@ class QueueControl:
         """Set the hold flag, store it and log why."""
         if hold != self.hold:
             self.hold = hold
-            self.store.set_setting("hold", hold)
+            self.writes.set_setting("hold", hold)
             self.log_event(why)
             self.hold_reason = why if hold else ""
         self.touch("settings")
@@ -349,7 +349,7 @@ class QueueControl:
     def delete_queued(self, op: Operation, ids: list[int]) -> None:
         """Delete queued jobs without a history entry."""
         self.queue.remove(ids)
-        self.store.delete_jobs(ids)
+        self.writes.delete_jobs(ids)
         self.touch("queue")
         op.job_ids = ids
 

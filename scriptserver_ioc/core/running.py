@@ -51,7 +51,7 @@ class JobTracking:
         keys_of = getattr(self.validator, "learning_keys", None)
         if keys_of is not None:  # its own key, and a rate per uamps/frames/seconds argument
             for key, factor in keys_of(job.to_dict()):
-                self.store.add_duration(key, seconds * factor)
+                self.writes.add_duration(key, seconds * factor)
 
     def learn_timeline(self, job: Job, progress: JobProgress | None, elapsed: float) -> None:
         """Keep the timeline of a job that ended DONE, for its next run."""
@@ -65,12 +65,11 @@ class JobTracking:
         self.run_state = RunState.PAUSED if paused else RunState.RUNNING
         self.note_paused(paused)
         job.update(state=JobState.PAUSED if paused else JobState.RUNNING)
-        with self.store.transaction():
-            self.store.save_job(job)
-            self.log_event(
-                f"job {job.id} {'paused' if paused else 'resumed'}"
-                + (f" at line {job.line}" if paused and job.line else "")
-            )
+        self.writes.save_job(job)
+        self.log_event(
+            f"job {job.id} {'paused' if paused else 'resumed'}"
+            + (f" at line {job.line}" if paused and job.line else "")
+        )
         self.touch("state")
 
     def take_carried_pause(self, job: Job) -> bool:

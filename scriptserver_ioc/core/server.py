@@ -2,8 +2,11 @@
 
 `ScriptServer` is pure Python: it knows nothing of Channel Access or processes. The IOC
 calls `control(pv, value, client)` for every write and reads snapshots to publish; the
-runner calls `on_job_event`. After every change the server calls its listener with the set
-of topics that changed (outside its lock), and the listener reads the snapshots it needs.
+runner calls `on_job_event`. Handlers decide over the in-memory state and record store
+writes and runner calls (`core.decision`); the writes are committed in one transaction,
+the runner calls are made afterwards outside the lock. After every change the server runs
+the committed effects and then calls its listeners with the set of topics that changed
+(outside its lock); the listeners read the snapshots they need (`core.snapshots`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from . import limits
 from .bounds import request_id_of
+from .decision import Decisions, EffectQueue
 from .deferred import Later, inline
 from .execution import ExecutionControl
 from .job_output import select_output
@@ -42,11 +46,15 @@ MAX_REDECIDE = 3
 """Times a write is decided again because what it was checked against changed meanwhile."""
 
 
-class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
+class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, Snapshots):
     """The state of the script server and every operation on it.
 
-    Threading: every public method takes `self.lock`; handlers run with it held. Listeners
-    are called after the lock is released, from whichever thread made the change.
+    Threading: `self.lock` guards every attribute (queue, current job, run state, history,
+    event log, replies, settings, pending effects); every public method takes it and
+    handlers run with it held. Store writes happen under it (lock order: core lock, then
+    the store's, then the publisher's). Runner calls (`effects`) and listeners run after
+    it is released, from whichever thread made the change; publishers read through the
+    snapshot methods (`core.snapshots`), which take it.
 
     Args:
         store: the database (`store.sqlite.Store`).
@@ -109,10 +117,12 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         self._dry_running = False
         self._recovering = store.active_jobs()
         self.unsaved = UnsavedEnds(self)
+        self.effects = EffectQueue(self.lock)
         self.closed = False
-        for message in getattr(store, "quarantined", ()):  # rows the store could not serve
-            self.log_event(message)
-            self.last_error = message
+        with self.lock, self.facts():
+            for message in getattr(store, "quarantined", ()):  # rows the store could not serve
+                self.log_event(message)
+                self.last_error = message
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -120,8 +130,9 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         """Connect the job runner, adopt a job left running by a previous server, go on."""
         with self.lock:
             self.runner = runner
-            for job, handle in self._recovering:
-                self._adopt(job, handle)
+            with self.facts():
+                for job, handle in self._recovering:
+                    self._adopt(job, handle)
             self._recovering = []
             self._maybe_start_next()
         self._notify()
@@ -149,6 +160,8 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         self._notify()
 
     def _notify(self) -> None:
+        """Carry out committed effects, then tell the listeners (core lock NOT held)."""
+        self.run_effects()
         with self.lock:
             topics, self._dirty = self._dirty, set()
         if topics:
@@ -228,11 +241,11 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         (inline if later.quick else self.worker)(slow)
 
     def _apply(self, op: Operation, step: Callable[[], Later | None]) -> Later | None:
-        """Run a handler step in one store transaction (lock held); a refusal undoes it."""
+        """Run a handler step as one decision (lock held); a refusal or failure undoes it."""
         try:
             if self.closed:
                 raise Rejected("the server is shutting down")
-            with self.store.transaction():
+            with self.deciding():
                 later = step()
             op.ok = True
             return later
@@ -245,7 +258,6 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
                 op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
             else:
                 op.message = f"{op.pv}: internal error, nothing was changed ({exc})"
-            self._reload_queue()
         return None
 
     def _conclude(self, op: Operation) -> Reply:
@@ -263,15 +275,6 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         if op.ok:
             self._maybe_start_next()
         return reply
-
-    def _reload_queue(self) -> None:
-        """Make the queue and settings in memory what the store holds again (lock held)."""
-        self.queue = JobQueue()
-        self.queue.load(self.store.queued_jobs())
-        self.hold = bool(self.store.setting("hold", False))
-        self.on_error_hold = bool(self.store.setting("on_error_hold", True))
-        self.load_preflight_settings()
-        self.touch("queue", "settings")
 
     def record_rejection(
         self, pv: str, message: str, client: str = "", request_id: str | None = None
@@ -296,7 +299,7 @@ class ScriptServer(QueueControl, ExecutionControl, PreflightControl, Snapshots):
         self._log_chars += len(line) + 1
         while self._log_chars > LOG_TAIL_CHARS and len(self.event_log) > 1:
             self._log_chars -= len(self.event_log.popleft()) + 1
-        self.store.append_log(line)
+        self.writes.append_log(line)
         self.touch("log")
 
     def check_queue_room(self, extra_jobs: int, extra_bytes: int) -> None:

@@ -46,11 +46,20 @@ class UnsavedEnds:
         """A job's end could not be stored (lock held): keep it and retry later."""
         log.error("cannot store the end of job %s: %s", job.id, exc)
         self.jobs.append(job)
-        self.server.history.appendleft(job)
+        if job not in self.server.history:
+            self.server.history.appendleft(job)
         if not self.server.hold:  # start nothing more until the store can be written
             self.server.hold, self.held = True, True
         self.server.touch("history", "last", "state", "settings")
         self.write_failed(f"job {job.id} ended {job.state.value}; its end is kept until then", exc)
+        self._arm()
+
+    def hold_until_writable(self, exc: BaseException) -> None:
+        """The start of the next job could not be stored (lock held): hold until it can."""
+        if not self.server.hold:
+            self.server.hold, self.held = True, True
+        self.server.touch("settings", "state")
+        self.write_failed("no job is started until it can be", exc)
         self._arm()
 
     def _arm(self) -> None:
@@ -66,12 +75,12 @@ class UnsavedEnds:
             if self.server.closed:
                 return not self.jobs
             try:
-                with self.server.store.transaction():
+                with self.server.deciding():  # all or nothing
                     for job in self.jobs:
-                        self.server.store.finish_job(job)
-                    if self.jobs:
-                        ids = ", ".join(str(job.id) for job in self.jobs)
-                        self.server.log_event(f"stored the end of job {ids} (the disk had room)")
+                        self.server.writes.finish_job(job)
+                    ids = ", ".join(str(job.id) for job in self.jobs)
+                    stored = f"stored the end of job {ids}: " if self.jobs else ""
+                    self.server.log_event(f"{stored}the database can be written again")
             except Exception as exc:  # still full
                 log.warning("the database still cannot be written: %s", exc)
                 self._arm()
