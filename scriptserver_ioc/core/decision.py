@@ -162,12 +162,14 @@ def recording(scope: Scope) -> Iterator[None]:
 class EffectQueue:
     """Committed effects waiting to run, carried out in decision order outside the core lock.
 
-    Whichever thread finishes a change drains the queue; if another thread is draining it
-    already, that one carries the new effects out too, so no thread waits for another's
-    process start.
+    The thread that made a change carries out the pending effects before it completes the
+    write (so when a put completes, the runner has been asked); if another thread is
+    carrying effects out, it waits for that one first, so effects keep the order of the
+    decisions and a REPLY never runs ahead of its runner call.
 
-    Threading: `pending` is guarded by the core lock; `_running` makes one drainer at a
-    time; runner calls are made with no core lock held.
+    Threading: `pending` is guarded by the core lock; `_running` admits one thread at a
+    time and is only ever taken WITHOUT the core lock held (a failed call's follow-up then
+    takes the core lock inside it: order `_running`, then core lock).
     """
 
     def __init__(self, core_lock: Any) -> None:
@@ -177,20 +179,14 @@ class EffectQueue:
 
     def drain(self, carry_out: Callable[[RunnerCall], None]) -> None:
         """Carry out every pending effect (call with the core lock NOT held)."""
-        while self._running.acquire(blocking=False):
-            try:
-                while True:
-                    with self.core_lock:
-                        batch, self.pending = self.pending, []
-                    if not batch:
-                        break
-                    for call in batch:
-                        carry_out(call)
-            finally:
-                self._running.release()
-            with self.core_lock:  # one added after the last batch, by a thread that left
-                if not self.pending:
+        with self._running:
+            while True:
+                with self.core_lock:
+                    batch, self.pending = self.pending, []
+                if not batch:
                     return
+                for call in batch:
+                    carry_out(call)
 
 
 IN_PLACE = ("history", "event_log", "_dirty", "unsaved")

@@ -11,28 +11,26 @@ those events are facts (`ScriptServer.facts`).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import threading
 from typing import Any
 
 from .decision import RunnerCall
-from .deferred import Later
 from .editing import RunningEdit
 from .ending import ended_error, ending_for
 from .jobs import Job, JobState, now_iso, parse_iso
 from .running import JobTracking
-from .specs import Rejected, load_json, parse_job_text
+from .specs import Rejected
 from .state import Operation, RunState
+from .validating import ValidateControl
 
 log = logging.getLogger(__name__)
 
 OUTPUT_TAIL_CHARS = 16_000
 
 
-class ExecutionControl(JobTracking, RunningEdit):
-    """Handlers of PAUSE, RESUME, ABORT, STOP, VALIDATE, COMMANDS:RELOAD and runner events."""
+class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
+    """Handlers of PAUSE, RESUME, ABORT, STOP (VALIDATE, COMMANDS:RELOAD: validating.py), events."""
 
     # -- starting and ending jobs (lock held) --------------------------------------------
 
@@ -244,87 +242,6 @@ class ExecutionControl(JobTracking, RunningEdit):
         op.message = f"stopping; removed {len(ids)} queued jobs"
         self.log_event(f"{op.client or 'someone'} stopped all jobs and emptied the queue")
 
-    def validate(self, op: Operation, text: str) -> Later | None:
-        """VALIDATE: check a job without queueing it; a dry run completes asynchronously."""
-        dry_run = False
-        stripped = text.strip() if isinstance(text, str) else ""
-        if stripped.startswith("{"):
-            obj = load_json(stripped, "the job spec")
-            if isinstance(obj, dict) and "dry_run" in obj:
-                dry_run = obj.pop("dry_run")
-                if not isinstance(dry_run, bool):
-                    raise Rejected("'dry_run' must be true or false")
-                stripped = json.dumps(obj)
-        try:
-            specs = parse_job_text(stripped)
-            if len(specs) != 1:
-                raise Rejected("VALIDATE takes one job, not a batch")
-            op.request_id = specs[0].request_id
-            job = self.prepare_job(specs[0])
-        except Rejected as exc:
-            self._validated(op, _invalid_result(op.request_id, str(exc)))
-            return None
-        if dry_run and self._dry_running:
-            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
-        record = job.to_dict()
-
-        def then(verdict: Any) -> None:
-            self._validated(op, verdict.to_result(op.request_id))
-            if dry_run and not verdict.errors:
-                self.apply_verdict(job, verdict)
-                self._start_dry_run(op, job, verdict)
-
-        return Later(lambda: self.validator.check(record), then, self.commands_revision)
-
-    def _validated(self, op: Operation, result: dict[str, Any]) -> None:
-        op.message = "valid" if result["ok"] else f"invalid: {result['errors'][0]['message']}"
-        self.validate_result = result
-        self.touch("validate")
-
-    def _start_dry_run(self, op: Operation, job: Job, verdict: Any) -> None:
-        if self._dry_running:
-            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
-        self._dry_running = True
-        source, filename = self.job_source(job), self._job_filename(job)
-        self.validate_result = verdict.to_result(op.request_id, {"ok": None, "running": True})
-        op.message = "dry run started"
-        completion, request_id = op.on_done, op.request_id
-        op.on_done = None
-
-        def work() -> None:
-            try:
-                outcome = self.validator.dry_run(job, source, filename)
-            except Exception as exc:  # the put must complete whatever happens
-                log.exception("dry run failed")
-                outcome = {
-                    "ok": False,
-                    "estimate": None,
-                    "steps": [],
-                    "writes": [],
-                    "output": "",
-                    "error": {"type": type(exc).__name__, "message": str(exc), "line": None},
-                }
-            with self.lock:
-                self.validate_result = verdict.to_result(request_id, outcome)
-                self._dry_running = False
-                self.touch("validate")
-            self._notify()
-            if completion is not None:
-                completion(op.reply)
-
-        threading.Thread(target=work, name="dry-run", daemon=True).start()
-
-    def reload_commands(self, op: Operation, value: Any) -> Later:
-        """COMMANDS:RELOAD: re-read the command sources now (on the worker)."""
-        if value != 1:
-            raise Rejected(f"write 1 to reload the commands (got {value!r:.40})")
-
-        def then(changed: bool) -> None:
-            self.touch("commands", "settings")
-            op.message = "commands changed" if changed else "commands unchanged"
-
-        return Later(lambda: self.catalogue.reload(force=True), then)
-
     def _require_running(self) -> Job:
         if self.current is None:
             raise Rejected("no job is running")
@@ -435,24 +352,3 @@ class ExecutionControl(JobTracking, RunningEdit):
         if self.current is job:
             error = {"type": "Interrupted", "message": message, "line": None, "traceback": ""}
             self._finished_current(job, {"state": "INTERRUPTED", "error": error})
-
-
-def _invalid_result(request_id: str | None, message: str) -> dict[str, Any]:
-    """`VALIDATE:RESULT` of a job that cannot even be bound."""
-    return {
-        "request_id": request_id,
-        "ok": False,
-        "errors": [_error_entry(message)],
-        "warnings": [],
-        "estimate": None,
-        "estimate_source": "none",
-        "dry_run": None,
-    }
-
-
-def _error_entry(message: str) -> dict[str, Any]:
-    line = None
-    if message.startswith("line "):
-        head = message[5:].split(":", 1)[0].split(",", 1)[0]
-        line = int(head) if head.isdigit() else None
-    return {"line": line, "col": None, "message": message}

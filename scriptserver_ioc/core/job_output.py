@@ -46,5 +46,6 @@ def select_output(server: Any, op: Operation, value: Any) -> Later:
 
 
 def selected_output(server: Any) -> tuple[int, str]:
-    """(job id, output tail) last selected, (0, '') before any selection."""
-    return getattr(server, "selected_output", (0, ""))
+    """(job id, output tail) last selected, (0, '') before any selection (takes the lock)."""
+    with server.lock:
+        return getattr(server, "selected_output", (0, ""))

@@ -6,6 +6,7 @@ the core may call them with it held) and returns plain values.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -136,6 +137,59 @@ class Snapshots:
             entry = groups.setdefault(name, {"queued": 0, "estimate": 0.0, "unknown": 0})
             entry.update(batch, finish=queue_finish(batch["remaining"], idle=idle))
         return groups
+
+    def queue_count(self) -> int:
+        """`QUEUE:COUNT`."""
+        with self.lock:
+            return len(self.queue)
+
+    def run_settings(self) -> dict[str, Any]:
+        """`STATE` (its index in the enum), `STATE:CODE` and the queue's modes, read together."""
+        with self.lock:
+            return {
+                "state": list(RunState).index(self.run_state),
+                "state_code": self.state_code(),
+                "hold": self.hold,
+                "on_error_hold": self.on_error_hold,
+                "on_invalid_hold": self.on_invalid_hold,
+            }
+
+    def current_scalars(self) -> dict[str, Any] | None:
+        """`CURRENT:*` scalars of the running job (None when idle), read together."""
+        with self.lock:
+            job = self.current
+            if job is None:
+                return None
+            return {
+                "id": job.id,
+                "name": job.name,
+                "line": job.line,
+                "message": job.message,
+                "estimate": job.estimate,
+                "progress": self.progress(),
+                "elapsed": self.elapsed(),
+                "remaining": self.remaining(),
+            }
+
+    def recent_history(self, count: int) -> list[Any]:
+        """The newest `count` finished jobs, newest first (finished records do not change)."""
+        with self.lock:
+            return list(itertools.islice(self.history, count))
+
+    def history_texts(self) -> list[str]:
+        """JSON text of every finished job kept for `HISTORY`, newest first."""
+        with self.lock:
+            return [job.json_text() for job in self.history]
+
+    def texts(self) -> dict[str, Any]:
+        """`LAST_ERROR`, `CURRENT:SCRIPT`, `CURRENT:OUTPUT` and `VALIDATE:RESULT` content."""
+        with self.lock:
+            return {
+                "last_error": self.last_error,
+                "script": self.current_source,
+                "output": self.output_tail,
+                "validate": self.validate_result,
+            }
 
     def replies_list(self) -> list[dict[str, Any]]:
         """The `REPLY` PV content, newest first."""

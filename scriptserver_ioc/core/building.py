@@ -1,0 +1,153 @@
+"""Building jobs from specs: arguments bound, name chosen, source and script files.
+
+A mixin of `ScriptServer` (with `QueueControl`); every method runs with the core's lock
+held and reads only in-memory state, except `read_script_file` (a `file` job's script).
+A spec is parsed once (`core.specs`) and bound here into a `Job`; the validator and the
+dry run receive that job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..validate.scripts import read_script_file
+from . import limits
+from .bounds import bounded_estimate
+from .deferred import Later
+from .jobs import Job
+from .specs import CONTENT_KEYS, JobSpec, Rejected, apply_options, call_source, parse_spec
+
+
+class JobBuilding:
+    """Jobs from specs, their checks on the worker, and the source a job runs."""
+
+    def commands_revision(self) -> int:
+        """What a job's check rests on: the catalogue revision (the basis of a `Later`)."""
+        return self.catalogue.revision
+
+    def check_later(self, jobs: list[Job], then: Callable[[], None], where: Callable) -> Later:
+        """Check prepared jobs on the worker; then keep their verdicts and call `then()`.
+
+        Args:
+            jobs: jobs from `prepare_job`.
+            then: finishes the write under the lock once every job passed.
+            where: `where(index)` prefixes a job's error (e.g. "batch item 3: ").
+        """
+        records = [job.to_dict() for job in jobs]
+
+        def checked(verdicts: list[Any]) -> None:
+            for index, (job, verdict) in enumerate(zip(jobs, verdicts)):
+                try:
+                    self.apply_verdict(job, verdict)
+                except Rejected as exc:
+                    raise Rejected(f"{where(index)}{exc}") from None
+            then()
+
+        quick = len(records) == 1 and self.validator.is_quick(records[0])
+        return Later(
+            lambda: self.validator.check_many(records), checked, self.commands_revision, quick
+        )
+
+    def prepare_job(self, spec: JobSpec, job_id: int = 0) -> Job:
+        """A job record from a spec: arguments bound, name chosen; not yet validated."""
+        job = Job(id=job_id, name="", kind=spec.kind, blackbox=spec.blackbox, tags=spec.tags)
+        job.request_id = spec.request_id
+        if spec.kind == "command":
+            try:
+                job.args = dict(self.catalogue.bind(spec.command, spec.positional, spec.keywords))
+            except ValueError as exc:
+                raise Rejected(str(exc)) from None
+            job.command = spec.command
+            default_name = call_source(spec.command, job.args)
+        elif spec.kind == "script":
+            if not self.allow_scripts:
+                raise Rejected(
+                    "this server runs catalogue commands and script files only (--no-scripts)"
+                )
+            job.script = spec.script
+            first = next(
+                (ln.strip() for ln in spec.script.splitlines() if ln.strip()[:1] not in ("", "#")),
+                "",
+            )
+            default_name = f"script: {first}" if first else "script"
+        else:
+            job.file = spec.file
+            self.script_file(spec.file)
+            default_name = spec.file
+        job.name = (spec.name or default_name)[: limits.MAX_NAME_CHARS]
+        return job
+
+    @staticmethod
+    def apply_verdict(job: Job, verdict: Any) -> None:
+        """Keep the validator's warnings and estimate on the job; its errors reject it."""
+        if verdict.errors:
+            first = verdict.errors[0]
+            where = f"line {first.get('line')}: " if first.get("line") else ""
+            more = f" (and {len(verdict.errors) - 1} more)" if len(verdict.errors) > 1 else ""
+            raise Rejected(f"{where}{first.get('message')}{more}")
+        job.warnings = list(verdict.warnings)
+        job.estimate, dropped = bounded_estimate(verdict.estimate)
+        if dropped:
+            job.warnings.append(dropped)
+        job.estimate_source = verdict.estimate_source if job.estimate is not None else "none"
+
+    def read_script_file(self, name: str) -> tuple[str, Path]:
+        """Text and path of a `file` job's script (`validate.scripts.read_script_file`)."""
+        root = self.scripts_dir.resolve() if self.scripts_dir is not None else None
+        try:
+            return read_script_file(root, name)
+        except ValueError as exc:
+            raise Rejected(str(exc)) from None
+
+    def script_file(self, name: str) -> Path:
+        """The path of a `file` job's script, which must lie inside the scripts directory."""
+        return self.read_script_file(name)[1]
+
+    def job_source(self, job: Job) -> str:
+        """The Python source a job runs (generated for command jobs)."""
+        if job.kind == "command":
+            return call_source(job.command or "", job.args or {})
+        if job.kind == "script":
+            return job.script or ""
+        return self.read_script_file(job.file or "")[0]
+
+    def _merged_spec(self, job: Job, fields: dict[str, Any]) -> JobSpec:
+        """A spec of `job` with `fields` (keys of a job spec) applied on top."""
+        unknown = set(fields) - {"name", "blackbox", "tags", "request_id", "args", *CONTENT_KEYS}
+        if unknown:
+            raise Rejected(
+                f"unknown key {sorted(unknown)[0]!r}; give fields of a job spec (command, "
+                "args, call, script, file, name, blackbox, tags, request_id)"
+            )
+        content = [key for key in CONTENT_KEYS if key in fields]
+        if content:
+            spec = parse_spec({k: v for k, v in fields.items() if k != "position"}, False)
+            if "name" not in fields and job.name != self._default_name(job):
+                spec.name = job.name
+            for key in ("blackbox", "tags", "request_id"):
+                if key not in fields:
+                    setattr(spec, key, getattr(job, key))
+            return spec
+        spec = JobSpec(kind=job.kind, command=job.command, script=job.script, file=job.file)
+        spec.keywords = dict(job.args or {})
+        if "args" in fields:
+            if job.kind != "command":
+                raise Rejected(f"job {job.id} is a {job.kind} job; 'args' goes with commands")
+            args = fields["args"]
+            if isinstance(args, list):
+                spec.keywords, spec.positional = {}, args
+            elif isinstance(args, dict):
+                spec.keywords = args
+            else:
+                raise Rejected("'args' must be an object of named arguments or an array")
+        spec.name = job.name if job.name != self._default_name(job) else None
+        spec.blackbox, spec.tags, spec.request_id = job.blackbox, job.tags, job.request_id
+        apply_options(spec, fields)
+        return spec
+
+    def _default_name(self, job: Job) -> str:
+        if job.kind == "command":
+            return call_source(job.command or "", job.args or {})
+        return job.file if job.kind == "file" else job.name
