@@ -17,7 +17,7 @@ from core_fakes import DISK_FULL, FakeCatalogue, FakeRunner, FakeStore, FakeVali
 
 from scriptserver_ioc.core.job_output import selected_output
 from scriptserver_ioc.core.server import ScriptServer
-from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS
+from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS, CONTROL_ROUTES
 
 STATES = ("IDLE", "HELD", "RUNNING", "PAUSING", "PAUSED", "ABORTING")
 """STATE's enum, and IDLE with the queue held (HELD) as a state of its own."""
@@ -130,7 +130,14 @@ def build(state: str, logs) -> tuple[ScriptServer, FakeStore, FakeRunner]:
     """A core in `state`: job 1 finished, job 2 current (or finished), 3..12 queued, held."""
     store = FakeStore()
     runner = FakeRunner(store)
-    core = ScriptServer(store, FakeCatalogue(), FakeValidator(), scripts_dir=logs, logs_dir=logs)
+    core = ScriptServer(
+        store,
+        FakeCatalogue(),
+        FakeValidator(),
+        scripts_dir=logs,
+        logs_dir=logs,
+        routes=CONTROL_ROUTES,
+    )
     runner.core, runner.probe = core, False
     core.attach_runner(runner)
     must(core, "QUEUE:ADD", '{"script": "x = 1", "name": "first"}')
