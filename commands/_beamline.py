@@ -8,9 +8,9 @@ During a dry run (`scriptserver.simulating()`) the file is read once and never w
 dry run works on its own copy, starting with no run in progress (a pre-flight checks a job
 for its turn, when the job before it has ended).
 
-The job API (`progress`, `message`, `pause_point`, `sleep`, `simulating`) is used when the
-`scriptserver` module is importable (inside a script-server job) and falls back to plain
-Python otherwise, so the commands also work from a genie_python console.
+The job API (`progress`, `message`, `pause_point`, `sleep`, `simulating`, `beam_wait`) is
+used when the `scriptserver` module is importable (inside a script-server job) and falls back
+to plain Python otherwise, so the commands also work from a genie_python console.
 """
 
 import json
@@ -120,6 +120,17 @@ def sleep(seconds):
         _api.sleep(seconds)
     else:
         time.sleep(seconds)
+
+
+def beam_wait(uamps=None):
+    """In a dry run, count a wait for `uamps` by the server's beam model; else nothing.
+
+    The demo DAE is this module's own, so its waits tell the dry run what they wait for
+    (`scriptserver.beam_wait`); genie_python's waits are modelled without this.
+    """
+    if _api is not None and hasattr(_api, "beam_wait"):
+        return _api.beam_wait(uamps=uamps)
+    return 0.0
 
 
 def simulating():

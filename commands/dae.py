@@ -4,6 +4,7 @@ import time
 from typing import Optional
 
 from _beamline import (
+    beam_wait,
     load_state,
     message,
     pause_point,
@@ -53,7 +54,7 @@ def begin_run(title: str = "", period: int = 1, quiet: bool = False) -> int:
 
 
 def estimate_begin_run(title="", period=1, quiet=False):
-    return 0.1
+    return 0.01  # a write of the demo DAE's state file
 
 
 def validate_begin_run(title="", period=1, quiet=False):
@@ -83,7 +84,7 @@ def end_run(save: bool = True) -> Optional[int]:
 
 
 def estimate_end_run(save=True):
-    return 0.1
+    return 0.01
 
 
 def waitfor_uamps(uamps: float, quiet: bool = False) -> None:
@@ -96,8 +97,8 @@ def waitfor_uamps(uamps: float, quiet: bool = False) -> None:
     state = load_state()
     if state["run_state"] != "RUNNING":
         raise RunStateError("waitfor_uamps needs a running run; call begin_run() first")
-    if simulating():
-        sleep(estimate_waitfor_uamps(uamps))
+    if simulating():  # the server's beam model says how long (--beam-current, learned)
+        beam_wait(uamps=max(0.0, uamps - _charge(state)))
         return
     while True:
         collected = _charge(load_state())
@@ -154,7 +155,7 @@ def count(seconds: float = 2.0, title: str = "", save: bool = True) -> int:
 
 
 def estimate_count(seconds=2.0, title="", save=True):
-    return float(seconds) + 0.2
+    return float(seconds) + 0.02  # the counting time, begin_run and end_run
 
 
 def validate_count(seconds=2.0, title="", save=True):

@@ -48,10 +48,10 @@ class JobTracking:
 
     def learn_duration(self, job: Job, seconds: float) -> None:
         """Remember how long a job took, for history-based estimates."""
-        keys_of = getattr(self.validator, "learning_keys", None)
-        if keys_of is not None:  # its own key, and a rate per uamps/frames/seconds argument
-            for key, factor in keys_of(job.to_dict()):
-                self.writes.add_duration(key, seconds * factor)
+        learned = getattr(self.validator, "learned_durations", None)
+        if learned is not None:  # its own key, rates per amount, overhead, beam rates
+            for key, value in learned(job.to_dict(), seconds):
+                self.writes.add_duration(key, value)
 
     def learn_timeline(self, job: Job, progress: JobProgress | None, elapsed: float) -> None:
         """Keep the timeline of a job that ended DONE, for its next run."""

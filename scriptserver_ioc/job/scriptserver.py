@@ -24,6 +24,7 @@ import time
 __all__ = [
     "Backend",
     "JobAborted",
+    "beam_wait",
     "message",
     "pause_point",
     "progress",
@@ -65,6 +66,10 @@ class Backend:
     def simulating(self) -> bool:
         """True during a dry run."""
         return False
+
+    def beam_wait(self, uamps: float | None, frames: float | None, mevents: float | None) -> float:
+        """Account for a wait on beam; only a dry run's backend does (by its beam model)."""
+        return 0.0
 
 
 _backend = Backend()
@@ -146,3 +151,36 @@ def sleep(seconds: float) -> None:
 def simulating() -> bool:
     """True while the job runs as a dry run (simulation); False in a real run."""
     return bool(_backend.simulating())
+
+
+def beam_wait(
+    uamps: float | None = None, frames: float | None = None, mevents: float | None = None
+) -> float:
+    """In a dry run, count a wait on beam by the server's beam model; else do nothing.
+
+    For commands that drive a data acquisition of their own (genie_python's waits are
+    modelled already): call it in place of the wait when ``simulating()``. The dry run's
+    clock advances by the time the beam model (``--beam-current``, ``--frame-rate``, the
+    event rate, or what earlier runs taught) takes to deliver the amounts, and the
+    estimate counts it.
+
+    Args:
+        uamps: proton charge to wait for, in µA·h.
+        frames: good frames to wait for.
+        mevents: millions of events to wait for.
+
+    Returns:
+        The virtual seconds counted (0.0 outside a dry run).
+
+    Raises:
+        TypeError: an amount is not a number.
+        ValueError: an amount is negative, NaN or infinite.
+    """
+    amounts = []
+    for value, what in ((uamps, "uamps"), (frames, "frames"), (mevents, "mevents")):
+        if value is not None:
+            value = _number(value, f"beam_wait {what}")
+            if value < 0:
+                raise ValueError(f"beam_wait {what} must be >= 0, got {value!r}")
+        amounts.append(value)
+    return float(_backend.beam_wait(*amounts))

@@ -44,7 +44,7 @@ class BeamModel:
         self.used = {}
         self.values = {}
         for name, default in ISIS_DEFAULTS.items():
-            value, source = options.get(name), "option"
+            value, source = options.get(name), options.get(name + "_source") or "option"
             if value is None:
                 value, source = default, "ISIS default"
             pv = options.get(name + "_pv")
@@ -101,20 +101,27 @@ class BeamModel:
 
     # -- waits ---------------------------------------------------------------------------
 
-    def wait_seconds(self, uamps=None, frames=None, mevents=None):
-        """Virtual seconds until the run has counted what a wait asks for (0 if it has)."""
+    def wait_seconds(self, uamps=None, frames=None, mevents=None, counted=True):
+        """Virtual seconds until the run has counted what a wait asks for (0 if it has).
+
+        With ``counted`` False the amounts are still to come in full (``scriptserver.beam_wait``
+        of a command driving its own DAE): genie's run counters are not consulted.
+        """
         needs = []
         if uamps is not None:
             self.waited["uamps"] += float(uamps)
-            needs.append((float(uamps) - self.uamps()) * 3600.0 / self.values["current"])
+            have = self.uamps() if counted else 0.0
+            needs.append((float(uamps) - have) * 3600.0 / self.values["current"])
         if frames is not None:
             self.waited["frames"] += float(frames)
-            needs.append((float(frames) - self.frames()) / self.values["frame_rate"])
+            have = self.frames() if counted else 0.0
+            needs.append((float(frames) - have) / self.values["frame_rate"])
         if mevents is not None:
             self.waited["mevents"] += float(mevents)
-            needs.append((float(mevents) - self.mevents()) * 3600.0 / self.values["event_rate"])
+            have = self.mevents() if counted else 0.0
+            needs.append((float(mevents) - have) * 3600.0 / self.values["event_rate"])
         seconds = max([0.0] + needs)
-        if seconds and self.counting_since is None:
+        if seconds and counted and self.counting_since is None:
             self.sim.warn(
                 f"line {self.sim.line}: waits on beam while no run is counting (begin() not "
                 "called, or the run is paused); on the instrument this waits forever"

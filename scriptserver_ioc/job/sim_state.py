@@ -245,4 +245,12 @@ def make_backend(sim, base):
         def simulating(self):
             return True
 
+        def beam_wait(self, uamps=None, frames=None, mevents=None):
+            seconds = sim.beam.wait_seconds(uamps, frames, mevents, counted=False)
+            if seconds:
+                sim.step(f"wait on beam {seconds:g} s (beam model)")
+                sim.clock.advance(seconds)
+            sim.check_stop()
+            return seconds
+
     return SimulatedBackend()

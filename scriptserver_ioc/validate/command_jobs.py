@@ -9,11 +9,12 @@ same ``validate_set_ei`` as the command job ``set_ei(2000)`` (at the call's line
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from scriptserver_ioc.catalogue.model import SCRIPT_DEFINITION
 from scriptserver_ioc.validate import calls, static
-from scriptserver_ioc.validate.companions import CompanionError
+from scriptserver_ioc.validate.companions import CompanionError, CompanionResult
 from scriptserver_ioc.validate.verdict import CompanionCall, Verdict
 
 #: At most this many distinct literal calls of one script are sent to the companions.
@@ -148,3 +149,29 @@ def apply_script_call(check: ScriptCall, outcome: Any, verdict: Verdict) -> None
         verdict.error(f"{check.text}: {outcome.error}", check.line, check.col)
     elif outcome.problem:
         verdict.warnings.append(f"line {check.line}: {outcome.problem}")
+
+
+@dataclass
+class PendingCheck:
+    """A job between the Validator's checks before its companions and those after them."""
+
+    verdict: Verdict
+    job: dict
+    kind: str
+    key_job: dict | None = None
+    source: str | None = None
+    call: CompanionCall | None = None
+    outcome: CompanionResult | CompanionError | None = None
+    script_checks: list[ScriptCall] = field(default_factory=list)
+    script_outcomes: list = field(default_factory=list)
+
+    def requests(self) -> list[CompanionCall]:
+        """The companion calls to make: the command job's, then the script's calls'."""
+        own = [self.call] if self.call is not None else []
+        return own + [check.call for check in self.script_checks]
+
+    def take(self, outcomes: list) -> None:
+        """The outcomes of `requests()`, in the same order."""
+        if self.call is not None:
+            self.outcome, outcomes = outcomes[0], outcomes[1:]
+        self.script_outcomes = list(outcomes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import subprocess
 import sys
@@ -52,6 +53,11 @@ def _failure(kind: str, message: str, started: float, output: str = "") -> dict:
         "notes": [],
         "real_seconds": round(time.monotonic() - started, 3),
     }
+
+
+def dry_failure(message: str) -> dict:
+    """The result of a dry run that could not start (``DryRunFailed`` with `message`)."""
+    return _failure("DryRunFailed", message, time.monotonic())
 
 
 def run_dry(
@@ -165,7 +171,22 @@ def run_dry(
 
 
 def _lower_priority(pid: int) -> None:
-    """Lowest CPU priority for a process (nice 19; IDLE priority class on Windows)."""
+    """Lowest CPU priority for a process: it runs only on a CPU nothing else wants.
+
+    Linux: the ``SCHED_IDLE`` policy. Nice 19 alone still takes a share of a busy CPU and,
+    worse, delays the wake-up of every thread that has to preempt it (each hop of a pause
+    request: the CA thread, the core, the job process, the runner, the publisher), which is
+    what a running job's pause latency was made of while pre-flights ran; a ``SCHED_IDLE``
+    task is preempted at once. Elsewhere (and if that fails): nice 19, or the IDLE
+    priority class on Windows.
+    """
+    idle = getattr(os, "SCHED_IDLE", None)
+    if idle is not None:
+        try:
+            os.sched_setscheduler(pid, idle, os.sched_param(0))
+            return
+        except OSError as exc:
+            logger.debug("cannot give dry run %s the idle scheduling policy: %s", pid, exc)
     try:
         import psutil
 

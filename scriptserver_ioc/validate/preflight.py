@@ -114,6 +114,19 @@ def preflight(
     return preflight_record(result, job.get("warnings"), revision)
 
 
+def with_overhead(record: dict[str, Any], overhead: float) -> dict[str, Any]:
+    """The record with the job's learned overhead added to its estimate.
+
+    ``simulated`` keeps the dry run's own virtual duration, ``overhead`` what was added
+    (start-up, hand-over: ``learning.learned_overhead``), ``estimate`` their sum.
+    """
+    simulated = record.get("simulated", record.get("estimate"))
+    record["simulated"] = simulated
+    record["overhead"] = round(overhead, 3) if simulated is not None else None
+    record["estimate"] = simulated + overhead if simulated is not None else None
+    return record
+
+
 def unknown_record(message: str, revision: int) -> dict[str, Any]:
     """The record of a job that could not even be handed to a dry run."""
     return preflight_record(
@@ -249,7 +262,7 @@ class PreflightWorker:
                 self._cache[key] = cached
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
-        record = dict(cached)
+        record = with_overhead(dict(cached), self.validator.overhead())
         record["checked"] = now_iso()
         if task.source_digest is not None:
             record["source"] = task.source_digest

@@ -13,23 +13,24 @@ from here.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.validate import command_jobs, estimates
+from scriptserver_ioc.validate import command_jobs, estimates, learning
 from scriptserver_ioc.validate.companions import (
     CompanionError,
-    CompanionResult,
     CompanionRunner,
 )
-from scriptserver_ioc.validate.dryrun import DEFAULT_TIME_LIMIT, command_source, run_dry
+from scriptserver_ioc.validate.dry_memory import DryRunMemory
+from scriptserver_ioc.validate.dryrun import (
+    DEFAULT_TIME_LIMIT,
+    command_source,
+    dry_failure,
+    run_dry,
+)
 from scriptserver_ioc.validate.estimates import infer_kind
 from scriptserver_ioc.validate.scripts import FileDigests, ScriptChecks, read_script_file
 from scriptserver_ioc.validate.verdict import (
-    CompanionCall,
     Verdict,
     apply_companions,
     check_tags,
@@ -41,9 +42,9 @@ logger = logging.getLogger(__name__)
 class Validator:
     """Checks jobs against the catalogue and estimates their duration. Thread-safe.
 
-    Threading: `_lock` guards only the caches of dry-run estimates and timelines; checks
-    run without it (the companion runner serialises its own requests), so `timeline()`,
-    called by the core under its lock when a job starts, never waits for a check.
+    Threading: only the memory of dry runs (`DryRunMemory`) has a lock; checks run without
+    one (the companion runner serialises its own requests), so `timeline()`, called by the
+    core under its lock when a job starts, never waits for a check.
 
     Args:
         catalogue: the command catalogue (``get``, ``names``, ``bind``, ``revision``,
@@ -86,9 +87,7 @@ class Validator:
         self.command_dirs = command_dirs or (companions.command_dirs if companions else [])
         self.dry_run_time_limit = dry_run_time_limit
         self.beam = beam
-        self._lock = threading.RLock()
-        self._dry_estimates: OrderedDict[str, float] = OrderedDict()
-        self._dry_timelines: OrderedDict[str, tuple[list[dict], float]] = OrderedDict()
+        self._dry = DryRunMemory()
         self.scripts = ScriptChecks(catalogue, companions, prelude_source, extra_names)
         self._file_digests = FileDigests(self.scripts_dir)
         self.prelude_problem = self.scripts.prelude_problem
@@ -163,9 +162,9 @@ class Validator:
         pending = self._begin(job)
         return pending.call is None
 
-    def _begin(self, job: dict) -> _Pending:
+    def _begin(self, job: dict) -> command_jobs.PendingCheck:
         """The checks before the companions; the companion calls still to make."""
-        pending = _Pending(Verdict(), job, job.get("kind") or infer_kind(job))
+        pending = command_jobs.PendingCheck(Verdict(), job, job.get("kind") or infer_kind(job))
         verdict = pending.verdict
         if pending.kind == "command":
             name, pending.call = command_jobs.bind_command_job(
@@ -188,7 +187,7 @@ class Validator:
             verdict.warnings.extend(warnings)
         return pending
 
-    def _end(self, pending: _Pending) -> Verdict:
+    def _end(self, pending: command_jobs.PendingCheck) -> Verdict:
         """The companions' outcome, then the checks after them."""
         verdict = pending.verdict
         if pending.key_job is None:  # unknown kind
@@ -255,7 +254,7 @@ class Validator:
                 try:
                     source, path = self._read_file(job.get("file"))
                 except ValueError as exc:
-                    return _dry_failure(str(exc))
+                    return dry_failure(str(exc))
                 filename = filename or str(path)
             else:
                 source = job.get("script") or ""
@@ -268,22 +267,36 @@ class Validator:
             filename=filename or "<script>",
             time_limit=time_limit or self.dry_run_time_limit,
             env=env,
-            beam=self.beam,
+            beam=self.beam_options(),
             low_priority=low_priority,
         )
         if result.get("ok") and result.get("estimate") is not None:
             key_job = dict(job, kind=kind)
-            key = estimates.job_key(key_job, source if kind == "file" else None)
-            with self._lock:
-                self._dry_estimates[key] = float(result["estimate"])
-                self._dry_estimates.move_to_end(key)
-                while len(self._dry_estimates) > 1000:
-                    self._dry_estimates.popitem(last=False)
-                self._dry_timelines[key] = (list(result.get("steps") or []), result["estimate"])
-                self._dry_timelines.move_to_end(key)
-                while len(self._dry_timelines) > 50:
-                    self._dry_timelines.popitem(last=False)
+            self._dry.remember(
+                estimates.job_key(key_job, source if kind == "file" else None), result
+            )
         return result
+
+    def beam_options(self) -> dict:
+        """The beam model of the next dry run: what earlier runs taught, else the options.
+
+        Rates learned from real runs (``learning.learned_beam``) come before ``--beam-current``
+        and friends and the ISIS defaults; a configured live PV still comes first.
+        """
+        options = dict(self.beam or {})
+        try:
+            options.update(learning.learned_beam(self.history))
+        except Exception:  # a store failure must not stop a dry run
+            logger.exception("cannot read learned beam rates")
+        return options
+
+    def overhead(self) -> float:
+        """Seconds a job takes beyond its simulated or declared duration (learned median)."""
+        try:
+            return learning.learned_overhead(self.history)
+        except Exception:  # a store failure must not reject a job
+            logger.exception("cannot read the learned job overhead")
+            return 0.0
 
     def timeline(self, job: Any) -> tuple[list[dict], float] | None:
         """``(steps, total)`` of the last successful dry run of this job, or None.
@@ -292,8 +305,7 @@ class Validator:
         (``estimates.TimelineTracker(steps, total)``). The last 50 dry runs are kept.
         """
         key = job if isinstance(job, str) else self.job_key(job)
-        with self._lock:
-            return self._dry_timelines.get(key)
+        return self._dry.timeline(key)
 
     # -- scripts and files ---------------------------------------------------------------
 
@@ -335,6 +347,17 @@ class Validator:
             keys.append((scaled[0], 1.0 / scaled[1]))
         return keys
 
+    def learned_durations(self, job: Any, seconds: float) -> list[tuple[str, float]]:
+        """What to record after a job ended DONE in `seconds`: ``[(key, value)]``.
+
+        Its duration under ``learning_keys``, and what its pre-flight's dry run teaches:
+        the overhead of a job beyond its simulated time, or the beam rate its waits got
+        (``learning.observations``).
+        """
+        record = job.to_dict() if hasattr(job, "to_dict") else job
+        found = [(key, seconds * factor) for key, factor in self.learning_keys(record)]
+        return found + learning.observations(record, seconds, self.overhead())
+
     def _choose_estimate(self, verdict: Verdict, key_job: dict | None = None) -> None:
         declared = verdict.estimate
         history = None
@@ -346,47 +369,8 @@ class Validator:
                     history = [rate * scaled[1] for rate in self.history.durations(scaled[0])]
             except Exception:  # a store failure must not reject a job
                 logger.exception("cannot read learned durations")
-        with self._lock:
-            dry = self._dry_estimates.get(verdict.key) if verdict.key else None
         verdict.estimate, verdict.estimate_source = estimates.choose_estimate(
-            history, declared, dry
+            history, declared, self._dry.estimate(verdict.key)
         )
-
-
-@dataclass
-class _Pending:
-    """A job between the checks before its companions and those after them."""
-
-    verdict: Verdict
-    job: dict
-    kind: str
-    key_job: dict | None = None
-    source: str | None = None
-    call: CompanionCall | None = None
-    outcome: CompanionResult | CompanionError | None = None
-    script_checks: list[command_jobs.ScriptCall] = field(default_factory=list)
-    script_outcomes: list = field(default_factory=list)
-
-    def requests(self) -> list[CompanionCall]:
-        """The companion calls to make: the command job's, then the script's calls'."""
-        own = [self.call] if self.call is not None else []
-        return own + [check.call for check in self.script_checks]
-
-    def take(self, outcomes: list) -> None:
-        """The outcomes of `requests()`, in the same order."""
-        if self.call is not None:
-            self.outcome, outcomes = outcomes[0], outcomes[1:]
-        self.script_outcomes = list(outcomes)
-
-
-def _dry_failure(message: str) -> dict:
-    return {
-        "ok": False,
-        "estimate": None,
-        "steps": [],
-        "writes": [],
-        "output": "",
-        "error": {"type": "DryRunFailed", "message": message, "line": None, "traceback": ""},
-        "truncated": False,
-        "notes": [],
-    }
+        if verdict.estimate is not None and verdict.estimate_source != estimates.HISTORY:
+            verdict.estimate += self.overhead()  # a measured duration includes it already
