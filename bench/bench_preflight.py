@@ -3,18 +3,23 @@
 - throughput: corpus jobs (tests/preflight_corpus) pre-flighted one after another and by two
   workers at once, in jobs per second, against the start of a bare ``python -c pass``;
 - the running job's deferred PAUSE -> STATE PAUSED latency over Channel Access (p50, p99),
-  with an empty queue (baseline) and with 100 queued jobs pre-flighting in the background.
+  with an empty queue (baseline) and with 100 queued jobs pre-flighting in the background,
+  one after the other and interleaved on two IOCs (same machine load for both);
+- the demo night queue of the system test: QUEUE:ETA at release against the real end.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system_tests"))
 
 from common import ROOT, python_startup, start_ioc  # noqa: E402
 
@@ -79,65 +84,101 @@ def p99(samples: list[float]) -> float:
     return sorted(samples)[max(0, int(len(samples) * 0.99) - 1)] * 1000
 
 
-def pause_while_preflighting(rounds: int = 60) -> None:
+def percentiles(samples: list[float]) -> str:
+    return f"p50 {statistics.median(samples) * 1000:7.1f} ms   p99 {p99(samples):7.1f} ms"
+
+
+def running_loop(prefix: str, jobs: int):
+    """A client of the IOC at `prefix` with LOOP running and `jobs` distinct jobs queued."""
     from scriptserver_ioc.client.client import ScriptServerClient
 
-    _, prefix = start_ioc()
     client = ScriptServerClient(prefix)
     (running,) = client.add({"script": LOOP})
     client.wait_for(lambda: client.get("CURRENT:ID") == running, timeout=30)
     client.put("QUEUE:HOLD", 1)
+    if jobs:
+        client.add([{"script": BUSY.format(n=20 + i)} for i in range(jobs)])
+    return client
+
+
+def unchecked(client) -> int:
+    return sum(1 for job in client.queue() if not job.get("preflight"))
+
+
+def pause_while_preflighting(rounds: int = 150) -> None:
+    """The running job's deferred pause latency, with and without 100 jobs pre-flighting.
+
+    Sequential: one IOC, `rounds` pauses with an empty queue, then `rounds` more once 100
+    jobs are queued (the machine's load may change in between). Interleaved: two IOCs, each
+    running the same job with 100 jobs queued, one with the pre-flight worker off and one
+    with it on, paused in turn, so both see the same load from the rest of the machine: what
+    the pre-flights cost inside the IOC, and what their processes take from the CPUs.
+    """
+    _, prefix = start_ioc()
+    client = running_loop(prefix, 0)
     base = pause_latency(client, rounds)
     client.add([{"script": BUSY.format(n=20 + i)} for i in range(100)])  # 100 distinct jobs
     busy = pause_latency(client, rounds)
-    left = sum(1 for job in client.queue() if not job.get("preflight"))
-    print(f"deferred PAUSE -> PAUSED over CA, {rounds} rounds:")
+    print(f"deferred PAUSE -> PAUSED over CA, {rounds} rounds each:")
+    print(f"  sequential:   no queue (baseline)        {percentiles(base)}")
     print(
-        f"  no queue (baseline)           p50 {statistics.median(base) * 1000:7.1f} ms"
-        f"   p99 {p99(base):7.1f} ms"
-    )
-    print(
-        f"  100 jobs pre-flighting        p50 {statistics.median(busy) * 1000:7.1f} ms"
-        f"   p99 {p99(busy):7.1f} ms   ({p99(busy) / p99(base):.2f} x; {left} still unchecked)"
+        f"                100 jobs pre-flighting     {percentiles(busy)}"
+        f"   ({p99(busy) / p99(base):.2f} x p99; {unchecked(client)} still unchecked)"
     )
     client.put("ABORT", 2)
-
-
-NIGHT = [
-    {"script": "begin_run(title='T=10 K')\nwaitfor_uamps(12)\nend_run()\n"},
-    {"call": "count(seconds=6, title='background')"},
-    {"script": "for t in (20, 40):\n    set_temperature(t)\n    count(seconds=3)\n"},
-    {"script": "set_ei(energy=25)\nbegin_run(title='Ei 25')\nwaitfor_uamps(10)\nend_run()\n"},
-    {"script": "do_sans(position='2', sample='AgBeh', sans_seconds='4')\n"},
-]
-"""A night's queue scaled down: runs that wait on (demo) beam, counts, temperatures."""
+    _, prefix_off = start_ioc("--preflight-workers", "0")
+    _, prefix_on = start_ioc()
+    off, on = running_loop(prefix_off, 100), running_loop(prefix_on, 100)
+    quiet: list[float] = []
+    checking: list[float] = []
+    for _ in range(rounds):
+        quiet += pause_latency(off, 1)
+        checking += pause_latency(on, 1)
+    print(f"  interleaved:  100 queued, pre-flight off {percentiles(quiet)}")
+    print(
+        f"                100 queued, pre-flighting  {percentiles(checking)}"
+        f"   ({p99(checking) / p99(quiet):.2f} x p99; {100 - unchecked(on)} checked meanwhile)"
+    )
+    off.put("ABORT", 2)
+    on.put("ABORT", 2)
 
 
 def night_queue() -> None:
-    """QUEUE:ETA when released (QUEUE:FINISH = now + ETA) against the real end."""
+    """QUEUE:ETA at release against the real end of the system test's demo night queue.
+
+    The same jobs as ``system_tests/test_night_queue_ca.py``: the demo beam's current given
+    to the beam model (``--beam-current 7200``), a few short jobs run first so the server
+    has learned its per-job overhead.
+    """
+    from test_night_queue_ca import DEMO_BEAM_CURRENT, NIGHT, WARM_UP
+
     from scriptserver_ioc.client.client import ScriptServerClient
 
-    _, prefix = start_ioc()
+    os.environ["SCRIPTSERVER_DEMO_STATE"] = str(Path(tempfile.mkdtemp()) / "beamline.json")
+    _, prefix = start_ioc("--beam-current", DEMO_BEAM_CURRENT)
     client = ScriptServerClient(prefix, timeout=10)
-    client.put("QUEUE:HOLD", 1)
-    ids = client.add(NIGHT)
-    client.wait_for(lambda: all(j.get("preflight") for j in client.queue()), timeout=120)
-    eta = client.get("QUEUE:ETA")
-    finish_text = None
-    t0 = time.time()
-    client.put("QUEUE:HOLD", 0)
-    finish_text = client.get("QUEUE:FINISH")
-    client.wait_for(lambda: client.get("LAST:ID") == ids[-1], timeout=300, interval=0.05)
-    real = time.time() - t0
-    states = {j["id"]: j["state"] for j in client.get_json("HISTORY")}
+    for jobs in (WARM_UP, NIGHT):
+        client.put("QUEUE:HOLD", 1)
+        ids = client.add(jobs)
+        client.wait_for(lambda: all(j.get("preflight") for j in client.queue()), timeout=300)
+        eta = client.get("QUEUE:ETA")
+        t0 = time.time()
+        client.put("QUEUE:HOLD", 0)
+        finish_text = client.get("QUEUE:FINISH")
+        client.wait_for(
+            lambda last=ids[-1]: client.get("LAST:ID") == last, timeout=300, interval=0.05
+        )
+        real = time.time() - t0
+    history = {j["id"]: j for j in client.get_json("HISTORY")}
     print(f"night queue of {len(ids)} jobs (demo beam), estimates from pre-flight:")
     print(f"  QUEUE:ETA at release {eta:7.1f} s (QUEUE:FINISH {finish_text})")
     print(f"  real duration        {real:7.1f} s   error {100 * (eta - real) / real:+.1f} %")
-    print(f"  states: {sorted(set(states[i] for i in ids))}")
-    for job in client.get_json("HISTORY")[: len(ids)][::-1]:
+    for job_id in ids:
+        job = history[job_id]
         print(
-            f"    job {job['id']}: estimate {job['estimate']:6.2f} s ({job['estimate_source']}),"
-            f" ran {job['elapsed']:6.2f} s"
+            f"    job {job_id} {job['name']:<13} {job['state']:<5} "
+            f"estimate {job['estimate']:6.2f} s ({job['estimate_source']}, "
+            f"overhead {job['preflight']['overhead']:.3f} s), ran {job['elapsed']:6.2f} s"
         )
 
 
