@@ -97,3 +97,37 @@ def test_GIVEN_demo_night_queue_WHEN_released_THEN_finish_time_within_5_percent(
     if abs((predicted - end).total_seconds()) > 12 * 3600:  # the night crossed midnight
         predicted += dt.timedelta(days=1 if predicted < end else -1)
     assert abs((predicted - end).total_seconds()) <= 0.05 * real + 1.0, (finish_text, end)
+
+
+def test_GIVEN_default_beam_model_WHEN_a_run_waited_on_the_demo_beam_THEN_next_estimates_learn_it(
+    start_ioc, tmp_path, monkeypatch
+):
+    # The server assumes the ISIS default 40 uA; the demo beam gives 7200 uA (2 uA.h a
+    # second). After one real run, a new script (never run before) waiting for another
+    # amount is estimated at the rate the instrument really delivered.
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    monkeypatch.setenv("SCRIPTSERVER_DEMO_STATE", str(tmp_path / "beamline.json"))
+    ioc = start_ioc()
+    client = ScriptServerClient(ioc.prefix, timeout=10)
+    warm = run_held_queue(client, WARM_UP)  # the per-job overhead, learned first
+    client.put("QUEUE:HOLD", 0)
+    wait_until(lambda: finished(client, warm), timeout=60)
+
+    (first,) = run_held_queue(client, [{"script": "begin_run()\nwaitfor_uamps(4)\nend_run()\n"}])
+    record = client.queue()[0]["preflight"]
+    assert record["beam"]["current"] == {"value": 40.0, "source": "ISIS default"}
+    assert record["estimate"] > 300  # 4 uA.h at 40 uA: 6 minutes
+    client.put("QUEUE:HOLD", 0)
+    wait_until(lambda: finished(client, [first]), timeout=60)
+
+    script = "begin_run()\nwaitfor_uamps(6)\nend_run()\n"  # another amount: no history
+    (second,) = run_held_queue(client, [{"script": script}])
+    record = client.queue()[0]["preflight"]
+    current = record["beam"]["current"]
+    assert current["source"] == "learned from 1 run"
+    assert 3600 < current["value"] < 14400, current  # the demo's 7200 uA, within 2 x
+    assert 2 < record["estimate"] < 6  # 6 uA.h at about 2 uA.h a second
+    client.put("QUEUE:HOLD", 0)
+    done = wait_until(lambda: finished(client, [second]), timeout=60)
+    assert abs(done[second]["elapsed"] - record["estimate"]) < 0.25 * record["estimate"]
