@@ -146,11 +146,11 @@ def pause_while_preflighting(rounds: int = 150) -> None:
 def night_queue() -> None:
     """QUEUE:ETA at release against the real end of the system test's demo night queue.
 
-    The same jobs as ``system_tests/test_night_queue_ca.py``: the demo beam's current given
-    to the beam model (``--beam-current 7200``), a few short jobs run first so the server
-    has learned its per-job overhead.
+    The jobs of ``system_tests/test_night_queue_ca.py`` (``night_queue.py``): the demo
+    beam's current given to the beam model (``--beam-current 7200``), a few short jobs run
+    first so the server has learned its per-job overhead.
     """
-    from test_night_queue_ca import DEMO_BEAM_CURRENT, NIGHT, WARM_UP
+    from night_queue import DEMO_BEAM_CURRENT, NIGHT, WARM_UP
 
     from scriptserver_ioc.client.client import ScriptServerClient
 
