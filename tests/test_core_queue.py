@@ -173,3 +173,49 @@ def test_GIVEN_disk_failure_WHEN_jobs_added_THEN_reply_says_so_and_memory_matche
     monkeypatch.undo()
     assert make_server(tmp_path).queue_json() == before
     assert add(server, "set_ei(40)")
+
+
+def test_GIVEN_random_changes_in_a_decision_WHEN_undone_THEN_queue_exactly_as_before():
+    import random
+
+    from scriptserver_ioc.core.jobs import set_undo_log
+
+    rng = random.Random(7)
+    for _ in range(60):
+        queue = JobQueue()
+        queue.insert(jobs(*range(1, 30)))
+        before = (queue.ids(), dict(queue.keys), queue.json_bytes, queue.estimate_total)
+        undo: list = []
+        set_undo_log(undo)
+        try:
+            next_id = 1000
+            for _ in range(rng.randrange(1, 12)):
+                ids, op = queue.ids(), rng.randrange(7)
+                if op == 0:
+                    queue.insert(jobs(next_id, next_id + 1), rng.randrange(len(ids) + 2))
+                    next_id += 2
+                elif op == 1 and ids:
+                    queue.remove(rng.sample(ids, rng.choice([1, 3, min(12, len(ids))])))
+                elif op == 2 and ids:
+                    queue.move(rng.choice(ids), rng.randrange(len(ids)))
+                elif op == 3:
+                    queue.reorder(rng.sample(ids, min(4, len(ids))))
+                elif op == 4 and ids:
+                    replacement = jobs(rng.choice(ids))[0]
+                    replacement.update(estimate=5.0)
+                    queue.replace(replacement)
+                elif op == 5 and ids:
+                    queue.update_job(queue.get(rng.choice(ids)), estimate=7.0, name="x")
+                elif op == 6:  # into one gap until it is exhausted: every key renumbered
+                    renumbered = [queue.insert(jobs(next_id + n), 1) for n in range(40)]
+                    next_id += 40
+                    assert any(renumbered)
+        finally:
+            set_undo_log(None)
+        for step in reversed(undo):
+            step()
+        queue.settle()
+        after = (queue.ids(), dict(queue.keys), queue.json_bytes, queue.estimate_total)
+        assert after == before
+        assert {i: queue.get(i).id for i in queue.ids()} == {i: i for i in before[0]}
+        assert all(queue.get(i).estimate is None and queue.get(i).name == str(i) for i in before[0])

@@ -21,8 +21,8 @@ class JobQueue:
     """Queued jobs in run order with stable sort keys.
 
     Not thread-safe: the owner (core.ScriptServer) serialises access with its lock. Inside
-    a decision of the core (`jobs.undo_log()` set) the first change saves the order and keys
-    (a copy of two lists' worth of references) so that the decision can be undone.
+    a decision of the core (`jobs.undo_log()` set) every change logs its inverse (and the
+    first one the totals), so that the decision can be undone without copying the queue.
     """
 
     def __init__(self) -> None:
@@ -81,29 +81,36 @@ class JobQueue:
         Returns:
             True if every key was renumbered (the caller must store all of them).
         """
-        self._changing()
+        undo = self._journal()
         if index is None or index > len(self._jobs):
             index = len(self._jobs)
         self._jobs[index:index] = jobs
         for job in jobs:
             self._by_id[job.id] = job
             self._count(job, 1)
+        if undo is not None:
+            undo.append(lambda: self._unlist(index, len(jobs)))
         return self._assign_keys(index, len(jobs))
 
     def remove(self, job_ids: Iterable[int]) -> list[Job]:
         """Remove jobs by id; returns them in run order."""
-        self._changing()
+        undo = self._journal()
         doomed = set(job_ids)
         if len(doomed) <= 8:
             removed = sorted((self._by_id[i] for i in doomed), key=self._jobs.index)
             for job in removed:
-                self._jobs.remove(job)
+                where = self._jobs.index(job)
+                del self._jobs[where]
+                if undo is not None:
+                    undo.append(lambda job=job, where=where: self._relist(where, job))
         else:
             removed = [job for job in self._jobs if job.id in doomed]
-            self._jobs = [job for job in self._jobs if job.id not in doomed]
+            old, self._jobs = self._jobs, [job for job in self._jobs if job.id not in doomed]
+            if undo is not None:
+                undo.append(lambda: self._put_list(old))
         for job in removed:
             del self._by_id[job.id]
-            del self.keys[job.id]
+            self._set_key(job.id, None)
             self._count(job, -1)
         return removed
 
@@ -119,11 +126,14 @@ class JobQueue:
         Returns:
             True if every key was renumbered.
         """
-        self._changing()
+        undo = self._journal()
         job = self._by_id[job_id]
-        self._jobs.remove(job)
+        where = self._jobs.index(job)
+        del self._jobs[where]
         to = max(0, min(to, len(self._jobs)))
         self._jobs.insert(to, job)
+        if undo is not None:
+            undo.append(lambda: (self._unlist(to, 1), self._relist(where, job)))
         return self._assign_keys(to, 1)
 
     def reorder(self, order: list[int]) -> None:
@@ -131,45 +141,84 @@ class JobQueue:
 
         Every key is renumbered; the caller stores them all.
         """
-        self._changing()
+        undo = self._journal()
         listed = [self._by_id[i] for i in dict.fromkeys(order) if i in self._by_id]
         chosen = {job.id for job in listed}
-        self._jobs = listed + [job for job in self._jobs if job.id not in chosen]
+        old, self._jobs = self._jobs, listed + [job for job in self._jobs if job.id not in chosen]
+        if undo is not None:
+            undo.append(lambda: self._put_list(old))
         self._renumber()
 
     def replace(self, job: Job) -> None:
         """Swap in an edited version of a queued job (same id and place)."""
-        self._changing()
+        undo = self._journal()
         old = self._by_id[job.id]
-        self._jobs[self._jobs.index(old)] = job
+        where = self._jobs.index(old)
+        self._jobs[where] = job
         self._by_id[job.id] = job
         self._count(old, -1)
         self._count(job, 1)
+        if undo is not None:
+            undo.append(lambda: (self._unlist(where, 1), self._relist(where, old)))
 
     def update_job(self, job: Job, **changes: object) -> None:
         """Change fields of a queued job in place, keeping the totals right."""
-        self._changing()
+        self._journal()
         self._count(job, -1)
-        job.update(**changes)
+        job.update(**changes)  # journaled by the job itself
         self._count(job, 1)
 
-    def _changing(self) -> None:
-        """Save what a change may touch, once per decision in progress (see the class)."""
+    # -- undo of a decision (see the class docstring) ----------------------------------------
+
+    def _journal(self) -> list | None:
+        """The undo log of the decision in progress, or None; the totals are saved once.
+
+        Each change then logs its own inverse (no copy of the queue), run newest first.
+        """
         undo = undo_log()
-        if undo is None or undo is self._saved_for:
-            return
-        self._saved_for = undo
-        saved = (self._jobs.copy(), self.keys.copy(), self.json_bytes, self.estimate_total)
-        undo.append(lambda: self._put_back(*saved))
+        if undo is not None and undo is not self._saved_for:
+            self._saved_for = undo
+            totals = (self.json_bytes, self.estimate_total)
+            undo.append(lambda: self._put_totals(*totals))
+        return undo
 
     def settle(self) -> None:
-        """The decision in progress ended: drop what `_changing` saved for it."""
+        """The decision in progress ended: the next change starts a new journal."""
         self._saved_for = None
 
-    def _put_back(self, order: list[Job], keys: dict[int, float], size: int, eta: float) -> None:
-        self._jobs, self.keys, self.json_bytes, self.estimate_total = order, keys, size, eta
-        self._by_id = {job.id: job for job in order}
-        self._saved_for = None
+    def _put_totals(self, size: int, eta: float) -> None:
+        self.json_bytes, self.estimate_total, self._saved_for = size, eta, None
+
+    def _unlist(self, index: int, count: int) -> None:
+        for job in self._jobs[index : index + count]:
+            del self._by_id[job.id]
+        del self._jobs[index : index + count]
+
+    def _relist(self, index: int, job: Job) -> None:
+        self._jobs.insert(index, job)
+        self._by_id[job.id] = job
+
+    def _put_list(self, jobs: list[Job]) -> None:
+        self._jobs = jobs
+        self._by_id = {job.id: job for job in jobs}
+
+    def _set_key(self, job_id: int, key: float | None) -> None:
+        """Set (None: delete) a job's sort key, logging the old one in a decision."""
+        undo = undo_log()
+        if undo is not None:
+            old, keys = self.keys.get(job_id), self.keys
+            undo.append(lambda: self._put_key(keys, job_id, old))
+        if key is None:
+            del self.keys[job_id]
+        else:
+            self.keys[job_id] = key
+
+    @staticmethod
+    def _put_key(keys: dict[int, float], job_id: int, key: float | None) -> None:
+        if key is None:
+            keys.pop(job_id, None)
+        else:
+            keys[job_id] = key
 
     def _count(self, job: Job, sign: int) -> None:
         self.json_bytes += sign * len(job.json_text())
@@ -192,8 +241,11 @@ class JobQueue:
                 return True
             new_keys = [before + step * (i + 1) for i in range(count)]
         for job, key in zip(self._jobs[index:after_index], new_keys):
-            self.keys[job.id] = key
+            self._set_key(job.id, key)
         return False
 
     def _renumber(self) -> None:
-        self.keys = {job.id: KEY_STEP * (i + 1) for i, job in enumerate(self._jobs)}
+        old, self.keys = self.keys, {job.id: KEY_STEP * (i + 1) for i, job in enumerate(self._jobs)}
+        undo = undo_log()
+        if undo is not None:
+            undo.append(lambda: setattr(self, "keys", old))
