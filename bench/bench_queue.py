@@ -3,11 +3,14 @@
 Starts the real IOC in a subprocess on a free loopback port and drives it with pyepics:
 put-with-callback latency of QUEUE:ADD, QUEUE:MOVE, QUEUE:UPDATE and QUEUE:REMOVE with 10,
 1,000 and 10,000 jobs queued; a batch add of 1,000 jobs; write-to-monitor latency on
-QUEUE:COUNT; idle CPU and memory of the IOC; and responsiveness while another client adds
-jobs whose `validate_` takes 1 s (`bench_responsive.py`). Baseline: a put with callback of
-an unchanged QUEUE:HOLD and a `get` of QUEUE:COUNT (one CA round trip).
+QUEUE:COUNT; idle CPU and memory of the IOC; responsiveness while another client adds
+jobs whose `validate_` takes 1 s (`bench_responsive.py`: p50/p99 of a STATE get and a
+QUEUE:COUNT monitor update against the same reads on the idle server); and the operations
+at 10,000 queued against an earlier revision's IOC in the same run
+(`bench_before_after.py`, `--before REV`, default the commit before issue 8). Baseline: a
+put with callback of an unchanged QUEUE:HOLD and a `get` of QUEUE:COUNT (one CA round trip).
 
-Usage: python bench/bench_queue.py [--quick]
+Usage: python bench/bench_queue.py [--quick] [--before REV]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 
 import epics
 import psutil
+from bench_before_after import BEFORE, compare
 from bench_responsive import responsiveness
 from common import ms, start_ioc, timed
 
@@ -145,6 +149,9 @@ def main() -> None:
     ioc.wait(10)
     print()
     responsiveness(QUICK)
+    print()
+    args = sys.argv[1:]
+    compare(args[args.index("--before") + 1] if "--before" in args else BEFORE, QUICK)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-PORTS = [free_port() for _ in range(4)]
+PORTS = [free_port() for _ in range(8)]
 os.environ.update(
     EPICS_CA_AUTO_ADDR_LIST="NO",
     EPICS_CA_ADDR_LIST=" ".join(f"127.0.0.1:{p}" for p in PORTS),
@@ -37,16 +37,21 @@ os.environ.update(
 _next = iter(range(len(PORTS)))
 
 
-def start_ioc(*args: str, commands: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start an IOC on the next free port; returns the process and its prefix."""
+def start_ioc(
+    *args: str, commands: Path | None = None, root: Path = ROOT, python: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """Start an IOC on the next free port; returns the process and its prefix.
+
+    `root`: the source tree to run (another revision's, see `checkout`); `python`: what
+    runs instead of `python -m scriptserver_ioc` (e.g. `-c` code that sets up, then runs it).
+    """
     index = next(_next)
     prefix = f"BENCH{index}:"
     data = Path(tempfile.mkdtemp(prefix="bench-"))
     ioc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "scriptserver_ioc",
+            *(python or ("-m", "scriptserver_ioc")),
             "--port",
             str(PORTS[index]),
             "--prefix",
@@ -54,19 +59,48 @@ def start_ioc(*args: str, commands: Path | None = None) -> tuple[subprocess.Pope
             "--data-dir",
             str(data),
             "--commands",
-            str(commands or ROOT / "commands"),
+            str(commands or root / "commands"),
             *args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        cwd=ROOT,
+        cwd=root,
         env=dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORTS[index]}"),
     )
     atexit.register(_stop, ioc)  # also when a benchmark fails half-way
     if "ready" not in ioc.stdout.readline():
         raise RuntimeError("the IOC did not start")
     return ioc, prefix
+
+
+def checkout(revision: str) -> Path:
+    """The source tree of `revision` in a temporary directory (`git archive`).
+
+    Run with `start_ioc(root=...)`: Python puts the working directory first on the path,
+    so that tree's `scriptserver_ioc` is the one imported (checked here).
+    """
+    tree = Path(tempfile.mkdtemp(prefix=f"bench-{revision}-"))
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import scriptserver_ioc; print(scriptserver_ioc.__file__)"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not where.startswith(str(tree)):
+        raise RuntimeError(f"{revision}: imported {where}, not the checked-out tree")
+    return tree
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return statistics.median(samples) * 1000, cuts[98] * 1000
 
 
 def _stop(ioc: subprocess.Popen) -> None:
