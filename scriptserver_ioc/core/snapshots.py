@@ -27,8 +27,9 @@ class Snapshots:
 
     def queue_json(self) -> str:
         """The `QUEUE` PV content: every queued job record in run order."""
-        with self.lock:
-            return "[" + ",".join(job.json_text() for job in self.queue) + "]"
+        with self.lock:  # the records' texts are cached; joined outside the lock
+            texts = [job.json_text() for job in self.queue]
+        return "[" + ",".join(texts) + "]"
 
     def queue_slots(self) -> list[tuple[int, str, float]]:
         """`QUEUE:<n>:*` content for n = 1..10: (id, name, estimate or -1)."""

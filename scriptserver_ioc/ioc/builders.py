@@ -1,10 +1,11 @@
 """The publisher's builders: each turns one consistent snapshot of the core into PV values.
 
 A builder is named in the PV table (`pvtable.PV.builder`) beside every PV it sets. It reads
-what it needs of the core under `core.lock`, in one critical section (so, say, `QUEUE:COUNT`
-and `QUEUE:1:ID` come from the same queue), copies it into plain values and releases the
-lock; formatting and JSON encoding happen after, outside the lock. It never takes the
-publisher's lock (the order is: `core.lock` alone, then the publisher's lock alone).
+what it needs of the core through the core's snapshot methods (`core/snapshots.py`), each
+of which copies plain values under `core.lock`; a builder that needs several takes the lock
+around them, in one critical section (so `QUEUE:COUNT` and `QUEUE:1:ID` come from the same
+queue). Formatting and JSON encoding happen after, outside the lock. A builder never takes
+the publisher's lock (the order is: `core.lock` alone, then the publisher's lock alone).
 
 Three builders read no core state under `core.lock`, each for a stated reason: the catalogue
 (`commands_counts`, `commands_json`) swaps immutable snapshots and needs no lock, and the
@@ -48,8 +49,8 @@ def _or_unknown(value: float | None) -> float:
 
 def _counts(p: Any) -> dict[str, Any]:
     core = p.core
-    with core.lock:
-        count = len(core.queue)
+    with core.lock:  # one critical section: the count and the slots of the same queue
+        count = core.queue_count()
         slots = core.queue_slots()
         eta, finish, idle = core.queue_eta(), core.finish_eta(), core.nothing_to_run()
     values: dict[str, Any] = {"QUEUE:COUNT": count}
@@ -63,15 +64,14 @@ def _counts(p: Any) -> dict[str, Any]:
 
 
 def _state(p: Any) -> dict[str, Any]:
-    core = p.core
-    with core.lock:
-        return {
-            "STATE": list(type(core.run_state)).index(core.run_state),
-            "STATE:CODE": core.state_code(),
-            "QUEUE:HOLD": int(core.hold),
-            "QUEUE:ON_ERROR": 0 if core.on_error_hold else 1,
-            "QUEUE:ON_INVALID": 0 if core.on_invalid_hold else 1,
-        }
+    settings = p.core.run_settings()
+    return {
+        "STATE": settings["state"],
+        "STATE:CODE": settings["state_code"],
+        "QUEUE:HOLD": int(settings["hold"]),
+        "QUEUE:ON_ERROR": 0 if settings["on_error_hold"] else 1,
+        "QUEUE:ON_INVALID": 0 if settings["on_invalid_hold"] else 1,
+    }
 
 
 _NO_CURRENT = {
@@ -89,23 +89,21 @@ _NO_CURRENT = {
 
 
 def _current_scalars(p: Any) -> dict[str, Any]:
-    core = p.core
-    with core.lock:
-        job = core.current
-        if job is None:
-            return dict(_NO_CURRENT)
-        return {
-            "CURRENT:ID": job.id,
-            "CURRENT:NAME": job.name,
-            "CURRENT:NAME:TEXT": job.name,
-            "CURRENT:LINE": job.line or 0,
-            "CURRENT:PROGRESS": _or_unknown(core.progress()),
-            "CURRENT:MESSAGE": job.message,
-            "CURRENT:MESSAGE:TEXT": job.message,
-            "CURRENT:ELAPSED": core.elapsed() or 0.0,
-            "CURRENT:ESTIMATE": _or_unknown(job.estimate),
-            "CURRENT:REMAINING": _or_unknown(core.remaining()),
-        }
+    job = p.core.current_scalars()
+    if job is None:
+        return dict(_NO_CURRENT)
+    return {
+        "CURRENT:ID": job["id"],
+        "CURRENT:NAME": job["name"],
+        "CURRENT:NAME:TEXT": job["name"],
+        "CURRENT:LINE": job["line"] or 0,
+        "CURRENT:PROGRESS": _or_unknown(job["progress"]),
+        "CURRENT:MESSAGE": job["message"],
+        "CURRENT:MESSAGE:TEXT": job["message"],
+        "CURRENT:ELAPSED": job["elapsed"] or 0.0,
+        "CURRENT:ESTIMATE": _or_unknown(job["estimate"]),
+        "CURRENT:REMAINING": _or_unknown(job["remaining"]),
+    }
 
 
 def _brief_error(error: dict[str, Any] | None, with_line: bool) -> str:
@@ -116,12 +114,10 @@ def _brief_error(error: dict[str, Any] | None, with_line: bool) -> str:
 
 
 def _last(p: Any) -> dict[str, Any]:
-    core = p.core
-    with core.lock:  # finished jobs' records may still be completed: copy what is shown
-        recent = [
-            (job.id, job.name, job.state.value, dict(job.error or {}))
-            for _, job in zip(range(QUEUE_SLOTS), core.history)
-        ]
+    recent = [  # finished records do not change
+        (job.id, job.name, job.state.value, job.error or {})
+        for job in p.core.recent_history(QUEUE_SLOTS)
+    ]
     values: dict[str, Any] = {}
     for n in range(1, QUEUE_SLOTS + 1):
         job_id, name, state, error = recent[n - 1] if n <= len(recent) else (0, "", "", {})
@@ -158,13 +154,11 @@ def _under_core_lock(p: Any, read: Callable[[Any], Any]) -> Any:
 
 
 def _history_json(p: Any) -> dict[str, str]:
-    texts = _under_core_lock(p, lambda core: [job.json_text() for job in core.history])
-    return {"HISTORY": _fit_list(texts, BY_NAME["HISTORY"].count)}
+    return {"HISTORY": _fit_list(p.core.history_texts(), BY_NAME["HISTORY"].count)}
 
 
 def _queue_json(p: Any) -> dict[str, str]:
-    texts = _under_core_lock(p, lambda core: [job.json_text() for job in core.queue])
-    return {"QUEUE": "[" + ",".join(texts) + "]"}
+    return {"QUEUE": p.core.queue_json()}
 
 
 def _commands_json(p: Any) -> dict[str, str]:
@@ -183,7 +177,7 @@ def _encoded(name: str, read: Callable[[Any], Any]) -> Builder:
 JSON_BUILDERS: dict[str, Builder] = {
     "replies": _encoded("REPLY", lambda core: core.replies_list()),
     # a new result dict is assigned for every change, never changed in place
-    "validate": _encoded("VALIDATE:RESULT", lambda core: core.validate_result),
+    "validate": _encoded("VALIDATE:RESULT", lambda core: core.texts()["validate"]),
     "queue_json": _queue_json,
     "history_json": _history_json,
     "commands_json": _commands_json,
@@ -201,9 +195,12 @@ def _zhex_of(group: str) -> Builder:
     return lambda p: {f"{name}:ZHEX": zhex(text) for name, text in p.json_texts(group).items()}
 
 
-def _copied(names: tuple[str, ...], read: Callable[[Any], tuple]) -> Builder:
-    """A builder of PVs whose values `read(core)` returns under the lock, in order."""
-    return lambda p: dict(zip(names, _under_core_lock(p, read)))
+LAST_ERROR_PVS = ("LAST_ERROR", "LAST_ERROR:TEXT")
+JOB_OUTPUT_PVS = ("JOB:OUTPUT:ID", "JOB:OUTPUT")
+
+
+def _text(p: Any, name: str) -> str:
+    return p.core.texts()[name]
 
 
 BUILDERS: dict[str, Builder] = {
@@ -213,13 +210,11 @@ BUILDERS: dict[str, Builder] = {
     "last": _last,
     "heartbeat": _heartbeat,
     "commands_counts": _commands_counts,
-    "last_error": _copied(
-        ("LAST_ERROR", "LAST_ERROR:TEXT"), lambda core: (core.last_error, core.last_error)
-    ),
-    "script": _copied(("CURRENT:SCRIPT",), lambda core: (core.current_source,)),
-    "output": _copied(("CURRENT:OUTPUT",), lambda core: (core.output_tail,)),
-    "log": _copied(("LOG",), lambda core: (core.log_text(),)),
-    "job_output": _copied(("JOB:OUTPUT:ID", "JOB:OUTPUT"), selected_output),
+    "last_error": lambda p: dict.fromkeys(LAST_ERROR_PVS, _text(p, "last_error")),
+    "script": lambda p: {"CURRENT:SCRIPT": _text(p, "script")},
+    "output": lambda p: {"CURRENT:OUTPUT": _text(p, "output")},
+    "log": lambda p: {"LOG": p.core.log_text()},
+    "job_output": lambda p: dict(zip(JOB_OUTPUT_PVS, selected_output(p.core))),
     **{group: _plain(group) for group in JSON_BUILDERS},
     **{f"{group}_zhex": _zhex_of(group) for group in JSON_BUILDERS},
 }
