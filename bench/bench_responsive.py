@@ -20,6 +20,7 @@ Usage: python bench/bench_responsive.py [--quick] [--no-preflight] [--switch-int
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -85,6 +86,7 @@ def start_bare_server() -> tuple[subprocess.Popen, str]:
     bare = subprocess.Popen(
         [sys.executable, "-c", BARE_SERVER], stdout=subprocess.PIPE, text=True, env=env
     )
+    atexit.register(bare.kill)  # also when the benchmark fails half-way
     assert bare.stdout.readline().strip() == "ready"
     return bare, "BARE:STATE"
 
