@@ -5,6 +5,7 @@
 - the running job's deferred PAUSE -> STATE PAUSED latency over Channel Access (p50, p99),
   with an empty queue (baseline) and with 100 queued jobs pre-flighting in the background,
   one after the other and interleaved on two IOCs (same machine load for both);
+- what a pre-flight costs the IOC process (CPU, core lock) against its dry-run process;
 - the demo night queue of the system test: QUEUE:ETA at release against the real end.
 """
 
@@ -143,6 +144,77 @@ def pause_while_preflighting(rounds: int = 150) -> None:
     on.put("ABORT", 2)
 
 
+class _NoRunner:
+    """Stands in for the job runner: the in-process core starts nothing."""
+
+    def start(self, launch: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def ioc_side_cost(jobs: int = 30) -> None:
+    """What a pre-flight costs the IOC process, against what its dry-run process costs.
+
+    An in-process core (no Channel Access) with `jobs` queued and one pre-flight worker:
+    CPU of this process per pre-flight (the worker thread starting the process, reading its
+    pipe, parsing the result, keeping the verdict), the time of the core's calls that hand a
+    job out and keep its verdict (each under the core's lock), and CPU of the dry-run
+    processes (children).
+    """
+    import json
+
+    from scriptserver_ioc.core.server import ScriptServer
+    from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
+    from scriptserver_ioc.store.sqlite import Store
+    from scriptserver_ioc.validate.preflight import PreflightWorker
+
+    data = Path(tempfile.mkdtemp(prefix="bench-"))
+    store = Store(data / "db.sqlite")
+    catalogue = Catalogue([ROOT / "commands"])
+    validator = Validator(catalogue, history=store)
+    core = ScriptServer(store, catalogue, validator, logs_dir=data)
+    core.routes = CONTROL_ROUTES
+    core.control("QUEUE:HOLD", 1)
+    core.attach_runner(_NoRunner())
+    held: dict[str, list[float]] = {"next_preflight": [], "apply_preflight": []}
+
+    def timed(name, method):
+        def call(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                held[name].append(time.perf_counter() - t0)
+
+        return call
+
+    core.next_preflight = timed("next_preflight", core.next_preflight)
+    core.apply_preflight = timed("apply_preflight", core.apply_preflight)
+    core.control("QUEUE:ADD", json.dumps([{"script": BUSY.format(n=20 + i)} for i in range(jobs)]))
+    before = os.times()
+    worker = PreflightWorker(core, validator)
+    worker.start()
+    deadline = time.monotonic() + 600
+    while worker.checked < jobs and time.monotonic() < deadline:
+        time.sleep(0.1)  # a benchmark's poll of a counter, not a synchronisation in a test
+    after = os.times()
+    worker.stop()
+    store.close()
+    own = (after.user + after.system - before.user - before.system) / max(worker.checked, 1)
+    kids = after.children_user + after.children_system
+    kids = (kids - before.children_user - before.children_system) / max(worker.checked, 1)
+    print(f"IOC-side cost of {worker.checked} pre-flights (in-process core, no CA):")
+    print(f"  CPU of the IOC process per pre-flight   {own * 1000:7.1f} ms")
+    print(f"  CPU of its dry-run process              {kids * 1000:7.1f} ms ({kids / own:.0f} x)")
+    for name, samples in held.items():
+        print(
+            f"  core.{name} (under its lock) median {statistics.median(samples) * 1000:5.2f} ms"
+            f"   max {max(samples) * 1000:5.2f} ms"
+        )
+
+
 def night_queue() -> None:
     """QUEUE:ETA at release against the real end of the system test's demo night queue.
 
@@ -184,6 +256,7 @@ def night_queue() -> None:
 
 def main() -> None:
     throughput()
+    ioc_side_cost()
     pause_while_preflighting()
     night_queue()
 
