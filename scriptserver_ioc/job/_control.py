@@ -26,6 +26,7 @@ import threading
 import time
 
 import _interrupt
+import _protocol as protocol
 import scriptserver
 
 ABORTED = "the job was aborted"
@@ -183,13 +184,13 @@ class JobControl(scriptserver.Backend):
             if line is None:
                 line = self.link.line
             self.link.update_state(paused=True)
-            self.link.send({"type": "paused", "line": line})
+            self.link.send({"type": protocol.PAUSED, "line": line})
             with self._waiting():
                 while self._paused and not self._abort_requested:
                     self._cond.wait()
             self.link.update_state(paused=False)
             self._raise_if_aborted()
-            self.link.send({"type": "resumed"})
+            self.link.send({"type": protocol.RESUMED})
 
     def _raise_if_aborted(self) -> None:
         if self._abort_requested and not self._abort_delivered:

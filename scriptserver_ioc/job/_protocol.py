@@ -24,29 +24,32 @@ MAX_HELLO = 1024 * 1024
 HELLO_TIMEOUT = 5.0
 """Seconds from connecting within which a complete, valid ``hello`` must arrive."""
 
-# opening (job -> server, then the server's answer)
-HELLO = "hello"
-WELCOME = "welcome"
-EXIT = "exit"
-REJECTED = "rejected"
+# Message types (the "type" of each message). Never rename one: a job adopted across a
+# server restart speaks the protocol of the server that started it.
+
+# opening
+HELLO = "hello"  # job -> server: the first message (secret, protocol, key, state)
+WELCOME = "welcome"  # server -> job: answer to hello, the connection is kept
+EXIT = "exit"  # server -> job: answer to hello, a process nobody needs: end
+REJECTED = "rejected"  # server -> job: answer to hello (with a reason), then closed
 
 # job -> server
-READY = "ready"
-STARTED = "started"
-LINE = "line"
-PROGRESS = "progress"
-MESSAGE = "message"
-PAUSED = "paused"
-RESUMED = "resumed"
-OUTPUT = "output"
-FINISHED = "finished"
-DONE = "done"
+READY = "ready"  # prelude done (with prelude_error): the process can take a job
+RUNNING = "running"  # the job's code starts executing
+LINE = "line"  # the current line (state-like: the latest value)
+PROGRESS = "progress"  # percent and message (state-like)
+MESSAGE = "message"  # the job's status text (state-like)
+PAUSED = "paused"  # a deferred pause took effect (with the line)
+RESUMED = "resumed"  # the paused job goes on
+EDITED = "edited"  # answer to edit: applied or refused (with the edit's number)
+DONE = "done"  # the job's result; the process then exits
 
 # server -> job
-RUN = "run"
-PAUSE = "pause"
-RESUME = "resume"
-ABORT = "abort"
+RUN = "run"  # run this job (a spare or a cold-started process)
+PAUSE = "pause"  # pause at the next line or pause point
+RESUME = "resume"  # resume, or cancel a pause not yet taken
+ABORT = "abort"  # soft abort (with a reason)
+EDIT = "edit"  # replace the part of the running script not yet run (answered by edited)
 
 
 def encode(message: dict) -> bytes:

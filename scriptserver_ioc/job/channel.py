@@ -208,14 +208,14 @@ class Link:
         parts = []
         if self._line is not None and self._line != self._line_sent:
             self._line_sent = self._line
-            parts.append(encode({"type": "line", "line": self._line}))
+            parts.append(encode({"type": protocol.LINE, "line": self._line}))
         if self._progress is not None and self._progress != self._progress_sent:
             self._progress_sent = list(self._progress)
             self._text_sent = self._progress[1]
             parts.append(
                 encode(
                     {
-                        "type": "progress",
+                        "type": protocol.PROGRESS,
                         "percent": self._progress[0],
                         "message": self._progress[1],
                         **(self._progress_where or {}),
@@ -224,7 +224,7 @@ class Link:
             )
         if self._text is not None and self._text != self._text_sent:
             self._text_sent = self._text
-            parts.append(encode({"type": "message", "text": self._text}))
+            parts.append(encode({"type": protocol.MESSAGE, "text": self._text}))
         return parts
 
     def _connect(self) -> bool:
@@ -241,7 +241,7 @@ class Link:
                 state = dict(self._state)
                 state.update(line=self._line, progress=self._progress, message=self._text)
                 hello = {
-                    "type": "hello",
+                    "type": protocol.HELLO,
                     "protocol": PROTOCOL,
                     "key": self.key,
                     "pid": os.getpid(),
@@ -257,16 +257,16 @@ class Link:
             _close(sock)
             return False
         kind = reply.get("type") if isinstance(reply, dict) else None
-        if kind != "welcome":
+        if kind != protocol.WELCOME:
             _close(sock)
-            if kind == "rejected" and not self._rejected_logged:
+            if kind == protocol.REJECTED and not self._rejected_logged:
                 self._rejected_logged = True
                 sys.stderr.write(
                     "scriptserver: the server rejected this job process: {}\n".format(
                         reply.get("reason")
                     )
                 )
-            if kind == "exit":
+            if kind == protocol.EXIT:
                 self._on_control(reply)
             return False
         sock.settimeout(None)

@@ -34,6 +34,7 @@ import types
 import _control
 import _genie
 import _logfile
+import _protocol as protocol
 import channel
 import namespace
 import results
@@ -52,6 +53,7 @@ for _name in (
     "_genie",
     "_interrupt",
     "_logfile",
+    "_protocol",
     "channel",
     "import_hooks",
     "namespace",
@@ -134,27 +136,27 @@ class Launcher:
 
     def _on_control(self, message):
         kind = message.get("type")
-        if kind == "run":
+        if kind == protocol.RUN:
             if not self.job_started:
                 self.job_started = True
                 self._run_message = message
                 self._run_received.set()
-        elif kind == "pause":
+        elif kind == protocol.PAUSE:
             self.control.request_pause()
-        elif kind == "resume":
+        elif kind == protocol.RESUME:
             self.control.request_resume()
-        elif kind == "abort":
+        elif kind == protocol.ABORT:
             self.control.request_abort(str(message.get("reason") or ""))
-        elif kind == "edit":
+        elif kind == protocol.EDIT:
             self._edit(message.get("edit"), str(message.get("source") or ""))
-        elif kind == "exit" and not self.job_started:
+        elif kind == protocol.EXIT and not self.job_started:
             os._exit(0)
 
     def _edit(self, number, source):
         editor = self.control.editor
         if editor is None:
             why = "only a traced script that has started can be edited while it runs"
-            self.link.send({"type": "edited", "edit": number, "ok": False, "message": why})
+            self.link.send({"type": protocol.EDITED, "edit": number, "ok": False, "message": why})
         else:
             editor.request(number, source)
 
@@ -180,7 +182,7 @@ class Launcher:
                 return 3
         commands = (self.link.welcome or {}).get("commands") or []
         self.link.update_state(phase="ready", prelude_error=prelude_error)
-        self.link.send({"type": "ready", "prelude_error": prelude_error})
+        self.link.send({"type": protocol.READY, "prelude_error": prelude_error})
         if commands and prelude_error is None:  # while idle, never delaying a job
             threading.Thread(
                 target=namespace.warm_imports,
@@ -284,7 +286,7 @@ class Launcher:
         signal.signal(signal.SIGTERM, self._terminated)
         if run.get("paused"):  # a deferred pause left by the previous job: before line 1
             self.control.request_pause()
-        self.link.send({"type": "running"})
+        self.link.send({"type": protocol.RUNNING})
         try:
             self.control.enter_job(filename)
             if line_tracer is not None:
@@ -341,7 +343,7 @@ class Launcher:
             self.losses.note(problem)
             result["log_error"] = self.losses.report()
         self.link.update_state(phase="finished", result=result)
-        self.link.send(dict(result, type="done"))
+        self.link.send(dict(result, type=protocol.DONE))
         if self.link.connected:  # else the result file is the record; no reason to linger
             self.link.flush(DONE_FLUSH_TIMEOUT)
         return result["exit_code"]

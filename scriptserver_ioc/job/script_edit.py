@@ -1,7 +1,7 @@
 """Edit the part of a running script that has not run yet (as NICOS's "update script").
 
-Runs inside job processes (standard library only, Python 3.8+, no sibling imports, so the
-server imports it too, for the same rule: ``executed_lines_differ``).
+Runs inside job processes (standard library only, Python 3.8+, no sibling imports but
+``_protocol``, so the server imports it too, for the same rule: ``executed_lines_differ``).
 
 How the job executes top-level statements: as one module code object, exactly as before,
 so an ordinary job pays nothing. Only while an edit is waiting does the tracer's checkpoint
@@ -22,6 +22,11 @@ from __future__ import annotations
 import linecache
 import sys
 import threading
+
+try:  # the server imports the package; a job process has this directory on sys.path
+    from . import _protocol as protocol
+except ImportError:
+    import _protocol as protocol
 
 
 class ScriptEdited(BaseException):
@@ -214,7 +219,7 @@ class ScriptEditor:
         self._current = None
         self._report(
             {
-                "type": "edited",
+                "type": protocol.EDITED,
                 "edit": edit_id,
                 "ok": True,
                 "line": line,
@@ -226,4 +231,4 @@ class ScriptEditor:
         return code
 
     def _refuse(self, edit_id, why):
-        self._report({"type": "edited", "edit": edit_id, "ok": False, "message": why})
+        self._report({"type": protocol.EDITED, "edit": edit_id, "ok": False, "message": why})

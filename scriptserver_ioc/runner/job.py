@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from ..job import _protocol as protocol
 from .channel import Connection
 from .process import descendants
 
@@ -211,31 +212,33 @@ class JobProcess:
         kind = message.get("type")
         running = False
         with self.lock:
-            if kind == "line":
+            if kind == protocol.LINE:
                 self._line(message.get("line"))
-            elif kind == "progress":
+            elif kind == protocol.PROGRESS:
                 percent, text = message.get("percent"), message.get("message") or ""
                 self.last_progress, self.last_text = [percent, text], text
                 where = {k: message.get(k) for k in ("scope", "line")}
                 self.emit({"type": "progress", "percent": percent, "message": text, **where})
-            elif kind == "message":
+            elif kind == protocol.MESSAGE:
                 self.last_text = message.get("text") or ""
                 self.emit({"type": "message", "text": self.last_text})
-            elif kind == "paused":
+            elif kind == protocol.PAUSED:
                 self._line(message.get("line"))
                 self.pause_pending, self.paused = False, True
                 self.emit({"type": "paused", "line": self.last_line, "immediate": False})
-            elif kind == "resumed":
+            elif kind == protocol.RESUMED:
                 self.paused = False
                 self.emit({"type": "resumed", "line": self.last_line, "immediate": False})
-            elif kind == "edited":
-                self.emit({k: v for k, v in message.items() if k != "type"} | {"type": "edited"})
-            elif kind == "ready":
+            elif kind == protocol.EDITED:
+                self.emit(
+                    {k: v for k, v in message.items() if k != "type"} | {"type": protocol.EDITED}
+                )
+            elif kind == protocol.READY:
                 self.prelude_error = message.get("prelude_error")
                 self.ready.set()
-            elif kind == "running":
+            elif kind == protocol.RUNNING:
                 running = True
-            elif kind == "done":
+            elif kind == protocol.DONE:
                 self._done({k: v for k, v in message.items() if k != "type"})
             else:
                 log.debug("job process %s sent an unknown message %r", self.pid, kind)

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 from .. import fault_hooks
+from ..job import _protocol as protocol
 from . import process
 from .channel import ChannelServer, Connection
 from .events import EventDispatcher, RunnerEvents
@@ -106,7 +107,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                     jp.emit({"type": "started", "pid": jp.pid, "handle": handle})
                 jp.send_control(
                     {
-                        "type": "run",
+                        "type": protocol.RUN,
                         **{k: launch.get(k) for k in _RUN_KEYS},
                         "log_path": str(log_path),
                         "result_path": str(result_path),
@@ -143,7 +144,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                         "at the job's next line or pause point"
                     )
                 jp.pause_pending = True
-                jp.send_control({"type": "pause"})
+                jp.send_control({"type": protocol.PAUSE})
                 return None
 
     def resume(self) -> str | None:
@@ -158,12 +159,12 @@ class JobRunner(WarmSpares, ProcessWatching):
                     jp.suspended = False
                     if jp.pause_pending or jp.paused:  # a deferred pause taken or pending too
                         jp.pause_pending = jp.paused = False
-                        jp.send_control({"type": "resume"})
+                        jp.send_control({"type": protocol.RESUME})
                     jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
                     return None
                 if jp.paused or jp.pause_pending:
                     jp.paused = jp.pause_pending = False
-                    jp.send_control({"type": "resume"})
+                    jp.send_control({"type": protocol.RESUME})
                     return None
                 return f"job {jp.job_id} is not paused"
 
@@ -191,7 +192,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                 if jp.suspended:  # it must run to unwind
                     process.resume_tree(jp.proc, jp.pgid)
                     jp.suspended = False
-                jp.send_control({"type": "abort", "reason": reason})
+                jp.send_control({"type": protocol.ABORT, "reason": reason})
                 jp.terminate_at = time.monotonic() + self.settings.abort_grace
                 jp.wake.set()
                 return None
@@ -202,7 +203,7 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._current
             if jp is None or jp.exited.is_set():
                 return "no job is running"
-            jp.send_control({"type": "edit", "edit": number, "source": source})
+            jp.send_control({"type": protocol.EDIT, "edit": number, "source": source})
             return None
 
     def adopt(self, job_id: int, handle: dict, log_path: str) -> None:
@@ -320,14 +321,15 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._processes.get(key) if isinstance(key, str) else None
             if jp is None:
                 if hello.get("job_id") is None or state.get("phase") not in ("running", "finished"):
-                    return {"type": "exit"}, None  # a spare or unstarted job of a dead server
+                    # a spare or unstarted job of a dead server
+                    return {"type": protocol.EXIT}, None
                 self._parked[key] = conn  # a job of a previous server, until core adopts it
-                return {"type": "welcome"}, None
+                return {"type": protocol.WELCOME}, None
             if jp.popen is None and state.get("phase") not in ("running", "finished"):
                 jp.never_ran = True  # adopted, but its `run` went down with the old server
-                return {"type": "exit"}, None
+                return {"type": protocol.EXIT}, None
             commands = self._last_commands if jp.job_id is None else None
-        return {"type": "welcome", "commands": commands}, lambda: jp.connected(conn, hello)
+        return {"type": protocol.WELCOME, "commands": commands}, lambda: jp.connected(conn, hello)
 
 
 _RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands", "paused")
