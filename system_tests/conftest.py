@@ -97,6 +97,10 @@ class IOC:
         env.pop("EPICS_CA_ADDR_LIST", None)
         env["EPICS_CA_ADDR_LIST"] = f"127.0.0.1:{self.port}"
         env["PYTHONUNBUFFERED"] = "1"
+        # the demo beamline's state (commands/_beamline.py) per IOC, not one file in the
+        # temp directory shared by every suite running on the machine
+        demo_state = self.data_dir.parent / f"{self.data_dir.name}-beamline.json"
+        env.setdefault("SCRIPTSERVER_DEMO_STATE", str(demo_state))
         cmd = [
             sys.executable,
             "-m",
