@@ -11,10 +11,12 @@ of each accepted decision: the whole decision is undone and REPLY says nothing c
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from core_fakes import DISK_FULL, FakeCatalogue, FakeRunner, FakeStore, FakeValidator
 
+from scriptserver_ioc.core import limits
 from scriptserver_ioc.core.job_output import selected_output
 from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS, CONTROL_ROUTES
@@ -342,3 +344,68 @@ def test_GIVEN_job_ends_WHEN_store_full_THEN_end_kept_in_memory(logs):
     assert core.run_state.value == "IDLE" and DISK_FULL in core.last_error
     store.arm(None)
     assert core.unsaved.retry() and '"FAILED"' in store.dump()
+
+
+# -- QUEUE:UPDATE of the running job: its put completes when the job has the edit --------
+
+
+def _edit_put(core: ScriptServer):
+    """Write EDIT with a put callback: (reply published, completions so far, edit number)."""
+    done: list = []
+    completed = threading.Event()
+
+    def on_done(reply) -> None:
+        done.append(reply)
+        completed.set()
+
+    reply = core.control("QUEUE:UPDATE", EDIT, "tester", on_done=on_done)
+    return reply, done, completed
+
+
+def test_GIVEN_running_job_WHEN_edit_put_THEN_completes_on_the_jobs_receipt(logs, monkeypatch):
+    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 60.0)
+    core, _, runner = build("RUNNING", logs)
+    reply, done, _ = _edit_put(core)
+    assert reply is not None and reply.ok, reply
+    assert runner.methods() == ["edit"]
+    assert core.replies_list()[0]["seq"] == reply.seq  # REPLY is published at once
+    assert done == []  # the put waits for the job to have the edit
+    number = runner.calls[0][1]["number"]
+    core.on_job_event(2, {"type": "edit_received", "edit": number + 1})  # not this edit
+    assert done == []
+    core.on_job_event(2, {"type": "edit_received", "edit": number})
+    assert done == [reply]
+    core.on_job_event(2, {"type": "edited", "edit": number, "ok": True, "executed_end": 1})
+    assert done == [reply]  # exactly once
+
+
+def test_GIVEN_job_sending_no_receipt_WHEN_edit_put_THEN_completes_after_timeout(logs, monkeypatch):
+    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 0.2)
+    core, _, _ = build("RUNNING", logs)
+    reply, done, completed = _edit_put(core)
+    assert reply.ok and done == []
+    assert completed.wait(10)  # a timer thread completes it: no thread waited for it
+    assert done == [reply]
+    core.on_job_event(2, {"type": "edited", "edit": 1, "ok": True, "executed_end": 1})
+    assert done == [reply]
+
+
+@pytest.mark.parametrize("how", ["edited", "finished", "not sent"])
+def test_GIVEN_edit_put_waiting_WHEN_edited_or_job_ends_or_not_sent_THEN_completes(
+    logs, monkeypatch, how
+):
+    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 60.0)
+    core, _, runner = build("RUNNING", logs)
+    if how == "not sent":
+        runner.errors["edit"] = "no job is running"
+    reply, done, _ = _edit_put(core)
+    assert reply.ok
+    if how == "edited":
+        assert done == []
+        number = runner.calls[0][1]["number"]
+        core.on_job_event(2, {"type": "edited", "edit": number, "ok": False, "message": "no"})
+    elif how == "finished":
+        assert done == []
+        finish(core, 2)
+    assert done == [reply]
+    assert core._edit_completion is None and core._edits_due == []

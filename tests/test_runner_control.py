@@ -323,3 +323,42 @@ def test_GIVEN_genie_command_failing_WHEN_run_THEN_exception_raised_and_job_fail
     assert finished["state"] == "FAILED", finished
     assert finished["error"]["type"] == "ValueError"
     assert "not reached" not in log_text(entry)
+
+
+def test_GIVEN_running_script_WHEN_edit_sent_THEN_job_sends_receipt_before_it_is_applied(
+    make_runner, tmp_path
+):
+    # the receipt (edit_received) means the edit waits in the job: the server completes the
+    # QUEUE:UPDATE put on it, so opening the gate after it can never run the old lines
+    go = tmp_path / "go"
+    runner, events = make_runner()
+    head = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+    entry = launch(make_runner.data_dir, 1, head + "print('old', flush=True)\n")
+    runner.start(entry)
+    events.wait(1, "line", where=lambda e: e["line"] == 2)
+
+    assert runner.edit(7, head + "print('new', flush=True)\n") is None
+    assert events.wait(1, "edit_received")["edit"] == 7
+    assert not events.of(1, "edited")  # registered, not yet applied
+    go.touch()
+    edited = events.wait(1, "edited")
+    assert edited["edit"] == 7 and edited["ok"] is True
+    assert events.wait(1, "finished")["state"] == "DONE"
+    assert "new" in log_text(entry) and "old" not in log_text(entry)
+
+
+def test_GIVEN_blackbox_script_WHEN_edit_sent_THEN_refused_at_once_with_receipt(
+    make_runner, tmp_path
+):
+    go = tmp_path / "go"
+    runner, events = make_runner()
+    source = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+    entry = launch(make_runner.data_dir, 1, source, blackbox=True)
+    runner.start(entry)
+    events.wait(1, "started")
+    assert runner.edit(3, "print(1)\n") is None
+    assert events.wait(1, "edit_received")["edit"] == 3
+    edited = events.of(1, "edited")  # refused before the receipt: the job cannot edit
+    assert [(e["edit"], e["ok"]) for e in edited] == [(3, False)]
+    go.touch()
+    assert events.wait(1, "finished")["state"] == "DONE"

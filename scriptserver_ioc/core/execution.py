@@ -287,6 +287,8 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             self._paused(job, False)
         elif kind == "edited":
             self.edited(job, event)
+        elif kind == "edit_received":
+            self.edit_received(event)
         elif kind == "output":
             self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
             self.touch("output")
@@ -316,6 +318,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             job.update(progress=100.0)
         learned, self.job_progress = self.job_progress, None
         self.current, self.run_state, self._end_as = None, RunState.IDLE, None
+        self.edit_reached()  # an edit's put no longer waits for this job
         # e.g. the disk is full: nothing is written, the end is kept in memory and retried
         self.on_store_failure(lambda exc: self.unsaved.keep(job, exc))
         self.record_finished(job)

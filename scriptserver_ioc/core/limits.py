@@ -41,3 +41,7 @@ MAX_JOB_ID = 2**31 - 1
 
 MAX_JSON_INTEGER = 2**63 - 1
 """Largest integer magnitude accepted in written JSON (what SQLite stores)."""
+
+EDIT_RECEIPT_TIMEOUT = 2.0
+"""Longest wait (seconds) of a `QUEUE:UPDATE` put of the running job for the job's receipt
+of the edit; a job that never sends one (an older launcher) completes the put after it."""

@@ -118,6 +118,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         self._recovering = store.active_jobs()
         self.unsaved = UnsavedEnds(self)
         self.effects = EffectQueue(self.lock)
+        self._edits_due = []  # held completions of edits of the running job (core/editing.py)
         self.closed = False
         with self.lock, self.facts():
             for message in getattr(store, "quarantined", ()):  # rows the store could not serve
@@ -167,6 +168,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         if topics:
             for listener in self.listeners:
                 listener(topics)
+        self.complete_edits()
 
     # -- control writes ------------------------------------------------------------------
 
@@ -215,11 +217,14 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             later = self._apply(op, step)
             if later is None:
                 reply = self._conclude(op)
+                held = self.hold_edit_completion(op, reply)  # core/editing.py
             else:
                 basis = later.basis() if later.basis is not None else None
         if later is None:
             self._notify()
-            if op.on_done is not None:
+            if held is not None:  # completed once the job has the edit
+                self.edit_published(held)
+            elif op.on_done is not None:
                 op.on_done(reply)
             return
 

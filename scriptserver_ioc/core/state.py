@@ -72,3 +72,6 @@ class Operation:
         self.value: Any = None
         self.on_done: Any = None
         self.reply: Reply | None = None
+        self.edit_number: int | None = None
+        """An edit of the running job sent by this write: its put completes when the job
+        has the edit (`RunningEdit.hold_edit_completion`)."""

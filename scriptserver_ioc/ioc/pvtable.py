@@ -219,8 +219,10 @@ PVS: tuple[PV, ...] = (
         "char",
         'edit a queued job: {"id", ...spec fields}; added: with the running job\'s id, '
         '{"id", "script"} replaces the part of its script not yet run (the lines up to the '
-        "end of the current top-level statement must not change); the job record's `edits` "
-        "keeps each replaced text",
+        "end of the current top-level statement must not change); the put completes when "
+        "the job has the edit, so it replaces the lines before the job's next top-level "
+        "statement (at most EDIT_RECEIPT_TIMEOUT, 2 s, for an older job); the job record's "
+        "`edits` keeps each replaced text",
         asyn=True,
         handler="update",
     ),

@@ -41,6 +41,7 @@ PROGRESS = "progress"  # percent and message (state-like)
 MESSAGE = "message"  # the job's status text (state-like)
 PAUSED = "paused"  # a deferred pause took effect (with the line)
 RESUMED = "resumed"  # the paused job goes on
+EDIT_RECEIVED = "edit_received"  # the edit is registered (or refused at once; its number)
 EDITED = "edited"  # answer to edit: applied or refused (with the edit's number)
 DONE = "done"  # the job's result; the process then exits
 
@@ -49,7 +50,7 @@ RUN = "run"  # run this job (a spare or a cold-started process)
 PAUSE = "pause"  # pause at the next line or pause point
 RESUME = "resume"  # resume, or cancel a pause not yet taken
 ABORT = "abort"  # soft abort (with a reason)
-EDIT = "edit"  # replace the part of the running script not yet run (answered by edited)
+EDIT = "edit"  # replace the script's part not yet run (answered by edit_received, edited)
 
 
 def encode(message: dict) -> bytes:

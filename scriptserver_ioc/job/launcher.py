@@ -153,12 +153,18 @@ class Launcher:
             os._exit(0)
 
     def _edit(self, number, source):
+        """Register (or refuse) an edit, then send its receipt (``edit_received``).
+
+        The server completes the put once the edit waits here, so it is applied at the
+        next top-level statement.
+        """
         editor = self.control.editor
         if editor is None:
             why = "only a traced script that has started can be edited while it runs"
             self.link.send({"type": protocol.EDITED, "edit": number, "ok": False, "message": why})
         else:
             editor.request(number, source)
+        self.link.send({"type": protocol.EDIT_RECEIVED, "edit": number})
 
     def _on_disconnect(self):
         if not self.job_started:  # a spare (or a job never told to run) is not needed

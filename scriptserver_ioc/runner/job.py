@@ -229,6 +229,8 @@ class JobProcess:
             elif kind == protocol.RESUMED:
                 self.paused = False
                 self.emit({"type": "resumed", "line": self.last_line, "immediate": False})
+            elif kind == protocol.EDIT_RECEIVED:
+                self.emit({"type": protocol.EDIT_RECEIVED, "edit": message.get("edit")})
             elif kind == protocol.EDITED:
                 self.emit(
                     {k: v for k, v in message.items() if k != "type"} | {"type": protocol.EDITED}

@@ -198,7 +198,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                 return None
 
     def edit(self, number: int, source: str) -> str | None:
-        """Send the running job an edit of its script (``edited`` event follows)."""
+        """Send the running job an edit of its script (``edit_received``, then ``edited``)."""
         with self._lock:
             jp = self._current
             if jp is None or jp.exited.is_set():
