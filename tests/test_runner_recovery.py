@@ -8,12 +8,14 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 from test_runner_support import (
+    TIMEOUT,
     Recorder,
     launch,
     log_text,
@@ -398,11 +400,22 @@ def test_GIVEN_server_gone_before_run_reached_job_WHEN_adopted_THEN_interrupted_
     """A cold-started job whose ``run`` was still in the outbox when its server went: its
     handle file says where it is, but it never ran. Adopted, it must end INTERRUPTED, not
     wait for a ``run`` that never comes (the job would stay RUNNING for ever)."""
-    first, first_events = make_runner()
+    held = threading.Event()
+    recorder = Recorder()
+
+    def hold(job_id, event):  # the process is spawned on a runner thread: stop it there
+        if event["type"] == "started":
+            psutil.Process(event["pid"]).suspend()  # so it cannot connect before close()
+            held.set()
+
+    recorder.callback = hold
+    first, first_events = make_runner(recorder)
     entry = launch(make_runner.data_dir, 12, "print('must not run')\n")
     first.start(entry)
-    first.close()  # at once: the new process has not connected, `run` is never sent
+    assert held.wait(TIMEOUT)
     pid = first_events.wait(12, "started")["pid"]
+    first.close()  # the new process has not connected: `run` is never sent
+    psutil.Process(pid).resume()
 
     second, events = make_runner()
     second.adopt(12, {"launched": "2026-12-01T08:00:00+00:00"}, entry["log_path"])

@@ -51,6 +51,7 @@ class JobRunner(WarmSpares, ProcessWatching):
         self._spare_spawning = False
         self._spare_failures = 0
         self._last_commands: list[dict] = []
+        self._spawning: dict[str, _Spawning] = {}
         self._closed = False
         runtime = settings.runtime_dir
         (runtime / "spares").mkdir(parents=True, exist_ok=True)
@@ -75,6 +76,12 @@ class JobRunner(WarmSpares, ProcessWatching):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         result_path = Path(str(log_path) + ".result.json")
         result_path.unlink(missing_ok=True)
+        run = {
+            "type": protocol.RUN,
+            **{k: launch.get(k) for k in _RUN_KEYS},
+            "log_path": str(log_path),
+            "result_path": str(result_path),
+        }
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is closed")
@@ -82,38 +89,33 @@ class JobRunner(WarmSpares, ProcessWatching):
                 raise RuntimeError(f"job {self._current.job_id} is still running")
             self._last_commands = list(launch.get("commands") or [])
             jp = self._take_spare()
-            if jp is None:
+            cold = jp is None
+            if cold:  # no spare: a new process, spawned on a runner thread (below)
                 jp = JobProcess(secrets.token_hex(8), self._dispatcher.emit, self._on_running)
                 self._processes[jp.key] = jp
-                try:
-                    args = [*self._launcher_args(jp.key), "--job-id", str(launch["job_id"])]
-                    self._spawn(jp, [*args, "--log", str(log_path)], log_path)
-                except OSError as exc:
-                    self._processes.pop(jp.key, None)
-                    log.error("cannot start job %s: %s", launch["job_id"], exc)
-                    self._dispatcher.emit(
-                        launch["job_id"], launch_failed_event(self.settings.job_python, exc)
-                    )
-                    return
+                self._spawning[jp.key] = _Spawning()
             self._current = jp
             with jp.lock:
                 jp.job_id = launch["job_id"]
                 jp.blackbox = bool(launch.get("blackbox"))
                 jp.pause_pending = bool(launch.get("paused")) and not jp.blackbox
                 jp.log_path, jp.result_path = log_path, result_path
-                handle = jp.handle(self.settings.job_python)
-                write_handle(handle_path(log_path), handle)  # before `run`: see handles.py
-                if not fault_hooks.drop_started():
-                    jp.emit({"type": "started", "pid": jp.pid, "handle": handle})
-                jp.send_control(
-                    {
-                        "type": protocol.RUN,
-                        **{k: launch.get(k) for k in _RUN_KEYS},
-                        "log_path": str(log_path),
-                        "result_path": str(result_path),
-                    }
-                )
-            self._start_monitor(jp)
+                if not cold:
+                    self._launch(jp, run)
+            if not cold:
+                self._start_monitor(jp)
+                return
+        try:  # the job log exists when start() returns (the spawn appends to it)
+            open(log_path, "ab").close()  # noqa: SIM115
+        except OSError:
+            pass  # the spawn fails on it too: a launch failure
+        args = [*self._launcher_args(jp.key), "--job-id", str(launch["job_id"])]
+        threading.Thread(
+            target=self._cold_start,
+            args=(jp, [*args, "--log", str(log_path)], run),
+            name=f"job-spawn-{launch['job_id']}",
+            daemon=True,
+        ).start()
 
     def pause(self, immediate: bool) -> str | None:
         """Pause the current job: at its next pause point, or now (suspend the tree)."""
@@ -129,7 +131,8 @@ class JobRunner(WarmSpares, ProcessWatching):
                 if jp.suspended or jp.paused:
                     return f"job {jp.job_id} is already paused"
                 if immediate:
-                    process.suspend_tree(jp.proc, jp.pgid)
+                    if jp.key not in self._spawning:  # else suspended once it exists
+                        process.suspend_tree(jp.proc, jp.pgid)
                     jp.suspended = True
                     jp.emit({"type": "paused", "line": jp.last_line, "immediate": True})
                     return None
@@ -144,7 +147,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                         "at the job's next line or pause point"
                     )
                 jp.pause_pending = True
-                jp.send_control({"type": protocol.PAUSE})
+                self._send(jp, {"type": protocol.PAUSE})
                 return None
 
     def resume(self) -> str | None:
@@ -155,16 +158,17 @@ class JobRunner(WarmSpares, ProcessWatching):
                 return "no job is running"
             with jp.lock:  # the flags below are also changed on the channel thread
                 if jp.suspended:
-                    process.resume_tree(jp.proc, jp.pgid)
+                    if jp.key not in self._spawning:
+                        process.resume_tree(jp.proc, jp.pgid)
                     jp.suspended = False
                     if jp.pause_pending or jp.paused:  # a deferred pause taken or pending too
                         jp.pause_pending = jp.paused = False
-                        jp.send_control({"type": protocol.RESUME})
+                        self._send(jp, {"type": protocol.RESUME})
                     jp.emit({"type": "resumed", "line": jp.last_line, "immediate": True})
                     return None
                 if jp.paused or jp.pause_pending:
                     jp.paused = jp.pause_pending = False
-                    jp.send_control({"type": protocol.RESUME})
+                    self._send(jp, {"type": protocol.RESUME})
                     return None
                 return f"job {jp.job_id} is not paused"
 
@@ -182,7 +186,11 @@ class JobRunner(WarmSpares, ProcessWatching):
             with jp.lock:  # the flags below are also changed on the channel thread
                 if kill:
                     jp.abort_requested = True
-                    process.kill_tree(jp.proc, jp.pgid, jp.known_children)
+                    spawning = self._spawning.get(jp.key)
+                    if spawning is not None:  # killed as soon as it exists
+                        spawning.kill = True
+                    else:
+                        process.kill_tree(jp.proc, jp.pgid, jp.known_children)
                     return None
                 if jp.abort_requested:
                     return (
@@ -190,9 +198,10 @@ class JobRunner(WarmSpares, ProcessWatching):
                     )
                 jp.abort_requested = True
                 if jp.suspended:  # it must run to unwind
-                    process.resume_tree(jp.proc, jp.pgid)
+                    if jp.key not in self._spawning:
+                        process.resume_tree(jp.proc, jp.pgid)
                     jp.suspended = False
-                jp.send_control({"type": protocol.ABORT, "reason": reason})
+                self._send(jp, {"type": protocol.ABORT, "reason": reason})
                 jp.terminate_at = time.monotonic() + self.settings.abort_grace
                 jp.wake.set()
                 return None
@@ -203,7 +212,7 @@ class JobRunner(WarmSpares, ProcessWatching):
             jp = self._current
             if jp is None or jp.exited.is_set():
                 return "no job is running"
-            jp.send_control({"type": protocol.EDIT, "edit": number, "source": source})
+            self._send(jp, {"type": protocol.EDIT, "edit": number, "source": source})
             return None
 
     def adopt(self, job_id: int, handle: dict, log_path: str) -> None:
@@ -285,6 +294,57 @@ class JobRunner(WarmSpares, ProcessWatching):
 
     # -- processes ------------------------------------------------------------------------
 
+    def _launch(self, jp: JobProcess, run: dict) -> None:
+        """Give the job to its process: handle file, ``started``, ``run`` (both locks held)."""
+        handle = jp.handle(self.settings.job_python)
+        write_handle(handle_path(jp.log_path), handle)  # before `run`: see handles.py
+        if not fault_hooks.drop_started():
+            jp.emit({"type": "started", "pid": jp.pid, "handle": handle})
+        jp.send_control(run)
+
+    def _send(self, jp: JobProcess, message: dict) -> None:
+        """Send a control message, held until after ``run`` while the process is spawned."""
+        spawning = self._spawning.get(jp.key)
+        if spawning is not None:
+            spawning.messages.append(message)
+        else:
+            jp.send_control(message)
+
+    def _cold_start(self, jp: JobProcess, args: list[str], run: dict) -> None:
+        """Spawn the current job's process (a runner thread), then do what was asked meanwhile.
+
+        Until the process exists the job is current with ``jp.proc`` unusable: pause, resume
+        and abort only change its flags (`_spawning` holds its control messages and a kill).
+        """
+        try:
+            self._spawn(jp, args, jp.log_path, wait=False)
+        except OSError as exc:
+            log.error("cannot start job %s: %s", jp.job_id, exc)
+            with self._lock:
+                self._processes.pop(jp.key, None)
+                self._spawning.pop(jp.key, None)
+                if self._current is jp:
+                    self._current = None
+                jp.emit_last(launch_failed_event(self.settings.job_python, exc))
+            return
+        with self._lock:
+            spawning = self._spawning.pop(jp.key)
+            if self._closed:  # never told to run, so nothing to recover: it must not stay
+                log.info("job %s not started: the runner was closed meanwhile", jp.job_id)
+                process.kill_tree(jp.proc, jp.pgid)
+            else:
+                with jp.lock:
+                    self._launch(jp, run)
+                    if spawning.kill:
+                        process.kill_tree(jp.proc, jp.pgid)
+                    else:
+                        if jp.suspended:  # an immediate pause asked for meanwhile
+                            process.suspend_tree(jp.proc, jp.pgid)
+                        for message in spawning.messages:
+                            jp.send_control(message)
+                self._start_monitor(jp)
+            self._start_waiter(jp)
+
     def _launcher_args(self, key: str) -> list[str]:
         s = self.settings
         args = [
@@ -305,13 +365,21 @@ class JobRunner(WarmSpares, ProcessWatching):
             args += ["--trace-mode", s.trace_mode]
         return args
 
-    def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:
+    def _spawn(self, jp: JobProcess, args: list[str], output: Path, wait: bool = True) -> None:
+        """Start the process of ``jp`` (slow: never on a caller's thread); OSError if not.
+
+        With ``wait`` False the caller starts its waiter thread (`_start_waiter`).
+        """
         s = self.settings
         popen = process.spawn(s.job_python, args, output, s.env, s.cwd)
         proc = psutil.Process(popen.pid)
         jp.bind(proc, popen, popen.pid if os.name == "posix" else None)
+        if wait:
+            self._start_waiter(jp)
+
+    def _start_waiter(self, jp: JobProcess) -> None:
         threading.Thread(
-            target=self._wait, args=(jp,), name=f"job-wait-{popen.pid}", daemon=True
+            target=self._wait, args=(jp,), name=f"job-wait-{jp.pid}", daemon=True
         ).start()
 
     def _on_hello(self, conn: Connection, hello: dict) -> tuple[dict, Any]:
@@ -325,11 +393,25 @@ class JobRunner(WarmSpares, ProcessWatching):
                     return {"type": protocol.EXIT}, None
                 self._parked[key] = conn  # a job of a previous server, until core adopts it
                 return {"type": protocol.WELCOME}, None
-            if jp.popen is None and state.get("phase") not in ("running", "finished"):
+            if (
+                jp.popen is None
+                and jp.key not in self._spawning
+                and state.get("phase") not in ("running", "finished")
+            ):
                 jp.never_ran = True  # adopted, but its `run` went down with the old server
                 return {"type": protocol.EXIT}, None
             commands = self._last_commands if jp.job_id is None else None
         return {"type": protocol.WELCOME, "commands": commands}, lambda: jp.connected(conn, hello)
+
+
+class _Spawning:
+    """What was asked of a job while its process was being spawned (runner lock)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        """Control messages (pause, resume, abort, edit), sent in order after ``run``."""
+        self.kill = False
+        """Killed before it existed: killed as soon as it does (``started`` first)."""
 
 
 _RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands", "paused")
