@@ -39,6 +39,7 @@ from scriptserver_ioc.catalogue.model import (
     Param,
 )
 from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec, type_from_annotation
+from scriptserver_ioc.job import _checker_protocol as ops
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class LiveChecker:
             return _all_failed(items, str(exc))
         try:
             answer = None
-            worker.send({"id": 1, "op": "describe", "modules": items})
+            worker.send({"id": 1, "op": ops.DESCRIBE, "modules": items})
             while True:
                 message = worker.receive(deadline)
                 if message is None:

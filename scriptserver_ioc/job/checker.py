@@ -47,6 +47,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _checker_protocol as ops  # noqa: E402
 import sim_loader  # noqa: E402
 
 PROGRESS = struct.Struct("<qqqq")
@@ -176,19 +177,19 @@ class Checker:
         """Dispatch one request; never raises."""
         op = request.get("op")
         try:
-            if op == "check":
+            if op == ops.CHECK:
                 answer = self.check(request)
-            elif op == "check_many":
+            elif op == ops.CHECK_MANY:
                 answer = self.check_many(request)
-            elif op == "load":
+            elif op == ops.LOAD:
                 answer = self.load(request)
-            elif op == "module_names":
+            elif op == ops.MODULE_NAMES:
                 answer = self.module_names(request)
-            elif op == "describe":
+            elif op == ops.DESCRIBE:
                 import _describe
 
                 answer = _describe.describe_modules(request, self.command_dirs)
-            elif op == "ping":
+            elif op == ops.PING:
                 answer = {"ok": True}
             else:
                 answer = {"ok": False, "fatal": f"unknown op {op!r}"}

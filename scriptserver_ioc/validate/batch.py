@@ -13,6 +13,7 @@ import queue
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
+from scriptserver_ioc.job import _checker_protocol as ops
 from scriptserver_ioc.validate.worker import CompanionError, CompanionResult, Worker
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ class Batch:
                     commands.append(item.entry)
                 rows.append([where[key], item.args, item.validate, item.estimate])
             request_id = runner._request_id()
-            worker.send({"id": request_id, "op": "check_many", "commands": commands, "items": rows})
+            request = {"commands": commands, "items": rows}
+            worker.send({"id": request_id, "op": ops.CHECK_MANY, **request})
             answer, trouble, index = self._await(worker, request_id, len(rows))
             if answer is not None:
                 self._take(pending, answer, request_id)

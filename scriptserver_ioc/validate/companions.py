@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.job import _checker_protocol as ops
 from scriptserver_ioc.validate.batch import Batch, BatchItem
 from scriptserver_ioc.validate.worker import (
     CHECKER_PATH,
@@ -152,7 +153,7 @@ class CompanionRunner:
                 the worker (which is then restarted).
         """
         entry = command_entry(command)
-        request = {"op": "check", "command": entry, "args": args}
+        request = {"op": ops.CHECK, "command": entry, "args": args}
         request.update(validate=validate, estimate=estimate)
         label = entry["name"]
         answer = self._call(request, revision, f"the checks of {label}", load=entry)
@@ -212,7 +213,7 @@ class CompanionRunner:
             worker = self._ensure_worker(revision)
             answer = self._exchange(
                 worker,
-                {"op": "module_names", "module": module},
+                {"op": ops.MODULE_NAMES, "module": module},
                 self.start_timeout,
                 f"importing {module} did not finish within {self.start_timeout:g} s",
                 f"importing {module}",
@@ -271,7 +272,7 @@ class CompanionRunner:
         """
         answer = self._exchange(
             worker,
-            {"op": "load", "command": entry},
+            {"op": ops.LOAD, "command": entry},
             self.start_timeout,
             f"importing the module of {entry.get('name')} did not finish within "
             f"{self.start_timeout:g} s and was stopped",
