@@ -26,11 +26,11 @@ class GatedRunner(JobRunner):
         self.spawned: list[int] = []
         super().__init__(*args, **kwargs)
 
-    def _spawn(self, jp, args, output, wait=True) -> None:
+    def _spawn(self, jp, args, output) -> None:
         if jp.job_id is not None:  # a job's cold start
             self.entered.set()
             assert self.gate.wait(TIMEOUT), "the test never opened the spawn gate"
-        super()._spawn(jp, args, output, wait)
+        super()._spawn(jp, args, output)
         self.spawned.append(jp.pid)
 
 

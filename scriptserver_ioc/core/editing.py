@@ -156,9 +156,8 @@ class RunningEdit:
     def _edit_release(self, held: EditCompletion) -> None:
         if held.received and held.published and self._edit_completion is held:
             self._edit_completion = None
-            if held in self._edits_due:
-                return
-            self._edits_due.append(held)
+            if held not in self._edits_due:
+                self._edits_due.append(held)
 
     def complete_edits(self) -> None:
         """Complete the puts of edits the job has (lock NOT held; see `_notify`)."""

@@ -317,7 +317,7 @@ class JobRunner(WarmSpares, ProcessWatching):
         and abort only change its flags (`_spawning` holds its control messages and a kill).
         """
         try:
-            self._spawn(jp, args, jp.log_path, wait=False)
+            self._spawn(jp, args, jp.log_path)
         except OSError as exc:
             log.error("cannot start job %s: %s", jp.job_id, exc)
             with self._lock:
@@ -365,17 +365,15 @@ class JobRunner(WarmSpares, ProcessWatching):
             args += ["--trace-mode", s.trace_mode]
         return args
 
-    def _spawn(self, jp: JobProcess, args: list[str], output: Path, wait: bool = True) -> None:
+    def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:
         """Start the process of ``jp`` (slow: never on a caller's thread); OSError if not.
 
-        With ``wait`` False the caller starts its waiter thread (`_start_waiter`).
+        The caller then starts its waiter thread (`_start_waiter`).
         """
         s = self.settings
         popen = process.spawn(s.job_python, args, output, s.env, s.cwd)
         proc = psutil.Process(popen.pid)
         jp.bind(proc, popen, popen.pid if os.name == "posix" else None)
-        if wait:
-            self._start_waiter(jp)
 
     def _start_waiter(self, jp: JobProcess) -> None:
         threading.Thread(

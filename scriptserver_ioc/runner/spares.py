@@ -41,6 +41,9 @@ class WarmSpares:
     def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:  # JobRunner
         raise NotImplementedError
 
+    def _start_waiter(self, jp: JobProcess) -> None:  # JobRunner
+        raise NotImplementedError
+
     def wait_for_spare(self, timeout: float) -> bool:
         """Wait until a warm spare is ready (prelude done, connected); False on timeout."""
         deadline = time.monotonic() + timeout
@@ -105,6 +108,7 @@ class WarmSpares:
                 self._processes.pop(jp.key, None)
                 self._spare_spawning = False
             return
+        self._start_waiter(jp)
         with self._lock:
             self._spare_spawning = False
             if not self._closed:
