@@ -165,8 +165,8 @@ def ioc_side_cost(jobs: int = 30) -> None:
     """
     import json
 
+    from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
     from scriptserver_ioc.core.server import ScriptServer
-    from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
     from scriptserver_ioc.store.sqlite import Store
     from scriptserver_ioc.validate.preflight import PreflightWorker
 

@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from scriptserver_ioc.pvnames import QUEUE_SLOTS, SLOT_ACTIONS  # noqa: E402
+from scriptserver_ioc.contract.enums import QUEUE_SLOTS, SLOT_ACTIONS  # noqa: E402
 
 STATE_COLOURS = {  # STATE index -> background
     0: (200, 200, 200),  # IDLE

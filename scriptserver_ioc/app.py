@@ -70,9 +70,9 @@ class Application:
         """
         from .catalogue import Catalogue, CatalogueWatcher
         from .catalogue.live import LiveChecker
+        from .contract.pvtable import CONTROL_ROUTES
         from .core.deferred import SerialWorker
         from .core.server import ScriptServer
-        from .ioc.pvtable import CONTROL_ROUTES
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
         from .validate.companions import CompanionRunner

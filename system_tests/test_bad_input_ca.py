@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import settle_preflights
 
+from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS
 from scriptserver_ioc.ioc.encoding import ascii_text
-from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS
 
 TEXT_PVS = [name for name in CONTROL_PVS if BY_NAME[name].type == "char"]
 NUMBER_PVS = [name for name in CONTROL_PVS if BY_NAME[name].type != "char"]

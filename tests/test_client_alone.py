@@ -46,7 +46,7 @@ def _imports(name: str, path: Path) -> set[str]:
             else:
                 module = node.module or ""
             found.add(module)
-            # `from .. import pvnames` imports a module, not a name
+            # `from ..contract import pvtable` imports a module, not a name
             found.update(f"{module}.{alias.name}" for alias in node.names)
     return {m for m in found if not m.startswith("scriptserver_ioc") or _module_file(m)}
 
@@ -73,7 +73,7 @@ def client_import_graph() -> set[str]:
 def test_GIVEN_client_package_WHEN_import_graph_walked_THEN_no_server_module_reached():
     graph = client_import_graph()
     ours = {m for m in graph if m.startswith("scriptserver_ioc")}
-    assert "scriptserver_ioc.client.cli" in ours and "scriptserver_ioc.pvnames" in ours
+    assert "scriptserver_ioc.client.cli" in ours and "scriptserver_ioc.contract.pvtable" in ours
     server = sorted(m for m in ours if m.split(".")[1:2] and m.split(".")[1] in SERVER_PARTS)
     assert server == []
 
@@ -98,9 +98,11 @@ def test_GIVEN_client_package_WHEN_third_party_imports_listed_THEN_each_declared
 
 def test_GIVEN_a_server_module_imported_inside_a_function_WHEN_walked_THEN_found(tmp_path):
     module = tmp_path / "lazy.py"
-    module.write_text("def f():\n    from ..core import server\n    from .. import pvnames\n")
+    module.write_text(
+        "def f():\n    from ..core import server\n    from ..contract import pvtable\n"
+    )
     found = _imports("scriptserver_ioc.client.lazy", module)
-    assert {"scriptserver_ioc.core.server", "scriptserver_ioc.pvnames"} <= found
+    assert {"scriptserver_ioc.core.server", "scriptserver_ioc.contract.pvtable"} <= found
 
 
 def _names(requirements: str) -> set[str]:

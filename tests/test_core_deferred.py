@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.deferred import SerialWorker
 from scriptserver_ioc.core.server import MAX_REDECIDE, ScriptServer
-from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 

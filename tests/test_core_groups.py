@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from scriptserver_ioc.contract.enums import JobState
 from scriptserver_ioc.core.groups import batch_progress, current_place
-from scriptserver_ioc.core.jobs import Job, JobState
+from scriptserver_ioc.core.jobs import Job
 
 
 def job(job_id, index, state=JobState.QUEUED, group="scan", count=5, estimate=10.0):

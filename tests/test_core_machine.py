@@ -16,10 +16,10 @@ import threading
 import pytest
 from core_fakes import DISK_FULL, FakeCatalogue, FakeRunner, FakeStore, FakeValidator
 
-from scriptserver_ioc.core import limits
+from scriptserver_ioc.contract import limits
+from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS, CONTROL_ROUTES
 from scriptserver_ioc.core.job_output import selected_output
 from scriptserver_ioc.core.server import ScriptServer
-from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS, CONTROL_ROUTES
 
 STATES = ("IDLE", "HELD", "RUNNING", "PAUSING", "PAUSED", "ABORTING")
 """STATE's enum, and IDLE with the queue held (HELD) as a state of its own."""

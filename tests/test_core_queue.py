@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.jobs import Job
 from scriptserver_ioc.core.queue import JobQueue
 from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.core.specs import Rejected, parse_call, parse_ids, parse_job_text
-from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 
@@ -125,7 +125,7 @@ def test_GIVEN_removed_jobs_WHEN_new_job_added_after_restart_THEN_ids_never_reus
 
 
 def test_GIVEN_queue_bound_WHEN_exceeded_THEN_rejected_naming_it(tmp_path, monkeypatch):
-    from scriptserver_ioc.core import limits
+    from scriptserver_ioc.contract import limits
 
     monkeypatch.setattr(limits, "MAX_QUEUE_LENGTH", 3)
     server = make_server(tmp_path)

@@ -17,6 +17,8 @@ import pytest
 from test_core_queue import add, make_server
 
 from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.contract.limits import MAX_ESTIMATE_SECONDS
+from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.bounds import (
     BadRecord,
     bounded_estimate,
@@ -25,9 +27,7 @@ from scriptserver_ioc.core.bounds import (
     strict_json_loads,
 )
 from scriptserver_ioc.core.jobs import Job
-from scriptserver_ioc.core.limits import MAX_ESTIMATE_SECONDS
 from scriptserver_ioc.core.server import ScriptServer
-from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.companions import CompanionRunner
 from scriptserver_ioc.validate.estimates import queue_finish

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scriptserver_ioc.ioc.pvtable import BY_NAME
+from scriptserver_ioc.contract.pvtable import BY_NAME
 
 OPI = Path(__file__).resolve().parent.parent / "opi"
 SCREENS = sorted(OPI.glob("*.bob"))

@@ -6,11 +6,15 @@ import dataclasses
 
 import pytest
 
+from scriptserver_ioc.contract.pvmodel import (
+    check_control_handlers,
+    check_publishing,
+    topic_builders,
+)
+from scriptserver_ioc.contract.pvtable import ALL_PVS, BY_NAME, CONTROL_ROUTES
+from scriptserver_ioc.contract.topics import TOPICS
 from scriptserver_ioc.core.server import CONTROL_HANDLERS
-from scriptserver_ioc.core.topics import TOPICS
 from scriptserver_ioc.ioc.builders import BUILDERS
-from scriptserver_ioc.ioc.pvmodel import check_control_handlers, check_publishing, topic_builders
-from scriptserver_ioc.ioc.pvtable import ALL_PVS, BY_NAME, CONTROL_ROUTES
 
 
 def _replaced(name: str, **changes) -> tuple:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from scriptserver_ioc.catalogue import Catalogue
+from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.server import ScriptServer
-from scriptserver_ioc.ioc.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.preflight import PreflightWorker, preflight_record
 from scriptserver_ioc.validate.validator import Validator

@@ -39,7 +39,7 @@ from scriptserver_ioc.catalogue.model import (
     Param,
 )
 from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec, type_from_annotation
-from scriptserver_ioc.job import _checker_protocol as ops
+from scriptserver_ioc.contract.protocols import checker as ops
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 JSON and text PVs are read raw (bytes up to the NUL) and written as UTF-8 bytes with a
 terminating NUL, which is safe for any text (pyepics' own string handling is Latin-1 and
-drops non-ASCII). Standard library, numpy and pyepics only: nothing of the server.
+drops non-ASCII). Standard library, numpy, pyepics and the contract (`contract/`) only:
+nothing of the server.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import pvnames
+from ..contract.pvtable import ENUMS, char_pv
+from ..contract.reply import Reply
 
 
 class ClientError(RuntimeError):
@@ -31,30 +32,6 @@ class Refused(ClientError):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.message)
         self.reply = reply
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The server's answer to one control write (an entry of the `REPLY` PV)."""
-
-    seq: int
-    pv: str
-    ok: bool
-    message: str
-    request_id: str | None = None
-    job_ids: list[int] = field(default_factory=list)
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> Reply:
-        """A reply from its JSON object."""
-        return cls(
-            seq=entry["seq"],
-            pv=entry["pv"],
-            ok=entry["ok"],
-            message=entry["message"],
-            request_id=entry.get("request_id"),
-            job_ids=list(entry.get("job_ids") or []),
-        )
 
 
 class AddedJobs(list):
@@ -156,9 +133,7 @@ class Channels:
         """The pyepics PV object for a name relative to the prefix (cached)."""
         if name not in self._pvs:
             with quiet_stderr():
-                self._pvs[name] = self._epics.PV(
-                    self.prefix + name, auto_monitor=not pvnames.char_pv(name)
-                )
+                self._pvs[name] = self._epics.PV(self.prefix + name, auto_monitor=not char_pv(name))
         pv = self._pvs[name]
         if not pv.wait_for_connection(self.timeout):
             raise ClientError(f"cannot connect to {self.prefix}{name}")
@@ -169,8 +144,8 @@ class Channels:
         value = self.pv(name).get(timeout=self.timeout, use_monitor=False)
         if value is None:
             raise ClientError(f"no value from {self.prefix}{name}")
-        if name in pvnames.ENUMS:
-            return EnumValue(int(value), pvnames.ENUMS[name])
+        if name in ENUMS:
+            return EnumValue(int(value), ENUMS[name])
         return value
 
     def get_text(self, name: str) -> str:
@@ -194,7 +169,7 @@ class Channels:
     def _write(self, name: str, value: Any, wait: bool = True, timeout: float | None = None):
         if isinstance(value, (dict, list)):
             value = json.dumps(value)
-        data = encode_text(value) if isinstance(value, str) and pvnames.char_pv(name) else value
+        data = encode_text(value) if isinstance(value, str) and char_pv(name) else value
         status = self.pv(name).put(data, wait=wait, timeout=timeout or self.timeout)
         if wait and status != 1:
             raise ClientError(f"put to {self.prefix}{name} did not complete")

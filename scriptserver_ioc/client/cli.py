@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..contract.enums import ON_ERROR_MODES
 from .client import ClientError, Refused, Reply, ScriptServerClient
 from .formatting import duration
 from .timeline import show_queue
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("abort", do_simple, "abort the current job (the queue is then held)")
     p.add_argument("--kill", action="store_true", help="kill it at once")
     p = verb("on-error", do_simple, "after a failed job: hold the queue or continue")
-    p.add_argument("mode", type=str.upper, choices=["HOLD", "CONTINUE"])
+    p.add_argument("mode", type=str.upper, choices=ON_ERROR_MODES)
     for name, help_text in SIMPLE_VERBS.items():
         verb(name, do_simple, help_text)
     return parser

@@ -19,13 +19,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ..contract.pvtable import ENUMS
+from ..contract.reply import Reply
 from .channels import (
     AddedJobs,
     Channels,
     ClientError,
     EnumValue,
     Refused,
-    Reply,
     decode_text,
     encode_text,
 )
@@ -331,8 +332,6 @@ class ScriptServerClient(Channels):
 
 
 def _index(pv: str, mode: str | int) -> int:
-    from ..pvnames import ENUMS
-
     names = ENUMS[pv]
     if isinstance(mode, int) and 0 <= mode < len(names):
         return mode

@@ -14,8 +14,9 @@ import math
 import re
 from typing import Any
 
-from . import limits
-from .jobs import Job, JobState
+from ..contract import limits
+from ..contract.enums import JobState
+from .jobs import Job
 
 JOB_KINDS = ("command", "script", "file")
 

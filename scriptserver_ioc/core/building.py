@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..contract import limits
 from ..validate.scripts import read_script_file
-from . import limits
 from .bounds import bounded_estimate
 from .deferred import Later
 from .jobs import Job

@@ -41,6 +41,17 @@ class Later:
     quick: bool = False
 
 
+@dataclass
+class Quick(Later):
+    """A `Later` whose work is never slow: it always runs at once in the writer's thread.
+
+    A handler that returns only these does not defer (its PV is not `asyn`): the PV table
+    checks handlers by their return annotation (`contract.pvmodel.may_defer`).
+    """
+
+    quick: bool = True
+
+
 def inline(task: Callable[[], None]) -> None:
     """A worker that runs the task at once in the caller's thread (tests, scripts)."""
     task()

@@ -25,12 +25,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..contract import limits
+from ..contract.enums import RunState
+from ..contract.reply import Reply
 from ..job.script_edit import executed_lines_differ, statement_spans
-from . import limits
 from .decision import RunnerCall
 from .jobs import Job, now_iso
+from .operation import Operation
 from .specs import Rejected
-from .state import Operation, Reply, RunState
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ import logging
 import sqlite3
 from typing import Any
 
+from ..contract.enums import JobState, RunState
 from .decision import RunnerCall
 from .editing import RunningEdit
 from .ending import ended_error, ending_for
-from .jobs import Job, JobState, now_iso, parse_iso
+from .jobs import Job, now_iso, parse_iso
+from .operation import Operation
 from .running import JobTracking
 from .specs import Rejected
-from .state import Operation, RunState
 from .validating import ValidateControl
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .jobs import Job, JobState
+from ..contract.enums import JobState
+from .jobs import Job
 
 FAILED_STATES = (JobState.FAILED, JobState.ABORTED, JobState.INTERRUPTED)
 

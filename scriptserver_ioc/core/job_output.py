@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .deferred import Later
+from .deferred import Quick
 from .execution import OUTPUT_TAIL_CHARS
+from .operation import Operation
 from .specs import Rejected, parse_id
-from .state import Operation
 
 
-def select_output(server: Any, op: Operation, value: Any) -> Later:
+def select_output(server: Any, op: Operation, value: Any) -> Quick:
     """Publish the tail of job `value`'s output log in JOB:OUTPUT.
 
-    The file is read in the writer's thread without the core lock (`Later`, quick).
+    The file is read in the writer's thread without the core lock (`Quick`).
     """
     job_id = parse_id(value)
     path = server.log_path(job_id) if server.logs_dir is not None else None
@@ -42,7 +42,7 @@ def select_output(server: Any, op: Operation, value: Any) -> Later:
         op.job_ids = [job_id]
         op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
 
-    return Later(read, then, quick=True)
+    return Quick(read, then)
 
 
 def selected_output(server: Any) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""Job records and their states."""
+"""Job records (their states are `contract.enums.JobState`)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,9 @@ import datetime as _dt
 import json
 import threading
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from typing import Any
 
-
-class JobState(str, Enum):
-    """Life-cycle state of a job, as in the job record's `state`."""
-
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    DONE = "DONE"
-    FAILED = "FAILED"
-    ABORTED = "ABORTED"
-    SKIPPED = "SKIPPED"
-    INTERRUPTED = "INTERRUPTED"
-
-
-FINISHED_STATE_NAMES = ["DONE", "FAILED", "ABORTED", "SKIPPED", "INTERRUPTED"]
-"""The `LAST:STATE` enum, in contract order."""
-
+from ..contract.enums import JobState
 
 _recording = threading.local()
 

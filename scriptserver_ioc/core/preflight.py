@@ -23,8 +23,8 @@ from typing import Any
 
 from .bounds import bounded_estimate
 from .jobs import Job
+from .operation import Operation
 from .specs import Rejected
-from .state import Operation
 
 log = logging.getLogger(__name__)
 

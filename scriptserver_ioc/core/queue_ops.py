@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import limits
+from ..contract import limits
+from ..contract.enums import JobState
 from .building import JobBuilding
 from .deferred import Later
-from .jobs import Job, JobState, now_iso
+from .jobs import Job, now_iso
+from .operation import Operation
 from .specs import (
     Rejected,
     load_json,
@@ -22,7 +24,6 @@ from .specs import (
     parse_index,
     parse_job_text,
 )
-from .state import Operation
 
 
 class QueueControl(JobBuilding):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .jobs import Job, JobState
+from ..contract.enums import JobState, RunState
+from .jobs import Job
+from .operation import Operation
 from .progress import JobProgress
-from .state import Operation, RunState
 
 
 class JobTracking:

@@ -20,13 +20,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import limits
+from ..contract import limits
+from ..contract.enums import JobState, RunState
+from ..contract.reply import Reply
+from ..contract.topics import TOPICS
 from .bounds import request_id_of
 from .decision import Decisions, EffectQueue
 from .deferred import Later, inline
 from .execution import ExecutionControl
 from .job_output import select_output
-from .jobs import Job, JobState, now_iso
+from .jobs import Job, now_iso
+from .operation import Operation
 from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
@@ -34,8 +38,6 @@ from .queue_ops import QueueControl
 from .slots import slot_action
 from .snapshots import LOG_TAIL_CHARS, Snapshots
 from .specs import Rejected
-from .state import Operation, Reply, RunState
-from .topics import TOPICS
 from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         worker: runs the slow part of control writes (`deferred.SerialWorker` in the IOC;
             the default, `deferred.inline`, runs it at once in the writer's thread).
         routes: control PV name -> key of its handler in `CONTROL_HANDLERS`, from the PV
-            table (`ioc.pvtable.CONTROL_ROUTES`; the core does not import the IOC layer).
+            table (`contract.pvtable.CONTROL_ROUTES`, given by `app.py`).
     """
 
     def __init__(

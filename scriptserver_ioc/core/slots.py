@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..pvnames import SLOT_ACTIONS, slot_of
+from ..contract.enums import SLOT_ACTIONS
+from ..contract.pvtable import slot_of
+from .operation import Operation
 from .specs import Rejected
-from .state import Operation
 
 _MOVES = {"UP": {"by": -1}, "DOWN": {"by": 1}, "TOP": {"to": 0}}
 

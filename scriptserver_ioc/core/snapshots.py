@@ -11,10 +11,11 @@ import time
 from typing import Any
 
 from .. import __version__
+from ..contract import nicos_status
+from ..contract.enums import JobState, RunState
 from ..validate.estimates import group_estimates, progress_from_elapsed, queue_finish, remaining
 from .groups import batch_progress, current_place, group_of
-from .jobs import JobState, now_iso, parse_iso
-from .state import NICOS_CODES, NICOS_IDLE_AFTER_FAILURE, RunState
+from .jobs import now_iso, parse_iso
 
 LOG_TAIL_CHARS = 16_000
 """Characters of the event log kept for `LOG`."""
@@ -101,8 +102,8 @@ class Snapshots:
         with self.lock:
             if self.run_state is RunState.IDLE and self.history:
                 if self.history[0].state in (JobState.FAILED, JobState.INTERRUPTED):
-                    return NICOS_IDLE_AFTER_FAILURE
-            return NICOS_CODES[self.run_state]
+                    return nicos_status.STATUS_IDLEEXC
+            return nicos_status.BY_RUN_STATE[self.run_state]
 
     def status(self) -> dict[str, Any]:
         """The `STATUS` PV content."""

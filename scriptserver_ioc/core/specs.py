@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import limits
+from ..contract import limits
 from .bounds import check_json_numbers, strict_json_loads
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from .deferred import Later
 from .jobs import Job
+from .operation import Operation
 from .specs import Rejected, load_json, parse_job_text
-from .state import Operation
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The publisher's builders: each turns one consistent snapshot of the core into PV values.
 
-A builder is named in the PV table (`pvtable.PV.builder`) beside every PV it sets. It reads
+A builder is named in the PV table (`contract.pvmodel.PV.builder`) beside every PV it sets. It reads
 what it needs of the core through the core's snapshot methods (`core/snapshots.py`), each
 of which copies plain values under `core.lock`; a builder that needs several takes the lock
 around them, in one critical section (so `QUEUE:COUNT` and `QUEUE:1:ID` come from the same
@@ -20,12 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
+from ..contract.enums import FINISHED_STATES, LAST_STATE_NONE, LAST_STATES, QUEUE_SLOTS
+from ..contract.pvtable import BY_NAME
 from ..core.job_output import selected_output
-from ..core.jobs import FINISHED_STATE_NAMES
-from ..pvnames import LAST_STATES, QUEUE_SLOTS
 from ..validate.estimates import queue_finish
 from .encoding import to_json, zhex
-from .pvtable import BY_NAME, LAST_STATE_NONE
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ def _last(p: Any) -> dict[str, Any]:
         return {**none, "LAST:ERROR:TEXT": "", **values}
     job_id, _, state, error = recent[0]
     text = _brief_error(error, with_line=False)
-    last = {"LAST:ID": job_id, "LAST:STATE": FINISHED_STATE_NAMES.index(state)}
+    last = {"LAST:ID": job_id, "LAST:STATE": FINISHED_STATES.index(state)}
     return {**last, "LAST:ERROR": text, "LAST:ERROR:TEXT": text, **values}
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .pvmodel import PV
-from .pvtable import ALL_PVS
+from ..contract.pvmodel import PV
+from ..contract.pvtable import ALL_PVS
 
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "docs" / "pv-reference.md"
 
@@ -26,12 +26,12 @@ def _type(pv: PV) -> str:
 def render() -> str:
     """The PV reference as Markdown."""
     lines = [
-        "# PV reference (generated from `scriptserver_ioc/ioc/pvtable.py`; do not edit)",
+        "# PV reference (generated from `scriptserver_ioc/contract/pvtable.py`; do not edit)",
         "",
         "Names are relative to the prefix (default `$(MYPVPREFIX)CS:SCRIPTSERVER:`).",
         "Access group `READONLY` for status PVs, `CONTROL` for control PVs (see `db/*.acf`).",
         "PVs marked *added* extend the contract in `pv-interface.md`; all others are in it.",
-        "A status PV is rebuilt when the core reports one of its topics (`core/topics.py`);",
+        "A status PV is rebuilt when the core reports one of its topics (`contract/topics.py`);",
         "a control write is decided by its handler (`core.server.CONTROL_HANDLERS`).",
         "",
     ]

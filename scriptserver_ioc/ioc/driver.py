@@ -17,13 +17,13 @@ import pcaspy
 import pcaspy.driver
 from pcaspy.alarm import Alarm, Severity
 
+from ..contract import pvtable
+from ..contract.pvmodel import PV, check_control_handlers
 from ..core.bounds import request_id_of
 from ..core.server import CONTROL_HANDLERS
 from ..core.specs import Rejected
-from . import pvtable
 from .encoding import decode_write
 from .publisher import Publisher
-from .pvmodel import check_control_handlers
 
 check_control_handlers(pvtable.ALL_PVS, CONTROL_HANDLERS)
 
@@ -52,18 +52,6 @@ def _install_client_capture() -> None:
     pcaspy.driver.SimplePV.writeValue = write_value
     # pcaspy logs every write with the whole value twice; keep it quiet
     logging.getLogger("pcaspy.SimplePV.writeValue").setLevel(logging.ERROR)
-
-
-_ACTION_IDLE = {
-    "PAUSE": 0,
-    "ABORT": 0,
-    "RESUME": 0,
-    "STOP": 0,
-    "QUEUE:CLEAR": 0,
-    "COMMANDS:RELOAD": 0,
-}
-_ACTION_IDLE.update({pv.name: 0 for pv in pvtable.PVS if pv.name.endswith(":ACTION")})
-"""Action PVs read back as their idle value once a write is processed."""
 
 
 class ScriptServerDriver(pcaspy.Driver):
@@ -135,7 +123,7 @@ class ScriptServerDriver(pcaspy.Driver):
                 on_done(reply)
             return reply
 
-    def _complete(self, pv: pvtable.PV, decoded: Any, reply: Any) -> None:
+    def _complete(self, pv: PV, decoded: Any, reply: Any) -> None:
         """Finish an asynchronous write (publishing thread): its PV, then the put callback."""
         if reply.ok:
             self._accept(pv, decoded)
@@ -145,7 +133,7 @@ class ScriptServerDriver(pcaspy.Driver):
                 self.updatePV(pv.name)
         self.callbackPV(pv.name)
 
-    def _decode(self, pv: pvtable.PV, value: Any) -> Any:
+    def _decode(self, pv: PV, value: Any) -> Any:
         if pv.type == "char":
             return decode_write(value, pv.count)
         if isinstance(value, (list, tuple)):
@@ -163,12 +151,12 @@ class ScriptServerDriver(pcaspy.Driver):
             raise Rejected(f"expected an integer{choices}, got {value!r:.40}")
         return value
 
-    def _accept(self, pv: pvtable.PV, decoded: Any) -> None:
+    def _accept(self, pv: PV, decoded: Any) -> None:
         with self.lock:
             if pv.type == "char":
                 self.setParam(pv.name, [0])
-            elif pv.name in _ACTION_IDLE:
-                self.setParam(pv.name, _ACTION_IDLE[pv.name])
+            elif pv.idle is not None:  # an action PV reads back as idle once processed
+                self.setParam(pv.name, pv.idle)
             else:
                 self.setParam(pv.name, decoded)
             self.setParamStatus(pv.name, Alarm.NO_ALARM, Severity.NO_ALARM)

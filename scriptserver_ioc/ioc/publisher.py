@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core.topics import TOPICS
+from ..contract.pvmodel import builder_pvs, check_publishing, topic_builders
+from ..contract.pvtable import ALL_PVS, BY_NAME
+from ..contract.topics import TOPICS
 from .builders import BUILDERS, JSON_BUILDERS
 from .encoding import TAIL_BYTES, ascii_text, char_array
-from .pvmodel import builder_pvs, check_publishing, topic_builders
-from .pvtable import ALL_PVS, BY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +42,11 @@ _JSON_GROUPS = frozenset(JSON_BUILDERS)
 """Builders of JSON PVs; each has a twin `<group>_zhex` for the `:ZHEX` PVs, so that a client
 reading or watching only one form never pays for the other."""
 
-_INTERVALS = {
-    "queue_json": 0.05,
-    "history_json": 0.05,
-    "commands_json": 0.0,
-    "script": 0.0,
-    "current_json": 0.1,
-    "status": 0.1,
-    "log": 0.1,
-    "output": 0.2,
-}
 DEFERRED_INTERVALS: dict[str, float] = {
-    name: interval
-    for group, interval in _INTERVALS.items()
-    for name in (group, f"{group}_zhex")
-    if name in BUILDERS
+    pv.builder: pv.interval for pv in ALL_PVS if pv.interval is not None
 }
-"""Groups built by the publishing thread, with the least time between two builds."""
+"""Groups built by the publishing thread, with the least time between two builds (the
+rebuild interval of their PVs in the PV table)."""
 
 
 class Publisher:

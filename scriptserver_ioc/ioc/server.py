@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, Settings
-from . import pvtable
+from ..contract import pvtable
+from ..contract.pvmodel import MAX_ARRAY_BYTES
 from .acf import check_acf
-from .pvmodel import MAX_ARRAY_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -14,17 +14,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract.nicos_status import (  # noqa: F401 (NICOS's status codes, shared with STATE:CODE)
+    STATUS_IDLE,
+    STATUS_IDLEEXC,
+    STATUS_INBREAK,
+    STATUS_RUNNING,
+    STATUS_STOPPING,
+)
+
 PROTOCOL_VERSION = 23
 """The version the IBEX GUI accepts (it compares with `==`; NICOS master is at 24)."""
 
 SERIALIZER = "json"
 DEFAULT_PORT = 1301
-
-STATUS_IDLEEXC = -2
-STATUS_IDLE = -1
-STATUS_RUNNING = 0
-STATUS_INBREAK = 1
-STATUS_STOPPING = 2
 
 BREAK_AFTER_LINE = 1
 BREAK_AFTER_STEP = 2

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..job import _protocol as protocol
+from ..contract.protocols import job_channel as protocol
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from ..job import _protocol as protocol
+from ..contract.protocols import job_channel as protocol
 from .channel import Connection
 from .process import descendants
 

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from .. import fault_hooks
-from ..job import _protocol as protocol
+from ..contract.protocols import job_channel as protocol
 from . import process
 from .channel import ChannelServer, Connection
 from .events import EventDispatcher, RunnerEvents

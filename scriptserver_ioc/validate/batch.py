@@ -13,7 +13,7 @@ import queue
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
-from scriptserver_ioc.job import _checker_protocol as ops
+from scriptserver_ioc.contract.protocols import checker as ops
 from scriptserver_ioc.validate.worker import CompanionError, CompanionResult, Worker
 
 if TYPE_CHECKING:

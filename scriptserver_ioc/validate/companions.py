@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.job import _checker_protocol as ops
+from scriptserver_ioc.contract.protocols import checker as ops
 from scriptserver_ioc.validate.batch import Batch, BatchItem
 from scriptserver_ioc.validate.worker import (
     CHECKER_PATH,

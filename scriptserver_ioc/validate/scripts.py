@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.core import limits
+from scriptserver_ioc.contract import limits
 from scriptserver_ioc.validate import calls, command_jobs, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
 

@@ -16,8 +16,8 @@ import random
 import pytest
 from campaign import Probe, report, size
 
-from scriptserver_ioc.core import limits
-from scriptserver_ioc.ioc.pvtable import BY_NAME, CONTROL_PVS
+from scriptserver_ioc.contract import limits
+from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS
 
 SEED = 20261201
 TEXT_PVS = [n for n in CONTROL_PVS if BY_NAME[n].type == "char"]

@@ -1,57 +1,69 @@
 """THE PV table: every PV of the script server, once.
 
 The pcaspy database, the access-security groups, the generated PV reference
-(`docs/pv-reference.md`) and the client's names all come from `PVS`. Names are relative to
-the prefix. `:ZHEX` twins of JSON PVs are generated from the `json` flag. Beside each PV:
-the handler of a control PV (a key of `core.server.CONTROL_HANDLERS`), and the builder
-(`ioc/builders.py`) and topics (`core/topics.py`) of a published PV; `ioc/pvmodel.py`
-checks both at import.
+(`docs/pv-reference.md`), the client's names and enums and the screens all come from
+`PVS`. Names are relative to the prefix. `:ZHEX` twins of JSON PVs are generated from the
+`json` flag. Beside each PV: for a control PV, its handler (a key of
+`core.server.CONTROL_HANDLERS`), whether that handler defers (`asyn`) and the idle value an
+action PV reads back as; for a published PV, its builder (`ioc/builders.py`), the topics
+that rebuild it (`contract/topics.py`) and its rebuild interval. Standard library only:
+`contract/pvmodel.py` checks every row when this module is imported.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import pvnames
-from ..core.jobs import FINISHED_STATE_NAMES
-from ..core.state import RUN_STATE_NAMES
-from .pvmodel import MAX_WRITE_COUNT, PV, zhex_twin
+from .enums import (
+    ABORT_MODES,
+    HOLD_MODES,
+    LAST_STATE_NONE,
+    LAST_STATES,
+    ON_ERROR_MODES,
+    ON_INVALID_MODES,
+    PAUSE_MODES,
+    QUEUE_SLOTS,
+    RUN_STATES,
+    SLOT_ACTIONS,
+)
+from .pvmodel import MAX_WRITE_COUNT, PV, check_rows, zhex_twin
 
 MB = 1_000_000
 _MINOR, _MAJOR = 1, 2
 
-LAST_STATE_ENUMS = (*FINISHED_STATE_NAMES, "NONE")
-"""`LAST:STATE`: the contract's terminal states, then the added `NONE`."""
-LAST_STATE_NONE = LAST_STATE_ENUMS.index("NONE")
+
+def _published(builder: str, *topics: str, interval: float | None = None) -> dict[str, Any]:
+    """A published PV's builder, the topics that rebuild it and its rebuild interval."""
+    return {"builder": builder, "topics": topics, "interval": interval}
 
 
-def _published(builder: str, *topics: str) -> dict[str, Any]:
-    """A published PV's builder and the topics that rebuild it."""
-    return {"builder": builder, "topics": topics}
-
-
-# builder and topics of the published PVs; the builders are in `ioc/builders.py`, the
-# topics in `core/topics.py`
+# builder, topics and rebuild interval (None: posted by the writer before its write
+# returns) of the published PVs; the builders are in `ioc/builders.py`, the topics in
+# `contract/topics.py`
 STATE_ = _published("state", "state", "settings")
 STATUS = _published(
-    "status", "queue", "current", "state", "settings", "history", "commands", "status", "tick"
+    "status",
+    *("queue", "current", "state", "settings", "history", "commands", "status", "tick"),
+    interval=0.1,
 )
 COUNTS = _published("counts", "queue", "current", "progress", "tick")
-QUEUE_JSON = _published("queue_json", "queue")
-CUR_JSON = _published("current_json", "current", "line", "progress")
+QUEUE_JSON = _published("queue_json", "queue", interval=0.05)
+CUR_JSON = _published("current_json", "current", "line", "progress", interval=0.1)
 SCALARS = _published("current_scalars", "current", "line", "progress", "state", "tick")
-SCRIPT = _published("script", "script")
-OUTPUT = _published("output", "output")
-HIST_JSON = _published("history_json", "history")
+SCRIPT = _published("script", "script", interval=0.0)
+OUTPUT = _published("output", "output", interval=0.2)
+HIST_JSON = _published("history_json", "history", interval=0.05)
 LAST = _published("last", "history", "last")
-CMD_JSON = _published("commands_json", "commands")
+CMD_JSON = _published("commands_json", "commands", interval=0.0)
 CMD_COUNTS = _published("commands_counts", "commands")
 REPLIES = _published("replies", "replies")
 LAST_ERROR = _published("last_error", "last_error")
 VERDICT = _published("validate", "validate")
-LOG = _published("log", "log")
+LOG = _published("log", "log", interval=0.1)
 HEARTBEAT = _published("heartbeat", "tick")
 JOB_OUTPUT = _published("job_output", "job_output")
+ACTION = {"idle": 0}
+"""An action PV: it reads back as 0 once a write was processed."""
 
 
 def _json(name: str, description: str, count: int, added: bool = False, **kw: Any) -> PV:
@@ -66,7 +78,7 @@ def _control(name: str, type_: str, description: str, **kw: Any) -> PV:
 
 PVS: tuple[PV, ...] = (
     # -- state -------------------------------------------------------------------------
-    PV("STATE", "enum", "what the runner is doing", enums=tuple(RUN_STATE_NAMES), **STATE_),
+    PV("STATE", "enum", "what the runner is doing", enums=RUN_STATES, **STATE_),
     PV(
         "STATE:CODE",
         "int",
@@ -161,7 +173,7 @@ PVS: tuple[PV, ...] = (
         "LAST:STATE",
         "enum",
         "how it ended; added: `NONE` (after the contract's states) while no job has finished",
-        enums=LAST_STATE_ENUMS,
+        enums=LAST_STATES,
         states=(0, _MAJOR, _MINOR, 0, _MAJOR, 0),
         extra={"value": LAST_STATE_NONE},
         **LAST,
@@ -242,12 +254,12 @@ PVS: tuple[PV, ...] = (
     _control(
         "QUEUE:SKIP", "char", "skip a queued job, or end the current one and go on", handler="skip"
     ),
-    _control("QUEUE:CLEAR", "int", "1: delete every queued job", handler="clear"),
+    _control("QUEUE:CLEAR", "int", "1: delete every queued job", handler="clear", **ACTION),
     _control(
         "QUEUE:HOLD",
         "enum",
         "RUN, or HOLD: finish the current job and start no new one",
-        enums=pvnames.HOLD_MODES,
+        enums=HOLD_MODES,
         states=(0, _MINOR),
         handler="set_hold",
         **STATE_,
@@ -256,7 +268,7 @@ PVS: tuple[PV, ...] = (
         "QUEUE:ON_ERROR",
         "enum",
         "after a failed job: HOLD the queue or CONTINUE",
-        enums=pvnames.ON_ERROR_MODES,
+        enums=ON_ERROR_MODES,
         handler="set_on_error",
         **STATE_,
     ),
@@ -264,7 +276,7 @@ PVS: tuple[PV, ...] = (
         "QUEUE:ON_INVALID",
         "enum",
         "before a job whose pre-flight (background dry run) fails: HOLD the queue or RUN it",
-        enums=pvnames.ON_INVALID_MODES,
+        enums=ON_INVALID_MODES,
         added=True,
         handler="set_on_invalid",
         **STATE_,
@@ -273,18 +285,22 @@ PVS: tuple[PV, ...] = (
         "PAUSE",
         "enum",
         "DEFERRED: at the next pause point; IMMEDIATE: suspend now",
-        enums=pvnames.PAUSE_MODES,
+        enums=PAUSE_MODES,
         handler="pause",
+        **ACTION,
     ),
-    _control("RESUME", "int", "1: continue a paused job", handler="resume"),
+    _control("RESUME", "int", "1: continue a paused job", handler="resume", **ACTION),
     _control(
         "ABORT",
         "enum",
         "SOFT: exception at the next pause point, escalating; KILL: now",
-        enums=pvnames.ABORT_MODES,
+        enums=ABORT_MODES,
         handler="abort",
+        **ACTION,
     ),
-    _control("STOP", "int", "1: abort the current job and empty the queue", handler="stop"),
+    _control(
+        "STOP", "int", "1: abort the current job and empty the queue", handler="stop", **ACTION
+    ),
     _control(
         "VALIDATE",
         "char",
@@ -298,6 +314,7 @@ PVS: tuple[PV, ...] = (
         "1: re-read the command sources now",
         asyn=True,
         handler="reload_commands",
+        **ACTION,
     ),
     _control(
         "JOB:OUTPUT:SELECT",
@@ -323,7 +340,7 @@ PVS: tuple[PV, ...] = (
     ),
 ) + tuple(
     pv
-    for n in range(1, pvnames.QUEUE_SLOTS + 1)
+    for n in range(1, QUEUE_SLOTS + 1)
     for pv in (
         PV(f"QUEUE:{n}:ID", "int", f"id of queued job {n} (0 when absent)", **COUNTS),
         PV(f"QUEUE:{n}:NAME", "string", f"name of queued job {n} (first 39 characters)", **COUNTS),
@@ -339,9 +356,10 @@ PVS: tuple[PV, ...] = (
             f"QUEUE:{n}:ACTION",
             "enum",
             f"UP, DOWN, TOP or REMOVE the job now in queue slot {n} (for screens)",
-            enums=pvnames.SLOT_ACTIONS,
+            enums=SLOT_ACTIONS,
             added=True,
             handler="slot_action",
+            **ACTION,
         ),
         PV(
             f"HISTORY:{n}:ID",
@@ -361,9 +379,9 @@ PVS: tuple[PV, ...] = (
             f"HISTORY:{n}:STATE",
             "enum",
             f"how finished job {n} ended (NONE when absent)",
-            enums=pvnames.LAST_STATES,
+            enums=LAST_STATES,
             added=True,
-            extra={"value": len(pvnames.LAST_STATES) - 1},
+            extra={"value": LAST_STATE_NONE},
             **LAST,
         ),
         PV(
@@ -380,8 +398,16 @@ PVS: tuple[PV, ...] = (
 ALL_PVS: tuple[PV, ...] = PVS + tuple(zhex_twin(pv) for pv in PVS if pv.json)
 """Every PV served, twins included."""
 
+check_rows(ALL_PVS)
+
 BY_NAME: dict[str, PV] = {pv.name: pv for pv in ALL_PVS}
 CONTROL_PVS = tuple(pv.name for pv in ALL_PVS if pv.control)
+
+CONTROL_ROUTES: dict[str, str] = {pv.name: pv.handler for pv in ALL_PVS if pv.control}
+"""Control PV -> the key of its handler (give it to `core.server.ScriptServer`)."""
+
+ENUMS: dict[str, tuple[str, ...]] = {pv.name: pv.enums for pv in ALL_PVS if pv.enums}
+"""Every enum PV and its strings, in index order."""
 
 
 def pvdb() -> dict[str, dict[str, Any]]:
@@ -389,5 +415,12 @@ def pvdb() -> dict[str, dict[str, Any]]:
     return {pv.name: pv.pcaspy_entry() for pv in ALL_PVS}
 
 
-CONTROL_ROUTES: dict[str, str] = {pv.name: pv.handler for pv in ALL_PVS if pv.control}
-"""Control PV -> the key of its handler (give it to `core.server.ScriptServer`)."""
+def char_pv(name: str) -> bool:
+    """True if `name` is a char waveform (text or JSON, read and written as text)."""
+    pv = BY_NAME.get(name)
+    return pv is not None and pv.type == "char"
+
+
+def slot_of(name: str) -> int:
+    """The slot number n of a `QUEUE:<n>:*` or `HISTORY:<n>:*` PV name."""
+    return int(name.split(":")[1])

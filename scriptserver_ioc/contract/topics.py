@@ -1,8 +1,9 @@
 """The topics the core reports to its listeners after a change.
 
 A listener (the IOC's publisher, the NICOS bridge) hears the set of topics that changed and
-rebuilds what depends on them; the PV table (`ioc/pvtable.py`) names, beside each published
-PV, the topics that refresh it, and the publisher checks at import that both agree.
+rebuilds what depends on them; the PV table (`contract/pvtable.py`) names, beside each
+published PV, the topics that refresh it; the table checks its topics at import, and the
+publisher that every topic refreshes some PV.
 """
 
 from __future__ import annotations
