@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lint and run every test (unit and system). Creates .venv and installs the package with
 # its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS
-# bridge, matplotlib for `scriptserver queue --png`) on first use.
+# bridge, matplotlib for `scriptserver queue --png`, bluesky for plans as jobs) on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot]"
+.venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot,bluesky]"
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

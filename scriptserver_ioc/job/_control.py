@@ -56,24 +56,37 @@ class JobControl(scriptserver.Backend):
         self._edit_waiting = False
         self.editor = None
         """The running script's `script_edit.ScriptEditor`, once the job has started."""
+        self.engine = None
+        """The ``_bluesky.EngineSession`` while the job's main thread is in ``RE(plan)``."""
 
     # -- from the server (receiver thread) ------------------------------------------------
 
-    def request_pause(self) -> None:
-        """Pause at the next checkpoint (ignored if already paused or pausing)."""
+    def request_pause(self, immediate: bool = False) -> None:
+        """Pause at the next checkpoint (ignored if already paused or pausing).
+
+        Inside ``RE(plan)`` the RunEngine pauses: at its next checkpoint, or ``immediate``ly.
+        """
         with self._cond:
-            if not self._paused and not self._abort_requested:
-                self._pause_requested = True
-                self._update_requested()
-                self._cond.notify_all()
+            if self._paused or self._abort_requested:
+                return
+            self._pause_requested = True
+            self._update_requested()
+            self._cond.notify_all()
+            engine = self.engine
+        if engine is not None:
+            engine.forward_pause(defer=not immediate)
 
     def request_resume(self) -> None:
         """Continue a paused job, or cancel a pause that has not taken effect yet."""
         with self._cond:
+            cancelled = self._pause_requested and not self._paused
             self._pause_requested = False
             self._paused = False
             self._update_requested()
             self._cond.notify_all()
+            engine = self.engine
+        if engine is not None and cancelled:
+            engine.cancel_pause()
 
     def request_abort(self, reason: str = "") -> None:
         """Raise ``JobAborted(reason)`` in the job's main thread now, or at its next checkpoint.
@@ -89,6 +102,10 @@ class JobControl(scriptserver.Backend):
             self._pause_requested = False
             self._update_requested()
             self._cond.notify_all()
+            engine = self.engine
+            if engine is not None:  # the RunEngine aborts the plan; no interrupt
+                engine.forward_abort(self._abort_reason)
+                return
             deadline = time.monotonic() + INTERRUPT_AFTER
             while self._in_job and not self._abort_delivered and not self._main_waiting:
                 remaining = deadline - time.monotonic()
@@ -103,6 +120,16 @@ class JobControl(scriptserver.Backend):
     def aborting(self) -> bool:
         """True once a soft abort was requested."""
         return self._abort_requested
+
+    @property
+    def abort_reason(self) -> str:
+        """The reason of the soft abort requested (a default one before any)."""
+        return self._abort_reason
+
+    @property
+    def in_job(self) -> bool:
+        """True while the job's code runs (between ``enter_job`` and ``leave_job``)."""
+        return self._in_job
 
     def edit_waiting(self, waiting: bool) -> None:
         """An edit of the script waits (the tracer calls the checkpoint at every line)."""
@@ -144,6 +171,34 @@ class JobControl(scriptserver.Backend):
             if self._in_job and not self._main_waiting:
                 self._raise_if_aborted()
 
+    def engine_entered(self, session) -> None:
+        """The main thread enters ``RE(plan)``: controls go to the RunEngine meanwhile."""
+        with self._cond:
+            self.engine = session
+            pending = self._pause_requested
+        self.link.update_state(engine=True)
+        self.link.send({"type": protocol.ENGINE, "active": True})
+        if pending:
+            session.forward_pause(defer=True)
+
+    def engine_left(self, session) -> None:
+        """``RE(plan)`` returned or raised in the main thread.
+
+        Raises:
+            scriptserver.JobAborted: an abort came during the call and was not delivered.
+        """
+        with self._cond:
+            if self.engine is session:
+                self.engine = None
+        self.link.update_state(engine=False)
+        self.link.send({"type": protocol.ENGINE, "active": False})
+        self.raise_if_aborted()
+
+    def raise_if_aborted(self) -> None:
+        """Raise ``JobAborted`` if an abort was requested and not raised yet."""
+        with self._cond:
+            self._raise_if_aborted()
+
     def terminated(self) -> None:
         """SIGTERM (the abort's grace period is over): raise ``JobAborted`` in the job.
 
@@ -169,6 +224,9 @@ class JobControl(scriptserver.Backend):
             scriptserver.JobAborted: the job was aborted (raised once only).
             script_edit.ScriptEdited: the script was edited; run its new rest.
         """
+        engine = self.engine
+        if engine is not None and threading.current_thread() is not engine.thread:
+            return  # a job's function run by the RunEngine: the RunEngine pauses
         editor = self.editor
         if code is not None and editor is not None and editor.pending is not None:
             with self._cond:
@@ -178,6 +236,16 @@ class JobControl(scriptserver.Backend):
             self._raise_if_aborted()
             if not self._pause_requested:
                 return
+            if self.wait_while_paused(line):
+                self._raise_if_aborted()
+
+    def wait_while_paused(self, line=None) -> bool:
+        """Report ``paused`` (at ``line``, default the current one) and wait.
+
+        Returns:
+            True if the job was aborted meanwhile, False once it was resumed.
+        """
+        with self._cond:
             self._pause_requested = False
             self._paused = True
             self._update_requested()
@@ -189,8 +257,10 @@ class JobControl(scriptserver.Backend):
                 while self._paused and not self._abort_requested:
                     self._cond.wait()
             self.link.update_state(paused=False)
-            self._raise_if_aborted()
+            if self._abort_requested:
+                return True
             self.link.send({"type": protocol.RESUMED})
+            return False
 
     def _raise_if_aborted(self) -> None:
         if self._abort_requested and not self._abort_delivered:

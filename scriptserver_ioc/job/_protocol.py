@@ -41,13 +41,14 @@ PROGRESS = "progress"  # percent and message (state-like)
 MESSAGE = "message"  # the job's status text (state-like)
 PAUSED = "paused"  # a deferred pause took effect (with the line)
 RESUMED = "resumed"  # the paused job goes on
+ENGINE = "engine"  # a bluesky RunEngine call began or ended (active); also in hello's state
 EDIT_RECEIVED = "edit_received"  # the edit is registered (or refused at once; its number)
 EDITED = "edited"  # answer to edit: applied or refused (with the edit's number)
 DONE = "done"  # the job's result; the process then exits
 
 # server -> job
 RUN = "run"  # run this job (a spare or a cold-started process)
-PAUSE = "pause"  # pause at the next line or pause point
+PAUSE = "pause"  # pause at the next line or pause point (immediate: a RunEngine's now)
 RESUME = "resume"  # resume, or cancel a pause not yet taken
 ABORT = "abort"  # soft abort (with a reason)
 EDIT = "edit"  # replace the script's part not yet run (answered by edit_received, edited)

@@ -31,6 +31,7 @@ import threading
 import time
 import types
 
+import _bluesky
 import _control
 import _genie
 import _logfile
@@ -49,6 +50,7 @@ JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Our helper modules must not shadow a user's module of the same name once the job runs.
 for _name in (
+    "_bluesky",
     "_control",
     "_genie",
     "_interrupt",
@@ -142,7 +144,7 @@ class Launcher:
                 self._run_message = message
                 self._run_received.set()
         elif kind == protocol.PAUSE:
-            self.control.request_pause()
+            self.control.request_pause(bool(message.get("immediate")))
         elif kind == protocol.RESUME:
             self.control.request_resume()
         elif kind == protocol.ABORT:
@@ -267,6 +269,7 @@ class Launcher:
             namespace.build_namespace(run.get("commands") or [], self.options["command_dirs"])
         )
         _genie.install()
+        _bluesky.install(self.control)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         try:
             code = compile(source, filename, "exec")

@@ -72,6 +72,8 @@ class JobProcess:
         self.pause_pending = False
         self.paused = False
         self.abort_requested = False
+        self.engine_active = False
+        """The job is inside a bluesky ``RE(plan)`` call: an immediate pause is the RunEngine's."""
         self.terminate_at: float | None = None
         self.kill_at: float | None = None
         self.result: dict[str, Any] | None = None
@@ -178,6 +180,7 @@ class JobProcess:
         if isinstance(text, str) and text != self.last_text:
             self.last_text = text
             self.emit({"type": "message", "text": text})
+        self.engine_active = bool(state.get("engine"))
         paused = bool(state.get("paused"))
         if paused != self.paused and not self.suspended:
             self.paused = paused
@@ -226,6 +229,8 @@ class JobProcess:
                 self._line(message.get("line"))
                 self.pause_pending, self.paused = False, True
                 self.emit({"type": "paused", "line": self.last_line, "immediate": False})
+            elif kind == protocol.ENGINE:
+                self.engine_active = bool(message.get("active"))
             elif kind == protocol.RESUMED:
                 self.paused = False
                 self.emit({"type": "resumed", "line": self.last_line, "immediate": False})

@@ -130,6 +130,10 @@ class JobRunner(WarmSpares, ProcessWatching):
                     return f"job {jp.job_id} has ended"
                 if jp.suspended or jp.paused:
                     return f"job {jp.job_id} is already paused"
+                if immediate and jp.engine_active:  # the RunEngine stops, not the process
+                    jp.pause_pending = True
+                    self._send(jp, {"type": protocol.PAUSE, "immediate": True})
+                    return None
                 if immediate:
                     if jp.key not in self._spawning:  # else suspended once it exists
                         process.suspend_tree(jp.proc, jp.pgid)

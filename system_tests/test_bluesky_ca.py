@@ -1,0 +1,225 @@
+"""bluesky plans as jobs, over Channel Access: the RunEngine obeys PAUSE, RESUME and ABORT.
+
+A script job runs a 50-point scan of a simulated ophyd-async motor with a plain
+``bluesky.RunEngine``, as a scientist writes it: ``RE(plan)``, nothing of the script server
+in it. The job records every document and every RunEngine state change (with the number of
+events seen) in files the test reads, so what the RunEngine did is checked, not assumed.
+One IOC (pre-flight off: dry runs of plans are checked elsewhere) serves the module.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import IOC, wait_until
+
+pytest.importorskip("bluesky")
+pytest.importorskip("ophyd_async")
+
+STATE_RUNNING, STATE_PAUSED = 1, 3
+POINTS = 50
+
+SCAN = """\
+import json
+from bluesky import RunEngine
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+import bluesky.preprocessors as bpp
+from ophyd_async.core import init_devices
+from ophyd_async.sim import SimMotor
+
+RECORD = {record!r}
+RE = RunEngine(call_returns_result=True)
+with init_devices():
+    motor = SimMotor("motor")
+log = open(RECORD, "a")
+events = [0]
+
+def note(**fields):
+    log.write(json.dumps(fields) + "\\n")
+    log.flush()
+
+def on_document(name, doc):
+    if name == "event":
+        events[0] += 1
+        note(doc="event", point=doc["seq_num"], state=RE.state)
+    elif name == "stop":
+        note(doc="stop", exit_status=doc["exit_status"], reason=doc["reason"])
+
+RE.subscribe(on_document)
+RE.state_hook = lambda new, old: note(state=new, events=events[0])
+
+def step(detectors, step, pos_cache):
+    yield from bps.one_nd_step(detectors, step, pos_cache)
+    if {fail_at} and events[0] == {fail_at}:
+        raise ValueError("the sample fell off")
+    yield from bps.sleep({point_time})
+
+def cleanup():
+    yield from bps.mv(motor, 0)
+    note(cleanup="ran")
+
+result = RE(bpp.finalize_wrapper(
+    bp.scan([motor], motor, 0, 49, {points}, per_step=step), cleanup()))
+note(returned=result.exit_status)
+"""
+
+
+def scan_script(record: Path, point_time: float = 0.05, fail_at: int = 0) -> str:
+    return SCAN.format(record=str(record), point_time=point_time, fail_at=fail_at, points=POINTS)
+
+
+def records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def events_of(path: Path) -> list[dict]:
+    return [r for r in records(path) if r.get("doc") == "event"]
+
+
+@pytest.fixture(scope="module")
+def bluesky_ioc(tmp_path_factory):
+    data = tmp_path_factory.mktemp("bluesky") / "data"
+    ioc = IOC(data, ["--preflight-workers", "0"]).start()
+    yield ioc
+    ioc.stop()
+    from conftest import _end_jobs_of
+
+    _end_jobs_of(data)
+
+
+@pytest.fixture
+def server(bluesky_ioc):
+    from scriptserver_ioc.client.client import ScriptServerClient
+
+    c = ScriptServerClient(bluesky_ioc.prefix)
+    c.put("QUEUE:HOLD", 0)
+    yield c
+    if c.get("CURRENT:ID"):
+        c.put("ABORT", 2)
+    wait_until(lambda: not c.get("CURRENT:ID"), timeout=20)
+
+
+def finished(client, job_id: int, timeout: float = 30.0) -> dict:
+    wait_until(lambda: client.get("LAST:ID") == job_id, timeout=timeout)
+    return client.get_json("HISTORY")[0]
+
+
+def point_reached(client, n: int) -> bool:
+    """CURRENT:MESSAGE says "scan k of 50" with k >= n."""
+    words = client.get_text("CURRENT:MESSAGE").split()
+    return len(words) == 4 and words[0] == "scan" and words[1].isdigit() and int(words[1]) >= n
+
+
+def test_GIVEN_scan_WHEN_paused_resumed_paused_now_and_aborted_THEN_the_RunEngine_did_each(
+    server, tmp_path
+):
+    record = tmp_path / "record.jsonl"
+    (job_id,) = server.add({"script": scan_script(record)})
+    wait_until(lambda: point_reached(server, 3), timeout=30)
+
+    # deferred PAUSE: the RunEngine pauses at its next checkpoint, STATE PAUSED after it
+    assert server.put("PAUSE", 1)["ok"]
+    wait_until(lambda: server.get("STATE") == STATE_PAUSED)
+    states = [r for r in records(record) if "state" in r and "doc" not in r]
+    assert states[-1]["state"] == "paused"
+    at_pause = len(events_of(record))
+    assert states[-1]["events"] == at_pause
+    time.sleep(0.5)  # an observation window (10 points' time): no event comes while paused
+    assert len(events_of(record)) == at_pause
+    assert point_reached(server, at_pause)
+    assert server.get("CURRENT:LINE") == 40  # the line of RE(...) in the job
+    current = server.get_json("CURRENT")
+    assert current["state"] == "PAUSED"
+
+    # RESUME: the same RE(...) call goes on
+    assert server.put("RESUME", 1)["ok"]
+    wait_until(lambda: len(events_of(record)) >= at_pause + 3)
+    assert server.get("STATE") == STATE_RUNNING
+
+    # immediate PAUSE: the RunEngine pauses now (not a frozen process)
+    assert server.put("PAUSE", 2)["ok"]
+    wait_until(lambda: server.get("STATE") == STATE_PAUSED)
+    assert [r for r in records(record) if "state" in r and "doc" not in r][-1]["state"] == "paused"
+
+    # soft ABORT while paused: cleanup runs, the stop document says abort with the reason
+    assert server.put("ABORT", 1)["ok"]
+    job = finished(server, job_id)
+    assert job["state"] == "ABORTED"
+    done = records(record)
+    stop = next(r for r in done if r.get("doc") == "stop")
+    assert stop["exit_status"] == "abort"
+    assert stop["reason"].startswith(f"aborted by {getpass.getuser()}")
+    assert {"cleanup": "ran"} in done
+    assert not any(r.get("doc") == "event" for r in done[done.index(stop) :])
+    assert not any("returned" in r for r in done)
+    output = server.output(job_id)
+    assert "RunEngineInterrupted" not in output
+    assert job["error"]["type"] == "JobAborted"
+
+
+@pytest.mark.parametrize("how", ["ABORT", "STOP"])
+def test_GIVEN_running_scan_WHEN_soft_aborted_THEN_stop_doc_abort_and_cleanup_ran(
+    server, tmp_path, how
+):
+    record = tmp_path / "record.jsonl"
+    (job_id,) = server.add({"script": scan_script(record)})
+    progress = []
+    while len(progress) < 3 or progress[-1] < 10:
+        wait_until(lambda: server.get("CURRENT:PROGRESS") > (progress[-1] if progress else 0))
+        progress.append(server.get("CURRENT:PROGRESS"))
+    assert progress == sorted(progress)
+    assert server.put(how, 1)["ok"]
+    job = finished(server, job_id)
+    assert job["state"] == "ABORTED"
+    done = records(record)
+    stop = next(r for r in done if r.get("doc") == "stop")
+    assert stop["exit_status"] == "abort"
+    assert "aborted" in stop["reason"] or "stop" in stop["reason"]
+    assert {"cleanup": "ran"} in done
+    assert not any(r.get("doc") == "event" for r in done[done.index(stop) :])
+    assert len(events_of(record)) < POINTS
+    if how == "ABORT":
+        server.put("QUEUE:HOLD", 0)  # an abort holds the queue
+
+
+def test_GIVEN_scan_WHEN_it_runs_to_the_end_THEN_done_with_progress_100(server, tmp_path):
+    record = tmp_path / "record.jsonl"
+    (job_id,) = server.add({"script": scan_script(record, point_time=0.0)})
+    job = finished(server, job_id)
+    assert job["state"] == "DONE"
+    assert len(events_of(record)) == POINTS
+    assert {"returned": "success"} in records(record)
+    assert server.get("LAST:ID") == job_id
+
+
+def test_GIVEN_plan_that_raises_WHEN_run_THEN_failed_with_its_exception_and_line(server, tmp_path):
+    record = tmp_path / "record.jsonl"
+    (job_id,) = server.add({"script": scan_script(record, point_time=0.0, fail_at=5)})
+    job = finished(server, job_id)
+    assert job["state"] == "FAILED"
+    error = job["error"]
+    assert error["type"] == "ValueError"
+    assert error["message"] == "the sample fell off"
+    assert error["line"] == 33
+    assert 'raise ValueError("the sample fell off")' in error["traceback"]
+    done = records(record)
+    assert next(r for r in done if r.get("doc") == "stop")["exit_status"] == "fail"
+    assert {"cleanup": "ran"} in done
+
+
+def test_GIVEN_job_without_bluesky_WHEN_run_THEN_bluesky_is_never_imported(server, tmp_path):
+    seen = tmp_path / "modules.txt"
+    script = (
+        "import sys\n"
+        f"open({str(seen)!r}, 'w').write(repr(sorted(m for m in sys.modules if 'bluesky' in m)))\n"
+    )
+    (job_id,) = server.add({"script": script})
+    assert finished(server, job_id)["state"] == "DONE"
+    assert seen.read_text() == "[]"
