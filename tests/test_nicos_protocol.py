@@ -97,13 +97,12 @@ def test_GIVEN_bad_credentials_file_WHEN_loaded_THEN_error_names_the_line(tmp_pa
         Credentials.load(tmp_path / "missing.txt")
 
 
-def test_GIVEN_messages_from_threads_WHEN_read_THEN_nicos_records_strictly_increasing():
+def test_GIVEN_messages_from_threads_in_one_ms_WHEN_read_as_the_gui_THEN_none_dropped():
     log = MessageLog(kept=5_000)
-    same_time = 1_800_000_000.0
 
     def writer(name: str) -> None:
         for i in range(1000):
-            log.add(f"{name} {i}", created=same_time)
+            log.add(f"{name} {i}")
 
     threads = [threading.Thread(target=writer, args=(f"t{n}",)) for n in range(4)]
     for thread in threads:
@@ -112,13 +111,22 @@ def test_GIVEN_messages_from_threads_WHEN_read_THEN_nicos_records_strictly_incre
         thread.join()
     entries = json.loads(log.last(None))
     assert len(entries) == 4000
-    times = [entry[1] for entry in entries]
-    assert all(a < b for a, b in zip(times, times[1:]))  # strictly, after a JSON round trip
+    # the GUI rounds each time to ms and keeps only entries newer than the last shown
+    millis = [p.gui_millis(json.dumps(entry[1])) for entry in entries]
+    assert all(a < b for a, b in zip(millis, millis[1:]))
+    assert all(m == entry[1] * 1000 for m, entry in zip(millis, entries))  # whole ms
     assert all(len(entry) == 6 and entry[3].endswith("\n") for entry in entries)
     assert json.loads(log.last(3)) == entries[-3:]
     assert json.loads(log.last(0)) == [] and json.loads(log.last(-5)) == []
     log.add("x" * 10_000)
     assert len(json.loads(log.last(1))[0][3]) == 8193  # cut to 8192, plus the newline
+
+
+def test_GIVEN_stamps_WHEN_rounded_as_java_THEN_half_up_and_whole_ms_exact():
+    assert [p.gui_millis(x) for x in ("0.0005", "0.0015", "0.0025", "-0.0005")] == [1, 2, 3, 0]
+    assert p.gui_millis(1.2344) == 1234 and p.gui_millis("1800000000.9996") == 1800000001000
+    for millis in range(1_800_000_000_000, 1_800_000_000_000 + 20_000, 7):
+        assert p.gui_millis(json.loads(json.dumps(millis / 1000))) == millis
 
 
 def test_GIVEN_long_messages_WHEN_many_added_THEN_kept_bytes_bounded():

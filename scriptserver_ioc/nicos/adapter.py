@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .protocol import STATUS_INBREAK
 
 DECISION_TIMEOUT = 60.0
 """Seconds to wait for a change the core decides after slow work (checks, re-tried)."""
@@ -114,16 +115,39 @@ class CoreAdapter:
                 self._last = (job, CurrentJob(job.id, job.name, self._source(job), None, None))
             return self._last[1]
 
-    def newest_job_id(self) -> int:
-        """The largest id among the finished jobs kept in memory (0 if none)."""
-        with self.core.lock:
-            return max((job.id for job in self.core.history), default=0)
+    def current_job_id(self) -> int | None:
+        """The current job's id, read WITHOUT the core's lock (from any thread, any lock held).
 
-    def finished_after(self, job_id: int) -> list[tuple[int, Path]]:
-        """(id, output file) of finished jobs with a larger id than `job_id`, oldest first."""
+        One attribute read, so it is some recent value, never a torn one. The core makes a
+        job current before it logs "job N started" and clears it before it logs the job's
+        end, so a log handler that reads it sees the job each record belongs after.
+        """
+        job = self.core.current
+        return None if job is None else job.id
+
+    def log_path(self, job_id: int) -> Path:
+        """The file a job's output is written to (no lock: a function of the id)."""
+        return Path(self.core.log_path(job_id))
+
+    def gui_status_code(self) -> int:
+        """The NICOS status shown to the GUI: `STATE:CODE`, but a held idle queue is paused.
+
+        A NICOS queue never waits, so the GUI has no state for "held": it would show the
+        queue as idle with its scripts never starting, and its buttons are disabled when
+        idle. Shown as INBREAK, the GUI enables its Resume button, whose `continue`
+        releases the hold (see docs/nicos.md).
+        """
         with self.core.lock:
-            newer = sorted(job.id for job in self.core.history if job.id > job_id)
-            return [(i, Path(self.core.log_path(i))) for i in newer]
+            if self.core.current is None and self.core.hold:
+                return STATUS_INBREAK
+            return self.core.state_code()
+
+    def held_idle(self) -> str | None:
+        """Why the queue is held while no job runs (the hold's reason), or None."""
+        with self.core.lock:
+            if self.core.current is None and self.core.hold:
+                return self.core.hold_reason or "the queue is held"
+            return None
 
     def run_state(self) -> str:
         """IDLE, RUNNING, PAUSING, PAUSED or ABORTING (the `STATE` PV)."""
@@ -210,6 +234,10 @@ class CoreAdapter:
     def resume(self, login: str) -> Outcome:
         """Resume the paused job (RESUME)."""
         return self._control("RESUME", 1, login)
+
+    def release_hold(self, login: str) -> Outcome:
+        """Let the queue run again (QUEUE:HOLD 0)."""
+        return self._control("QUEUE:HOLD", 0, login)
 
     def stop(self, login: str) -> Outcome:
         """Abort the current job and empty the queue (STOP)."""

@@ -11,7 +11,12 @@ Threads (none of them is the Channel Access thread):
   before a queued script runs), so the GUI never waits more than 500 ms; a refusal that
   arrives later is added to the messages.
 * snapshot: rebuilds the `getstatus` reply after each change of the core.
-* output: follows the current job's output file into the messages.
+* output: follows the jobs' output files into the messages, in order with the server's
+  log records (`output.OutputTailer`).
+
+The GUI shows nothing of a refused `queue`, `unqueue`, `rearrange` or `update` but
+"Failed to send script" (or nothing): their refusals are also added to the messages, so
+its output pane says why. It shows refusals of `break`, `continue` and `stop` itself.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from . import protocol as p
 from .adapter import CoreAdapter
 from .commands import CommandError, Commands
 from .credentials import Credentials
-from .messages import LogForwarder, MessageLog, OutputTailer
+from .messages import LogForwarder, MessageLog
+from .output import OutputTailer
 from .snapshot import StatusSnapshot
 
 log = logging.getLogger(__name__)
@@ -46,6 +52,8 @@ MAX_WAITING = 1_000
 WORKER_COMMANDS = frozenset(
     ("queue", "unqueue", "rearrange", "update", "break", "continue", "stop")
 )
+SILENT_IN_GUI = frozenset(("queue", "unqueue", "rearrange", "update"))
+"""Commands whose refusal the GUI does not show: the reason goes into the messages."""
 REPLY_ADDRESS = "inproc://nicos-bridge-replies-{}"
 
 
@@ -75,9 +83,9 @@ class NicosBridge:
         self.adapter = CoreAdapter(core)
         self.credentials = credentials
         self.messages = MessageLog()
-        self.forwarder = LogForwarder(self.messages)
-        self.snapshot = StatusSnapshot(self.adapter)
         self.tailer = OutputTailer(self.adapter, self.messages)
+        self.forwarder = LogForwarder(self.tailer.submit)
+        self.snapshot = StatusSnapshot(self.adapter, self._notice)
         self.commands = Commands(self.adapter)
         self.sessions: collections.OrderedDict[bytes, Session] = collections.OrderedDict()
         self.banner = p.encode(p.banner(f"scriptserver_ioc {self.adapter.version}"))
@@ -122,7 +130,7 @@ class NicosBridge:
         logging.getLogger("scriptserver_ioc").removeHandler(self.forwarder)
         self.stopping.set()
         self.snapshot.stop()
-        self.tailer.stopping.set()
+        self.tailer.stop()
         try:
             self.work.put_nowait(None)
         except queue.Full:
@@ -275,12 +283,13 @@ class NicosBridge:
     def _forward_replies(self) -> None:
         while True:
             try:
-                token, *frames = self.replies.recv_multipart(zmq.NOBLOCK)
+                token, command, *frames = self.replies.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             if self.pending.pop(token, None) is not None:
                 self._send(frames)
-            elif frames[-3] == p.ERROR:  # answered ok at the deadline, then refused
+            elif frames[-3] == p.ERROR and command.decode() not in SILENT_IN_GUI:
+                # answered ok at the deadline, then refused (silent ones are in already)
                 text = frames[-1].decode("utf-8", "replace")
                 self.messages.add(f"request refused after its reply: {text}", level=logging.ERROR)
 
@@ -308,7 +317,8 @@ class NicosBridge:
                 if item is None or self.stopping.is_set():
                     return
                 token, request, login = item
-                sender.send_multipart([token, *self._execute(request, login)])
+                frames = self._execute(request, login)
+                sender.send_multipart([token, request.command.encode(), *frames])
         finally:
             sender.close()
 
@@ -318,8 +328,26 @@ class NicosBridge:
             frames = p.ok_frames(request.envelope, payload)
         except CommandError as exc:
             frames = p.error_frames(request.envelope, str(exc))
+            if request.command in SILENT_IN_GUI:
+                self.messages.add(refusal_text(request, str(exc)), level=logging.ERROR)
         except Exception:
             log.exception("NICOS command %s failed", request.command)
             frames = p.error_frames(request.envelope, p.COMMAND_FAILED)
         self.snapshot.refresh()  # the next getstatus shows what this command did
         return frames
+
+    def _notice(self, text: str) -> None:
+        self.messages.add(text, level=logging.WARNING)
+
+
+def refusal_text(request: p.Request, reason: str) -> str:
+    """What the output pane says of a refused command the GUI does not report itself."""
+    args = request.args
+    if request.command == "queue":
+        name = args[0] if args and isinstance(args[0], str) and args[0] else "(no name)"
+        return f"Script {name[:200]!r} was not queued: {reason}"
+    if request.command == "update":
+        return f"Script {str(args[2] if len(args) > 2 else '')[:40]} was not updated: {reason}"
+    if request.command == "unqueue":
+        return f"Script {str(args[0] if args else '')[:40]} was not dequeued: {reason}"
+    return f"The queue was not reordered: {reason}"

@@ -142,6 +142,8 @@ class Commands:
         """Pause: levels 1-3 at the next pause point, 5 at once."""
         immediate = _level(level) >= p.BREAK_IMMEDIATE
         with self.adapter.locked():
+            if self.adapter.held_idle() is not None:
+                raise CommandError(p.ALREADY_PAUSED)  # as the GUI is shown: INBREAK
             state = self._running_state()
             if state == "ABORTING":
                 raise CommandError(p.ALREADY_STOPPING)
@@ -153,8 +155,16 @@ class Commands:
         return None
 
     def continue_(self, login: str) -> None:
-        """Resume a paused script."""
+        """Resume a paused script, or release a held queue while no script runs.
+
+        The GUI is shown a held idle queue as paused (`CoreAdapter.gui_status_code`), so
+        its Resume button, which sends `continue` only when paused, lets the queue go on
+        (e.g. after a failed script held it, QUEUE:ON_ERROR HOLD).
+        """
         with self.adapter.locked():
+            if self.adapter.held_idle() is not None:
+                _checked(self.adapter.release_hold(login))
+                return None
             state = self._running_state()
             if state == "ABORTING":
                 raise CommandError(p.CANNOT_CONTINUE)
@@ -164,10 +174,15 @@ class Commands:
         return None
 
     def stop(self, login: str, level: Any) -> None:
-        """Empty the queue, then stop the running script (every level aborts it)."""
+        """Empty the queue, then stop the running script (every level aborts it).
+
+        While the queue is held with no script running (shown as paused), it empties the
+        queue and leaves the hold as it is, as STOP over Channel Access does.
+        """
         _level(level)
         with self.adapter.locked():
-            self._running_state()
+            if self.adapter.held_idle() is None:
+                self._running_state()
             _checked(self.adapter.stop(login))
         return None
 

@@ -11,6 +11,7 @@ frames, so it is shared by the bridge and the GUI-like client.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,3 +187,13 @@ def message_record(
 ) -> list[Any]:
     """A `getmessages` entry in NICOS's `recordToMessage` shape (text cut, newline added)."""
     return [logger, created, level, text[:8192] + "\n", exc_text, reqid]
+
+
+def gui_millis(stamp: Any) -> int:
+    """A message time as the IBEX GUI reads it: `Math.round(Double.parseDouble(s) * 1000)`.
+
+    (`ReceiveLogMessage`.) Java rounds half up, where Python's `round` goes to even.
+    """
+    scaled = float(stamp) * 1000
+    whole = math.floor(scaled)
+    return whole + 1 if scaled - whole >= 0.5 else whole

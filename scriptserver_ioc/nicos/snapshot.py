@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .adapter import CoreAdapter
@@ -26,15 +27,26 @@ EXTRA_FIELDS = (
 """Fields NICOS also sends and the GUI ignores (eta `pending`; no devices or setups)."""
 
 
+HELD_NOTICE = (
+    "{reason}: no script starts until the queue is released. The IBEX GUI shows this as "
+    "Paused: 'Resume Script Execution' releases it; 'Stop All Scripts and Empty Queue' "
+    "empties the queue and leaves it held."
+)
+"""Added to the messages when a held queue with no running script begins to show as paused."""
+
+
 class StatusSnapshot:
     """The serialised `getstatus` reply and the thread that keeps it current.
 
     Args:
         adapter: the core adapter.
+        notice: called with a text for the GUI's output pane (e.g. why it shows paused).
     """
 
-    def __init__(self, adapter: CoreAdapter) -> None:
+    def __init__(self, adapter: CoreAdapter, notice: Callable[[str], None] | None = None) -> None:
         self.adapter = adapter
+        self.notice = notice
+        self._held: str | None = None
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._build_lock = threading.Lock()
@@ -86,7 +98,8 @@ class StatusSnapshot:
             with self._topics_lock:
                 topics, self._topics = self._topics, set()
             with self.adapter.locked():
-                code = self.adapter.state_code()
+                code = self.adapter.gui_status_code()
+                held = self.adapter.held_idle()
                 current = self.adapter.current()
                 jobs = self.adapter.queued_jobs() if topics & QUEUE_TOPICS else None
                 if jobs is not None:
@@ -109,6 +122,9 @@ class StatusSnapshot:
                 )
             )
             self.generation += 1
+            if held is not None and held != self._held and self.notice is not None:
+                self.notice(HELD_NOTICE.format(reason=held[:1].upper() + held[1:]))
+            self._held = held
 
     def _requests_json(self, jobs: list[Any]) -> bytes:
         """The `requests` list, re-serialising only jobs whose record changed."""
