@@ -299,7 +299,7 @@ def test_GIVEN_hostile_clients_WHEN_bad_frames_and_idle_connections_THEN_errors_
             conn.close()
         for client in sessions:
             client.close()
-    assert gui.status()["status"] == [-1, -1]
+    assert gui.status()["status"] == [p.STATUS_INBREAK, -1]  # held: shown paused
 
 
 def test_GIVEN_nicos_port_without_credentials_WHEN_started_THEN_one_line_error(tmp_path):
@@ -380,7 +380,8 @@ def test_GIVEN_slow_check_running_WHEN_gui_polls_and_queues_THEN_every_reply_wit
     assert reqid is None or reqid == str(ca.queue()[-1]["id"])
     wait_until(lambda: [r["name"] for r in gui.status()["requests"]] == names)
     if late is None:
-        assert any("refused after its reply" in e[3] for e in gui.request("getmessages", "*"))
+        texts = [e[3] for e in gui.request("getmessages", "*")]
+        assert any(t.startswith("Script 'broken' was not queued: ") for t in texts)
     gui.close()
 
 
@@ -401,10 +402,14 @@ def test_GIVEN_job_flooding_output_WHEN_gui_polls_THEN_tail_shown_and_replies_in
 
     wait_until(finished, timeout=30)
     assert ca.get_json("HISTORY")[0]["state"] == "DONE"
-    texts = []
-    wait_until(lambda: texts.extend(e[3] for e in gui.new_messages()) or "THE END\n" in texts)
-    assert any("bytes of output left out here; see" in t and "job-" in t for t in texts)
-    assert sum(1 for t in texts if t.startswith("xxx")) < 20_000  # not all 200,000 lines
+    texts = []  # lines read at one look are packed into messages of up to 8 KB
+    wait_until(
+        lambda: texts.extend(e[3] for e in gui.new_messages()) or "THE END" in "".join(texts)
+    )
+    lines = "".join(texts).splitlines()
+    assert any("bytes of output left out here; see" in t and "job-" in t for t in lines)
+    assert sum(1 for t in lines if t.startswith("xxx")) < 20_000  # not all 200,000 lines
+    assert len(texts) < len(lines) / 10
     log = json.loads(json.dumps(gui.request("getmessages", "*")))
     assert len(json.dumps(log)) < 5_000_000
 

@@ -1,7 +1,7 @@
 """A NICOS daemon protocol front end, so today's IBEX GUI can drive this script server.
 
 Optional: needs pyzmq (`pip install scriptserver_ioc[nicos]`); the IOC runs without it.
-See README "Using the IBEX GUI (NICOS protocol)" for what it serves and how it differs
+See docs/nicos.md for what it serves, the GUI's rules it follows and how it differs
 from a NICOS daemon.
 """
 
