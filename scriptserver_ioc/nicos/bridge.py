@@ -85,7 +85,7 @@ class NicosBridge:
         self.messages = MessageLog()
         self.tailer = OutputTailer(self.adapter, self.messages)
         self.forwarder = LogForwarder(self.tailer.submit)
-        self.snapshot = StatusSnapshot(self.adapter, self._notice)
+        self.snapshot = StatusSnapshot(self.adapter, self._say)
         self.commands = Commands(self.adapter)
         self.sessions: collections.OrderedDict[bytes, Session] = collections.OrderedDict()
         self.banner = p.encode(p.banner(f"scriptserver_ioc {self.adapter.version}"))
@@ -291,7 +291,7 @@ class NicosBridge:
             elif frames[-3] == p.ERROR and command.decode() not in SILENT_IN_GUI:
                 # answered ok at the deadline, then refused (silent ones are in already)
                 text = frames[-1].decode("utf-8", "replace")
-                self.messages.add(f"request refused after its reply: {text}", level=logging.ERROR)
+                self._say(f"request refused after its reply: {text}", logging.ERROR)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -329,15 +329,16 @@ class NicosBridge:
         except CommandError as exc:
             frames = p.error_frames(request.envelope, str(exc))
             if request.command in SILENT_IN_GUI:
-                self.messages.add(refusal_text(request, str(exc)), level=logging.ERROR)
+                self._say(refusal_text(request, str(exc)), logging.ERROR)
         except Exception:
             log.exception("NICOS command %s failed", request.command)
             frames = p.error_frames(request.envelope, p.COMMAND_FAILED)
         self.snapshot.refresh()  # the next getstatus shows what this command did
         return frames
 
-    def _notice(self, text: str) -> None:
-        self.messages.add(text, level=logging.WARNING)
+    def _say(self, text: str, level: int = logging.WARNING) -> None:
+        """Add a message of the bridge's own, after the log records logged before it."""
+        self.tailer.submit({"text": text, "logger": "nicos-bridge", "level": level})
 
 
 def refusal_text(request: p.Request, reason: str) -> str:
