@@ -8,8 +8,10 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot,bluesky]"
+# pip's output (setuptools' notes on editable installs) goes to a log, shown if it fails
+.venv/bin/python -m pip install --quiet --upgrade pip > .venv/install.log 2>&1 \
+    && .venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot,bluesky]" >> .venv/install.log 2>&1 \
+    || { cat .venv/install.log; echo "installing failed (log: .venv/install.log)" >&2; exit 1; }
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

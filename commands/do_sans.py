@@ -5,14 +5,18 @@ Written as the script generator expects (ISISComputingGroup/ScriptDefinitions): 
 the same keyword arguments, all with defaults, all arriving as strings and cast with
 ``cast_parameters_to``. The script server serves it as the command ``do_sans``.
 
-It imports genie_python, as real script definitions do: the job interpreter
-(``--job-python``) must have genie_python installed to run it. The catalogue reads it
-without importing it, so the server itself does not need genie_python.
+It takes ``ScriptDefinition`` and ``cast_parameters_to`` from genie_python, as real script
+definitions do, when the job interpreter has genie_python; otherwise from the demo's own
+stand-ins (``_script_definition.py``), so the demo runs on a fresh install without the
+optional ``genie`` extra. The catalogue reads it without importing it either way.
 """
 
 from enum import Enum
 
-from genie_python.genie_script_generator import ScriptDefinition, cast_parameters_to
+try:
+    from genie_python.genie_script_generator import ScriptDefinition, cast_parameters_to
+except ImportError:  # genie_python is optional: the demo's stand-ins
+    from _script_definition import ScriptDefinition, cast_parameters_to
 
 MIN_TEMPERATURE = 1.5
 MAX_TEMPERATURE = 300.0

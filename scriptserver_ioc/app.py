@@ -140,6 +140,7 @@ class Application:
                     command_dirs=settings.command_dirs,
                     data_dir=settings.data_dir,
                     warm_spare=settings.warm_spare,
+                    cwd=settings.work_dir,
                 ),
                 core,
             )

@@ -41,6 +41,13 @@ class Settings:
     nicos_bind: str = "127.0.0.1"
     nicos_credentials: Path | None = None
     data_group: str | None = None
+    job_dir: Path | None = None
+    """Working directory of job processes (default `<data-dir>/work`), never the checkout."""
+
+    @property
+    def work_dir(self) -> Path:
+        """Where jobs run: `job_dir`, else `<data-dir>/work`."""
+        return self.job_dir if self.job_dir is not None else self.data_dir / "work"
 
     @property
     def logs_dir(self) -> Path:
@@ -130,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--scripts-dir",
         metavar="DIR",
         help="where 'file' jobs may come from (default <data-dir>/scripts)",
+    )
+    add(
+        "--job-dir",
+        metavar="DIR",
+        default=os.environ.get("SCRIPTSERVER_JOB_DIR") or None,
+        help="working directory of jobs: where relative paths in scripts go "
+        "[SCRIPTSERVER_JOB_DIR] (default <data-dir>/work)",
     )
     add(
         "--log-level",
@@ -284,6 +298,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         if args.nicos_credentials
         else None,
         data_group=args.data_group,
+        job_dir=Path(args.job_dir).resolve() if args.job_dir else None,
     )
 
 
@@ -306,6 +321,7 @@ def prepare_data_dir(settings: Settings) -> None:
         settings.data_dir,
         settings.logs_dir,
         settings.scripts_dir,
+        settings.work_dir,
         settings.data_dir / "runtime",
     ):
         try:

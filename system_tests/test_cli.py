@@ -52,7 +52,7 @@ def test_GIVEN_ioc_WHEN_queue_driven_from_console_THEN_changes_and_errors_shown(
     script.write_text("for i in range(3):\n    print(i)\n")
     assert cli(ioc, "add", "--script", str(script)).returncode == 0
     shown = cli(ioc, "queue")
-    assert "first" in shown.stdout and "script: for i in range(3):" in shown.stdout
+    assert "first" in shown.stdout and "scan.py" in shown.stdout  # named after its file
     assert cli(ioc, "move", "2", "--to", "top").returncode == 0
     status = cli(ioc, "status").stdout
     assert "queue 2 jobs" in status and "HELD" in status

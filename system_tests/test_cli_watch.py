@@ -85,7 +85,7 @@ def test_GIVEN_three_jobs_WHEN_middle_aborted_THEN_piped_watch_prints_results_an
     client.release()
     wait_until(lambda: client.get("CURRENT:ID") == first)
     watcher = subprocess.Popen(
-        [*watch_command(ioc), "watch"],
+        [*watch_command(ioc), "watch", "--until-idle"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -117,7 +117,7 @@ def test_GIVEN_terminal_WHEN_watching_pause_and_abort_THEN_live_panel_shows_stat
     client.set_on_error("CONTINUE")
     client.release()
     wait_until(lambda: client.get("CURRENT:ID") == middle and client.get("CURRENT:LINE") == 4)
-    terminal = Terminal([*watch_command(ioc), "watch"])
+    terminal = Terminal([*watch_command(ioc), "watch", "--until-idle"])
     wait_until(lambda: "RUNNING" in terminal.text and "remaining" in terminal.text)
     client.pause()
     wait_until(lambda: "PAUSED" in terminal.text)
@@ -145,3 +145,17 @@ def test_GIVEN_watch_WHEN_ctrl_c_THEN_exits_130_without_traceback(client, ioc):
     assert client.get("CURRENT:ID") == job  # the server carries on
     client.abort(kill=True)  # a job outlives its IOC: end it here
     assert client.wait_for_job(job, timeout=30)["state"] == "ABORTED"
+
+
+def test_GIVEN_idle_server_WHEN_watching_THEN_waits_for_work_and_follows_it(client, ioc):
+    terminal = Terminal([*watch_command(ioc), "watch"])
+    wait_until(lambda: "waiting for a job" in terminal.text)
+    (job,) = client.add({"script": SHORT})
+    client.release()
+    wait_until(lambda: f"job {job} " in terminal.text and "DONE" in terminal.text)
+    # idle again: still watching, not ended
+    wait_until(lambda: client.get("LAST:ID") == job)
+    assert terminal.process.poll() is None, terminal.text
+    terminal.process.send_signal(signal.SIGINT)
+    assert terminal.wait(30) == 130, terminal.text
+    assert "Traceback" not in terminal.text

@@ -199,7 +199,10 @@ def test_GIVEN_script_definition_WHEN_read_THEN_one_command_named_after_file_wit
     assert (p["start_temp"].default, p["stop_temp"].default) == ("1.0", "2.0")
     assert p["start_temp"].description == "first temperature in K."
     assert p["status"].spec.choice_list() == ["ok", "not_ok"]
-    assert command.signature.startswith("script_definition(start_temp=1.0, stop_temp=")
+    # the signature says what the table says: strings, with string defaults
+    assert command.signature.startswith(
+        "script_definition(start_temp: str = '1.0', stop_temp: str = '2.0'"
+    )
 
 
 def test_GIVEN_script_definition_without_literal_help_WHEN_read_THEN_class_docstring_used(

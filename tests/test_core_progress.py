@@ -31,7 +31,7 @@ def test_GIVEN_commands_reporting_their_own_progress_THEN_placed_in_their_segmen
 
 
 def test_GIVEN_progress_going_back_THEN_published_value_never_decreases():
-    progress = JobProgress(10.0, None, command_job=True)
+    progress = JobProgress(None, None, command_job=True)
     progress.reported(60.0, "command", None, 1.0)
     assert progress.percent(1.0) == 60.0
     progress.reported(20.0, "command", None, 2.0)
@@ -67,3 +67,31 @@ def test_GIVEN_job_done_WHEN_learned_THEN_next_run_has_its_timeline():
     again.line(2, 1.0)
     assert again.percent(2.0) == pytest.approx(50.0)
     assert learned.get("script:other") is None
+
+
+@pytest.mark.parametrize(
+    "feed",
+    [
+        # a command reports 90 % of the first segment at once
+        lambda p: (p.line(1, 0.0), p.reported(90.0, "command", 1, 0.1)),
+        # the job's own code reports 80 % early
+        lambda p: p.reported(80.0, "job", 1, 0.2),
+        # the lines run ahead of the dry run's timeline
+        lambda p: (p.line(1, 0.0), p.line(2, 0.1), p.line(3, 0.2)),
+    ],
+    ids=["command-report", "job-report", "lines-ahead"],
+)
+def test_GIVEN_estimate_WHEN_measured_runs_ahead_THEN_never_ahead_of_elapsed_over_estimate(feed):
+    progress = JobProgress(2.7, COMMANDS)
+    feed(progress)
+    for elapsed in (0.1, 0.2, 0.5, 1.0, 2.0, 2.6):
+        assert progress.percent(elapsed) <= 100.0 * elapsed / 2.7 + 1e-9
+        assert progress.remaining(elapsed) >= 2.7 - elapsed - 1e-9
+
+
+def test_GIVEN_estimate_WHEN_job_slower_than_estimated_THEN_measured_progress_holds_it_back():
+    progress = JobProgress(10.0, None)
+    progress.reported(0.0, "job", 1, 0.0)
+    progress.reported(10.0, "job", 1, 4.0)  # 10 % after 4 s: it runs slower than estimated
+    assert progress.percent(4.0) == pytest.approx(10.0)
+    assert progress.remaining(4.0) > 10.0 - 4.0

@@ -116,6 +116,14 @@ def test_GIVEN_rejected_write_WHEN_applied_THEN_reply_names_problem_and_nothing_
     assert server.replies[0] is reply
 
 
+def test_GIVEN_refused_write_WHEN_next_write_succeeds_THEN_last_error_cleared(tmp_path):
+    server = make_server(tmp_path)
+    assert not server.control("QUEUE:MOVE", json.dumps({"id": 42, "to": 0})).ok
+    assert server.last_error.startswith("QUEUE:MOVE: job 42 is not queued")
+    assert server.control("QUEUE:HOLD", 1).ok
+    assert server.last_error == ""
+
+
 def test_GIVEN_removed_jobs_WHEN_new_job_added_after_restart_THEN_ids_never_reused(tmp_path):
     server = make_server(tmp_path)
     ids = add(server, [{"call": "set_ei(1)"}, {"call": "set_ei(2)"}])
@@ -219,3 +227,23 @@ def test_GIVEN_random_changes_in_a_decision_WHEN_undone_THEN_queue_exactly_as_be
         assert after == before
         assert {i: queue.get(i).id for i in queue.ids()} == {i: i for i in before[0]}
         assert all(queue.get(i).estimate is None and queue.get(i).name == str(i) for i in before[0])
+
+
+def test_GIVEN_named_script_job_WHEN_its_script_updated_THEN_the_name_survives(tmp_path):
+    server = make_server(tmp_path)
+    (named,) = add(server, json.dumps({"script": "x = 1\n", "name": "overnight"}))
+    (plain,) = add(server, json.dumps({"script": "x = 1\n"}))
+    for job_id in (named, plain):
+        assert server.control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": "y = 2\n"})).ok
+    names = {job.id: job.name for job in server.queue}
+    assert names == {named: "overnight", plain: "script: y = 2"}
+
+
+def test_GIVEN_script_read_from_file_WHEN_added_and_updated_THEN_named_after_its_file(tmp_path):
+    server = make_server(tmp_path)
+    spec = {"script": "x = 1\n", "tags": {"source_file": "my_scan.py"}}
+    (job_id,) = add(server, json.dumps(spec))
+    assert server.queue.get(job_id).name == "my_scan.py"
+    edit = {"id": job_id, "script": "y = 2\n", "tags": {"source_file": "other.py"}}
+    assert server.control("QUEUE:UPDATE", json.dumps(edit)).ok
+    assert server.queue.get(job_id).name == "other.py"

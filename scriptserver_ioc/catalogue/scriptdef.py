@@ -2,7 +2,9 @@
 
 A script definition file gives one command named after the file. Its parameters are those
 of `DoRun.run` without `self`; the script generator sends every value as a string, so every
-parameter is typed `str` and its default is `str(default)` (what the generator shows).
+parameter is typed `str` and its default is `str(default)` (what the generator shows); the
+signature says the same (`do_sans(position: str = '1')`), so the help never contradicts its
+own parameter table. A number given for such a parameter is sent as its text.
 `enum_params = ["p"]` with a nested `class p_enum(Enum)` gives the choices of `p`.
 The description comes from `get_help()` when it simply returns a literal string, else from
 the class docstring, else from `run`'s docstring.
@@ -11,6 +13,7 @@ the class docstring, else from `run`'s docstring.
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 from scriptserver_ioc.catalogue.docstrings import DocInfo, help_text, parse_docstring
@@ -22,7 +25,7 @@ from scriptserver_ioc.catalogue.model import (
     Command,
     Param,
 )
-from scriptserver_ioc.catalogue.signature import param_nodes, signature_text
+from scriptserver_ioc.catalogue.signature import ParamNode, param_nodes, signature_text
 from scriptserver_ioc.catalogue.typespec import (
     DICT,
     ENUM,
@@ -111,7 +114,7 @@ def read_script_definition(
         has_validate="parameters_valid" in methods,
         description=doc.description,
         doc=doc.doc,
-        signature=signature_text(module, nodes),
+        signature=signature_text(module, [_as_served(n, p) for n, p in zip(nodes, params)]),
     )
     return command, errors
 
@@ -172,6 +175,16 @@ def _global_params_defaults(cls: ast.ClassDef) -> dict | None:
                 defaults[name] = ast.unparse(value) if default is NO_VALUE else str(default)
         return defaults
     return None
+
+
+def _as_served(node: ParamNode, param: Param) -> ParamNode:
+    """The parameter's syntax as the server serves it: `str`, its default as a string."""
+    if param.kind == VAR_KEYWORD:
+        return node
+    default = node.default_text
+    if param.has_default and not param.default_expression:
+        default = repr(param.default)
+    return replace(node, annotation="str", default_text=default)
 
 
 def _string_default(node: ast.expr) -> tuple[object, bool]:

@@ -113,6 +113,27 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+FIRST_CONNECT_TIMEOUT = 2.0
+"""Seconds to wait for the first channel of a server before saying it is not there."""
+
+
+def not_reached(name: str, waited: float) -> str:
+    """Why nothing answered for `name`: the prefix and the addresses searched, what to do."""
+    prefix = name.rsplit(":", 1)[0] + ":" if ":" in name else name
+    auto = os.environ.get("EPICS_CA_AUTO_ADDR_LIST", "YES")
+    addresses = os.environ.get("EPICS_CA_ADDR_LIST", "").strip()
+    searched = f"EPICS_CA_ADDR_LIST={addresses or '(not set)'}, EPICS_CA_AUTO_ADDR_LIST={auto}"
+    port = os.environ.get("EPICS_CA_SERVER_PORT")
+    if port:
+        searched += f", EPICS_CA_SERVER_PORT={port}"
+    return (
+        f"no script server answered at prefix {prefix!r} ({name}) within {waited:g} s "
+        f"(searched {searched}). "
+        "Is the IOC running? Its ready line names its prefix and the EPICS_CA_ADDR_LIST to "
+        "use; choose the server with --prefix or SCRIPTSERVER_PREFIX"
+    )
+
+
 class Channels:
     """Reads and writes PVs of one server by name relative to its prefix.
 
@@ -128,6 +149,7 @@ class Channels:
         self.prefix = prefix
         self.timeout = timeout
         self._pvs: dict[str, Any] = {}
+        self._reached = False
 
     def pv(self, name: str) -> Any:
         """The pyepics PV object for a name relative to the prefix (cached)."""
@@ -135,8 +157,14 @@ class Channels:
             with quiet_stderr():
                 self._pvs[name] = self._epics.PV(self.prefix + name, auto_monitor=not char_pv(name))
         pv = self._pvs[name]
-        if not pv.wait_for_connection(self.timeout):
-            raise ClientError(f"cannot connect to {self.prefix}{name}")
+        # a server answers a search on its network in milliseconds: the first channel does
+        # not wait the whole timeout to find out that none is there
+        wait = self.timeout if self._reached else min(self.timeout, FIRST_CONNECT_TIMEOUT)
+        if not pv.wait_for_connection(wait):
+            if self._reached:
+                raise ClientError(f"cannot connect to {self.prefix}{name}")
+            raise ClientError(not_reached(self.prefix + name, wait))
+        self._reached = True
         return pv
 
     def get(self, name: str) -> Any:

@@ -3,24 +3,29 @@
 Examples::
 
     scriptserver status
-    scriptserver add "set_ei(25)"
+    scriptserver add "do_sans(1, 'water')" --wait
     scriptserver add --script my_scan.py --name "overnight scan"
+    scriptserver edit 17                 (opens $EDITOR on the job's text)
     scriptserver queue --png night.png
     scriptserver move 17 --to 0
     scriptserver show 17
     scriptserver log 17 -f
     scriptserver pause --now
-    scriptserver watch
+    scriptserver watch --until-idle
 
 Write verbs print the server's reply and any warnings; the exit code is 1 when the server
 refuses a write or a validation fails, 2 for a wrong command line, 130 after Ctrl-C.
+`add --wait` exits with the job's outcome: 0 DONE, 1 FAILED, 3 ABORTED, SKIPPED or
+INTERRUPTED.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ from typing import Any
 from ..contract.enums import ON_ERROR_MODES
 from .client import ClientError, Refused, Reply, ScriptServerClient
 from .formatting import duration
+from .interactive import edit_in_editor, spec_from_edit, wait_for_outcome
 from .timeline import show_queue
 from .views import show_commands, show_history, show_job, show_log, show_status
 from .watch import watch
@@ -47,11 +53,13 @@ def _spec(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if args.script:
         spec["script"] = Path(args.script).read_text(encoding="utf-8")
+        # the server names a script job after the file it came from (unless --name)
+        spec["tags"] = {SOURCE_FILE_TAG: Path(args.script).name}
     if args.file:
         spec["file"] = args.file
     if args.call:
         spec["call"] = args.call
-    if len(spec) > 1:
+    if len([key for key in ("script", "file", "call") if key in spec]) > 1:
         raise ClientError("give one of: a call, --script FILE, --file NAME")
     if not spec and required:
         raise ClientError("give a call such as 'set_ei(25)', --script FILE or --file NAME")
@@ -60,6 +68,10 @@ def _spec(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
     if args.blackbox is not None:
         spec["blackbox"] = args.blackbox
     return spec
+
+
+SOURCE_FILE_TAG = "source_file"
+"""The job tag naming the file a script job was read from (the server names the job so)."""
 
 
 def report(client: ScriptServerClient, reply: Reply) -> int:
@@ -84,13 +96,28 @@ def report(client: ScriptServerClient, reply: Reply) -> int:
 def do_add(client: ScriptServerClient, args: argparse.Namespace) -> int:
     """Queue a job: a command call, a script file's text, or a server-side script file."""
     spec = _spec(args)
-    return report(client, client.add(spec, position=args.position, check=False).reply)
+    added = client.add(spec, position=args.position, check=False)
+    code = report(client, added.reply)
+    if code != 0 or not args.wait:
+        return code
+    return wait_for_outcome(client, added[0])
 
 
 def do_edit(client: ScriptServerClient, args: argparse.Namespace) -> int:
-    """Edit a queued job (re-validated; refused as a whole if invalid)."""
+    """Edit a queued (or the running) job; given nothing to change, its text in $EDITOR."""
     fields = _spec(args, required=False)
-    return report(client, client.update(args.id, check=False, **fields))
+    if fields:  # new content, a name or a flag: no editor
+        if "tags" in fields:  # keep the job's other tags (its group, ...)
+            fields["tags"] = {**(client.job(args.id).get("tags") or {}), **fields["tags"]}
+        return report(client, client.update(args.id, check=False, **fields))
+    job = client.job(args.id)
+    if job["state"] not in ("QUEUED", "RUNNING", "PAUSED"):
+        raise ClientError(f"job {args.id} is {job['state']}: `rerun {args.id}` queues it again")
+    text = edit_in_editor(job)
+    if text is None:
+        print(f"no change: job {args.id} left as it was")
+        return 0
+    return report(client, client.update(args.id, check=False, **spec_from_edit(job, text)))
 
 
 def do_validate(client: ScriptServerClient, args: argparse.Namespace) -> int:
@@ -182,9 +209,26 @@ def _job_options(p: argparse.ArgumentParser, edit: bool = False) -> None:
         box.add_argument("--traced", dest="blackbox", action="store_false", help="run traced")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a mistyped verb or choice."""
+
+    def error(self, message: str):
+        """Print usage and the error, with the nearest valid choice; exit 2."""
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'([^']*)'", wrong.group(2)) or wrong.group(2).split(", ")
+            near = difflib.get_close_matches(wrong.group(1), choices, n=1, cutoff=0.5)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            message = (
+                f"{message.split(':')[0]}: unknown {wrong.group(1)!r}; {hint}"
+                f"choose from {', '.join(choices)}"
+            )
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the console tool."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="scriptserver",
         description=__doc__.split("\n")[0],
         epilog="\n".join(__doc__.split("\n")[1:]),
@@ -215,13 +259,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("log", show_log, "a job's output (-f: follow it); no id: the server's event log", True)
     p.add_argument("id", type=int, nargs="?")
     p.add_argument("-f", "--follow", action="store_true", help="follow the output live")
-    p = verb("watch", watch, "follow the queue live until idle and empty or held (Ctrl-C leaves)")
+    p = verb("watch", watch, "follow the queue live, waiting for work (Ctrl-C leaves)")
     p.add_argument("--plain", action="store_true", help="one line per change, even on a terminal")
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="end when nothing runs and nothing will start (idle, queue empty or held)",
+    )
 
     p = verb("add", do_add, "queue a job and print its warnings")
     _job_options(p)
     p.add_argument("--position", type=int, help="insert at this index (0 = next)")
-    p = verb("edit", do_edit, "edit a queued job (QUEUE:UPDATE)", aliases=("update",))
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the job's end; exit 0 DONE, 1 FAILED, 3 ABORTED/SKIPPED/INTERRUPTED",
+    )
+    p = verb(
+        "edit",
+        do_edit,
+        "edit a queued or the running job (QUEUE:UPDATE); no new content: open $EDITOR",
+        aliases=("update",),
+    )
     p.add_argument("id", type=int)
     _job_options(p, edit=True)
     p = verb(
@@ -263,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(ScriptServerClient(args.prefix, timeout=args.timeout), args)
+    except BrokenPipeError:  # `scriptserver queue | head`: the reader has all it wants
+        _quiet_stdout()
+        return 141  # as a program ended by SIGPIPE
     except Refused as exc:
         print(f"scriptserver: refused: {exc}", file=sys.stderr)
         return 1
@@ -272,6 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of stdout to the null device: no second error at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
-from .client import ScriptServerClient
+from .client import ClientError, ScriptServerClient
 from .formatting import beam_text, duration, failure, group_text, preflight_text
 
 FOLLOW_INTERVAL = 0.25
@@ -53,22 +54,33 @@ def show_status(client: ScriptServerClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json({**status, "current": current, "finish": client.get("QUEUE:FINISH")})
         return 0
+    jobs = f"{status['queue_count']} job{'' if status['queue_count'] == 1 else 's'}"
+    unknown = current is not None and current.get("estimate") is None
+    eta = "?" if unknown else duration(status["queue_eta"])
     print(
-        f"state {status['state']}  queue {status['queue_count']} jobs  "
-        f"{'HELD' if status['hold'] else 'running'}  on error: {status['on_error']}  "
-        f"eta {duration(status['queue_eta'])}  finish {client.get('QUEUE:FINISH')}"
+        f"state {status['state']}  queue {jobs}, {'HELD' if status['hold'] else 'not held'}  "
+        f"on error: {status['on_error']}  eta {eta}  finish {client.get('QUEUE:FINISH')}"
     )
     if status["hold"] and status.get("hold_reason"):
-        print(f"held: {status['hold_reason']}")
+        print(f"held: {hold_reason_now(status['hold_reason'], client)}")
     if current:
         group = group_text(current)
+        progress = client.get("CURRENT:PROGRESS")
         print(
             f"job {current['id']} {current['name']}: line {current['line'] or '-'}, "
-            f"{max(0.0, client.get('CURRENT:PROGRESS')):.0f} %"
+            + (f"{progress:.0f} %" if progress >= 0 else "? %")
             + (f", {group}" if group else "")
             + (f", {current['message']}" if current["message"] else "")
         )
     return 0
+
+
+def hold_reason_now(reason: str, client: ScriptServerClient) -> str:
+    """The hold's reason, saying so when the job it names has since left the queue."""
+    named = re.search(r"before job (\d+)", reason)
+    if named and all(job["id"] != int(named.group(1)) for job in client.queue()):
+        return f"{reason} (job {named.group(1)} is no longer queued; `release` runs the rest)"
+    return reason
 
 
 def show_history(client: ScriptServerClient, args: argparse.Namespace) -> int:
@@ -85,7 +97,7 @@ def show_history(client: ScriptServerClient, args: argparse.Namespace) -> int:
             (j["finished"] or "")[11:19],
             duration(j["elapsed"]),
             failure(j["error"]),
-            preflight_text(j.get("preflight"), 60),
+            preflight_text(j.get("preflight"), 60) if j.get("preflight") else "not checked",
         ]
         for j in history
     ]
@@ -101,6 +113,8 @@ def show_commands(client: ScriptServerClient, args: argparse.Namespace) -> int:
             print_json(command)
             return 0
         print(command["signature"])
+        if command.get("import_error"):
+            print(f"CANNOT RUN: {command['import_error']}")
         print()
         print(command.get("doc") or command.get("description") or "(no description)")
         rows = [
@@ -124,9 +138,19 @@ def show_commands(client: ScriptServerClient, args: argparse.Namespace) -> int:
     table(
         "commands",
         ["signature", "description"],
-        [[c["signature"], c["description"]] for c in commands],
+        [[c["signature"], _listed_description(c)] for c in commands],
     )
+    broken = [c["name"] for c in commands if c.get("import_error")]
+    if broken:
+        print(f"{len(broken)} cannot run ({', '.join(broken)}): `commands NAME` says why")
     return 0
+
+
+def _listed_description(command: dict[str, Any]) -> str:
+    """The description, marked when the command cannot run (its module does not import)."""
+    if command.get("import_error"):
+        return f"CANNOT RUN: {command['import_error']}"
+    return command["description"]
 
 
 def job_source(job: dict[str, Any]) -> str:
@@ -234,9 +258,24 @@ def show_log(client: ScriptServerClient, args: argparse.Namespace) -> int:
     if args.json and not args.follow:
         print_json({"id": args.id, "output": text})
         return 0
-    print(text, end="", flush=True)
+    if not text and not args.follow:
+        return _no_output(client, args.id)
+    print(text, end="" if text.endswith("\n") or args.follow else "\n", flush=True)
     if args.follow:
         follow_output(client, args.id, text)
+    return 0
+
+
+def _no_output(client: ScriptServerClient, job_id: int) -> int:
+    """A job that printed nothing: say so, and how it stands (its state and message)."""
+    print("(no output)")
+    try:
+        job = client.job(job_id)
+    except ClientError:
+        return 0
+    print(f"job {job_id} {job['state']}" + (f": {job['message']}" if job["message"] else ""))
+    if job.get("error"):
+        print(f"error: {failure(job['error'])}")
     return 0
 
 

@@ -3,8 +3,10 @@
 On a terminal a live panel shows the state (RUNNING, PAUSED, ...), the current job with
 its line and that line's text, a progress bar with elapsed and remaining time, the group
 ("3 of 10") and when the queue will finish. Without a terminal it prints one line per
-change. Either way it prints each job's result as it ends, and exits when the server is
-idle with the queue empty or held, or on Ctrl-C (exit code 130, no traceback).
+change. Either way it prints each job's result as it ends and, when nothing runs, waits
+for the next job (a user starts `watch` and then queues work); it ends on Ctrl-C (exit
+code 130, no traceback), or with `--until-idle` once the server is idle with the queue
+empty or held.
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def panel(snap: Snapshot) -> Any:
             head.append(f"   {group}", style="cyan")
     else:
         head.append("  no job running")
+        if snap.done:
+            head.append(f"  ({waiting(snap)})", style="dim")
     rows: list[Any] = [head]
     if job:
         where = f"line {job['line']}: {snap.line_text}" if job.get("line") else "line -"
@@ -150,8 +154,18 @@ def ending(snap: Snapshot) -> str:
     return "idle, queue empty; watch ends"
 
 
+def waiting(snap: Snapshot) -> str:
+    """What watch says while nothing runs and it waits for work."""
+    status = snap.status
+    if status["queue_count"] and status["hold"]:
+        why = status.get("hold_reason") or "queue held"
+        return f"{why}; {status['queue_count']} job(s) waiting; `scriptserver release` runs them"
+    return "idle, queue empty; waiting for a job (Ctrl-C leaves)"
+
+
 def watch(client: ScriptServerClient, args: argparse.Namespace) -> int:
-    """Follow the queue job by job until idle and empty or held; Ctrl-C leaves."""
+    """Follow the queue job by job, waiting for work (`--until-idle`: end when idle)."""
+    until_idle = bool(getattr(args, "until_idle", False))
     watcher = Watcher(client)
     # Ctrl-C sets a flag the loop checks: a KeyboardInterrupt raised inside a libca
     # callback would be swallowed by ctypes
@@ -160,9 +174,9 @@ def watch(client: ScriptServerClient, args: argparse.Namespace) -> int:
     try:
         watcher.start()
         if sys.stdout.isatty() and not args.plain:
-            _watch_live(watcher, interrupted)
+            _watch_live(watcher, interrupted, until_idle)
         else:
-            _watch_lines(watcher, interrupted)
+            _watch_lines(watcher, interrupted, until_idle)
     except KeyboardInterrupt:
         interrupted.set()
     finally:
@@ -173,8 +187,8 @@ def watch(client: ScriptServerClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _watch_lines(watcher: Watcher, interrupted: threading.Event) -> None:
-    shown = ""
+def _watch_lines(watcher: Watcher, interrupted: threading.Event, until_idle: bool) -> None:
+    shown, said_waiting = "", False
     while not interrupted.is_set():
         snap = watcher.snapshot()
         for job in watcher.finished_jobs():
@@ -183,13 +197,16 @@ def _watch_lines(watcher: Watcher, interrupted: threading.Event) -> None:
         if line != shown:
             print(line, flush=True)
             shown = line
-        if snap.done:
+        if snap.done and until_idle:
             print(ending(snap), flush=True)
             return
+        if snap.done and not said_waiting:
+            print(waiting(snap), flush=True)
+        said_waiting = snap.done
         interrupted.wait(POLL_INTERVAL)
 
 
-def _watch_live(watcher: Watcher, interrupted: threading.Event) -> None:
+def _watch_live(watcher: Watcher, interrupted: threading.Event, until_idle: bool) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -200,7 +217,7 @@ def _watch_live(watcher: Watcher, interrupted: threading.Event) -> None:
             for job in watcher.finished_jobs():
                 live.console.print(result_line(job), style=_result_style(job))
             live.update(panel(snap))
-            if snap.done:
+            if snap.done and until_idle:
                 break
             interrupted.wait(POLL_INTERVAL)
             snap = watcher.snapshot()

@@ -60,23 +60,16 @@ class JobBuilding:
             except ValueError as exc:
                 raise Rejected(str(exc)) from None
             job.command = spec.command
-            default_name = call_source(spec.command, job.args)
         elif spec.kind == "script":
             if not self.allow_scripts:
                 raise Rejected(
                     "this server runs catalogue commands and script files only (--no-scripts)"
                 )
             job.script = spec.script
-            first = next(
-                (ln.strip() for ln in spec.script.splitlines() if ln.strip()[:1] not in ("", "#")),
-                "",
-            )
-            default_name = f"script: {first}" if first else "script"
         else:
             job.file = spec.file
             self.script_file(spec.file)
-            default_name = spec.file
-        job.name = (spec.name or default_name)[: limits.MAX_NAME_CHARS]
+        job.name = spec.name[: limits.MAX_NAME_CHARS] if spec.name else default_name(job)
         return job
 
     @staticmethod
@@ -124,7 +117,7 @@ class JobBuilding:
         content = [key for key in CONTENT_KEYS if key in fields]
         if content:
             spec = parse_spec({k: v for k, v in fields.items() if k != "position"}, False)
-            if "name" not in fields and job.name != self._default_name(job):
+            if "name" not in fields and job.name != default_name(job):
                 spec.name = job.name
             for key in ("blackbox", "tags", "request_id"):
                 if key not in fields:
@@ -142,12 +135,34 @@ class JobBuilding:
                 spec.keywords = args
             else:
                 raise Rejected("'args' must be an object of named arguments or an array")
-        spec.name = job.name if job.name != self._default_name(job) else None
+        spec.name = job.name if job.name != default_name(job) else None
         spec.blackbox, spec.tags, spec.request_id = job.blackbox, job.tags, job.request_id
         apply_options(spec, fields)
         return spec
 
-    def _default_name(self, job: Job) -> str:
-        if job.kind == "command":
-            return call_source(job.command or "", job.args or {})
-        return job.file if job.kind == "file" else job.name
+
+SOURCE_FILE_TAG = "source_file"
+"""Tag a client sets on a script job read from a file (`add --script my_scan.py`): its name."""
+
+
+def default_name(job: Job) -> str:
+    """The name of a job whose spec gives none: the one rule for add, edit and re-run.
+
+    A command job is named by its call, a file job by its file, a script job by the file it
+    was read from (``tags.source_file``) or else by its first line of code. A job whose
+    name differs from this was named by a user: edits and re-runs keep that name.
+    """
+    if job.kind == "command":
+        name = call_source(job.command or "", job.args or {})
+    elif job.kind == "file":
+        name = job.file or ""
+    else:
+        source = (job.tags or {}).get(SOURCE_FILE_TAG)
+        if isinstance(source, str) and source.strip():
+            name = source.strip()
+        else:
+            script = job.script or ""
+            lines = (ln.strip() for ln in script.splitlines())
+            first = next((ln for ln in lines if ln[:1] not in ("", "#")), "")
+            name = f"script: {first}" if first else "script"
+    return name[: limits.MAX_NAME_CHARS]

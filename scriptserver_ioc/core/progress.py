@@ -18,6 +18,12 @@ line are coalesced into one report. So the job's progress combines, best first:
    so a coalesced loop does not stick at its first iteration);
 3. elapsed time over the estimate.
 
+A job with an estimate is never shown ahead of the time it has really run against that
+estimate: the value is at most elapsed/estimate (a timeline or a command's own report can
+only hold it back, when the job runs slower than estimated), and ``remaining`` is never less
+than the estimate minus the elapsed time. A user reads the bar and the time left as "how
+long until it is done", and a bar that jumps ahead and then waits misleads them.
+
 The result never goes down and stays below 100 until the job has ended (``PROGRESS_CAP``).
 """
 
@@ -178,16 +184,23 @@ class JobProgress:
     def percent(self, elapsed: float) -> float | None:
         """``CURRENT:PROGRESS``: never lower than the last value returned; None if unknown."""
         value = self.measured(elapsed)
-        if value is None:
-            value = progress_from_elapsed(elapsed, self.estimate)
+        by_time = progress_from_elapsed(elapsed, self.estimate)
+        if value is None or (by_time is not None and value > by_time):
+            value = by_time  # never ahead of the time run against the estimate
         if value is not None and (self._best is None or value > self._best):
             self._best = value
         return self._best
 
     def remaining(self, elapsed: float) -> float | None:
-        """``CURRENT:REMAINING`` in seconds, from the estimate and the measured progress."""
+        """``CURRENT:REMAINING`` in seconds, from the estimate and the measured progress.
+
+        Never less than what the estimate says is left (``estimate - elapsed``).
+        """
         measured = self.percent(elapsed) if self.measured(elapsed) is not None else None
-        return remaining(self.estimate, elapsed, measured)
+        left = remaining(self.estimate, elapsed, measured)
+        if left is not None and self.estimate is not None and self.estimate >= 0:
+            left = max(left, self.estimate - elapsed)
+        return left
 
 
 class LearnedTimelines:

@@ -274,6 +274,9 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             op.job_ids = []
             self.last_error = op.message
             self.touch("last_error")
+        elif self.last_error:  # the refusal is answered: a screen shows no stale error
+            self.last_error = ""
+            self.touch("last_error")
         self.reply_seq += 1
         reply = Reply(self.reply_seq, op.pv, op.ok, op.message, op.request_id, op.job_ids)
         op.reply = reply

@@ -124,12 +124,7 @@ def run(settings: Settings) -> int:
         driver = ScriptServerDriver(app.core, kicker)
         driver.publisher.start()
         app.start()
-        print(
-            f"scriptserver-ioc ready: prefix {settings.prefix} port {port}; try "
-            f"caget {settings.prefix}STATE (with EPICS_CA_ADDR_LIST=127.0.0.1:{port} "
-            "EPICS_CA_AUTO_ADDR_LIST=NO)",
-            flush=True,
-        )
+        print(ready_text(settings, port), flush=True)
         log.info("serving %d PVs under %s on port %d", len(pvtable.ALL_PVS), settings.prefix, port)
         while not stopping.is_set():
             server.process(LOOP_TIMEOUT)
@@ -145,6 +140,25 @@ def run(settings: Settings) -> int:
             signal.signal(sig, handler)
     log.info("stopped")
     return 0
+
+
+def ready_text(settings: Settings, port: int) -> str:
+    """The ready line, and the client settings to copy into another shell."""
+    client_env = {
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_ADDR_LIST": f"127.0.0.1:{port}",
+        "SCRIPTSERVER_PREFIX": settings.prefix,
+    }
+    if os.name == "nt":
+        settings_line = " & ".join(f"set {k}={v}" for k, v in client_env.items())
+    else:
+        settings_line = "export " + " ".join(f"{k}={v}" for k, v in client_env.items())
+    return (
+        f"scriptserver-ioc ready: prefix {settings.prefix} port {port}; data directory "
+        f"{settings.data_dir} (jobs run in {settings.work_dir})\n"
+        "  clients (scriptserver, caget, scripts) in another shell need:\n"
+        f"  {settings_line}"
+    )
 
 
 def _stop_signals() -> list[int]:
