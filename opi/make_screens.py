@@ -215,9 +215,13 @@ def overview() -> Screen:
     return s
 
 
+HISTORY_HEIGHT = 640
+"""The history screen fits a 640-pixel-high display, as the overview does."""
+
+
 def history() -> Screen:
     """The last job in full and the last finished jobs, newest first."""
-    s = Screen("Script server history", 900, 140 + 30 * QUEUE_SLOTS + 200)
+    s = Screen("Script server history", 900, HISTORY_HEIGHT)
     s.label("Script server: finished jobs", 10, 10, 400, 30, bold=True)
     y = 50
     s.label("Last job", 10, y, 80)
@@ -240,7 +244,8 @@ def history() -> Screen:
         y += 30
     y += 10
     s.label("Output of the current (or last) job", 10, y, 400)
-    s.show("CURRENT:OUTPUT", 10, y + 26, 870, 140, text=True, wrap_words=True)
+    output_height = HISTORY_HEIGHT - (y + 26) - 10  # what is left, with a margin
+    s.show("CURRENT:OUTPUT", 10, y + 26, 870, output_height, text=True, wrap_words=True)
     return s
 
 

@@ -266,13 +266,13 @@ def test_GIVEN_script_definition_WHEN_bound_by_position_or_with_global_params_TH
         catalogue.bind("sd_emu_scan", list("123456"), {})
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "instrument-code.md"
 TABLE_START = "<!-- corpus-table:start -->"
 TABLE_END = "<!-- corpus-table:end -->"
 
 
 def corpus_table(catalogue) -> str:
-    """The README's per-file table of the test instrument, from the catalogue itself."""
+    """docs/instrument-code.md's per-file table of the test instrument, from the catalogue."""
     rows: dict[str, list[int]] = {}
     sources = [relative(path) for path in catalogue.sources()]
     for source in sources:
@@ -297,4 +297,4 @@ def test_GIVEN_readme_WHEN_read_THEN_corpus_table_matches_the_catalogue(catalogu
     table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
 
     expected = corpus_table(catalogue)
-    assert table == expected, f"the README table should read:\n{expected}"
+    assert table == expected, f"the table in {README.name} should read:\n{expected}"

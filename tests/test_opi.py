@@ -122,3 +122,16 @@ def test_GIVEN_generator_THEN_committed_screens_are_its_output(tmp_path):
         assert (tmp_path / path.name).read_text() == path.read_text(), (
             f"{path.name} differs from opi/make_screens.py: run python opi/make_screens.py"
         )
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda p: p.name)
+def test_GIVEN_screen_THEN_every_widget_lies_inside_the_display(screen):
+    root = ET.parse(screen).getroot()
+    width, height = int(root.findtext("width")), int(root.findtext("height"))
+    if screen.name == "history.bob":  # opened beside others: it fits a 640 px display
+        assert height <= 640, f"{screen.name} is {height} px high"
+    for widget in root.iter("widget"):
+        x, y = int(widget.findtext("x")), int(widget.findtext("y"))
+        w, h = int(widget.findtext("width")), int(widget.findtext("height"))
+        name = widget.findtext("name")
+        assert x + w <= width and y + h <= height, f"{screen.name}: {name} ends outside"

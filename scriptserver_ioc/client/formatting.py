@@ -28,9 +28,12 @@ def failure(error: dict[str, Any] | None) -> str:
     """`ZeroDivisionError at line 2: division by zero`, or '' when there is no error."""
     if not error:
         return ""
-    where = f" at line {error['line']}" if error.get("line") else ""
     message = (error.get("message") or "").strip().splitlines()
-    return f"{error.get('type') or 'Error'}{where}: {message[0] if message else ''}".rstrip(": ")
+    first = message[0] if message else ""
+    where = f" at line {error['line']}" if error.get("line") else ""
+    if where and where in first:  # "aborted by alice at line 4" says it already
+        where = ""
+    return f"{error.get('type') or 'Error'}{where}: {first}".rstrip(": ")
 
 
 def result_line(job: dict[str, Any]) -> str:
