@@ -114,8 +114,19 @@ def test_GIVEN_names_defined_nowhere_WHEN_checked_THEN_one_warning_each_at_first
     facts, _ = static.analyse("print(foo)\nfoo2 = bar + 1\nprint(foo)\nset_ei(3)\nlen([])\n")
     warnings = static.undefined_name_warnings(facts, {"set_ei"})
     assert warnings == [
-        "line 1: name 'foo' is not defined anywhere",
+        "line 1: name 'foo' is not defined anywhere (did you mean 'foo2'?)",
         "line 2: name 'bar' is not defined anywhere",
+    ]
+
+
+def test_GIVEN_typo_of_a_command_or_genie_name_WHEN_checked_THEN_nearest_name_suggested():
+    facts, _ = static.analyse("set_temprature(5)\nwaitfor_uamp(40)\nxyzzy()\n")
+    warnings = static.undefined_name_warnings(facts, {"set_temperature", "set_ei"})
+    assert warnings == [
+        "line 1: name 'set_temprature' is not defined anywhere (did you mean 'set_temperature'?)",
+        "line 2: name 'waitfor_uamp' is not defined anywhere "
+        "(did you mean genie's 'g.waitfor_uamps'?)",
+        "line 3: name 'xyzzy' is not defined anywhere",
     ]
 
 

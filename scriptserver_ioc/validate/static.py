@@ -13,6 +13,8 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
+from .suggestions import nearest_name
+
 #: Names every module has, besides the builtins.
 MODULE_NAMES = frozenset(
     {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__", "__package__"}
@@ -343,7 +345,13 @@ def undefined_name_warnings(facts: ScriptFacts, known: set[str] | frozenset[str]
         if name not in facts.bound and name not in known and name not in BUILTIN_NAMES
     ]
     missing.sort()
-    return [f"line {line}: name '{name}' is not defined anywhere" for (line, _), name in missing]
+    if not missing:
+        return []
+    candidates = set(known) | set(facts.bound)
+    return [
+        f"line {line}: name '{name}' is not defined anywhere{nearest_name(name, candidates)}"
+        for (line, _), name in missing
+    ]
 
 
 def bare_except_warnings(facts: ScriptFacts) -> list[str]:
