@@ -28,7 +28,7 @@ POOL_SIZE = 16
 
 
 _PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-60999)
-_PORT_TAKEN = "Address already in use"
+_PORT_TAKEN = ("Address already in use", "is in use by another Channel Access server")
 
 
 def _free_port(chosen: set[int]) -> int:
@@ -130,7 +130,8 @@ class IOC:
         if self.process.poll() is not None and retries > 0:
             with open(self.stderr_path, "rb") as log:
                 log.seek(log_size)
-                taken = _PORT_TAKEN in log.read().decode(errors="replace")
+                said = log.read().decode(errors="replace")
+                taken = any(reason in said for reason in _PORT_TAKEN)
             if taken:  # another process took the port after it was chosen: use the next
                 self.port = next(_port_cycle)
                 return self.start(timeout, new_prefix, retries - 1)
