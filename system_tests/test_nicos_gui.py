@@ -130,6 +130,25 @@ def test_GIVEN_held_after_failure_WHEN_gui_presses_stop_THEN_queue_emptied_and_s
     assert gui.press_toggle() is False  # disabled when idle: nothing is sent
 
 
+def test_GIVEN_held_before_script_predicted_to_fail_WHEN_gui_resumes_THEN_told_why_and_how(gui, ca):
+    ca.put("QUEUE:HOLD", 1)  # a hold set over CA shows as paused too
+    gui.wait_for(lambda s, m: s["status"][0] == p.STATUS_INBREAK)
+    doomed = gui.client.request("queue", "doomed", "print('x')\nraise ValueError('bad')\n")
+    wait_until(lambda: (ca.queue()[0].get("preflight") or {}).get("verdict") == "fails", RUNS)
+    gui.wait_for(lambda s, m: any("its Resume is refused while the next" in e[3] for e in m))
+    assert gui.press_toggle()  # refused: the GUI shows its own "Error sending" entry
+    said = gui.wait_for(lambda s, m: any(e[3].startswith("Error sending continue") for e in m))
+    error = next(e[3] for e in gui.messages if e[3].startswith("Error sending continue"))
+    assert f"script {doomed} (doomed) is predicted to fail" in error
+    assert "dequeue or edit it" in error and said["requests"][0]["reqid"] == doomed
+    assert ca.history() == [] or ca.history()[0]["id"] != int(doomed)  # it never ran
+    gui.client.request("unqueue", doomed)  # as "Dequeue Selected Script" sends it
+    gui.wait_for(lambda s, m: s["requests"] == [])
+    assert gui.press_toggle()  # now Resume releases the queue
+    gui.wait_for(lambda s, m: s["status"][0] in (p.STATUS_IDLE, p.STATUS_IDLEEXC))
+    assert ca.get("QUEUE:HOLD") == 0
+
+
 def test_GIVEN_on_error_continue_WHEN_script_fails_THEN_next_runs_as_in_nicos(gui, ca):
     ca.put("QUEUE:ON_ERROR", 1)  # CONTINUE: NICOS's own rule, for every client
     gui.client.request("queue", "fails", "raise KeyError('x')\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.preflight import FAILS, describe
 from .protocol import STATUS_INBREAK
 
 DECISION_TIMEOUT = 60.0
@@ -141,6 +142,28 @@ class CoreAdapter:
             if self.core.current is None and self.core.hold:
                 return STATUS_INBREAK
             return self.core.state_code()
+
+    def held_before_failing_job(self) -> str | None:
+        """Why releasing the hold would hold again at once, or None.
+
+        With QUEUE:ON_INVALID HOLD the queue holds before a job whose pre-flight (dry
+        run) fails: released, it holds again before the same job. The text names the job,
+        its predicted failure and what lets the queue go on.
+        """
+        with self.core.lock:
+            core = self.core
+            if core.current is not None or not core.hold or not core.on_invalid_hold:
+                return None
+            job = core.queue.first()
+            if core.preflight_worker is None or job is None or core.preflight_stale(job):
+                return None
+            if (job.preflight or {}).get("verdict") != FAILS:
+                return None
+            return (
+                f"script {job.id} ({job.name[:80]}) is predicted to fail "
+                f"({describe(job.preflight)}): dequeue or edit it, or run it anyway with "
+                "QUEUE:ON_INVALID RUN"
+            )
 
     def held_idle(self) -> str | None:
         """Why the queue is held while no job runs (the hold's reason), or None."""

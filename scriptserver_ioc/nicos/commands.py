@@ -163,6 +163,9 @@ class Commands:
         """
         with self.adapter.locked():
             if self.adapter.held_idle() is not None:
+                failing = self.adapter.held_before_failing_job()
+                if failing is not None:  # released, it would hold again at once
+                    raise CommandError(f"the queue stays held: {failing}")
                 _checked(self.adapter.release_hold(login))
                 return None
             state = self._running_state()

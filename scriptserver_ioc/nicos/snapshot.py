@@ -33,6 +33,11 @@ HELD_NOTICE = (
     "empties the queue and leaves it held."
 )
 """Added to the messages when a held queue with no running script begins to show as paused."""
+HELD_BEFORE_FAILING_NOTICE = (
+    "{reason}: no script starts until the queue is released. The IBEX GUI shows this as "
+    "Paused; its Resume is refused while the next {failing}."
+)
+"""The notice when the hold is before a job predicted to fail (QUEUE:ON_INVALID HOLD)."""
 
 
 class StatusSnapshot:
@@ -46,7 +51,7 @@ class StatusSnapshot:
     def __init__(self, adapter: CoreAdapter, notice: Callable[[str], None] | None = None) -> None:
         self.adapter = adapter
         self.notice = notice
-        self._held: str | None = None
+        self._held: tuple[str, str | None] | None = None  # (why held, failing job)
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._build_lock = threading.Lock()
@@ -100,6 +105,7 @@ class StatusSnapshot:
             with self.adapter.locked():
                 code = self.adapter.gui_status_code()
                 held = self.adapter.held_idle()
+                failing = self.adapter.held_before_failing_job() if held else None
                 current = self.adapter.current()
                 jobs = self.adapter.queued_jobs() if topics & QUEUE_TOPICS else None
                 if jobs is not None:
@@ -122,9 +128,13 @@ class StatusSnapshot:
                 )
             )
             self.generation += 1
-            if held is not None and held != self._held and self.notice is not None:
-                self.notice(HELD_NOTICE.format(reason=held[:1].upper() + held[1:]))
-            self._held = held
+            if held is not None and (held, failing) != self._held and self.notice is not None:
+                reason = held[:1].upper() + held[1:]
+                if failing is None:
+                    self.notice(HELD_NOTICE.format(reason=reason))
+                else:
+                    self.notice(HELD_BEFORE_FAILING_NOTICE.format(reason=reason, failing=failing))
+            self._held = (held, failing) if held is not None else None
 
     def _requests_json(self, jobs: list[Any]) -> bytes:
         """The `requests` list, re-serialising only jobs whose record changed."""
