@@ -78,6 +78,7 @@ class Application:
         from .validate.companions import CompanionRunner
         from .validate.preflight import PreflightWorker
         from .validate.validator import Validator
+        from .validate.warmup import Warmer
 
         open_nicos = None
         if settings.nicos_port is not None:  # checks pyzmq and the credentials first
@@ -103,9 +104,9 @@ class Application:
             except StoreError as exc:
                 raise ConfigError(str(exc)) from None
             closers.append(("store", store.close))
-            catalogue = Catalogue(
-                settings.command_dirs, live=LiveChecker(settings.job_python, settings.command_dirs)
-            )
+            live = LiveChecker(settings.job_python, settings.command_dirs)
+            closers.append(("catalogue checker", live.close))
+            catalogue = Catalogue(settings.command_dirs, live=live)
             companions = CompanionRunner(
                 settings.job_python, [str(d) for d in settings.command_dirs]
             )
@@ -146,9 +147,12 @@ class Application:
             )
             closers.append(("job runner", runner.close))
 
+            warmer = Warmer(companions, catalogue)
+            closers.append(("companion warm-up", warmer.stop))
+
             def commands_changed() -> None:
-                companions.preload(catalogue.commands(), revision=catalogue.revision)
-                core.changed("commands", "settings")
+                core.changed("commands", "settings")  # publish first: never wait for imports
+                warmer.request()
 
             watcher = CatalogueWatcher(catalogue, commands_changed)
             closers.append(("catalogue watcher", watcher.stop))

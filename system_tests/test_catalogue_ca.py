@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
+from pathlib import Path
 
+import pytest
 from conftest import CaprotoClient, wait_until
 
 from scriptserver_ioc.client.client import ScriptServerClient
@@ -95,3 +98,43 @@ def test_GIVEN_catalogue_WHEN_reload_written_THEN_reply_and_commands_current(ioc
     (do_sans,) = [c for c in client.get_json("COMMANDS") if c["name"] == "do_sans"]
     assert do_sans["kind"] == "script_definition"
     assert client.get_json("COMMANDS:ERRORS") == []
+
+
+INSTRUMENT = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "instrument"
+
+
+def test_GIVEN_module_that_blocks_15_s_at_import_WHEN_file_edited_THEN_published_at_once(
+    start_ioc, tmp_path
+):
+    """The corpus's sans2d reads five PVs at import; nobody serves them: 15 s in a job.
+
+    The timeouts below are bounds on conditions, well under those 15 s; how long the
+    publication takes is measured by bench/bench_catalogue.py.
+    """
+    pytest.importorskip("genie_python")
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    for package in ("sans2d", "scanlib"):
+        shutil.copytree(INSTRUMENT / package, commands / package)
+    (commands / "chopper.py").write_text(FIRST)
+    ioc = start_ioc(commands=commands)
+    client = ScriptServerClient(ioc.prefix)
+    wait_until(lambda: "set_sample_position" in command_names(client), timeout=8)
+
+    # the companion worker is now importing sans2d in the job's environment
+    (commands / "sample.py").write_text('def set_temperature(kelvin: float):\n    """Set T."""\n')
+    wait_until(lambda: "set_temperature" in command_names(client), timeout=5)
+
+    import time
+
+    time.sleep(10)
+    print(client.get_json("COMMANDS:ERRORS"))
+    print(ioc.log()[-4000:])
+    slow = wait_until(
+        lambda: [e for e in client.get_json("COMMANDS:ERRORS") if e.get("environment") == "job"],
+        timeout=8,
+    )
+    assert [Path(e["file"]).parent.name for e in slow] == ["sans2d"]
+    assert "importing module 'sans2d' has not finished after 3 s" in slow[0]["message"]
+    (entry,) = [c for c in client.get_json("COMMANDS") if c["name"] == "set_sample_position"]
+    assert entry["import_error"] is None  # slow is not broken: its jobs are accepted

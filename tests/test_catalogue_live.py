@@ -6,7 +6,9 @@ Real checker processes (the job interpreter importing the modules), real files e
 from __future__ import annotations
 
 import os
+import re
 import sys
+import threading
 import time
 
 from scriptserver_ioc.catalogue import BindError, Catalogue
@@ -52,8 +54,9 @@ def write(path, text, step=[0]):  # noqa: B006 - a counter of edits, so every st
     os.utime(path, (stamp, stamp))
 
 
-def live_catalogue(directory, **options) -> Catalogue:
+def live_catalogue(directory, on_late_change=None, **options) -> Catalogue:
     catalogue = Catalogue([directory], live=LiveChecker(sys.executable, [directory], **options))
+    catalogue.on_late_change = on_late_change
     catalogue.reload()
     return catalogue
 
@@ -112,16 +115,36 @@ def test_GIVEN_package_WHEN_inner_module_edited_THEN_package_read_again(tmp_path
     assert catalogue.get("measure").found == "re-export"
 
 
-def test_GIVEN_module_slower_than_the_limit_WHEN_checked_THEN_reported_not_hung(tmp_path):
-    write(tmp_path / "slow.py", "import time\ntime.sleep(30)\n" + GOOD)
-    started = time.monotonic()
+def test_GIVEN_module_slow_to_import_WHEN_checked_THEN_set_aside_reported_then_described(
+    tmp_path,
+):
+    write(tmp_path / "slow.py", "import time\ntime.sleep(3)\n" + LOOP.format(names=["home"]))
+    write(tmp_path / "counting.py", GOOD)
+    late = threading.Event()
 
-    catalogue = live_catalogue(tmp_path, timeout=1.0)
+    catalogue = live_catalogue(tmp_path, slow_after=0.5, on_late_change=late.set)
 
-    assert time.monotonic() - started < 20
+    assert catalogue.names() == ["count"]  # described without waiting for slow.py
     (error,) = catalogue.errors
-    assert "took longer than 1 s" in error["message"]
-    assert catalogue.get("count").import_error is not None
+    assert error["file"].endswith("slow.py") and error["environment"] == "simulated"
+    assert "importing module 'slow' has not finished after 0.5 s" in error["message"]
+    assert late.wait(timeout=20), "the slow module was never described"
+    assert catalogue.names() == ["count", "home"]
+    (error,) = catalogue.errors
+    assert re.search(r"importing module 'slow' took [3-9]\.\d s", error["message"]), error
+    assert catalogue.get("home").import_error is None
+
+
+def test_GIVEN_module_that_never_finishes_WHEN_checked_THEN_reported_jobs_not_refused(tmp_path):
+    write(tmp_path / "hung.py", "import time\ntime.sleep(30)\n" + GOOD)
+    late = threading.Event()
+
+    catalogue = live_catalogue(tmp_path, timeout=1.5, slow_after=0.5, on_late_change=late.set)
+
+    assert late.wait(timeout=20)
+    messages = [e["message"] for e in catalogue.errors]
+    assert any("took longer than 1.5 s" in m for m in messages), messages
+    assert catalogue.bind("count", [], {}) == {"frames": 10}  # a job may still import it
 
 
 def test_GIVEN_job_interpreter_missing_WHEN_checked_THEN_every_file_says_why(tmp_path):

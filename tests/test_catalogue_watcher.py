@@ -119,8 +119,8 @@ def test_GIVEN_nothing_changes_WHEN_watching_THEN_checks_run_but_no_change_repor
     checks = []
     reload = catalogue.reload
 
-    def counted_reload(force=False):
-        changed = reload(force)
+    def counted_reload(force=False, live=True):
+        changed = reload(force, live)
         checks.append(changed)
         return changed
 

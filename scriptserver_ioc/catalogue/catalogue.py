@@ -10,32 +10,33 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
-import stat
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from scriptserver_ioc.catalogue.binding import BindError, bind_arguments
+from scriptserver_ioc.catalogue.imports import JobImport, import_verdicts
 from scriptserver_ioc.catalogue.live import LiveChecker, apply_live, live_request
 from scriptserver_ioc.catalogue.model import Command
 from scriptserver_ioc.catalogue.packages import (
-    is_package,
-    package_files,
     reexported_commands,
     reexported_helpers,
 )
 from scriptserver_ioc.catalogue.reader import FileResult, file_error, read_command_file
+from scriptserver_ioc.catalogue.scanning import (
+    StatKey,
+    module_name,
+    scan_sources,
+    stat_key,
+)
 
 logger = logging.getLogger(__name__)
 
 RACY_SECONDS = 2.0
 """A file modified less than this long before it was read is read again at the next reload,
 in case a second edit within the file system's timestamp resolution left its stat unchanged."""
-
-_StatKey = tuple  # (mtime_ns, size, inode) of a file, or an error message
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,11 @@ class _Snapshot:
 
 @dataclass
 class _CachedFile:
-    key: _StatKey
+    key: StatKey
     result: FileResult
     racy: bool
     live: dict | None = None  # the checker's answer for this content (with a LiveChecker)
-
-
-def candidate_file(name: str) -> bool:
-    """True for file names the catalogue reads: `*.py` not starting with `_` or `.`."""
-    return name.endswith(".py") and not name.startswith(("_", "."))
-
-
-def module_name(name: str) -> str:
-    """The module a job imports for a source: `scans.py` -> scans, `pkg/__init__.py` -> pkg."""
-    return name.split("/")[0] if "/" in name else name[: -len(".py")]
+    stale: dict | None = None  # the answer for the previous content, shown until then
 
 
 class Catalogue:
@@ -79,16 +71,20 @@ class Catalogue:
         self.live = live
         self._lock = threading.Lock()
         self._cache: dict[Path, _CachedFile] = {}
-        self._deps: dict[Path, tuple[_StatKey, FileResult]] = {}
+        self._deps: dict[Path, tuple[StatKey, FileResult]] = {}
         self._last_scan: tuple | None = None
         self._last_structure: tuple | None = None
         self._last_deps: tuple = ()
         self._snapshot = _Snapshot(revision=0)
-        self._defer_live = True
-        try:
-            self.reload()  # syntax only: ready at once
-        finally:
-            self._defer_live = False
+        self._code_revision = 0
+        self._waiting: dict[Path, _CachedFile] = {}  # sources set aside by the checker as slow
+        self._job_imports: dict[Path, tuple[StatKey, JobImport]] = {}
+        self.on_late_change: Callable[[], None] | None = None
+        """Called (no arguments, no lock held) when the catalogue changes outside `reload`:
+        a slow module's late description, a job-environment import verdict."""
+        if live is not None:
+            live.on_late = self._late_description
+        self._reload_files(force=False)  # syntax only: ready at once
 
     @property
     def revision(self) -> int:
@@ -96,81 +92,125 @@ class Catalogue:
         return self._snapshot.revision
 
     @property
+    def code_revision(self) -> int:
+        """+1 every time a source's content changes (what a module-importing worker follows)."""
+        return self._code_revision
+
+    @property
     def errors(self) -> list[dict]:
         """`[{"file", "line", "message"}]`: what could not be read (the COMMANDS:ERRORS PV)."""
         return [dict(e) for e in self._snapshot.errors]
 
-    def reload(self, force: bool = False) -> bool:
+    def reload(self, force: bool = False, live: bool = True) -> bool:
         """Re-read the command directories; return True if the catalogue changed.
 
         Only files whose size, modification time or inode changed are parsed again; when no
         file changed at all this costs one directory listing and one `stat` per file.
-        `force` re-parses every file. With a `LiveChecker`, files not yet described by the
-        checker are described now (the first read, in the constructor, is syntax only, so
-        the catalogue is ready at once; the watcher's first check adds the checker's view).
+        `force` re-parses every file. With a `LiveChecker` and `live`, files not yet
+        described by the checker are described now (`describe_pending`); the watcher
+        passes `live=False` and describes afterwards, so the syntax view is published first.
         """
+        changed = self._reload_files(force)
+        if live and self.live is not None:
+            changed = self.describe_pending() or changed
+        return changed
+
+    def _reload_files(self, force: bool) -> bool:
+        """The syntax part of `reload`: re-read changed files and publish; True if changed."""
         with self._lock:
-            scan = self._scan()
+            scan = scan_sources(self.dirs)
             racy = any(c.racy for c in self._cache.values())
-            pending = self.live is not None and any(c.live is None for c in self._cache.values())
-            if not force and not racy and not pending and scan == self._last_scan:
+            if not force and not racy and scan == self._last_scan:
                 return False
             if force:
                 self._cache.clear()
             self._last_scan = scan
             if not self._refresh(scan) and self._snapshot.revision:
                 return False  # only timestamps changed (a touch, a racy re-read)
-            commands, errors = self._merge(scan)
-            content = [commands[name].to_json() for name in sorted(commands)]
-            old = self._snapshot
-            if old.revision and content == old.json and errors == old.errors:
-                return False
-            self._snapshot = _Snapshot(old.revision + 1, commands, content, errors)
-            logger.info(
-                "command catalogue revision %d: %d commands, %d errors",
-                old.revision + 1,
-                len(commands),
-                len(errors),
-            )
-            return True
+            self._code_revision += 1
+            return self._publish()
 
-    def _scan(self) -> tuple:
-        """(dir index, source name, stat key) of every source, then of package files.
+    def describe_pending(self) -> bool:
+        """Ask the checker about every source it has not described yet; True if it changed.
 
-        A source is a `*.py` file or a package (`pkg/__init__.py`); the files inside
-        packages follow as `(dir index, "+pkg/sub/x.py", key)` so that editing one is seen.
+        A module the checker sets aside as slow is reported at once and described when it
+        finishes (`on_late_change`).
         """
-        entries: list[tuple] = []
-        deps: list[tuple] = []
-        for index, directory in enumerate(self.dirs):
-            try:
-                with os.scandir(directory) as it:
-                    found = sorted(
-                        (e.name if not is_package(e) else e.name + "/__init__.py", e)
-                        for e in it
-                        if candidate_file(e.name) or is_package(e)
+        if self.live is None:
+            return False
+        with self._lock:
+            pending = {p: c for p, c in self._cache.items() if c.live is None}
+            if not pending:
+                return False
+            answers = self.live.describe(
+                [
+                    live_request(
+                        c.result,
+                        p,
+                        _module_of(p),
+                        reexported_helpers(c.result.reexports, p, self.dirs, self._dependency),
                     )
-            except OSError as err:
-                entries.append((index, None, _os_message(err, "command directory")))
-                continue
-            for name, entry in found:
-                if name.endswith("/__init__.py"):
-                    for path in package_files(Path(entry.path)):
-                        rel = path.relative_to(directory).as_posix()
-                        if rel != name:
-                            deps.append((index, "+" + rel, _stat_key(path)))
-                    path = Path(entry.path) / "__init__.py"
-                else:
-                    path = Path(entry.path)
-                try:
-                    st = path.stat()  # follows symbolic links
-                    if not stat.S_ISREG(st.st_mode):
-                        continue
-                    key: _StatKey = (st.st_mtime_ns, st.st_size, st.st_ino)
-                except OSError as err:
-                    key = (_os_message(err, "file"),)
-                entries.append((index, name, key))
-        return tuple(entries + deps)
+                    for p, c in sorted(pending.items())
+                ]
+            )
+            for path, cached in pending.items():
+                cached.live = answers.get(str(path)) or {"error": None, "names": {}}
+                cached.stale = None
+                if "after" in (cached.live.get("slow") or {}):
+                    self._waiting[path] = cached
+            return self._publish()
+
+    def source_keys(self) -> dict[Path, StatKey]:
+        """The stat key of every source's content now (for `note_job_import`)."""
+        with self._lock:
+            return {path: cached.key for path, cached in self._cache.items()}
+
+    def note_job_import(self, path: Path, verdict: JobImport, key: StatKey) -> None:
+        """Record how the job interpreter imported source `path` (the companion worker).
+
+        `key`: the source's stat key when that import began (`source_keys`); a verdict about
+        older content is ignored. Calls `on_late_change` if the catalogue changed.
+        """
+        path = Path(path)
+        with self._lock:
+            cached = self._cache.get(path)
+            if cached is None or cached.key != key:
+                return
+            known = self._job_imports.get(path)
+            if not verdict.done and known and known[0] == key and known[1].done:
+                return  # "still importing" arriving after the import finished
+            self._job_imports[path] = (key, verdict)
+            changed = self._publish()
+        if changed and self.on_late_change is not None:
+            self.on_late_change()
+
+    def _late_description(self, path: str, answer: dict) -> None:
+        """The checker's answer for a module it had set aside as slow (checker thread)."""
+        with self._lock:
+            cached = self._cache.get(Path(path))
+            if cached is None or self._waiting.get(Path(path)) is not cached:
+                return  # edited or deleted since: a newer description is coming
+            del self._waiting[Path(path)]
+            cached.live = answer
+            changed = self._publish()
+        if changed and self.on_late_change is not None:
+            self.on_late_change()
+
+    def _publish(self) -> bool:
+        """Build the snapshot from the cache (lock held); True if its content changed."""
+        commands, errors = self._merge(self._last_scan or ())
+        content = [commands[name].to_json() for name in sorted(commands)]
+        old = self._snapshot
+        if old.revision and content == old.json and errors == old.errors:
+            return False
+        self._snapshot = _Snapshot(old.revision + 1, commands, content, errors)
+        logger.info(
+            "command catalogue revision %d: %d commands, %d errors",
+            old.revision + 1,
+            len(commands),
+            len(errors),
+        )
+        return True
 
     def _merge(self, scan: tuple) -> tuple[dict[str, Command], list[dict]]:
         commands: dict[str, Command] = {}
@@ -212,11 +252,16 @@ class Catalogue:
                     self._dependency,
                     sources=frozenset(self._cache),
                 )
-            if cached.live is not None:
-                file_commands, live_errors = apply_live(
-                    file_commands, result, cached.live, stem, path
-                )
-                errors.extend(live_errors)
+            live = cached.live if cached.live is not None else cached.stale
+            if live is not None:
+                file_commands = apply_live(file_commands, result, live, stem, path)
+            job = self._job_imports.get(path)
+            refusal, notes = import_verdicts(
+                stem, path, cached.live, job[1] if job and job[0] == cached.key else None
+            )
+            if refusal:
+                file_commands = [replace(c, import_error=refusal) for c in file_commands]
+            errors.extend(notes)
             for command in file_commands:
                 winner = commands.get(command.name)
                 if winner is None:
@@ -258,14 +303,13 @@ class Catalogue:
         for path in set(self._cache) - seen:
             del self._cache[path]
             changed = True
-        changed = self._check_live() or changed
         structure = tuple((i, n, k if n is None or len(k) == 1 else None) for i, n, k in scan)
         if structure != self._last_structure:
             self._last_structure = structure
             changed = True
         return changed
 
-    def _read(self, path: Path, key: _StatKey, module: str) -> bool:
+    def _read(self, path: Path, key: StatKey, module: str) -> bool:
         """Re-read `path` unless cached with this stat key; True if its result changed."""
         cached = self._cache.get(path)
         if cached is not None and cached.key == key and not cached.racy:
@@ -273,36 +317,17 @@ class Catalogue:
         result = read_command_file(path, module)
         racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
         same = cached is not None and cached.result == result
-        # the checker's view is kept only for a racy re-read of unchanged content
+        # the checker's view is kept only for a racy re-read of unchanged content; the
+        # names it gave for the previous content are shown until it describes this one
         live = cached.live if same and cached is not None and cached.key == key else None
-        self._cache[path] = _CachedFile(key, result, racy, live)
+        previous = (cached.live or cached.stale) if cached is not None and live is None else None
+        stale = None if previous is None or previous.get("error") else previous
+        self._cache[path] = _CachedFile(key, result, racy, live, stale)
         return not same
-
-    def _check_live(self) -> bool:
-        """Ask the checker about every source it has not described yet; True if any."""
-        if self.live is None or self._defer_live:
-            return False
-        pending = {p: c for p, c in self._cache.items() if c.live is None}
-        if not pending:
-            return False
-        answers = self.live.describe(
-            [
-                live_request(
-                    c.result,
-                    p,
-                    _module_of(p),
-                    reexported_helpers(c.result.reexports, p, self.dirs, self._dependency),
-                )
-                for p, c in sorted(pending.items())
-            ]
-        )
-        for path, cached in pending.items():
-            cached.live = answers.get(str(path)) or {"error": None, "names": {}}
-        return True
 
     def _dependency(self, path: Path) -> FileResult:
         """A file a package re-exports from, read once per content."""
-        key = _stat_key(path)
+        key = stat_key(path)
         cached = self._deps.get(path)
         if cached is None or cached[0] != key:
             cached = self._deps[path] = (key, read_command_file(path, path.stem))
@@ -358,21 +383,3 @@ class Catalogue:
 
 def _module_of(path: Path) -> str:
     return path.parent.name if path.name == "__init__.py" else path.stem
-
-
-def _stat_key(path: Path) -> _StatKey:
-    try:
-        st = path.stat()
-    except OSError as err:
-        return (_os_message(err, "file"),)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _os_message(err: OSError, what: str) -> str:
-    if isinstance(err, FileNotFoundError):
-        return f"{what} does not exist"
-    if isinstance(err, NotADirectoryError):
-        return f"{what} is not a directory"
-    if isinstance(err, PermissionError):
-        return f"{what} cannot be read: permission denied"
-    return f"{what} cannot be read: {err.strerror or err}"

@@ -5,8 +5,9 @@ catalogue starts the checker (`job/checker.py`, with the job interpreter, import
 exactly as a job does), asks it to `describe` the changed files and stops it again:
 
 - does the module import at all? If not, the file, line and message go to
-  `COMMANDS:ERRORS` and onto every command of the file (`import_error`), and a job using one
-  of them is refused at submit with that message;
+  `COMMANDS:ERRORS`, and a failure that a job would meet too (a missing module, bad
+  syntax) goes onto every command of the file (`import_error`): a job using one of them is
+  refused at submit with that message (`imports.import_verdicts`);
 - names assigned from code (`scan = local_wrapper(_inst, "scan")`, decorator results,
   `locals()[name] = ...`): which are functions, with their signature and docstring;
 - what a script definition's `get_help()` returns when it is built at run time.
@@ -14,8 +15,9 @@ exactly as a job does), asks it to `describe` the changed files and stops it aga
 The process runs genie_python in simulation (`GENIE_SIMULATE=1`), so module-level genie
 calls (`g.get_blocks()` at import) touch no hardware while the catalogue looks; other
 module-level code runs as it would in a job. A fresh process per reload, so an edited
-module is imported anew. Only files whose content
-changed are asked about; a reload with nothing changed asks nothing.
+module is imported anew. Only files whose content changed are asked about; a reload with
+nothing changed asks nothing. Each module is bounded (`SLOW_IMPORT`): one that blocks at
+import is set aside and reported slow, and answers later (`LiveChecker.on_late`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import ast
 import dataclasses
 import logging
 import queue
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from scriptserver_ioc.catalogue.docstrings import help_text, parse_docstring
 from scriptserver_ioc.catalogue.model import (
@@ -44,64 +48,164 @@ from scriptserver_ioc.contract.protocols import checker as ops
 logger = logging.getLogger(__name__)
 
 DESCRIBE_TIMEOUT = 30.0
-"""Seconds the checker may take to import and describe the changed modules."""
+"""Seconds the checker may take to import and describe one module before it is stopped."""
+
+SLOW_IMPORT = 3.0
+"""Seconds after which a module still importing is reported slow and set aside: the rest
+of the catalogue is described (and published) without waiting for it."""
 
 
 class LiveChecker:
     """Describes command modules in a checker process (see the module docstring).
 
+    One module per request, each bounded: a module whose import takes longer than
+    `slow_after` is set aside (its process goes on importing it in the background, up to
+    `timeout`) and the other modules are described by a fresh process, so one module that
+    blocks at import (a PV read that times out) never holds back the catalogue. When a set
+    aside module finishes, `on_late(path, answer)` receives its answer.
+
     Args:
         python: the job interpreter.
         command_dirs: the command directories (put on `sys.path` as in a job).
-        timeout: seconds allowed for one `describe` (imports included).
+        timeout: seconds allowed for one module (its import included).
+        slow_after: seconds after which a module is set aside as slow.
     """
 
-    def __init__(self, python: str, command_dirs, timeout: float = DESCRIBE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        python: str,
+        command_dirs,
+        timeout: float = DESCRIBE_TIMEOUT,
+        slow_after: float = SLOW_IMPORT,
+    ) -> None:
         self.python = python
         self.command_dirs = [str(d) for d in command_dirs]
         self.timeout = timeout
+        self.slow_after = min(slow_after, timeout)
+        self.on_late: Callable[[str, dict], None] | None = None
+        self._lock = threading.Lock()
+        self._set_aside: set = set()  # workers still importing a slow module
+        self._closed = False
 
     def describe(self, items: list[dict]) -> dict[str, dict]:
         """`{path: {"error": {"line", "message"} | None, "names": {name: description}}}`.
 
         `items`: `{"module", "path", "names", "all", "exclude"}` per file. When the checker
-        cannot answer (no interpreter, timeout, crash) every file gets that as its error.
+        cannot answer (no interpreter, timeout, crash) the files concerned get that as their
+        error. A module set aside as slow gets `{"slow": {"after": seconds}, "error": None,
+        "names": {}}` now, and its real answer through `on_late` (with `"slow": {"seconds"}`).
         """
-        if not items:
-            return {}
+        from scriptserver_ioc.validate.worker import CompanionError
+
+        answers: dict[str, dict] = {}
+        worker = None
+        try:
+            for number, item in enumerate(items, 1):
+                if worker is None:
+                    try:
+                        worker = self._started_worker()
+                    except CompanionError as exc:
+                        answers.update(_all_failed(items[number - 1 :], str(exc), structural=True))
+                        break
+                started = time.monotonic()
+                worker.send({"id": number, "op": ops.DESCRIBE, "modules": [item]})
+                try:
+                    message = worker.receive(started + self.slow_after)
+                except queue.Empty:
+                    answers[item["path"]] = {
+                        "error": None,
+                        "names": {},
+                        "slow": {"after": self.slow_after},
+                    }
+                    self._set_aside_worker(worker, item, started)
+                    worker = None
+                    continue
+                answers[item["path"]] = _answer_of(message, item, worker)
+                if message is None:
+                    worker.stop()
+                    worker = None
+        finally:
+            if worker is not None:
+                worker.stop()
+        return answers
+
+    def close(self) -> None:
+        """Stop the processes still importing slow modules (no late answers after this)."""
+        with self._lock:
+            self._closed = True
+            workers, self._set_aside = list(self._set_aside), set()
+        for worker in workers:
+            worker.stop()
+
+    def _started_worker(self):
+        """A checker process that said it is ready (waits up to `timeout`)."""
         from scriptserver_ioc.validate.worker import CompanionError, Worker
 
-        deadline = time.monotonic() + self.timeout
+        worker = Worker(self.python, self.command_dirs)
         try:
-            worker = Worker(self.python, self.command_dirs)
-        except CompanionError as exc:
-            return _all_failed(items, str(exc))
-        try:
-            answer = None
-            worker.send({"id": 1, "op": ops.DESCRIBE, "modules": items})
-            while True:
-                message = worker.receive(deadline)
-                if message is None:
-                    return _all_failed(items, "the checker " + worker.died_because())
-                if message.get("ready"):
-                    worker.started()
-                    continue
-                answer = message
-                break
+            hello = worker.receive(time.monotonic() + self.timeout)
         except queue.Empty:
-            return _all_failed(
-                items, f"importing the module took longer than {self.timeout:g} s (checker)"
-            )
-        finally:
             worker.stop()
-        if not answer.get("ok"):
-            return _all_failed(items, str(answer.get("fatal") or "checker failed"))
-        return {m["path"]: m for m in answer.get("modules") or [] if isinstance(m, dict)}
+            raise CompanionError(f"the checker did not start within {self.timeout:g} s") from None
+        if not hello or not hello.get("ready"):
+            reason = worker.died_because()
+            worker.stop()
+            raise CompanionError("the checker " + reason)
+        worker.started()
+        return worker
+
+    def _set_aside_worker(self, worker, item: dict, started: float) -> None:
+        """Let `worker` finish the slow `item` in a thread, then hand its answer on."""
+        with self._lock:
+            if self._closed:
+                worker.stop()
+                return
+            self._set_aside.add(worker)
+
+        def finish() -> None:
+            try:
+                message = worker.receive(started + self.timeout)
+            except queue.Empty:
+                message = {"ok": False, "fatal": _too_long(self.timeout)}
+            seconds = round(time.monotonic() - started, 1)
+            with self._lock:
+                wanted = worker in self._set_aside
+                self._set_aside.discard(worker)
+            worker.stop()
+            if not wanted or self.on_late is None:
+                return
+            answer = _answer_of(message, item, worker)
+            answer["slow"] = {"seconds": seconds}
+            try:
+                self.on_late(item["path"], answer)
+            except Exception:
+                logger.exception("applying the late description of %s failed", item["path"])
+
+        threading.Thread(target=finish, name="checker-slow-import", daemon=True).start()
 
 
-def _all_failed(items: list[dict], message: str) -> dict[str, dict]:
+def _too_long(timeout: float) -> str:
+    return f"importing the module took longer than {timeout:g} s (checker)"
+
+
+def _answer_of(message: dict | None, item: dict, worker) -> dict:
+    """The description of `item` from the checker's answer to its request."""
+    if message is None:
+        return _all_failed([item], "the checker " + worker.died_because())[item["path"]]
+    if not message.get("ok"):
+        fatal = str(message.get("fatal") or "checker failed")
+        return _all_failed([item], fatal)[item["path"]]
+    for module in message.get("modules") or []:
+        if isinstance(module, dict) and module.get("path") == item["path"]:
+            return module
+    return _all_failed([item], "the checker did not describe the module")[item["path"]]
+
+
+def _all_failed(items: list[dict], message: str, structural: bool = False) -> dict[str, dict]:
+    """Each item failed with `message`; `structural`: a job would fail the same way."""
     logger.warning("command modules not checked: %s", message)
-    return {i["path"]: {"error": {"line": None, "message": message}, "names": {}} for i in items}
+    error = {"line": None, "message": message, "structural": structural}
+    return {i["path"]: {"error": dict(error), "names": {}} for i in items}
 
 
 def live_command(
@@ -202,20 +306,14 @@ def live_request(result, path: Path, module: str, exclude: set[str] = frozenset(
 
 def apply_live(
     commands: list[Command], result, answer: dict, module: str, path: Path
-) -> tuple[list[Command], list[dict]]:
-    """The file's commands with the checker's answer applied, and its error entries.
+) -> list[Command]:
+    """The file's commands with the checker's answer applied: names made in code added.
 
-    An import failure marks every command of the file (`import_error`) and becomes a
-    COMMANDS:ERRORS entry; described names not resolved statically are added.
+    A module that failed to import adds nothing (`imports.import_verdicts` reports it and
+    decides whether its jobs are refused).
     """
-    error = answer.get("error")
-    if error:
-        message = (
-            f"module '{module}' cannot be imported by the job interpreter, so its commands "
-            f"cannot run: {error.get('message')}"
-        )
-        entry = {"file": str(path), "line": error.get("line"), "message": message}
-        return [dataclasses.replace(c, import_error=message) for c in commands], [entry]
+    if answer.get("error"):
+        return commands
     help_text_ = answer.get("help")
     if isinstance(help_text_, str) and help_text_.strip():
         info = help_text(help_text_)
@@ -238,7 +336,7 @@ def apply_live(
         for name, desc in sorted((answer.get("names") or {}).items())
         if name not in known and isinstance(desc, dict)
     ]
-    return commands + added, []
+    return commands + added
 
 
 def _line(description: dict, path: Path, result) -> int:

@@ -24,8 +24,9 @@ DEFAULT_INTERVAL = 0.5
 class CatalogueWatcher:
     """A daemon thread that reloads `catalogue` on change and then calls `on_change()`.
 
-    `on_change` runs in the watcher's thread, after the new catalogue is in place; it should
-    be quick (publish the COMMANDS PVs). An exception from it, or from a reload, is logged
+    `on_change` runs in the watcher's thread after the new catalogue is in place (and in a
+    checker thread when a slow module's description arrives late); it should be quick
+    (publish the COMMANDS PVs). An exception from it, or from a reload, is logged
     and watching goes on.
 
     Args:
@@ -44,6 +45,7 @@ class CatalogueWatcher:
             raise ValueError(f"watch interval must be a positive number of seconds, not {interval}")
         self.catalogue = catalogue
         self.on_change = on_change
+        catalogue.on_late_change = self._changed  # a slow module described later
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -67,18 +69,33 @@ class CatalogueWatcher:
         return self._thread is not None and self._thread.is_alive()
 
     def check(self) -> bool:
-        """Check once: reload if anything changed and call `on_change`; True if it changed."""
+        """Check once; True if the catalogue changed.
+
+        The syntax view of the changed files is published first (`on_change`), then the
+        checker describes them and `on_change` is called again if that changed anything: a
+        module that is slow to import never holds back the files' new commands.
+        """
         try:
-            changed = self.catalogue.reload()
+            changed = self.catalogue.reload(live=False)
         except Exception:
             logger.exception("reloading the command catalogue failed")
             return False
         if changed:
-            try:
-                self.on_change()
-            except Exception:
-                logger.exception("catalogue on_change callback failed")
-        return changed
+            self._changed()
+        try:
+            described = self.catalogue.describe_pending()
+        except Exception:
+            logger.exception("describing the command modules failed")
+            return changed
+        if described:
+            self._changed()
+        return changed or described
+
+    def _changed(self) -> None:
+        try:
+            self.on_change()
+        except Exception:
+            logger.exception("catalogue on_change callback failed")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

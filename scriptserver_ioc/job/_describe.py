@@ -92,7 +92,11 @@ def _definition_help(module):
 
 
 def import_error(exc, path, roots):
-    """``{"line", "message"}`` of a failed import; the line is in the module's own file."""
+    """``{"line", "message", "structural"}`` of a failed import (line: in the module's file).
+
+    ``structural``: the failure does not depend on the environment (an ``ImportError`` or
+    ``SyntaxError``), so a job would fail the same way.
+    """
     cause = exc.__cause__ or exc.__context__ or exc
     line = None
     if isinstance(cause, SyntaxError) and cause.filename and _same(cause.filename, path):
@@ -102,7 +106,10 @@ def import_error(exc, path, roots):
             if _same(frame.filename, path):
                 line = frame.lineno
     message = f"{type(cause).__name__}: {cause}" if cause is not exc else str(exc)
-    return {"line": line, "message": message}
+    # a missing module, a bad relative import or bad syntax fails the same way in a job;
+    # other exceptions may come from the simulated genie_python this process runs
+    structural = isinstance(cause, (ImportError, SyntaxError))
+    return {"line": line, "message": message, "structural": structural}
 
 
 def _same(a, b):

@@ -19,8 +19,9 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from scriptserver_ioc.catalogue.imports import JobImport
 from scriptserver_ioc.contract.protocols import checker as ops
 from scriptserver_ioc.validate.batch import Batch, BatchItem
 from scriptserver_ioc.validate.worker import (
@@ -97,38 +98,53 @@ class CompanionRunner:
         self._revision: object = None
         self._next_id = 0
         self.restarts = 0
+        self._interrupted = False  # closing: a preload ends, no worker is restarted
+        self._cancelled = False  # the preload in progress is no longer wanted
+        self._preloading: Worker | None = None  # the worker a preload is waiting on
+        self._aside: set[Worker] = set()  # workers left to finish a slow import (warmup)
 
     def start(self, revision: object = None) -> None:
         """Start the worker now (optional: the first call starts it otherwise)."""
         with self._lock:
             self._ensure_worker(revision)
 
-    def preload(self, commands: list[Any], *, revision: object = None) -> list[str]:
+    def preload(
+        self,
+        commands: list[Any],
+        *,
+        revision: object = None,
+        slow_after: float | None = None,
+        on_import: Callable[[dict, JobImport], None] | None = None,
+        stale: Callable[[], bool] | None = None,
+    ) -> list[str]:
         """Start the worker for ``revision`` and import the modules of ``commands`` now.
 
-        Call it from a background thread (the catalogue watcher) after the catalogue
-        changes, so the first check of an edited command does not pay for the interpreter
-        start and the imports on the IOC's server thread.
+        Call it from a background thread (``warmup.Warmer``) after the catalogue changes,
+        so the first check of an edited command does not pay for the interpreter start and
+        the imports on the IOC's server thread. The lock is taken per module; an import
+        still running after ``slow_after`` is set aside (its process finishes it alone and
+        a fresh worker takes over), so a check never waits longer than that for a preload.
+
+        Args:
+            commands: catalogue Commands (or their ``job_commands()`` dicts); each module
+                is imported once, in this order.
+            revision: the sources' revision; a new value restarts the worker first.
+            slow_after: seconds after which an import is set aside as slow (``on_import``
+                then hears ``done=False`` at once and the total time when it finishes).
+            on_import: told how each module's import went, in the job's environment.
+            stale: returns True when this preload is no longer wanted (stops early).
 
         Returns:
             The import problems (one message per module that cannot be imported).
         """
-        problems = []
-        for command in commands:
-            entry = command_entry(command)
-            with self._lock:
-                worker = self._ensure_worker(revision)
-                key = (entry.get("module"), entry.get("path"))
-                if key in worker.loaded:
-                    continue
-                try:
-                    answer = self._load(worker, entry, key)
-                except CompanionError as exc:
-                    problems.append(str(exc))
-                    continue
-                if not answer.get("ok"):
-                    problems.append(answer.get("fatal") or f"cannot import {entry['module']}")
-        return problems
+        from scriptserver_ioc.validate.warmup import Preload
+
+        self._cancelled = False
+        preload = Preload(self, revision, slow_after, on_import)
+        return preload.run(
+            [command_entry(c) for c in commands],
+            lambda: self._interrupted or self._cancelled or (stale is not None and stale()),
+        )
 
     def check(
         self,
@@ -226,6 +242,32 @@ class CompanionRunner:
         """Stop the worker (it is restarted by the next call)."""
         with self._lock:
             self._stop_worker()
+            for worker in list(self._aside):
+                worker.stop()
+            self._aside.clear()
+            self._interrupted = False
+
+    def interrupt(self) -> None:
+        """End a preload now, at shutdown: kill the worker without waiting for the lock.
+
+        A module blocking at import would otherwise hold the lock (and ``close``) until its
+        import ends. The next call after ``close`` starts a fresh worker.
+        """
+        self._interrupted = True
+        self.cancel_preload()
+
+    def cancel_preload(self) -> None:
+        """End the preload in progress (the sources changed): kill the worker it waits on.
+
+        The worker would be restarted for the new sources anyway; a module blocking at
+        import no longer holds the lock (and every check) until its import ends.
+        """
+        self._cancelled = True
+        workers = [self._preloading, *self._aside]
+        self._aside.clear()
+        for worker in workers:
+            if worker is not None:
+                worker.stop()
 
     def _call(self, request: dict, revision: object, what: str, load: dict | None = None) -> dict:
         with self._lock:
@@ -314,6 +356,8 @@ class CompanionRunner:
     def _restart(self) -> None:
         """Kill the worker and start a fresh one at once (it warms up in the background)."""
         self._stop_worker()
+        if self._interrupted:
+            return  # shutting down
         self.restarts += 1
         try:
             self._worker = Worker(self.job_python, self.command_dirs)

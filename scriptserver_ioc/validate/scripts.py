@@ -183,7 +183,8 @@ class ScriptChecks:
         if revision == self._names_revision and self._known:
             return
         if self._star_names is None:
-            self._star_names = self._resolve_stars(revision)
+            # any warm worker will do: the prelude's modules are not command sources
+            self._star_names = self._resolve_stars(None)
         self._command_names = frozenset(self.catalogue.names()) if self.catalogue else frozenset()
         self._known = (
             self._command_names

@@ -47,7 +47,7 @@ class Validator:
     core under its lock when a job starts, never waits for a check.
 
     Args:
-        catalogue: the command catalogue (``get``, ``names``, ``bind``, ``revision``,
+        catalogue: the command catalogue (``get``, ``names``, ``bind``, ``code_revision``,
             ``job_commands``).
         companions: runner of command companions; None skips them (no validate_/estimate_).
         history: learned durations (``durations(key)``), or None.
@@ -113,7 +113,7 @@ class Validator:
                 outcome: Any = self.companions.check(  # type: ignore[union-attr]
                     call.command,
                     call.bound,
-                    revision=self.catalogue.revision,
+                    revision=self.catalogue.code_revision,
                     validate=call.validate,
                     estimate=call.estimate,
                 )
@@ -123,7 +123,7 @@ class Validator:
         elif requests:
             pending.take(
                 self.companions.check_many(  # type: ignore[union-attr]
-                    requests, revision=self.catalogue.revision
+                    requests, revision=self.catalogue.code_revision
                 )
             )
         return self._end(pending)
@@ -143,7 +143,7 @@ class Validator:
         if flat:
             outcomes = self.companions.check_many(  # type: ignore[union-attr]
                 flat,  # (command, bound, validate, estimate)
-                revision=self.catalogue.revision,
+                revision=self.catalogue.code_revision,
             )
             start = 0
             for pending, asked in zip(batch, requests):
