@@ -66,8 +66,10 @@ def test_GIVEN_demo_script_WHEN_dry_run_THEN_estimate_is_sum_of_declared_estimat
             "value": [1, 2],
             "t": pytest.approx(1380, abs=1),
             "via": "pyepics caput",
+            "line": 10,
         }
     ]
+    assert result["withheld"] == ["would write `IN:DEMO:SHUTTER` = [1, 2] (line 10)"]
     assert result["steps"][-1]["what"] == "write IN:DEMO:SHUTTER = [1, 2] (not sent; pyepics caput)"
 
 

@@ -28,6 +28,11 @@ order:
 
 Anything command modules print goes to stderr, never into the protocol stream.
 
+The worker is isolated like a dry run (``sim_isolation``, installed before any command module
+is imported): a companion's file writes go to a scratch overlay, removals are not done, and
+a companion that runs a program or talks to the network is stopped there; its job gets the
+``problem`` ``not checked: validate_x runs a program (`x`); ...``, never an error.
+
 Progress of a batch: ``progress`` names a file of at least ``PROGRESS_SIZE`` bytes made by the
 server. Before each item of a ``check_many`` the worker writes ``(request id, item index,
 item index, request id)`` there (four little-endian int64, through a shared memory map, so
@@ -43,11 +48,13 @@ import mmap
 import os
 import struct
 import sys
+import tempfile
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _checker_protocol as ops  # noqa: E402
+import sim_isolation  # noqa: E402
 import sim_loader  # noqa: E402
 
 PROGRESS = struct.Struct("<qqqq")
@@ -77,10 +84,15 @@ class Progress:
             self._map[0:PROGRESS_SIZE] = PROGRESS.pack(request_id, index, index, request_id)
 
 
+class NotCheckable(Exception):
+    """A command module that cannot be imported without what a check may not do."""
+
+
 class Checker:
     """Answers check requests; remembers modules that failed to import."""
 
-    def __init__(self, progress=None, command_dirs=()):
+    def __init__(self, progress=None, command_dirs=(), isolation=None):
+        self.isolation = isolation
         self.command_dirs = list(command_dirs)
         self._modules = {}
         self._failed = {}
@@ -94,9 +106,13 @@ class Checker:
             return module
         if key in self._failed:
             raise sim_loader.CommandLoadError(self._failed[key])
+        refused = len(self.isolation.refused) if self.isolation else 0
         try:
             module = self._modules[key] = sim_loader.load_module(entry)
         except sim_loader.CommandLoadError as exc:
+            if self.isolation and len(self.isolation.refused) > refused:
+                # the module needs what a check may not do: not checkable, not wrong
+                raise NotCheckable(f"{exc} ({self.isolation.refused[refused]})") from None
             self._failed[key] = str(exc)
             raise
         return module
@@ -105,6 +121,8 @@ class Checker:
         """Import a command's module (its own step, so slow imports get their own limit)."""
         try:
             self._module(request["command"])
+        except NotCheckable:
+            return {"ok": True}  # its checks answer why they were not made
         except sim_loader.CommandLoadError as exc:
             return {"ok": False, "fatal": str(exc)}
         return {"ok": True}
@@ -122,6 +140,8 @@ class Checker:
             validate, estimate = sim_loader.companions(entry, module, global_params)
             if entry.get("kind") != sim_loader.SCRIPT_DEFINITION:
                 args = sim_loader.enum_arguments(entry, module, args)
+        except NotCheckable as exc:
+            return {"ok": True, "error": None, "estimate": None, "problem": f"not checked: {exc}"}
         except sim_loader.CommandLoadError as exc:
             return {"ok": False, "fatal": str(exc)}
         answer = {"ok": True, "error": None, "estimate": None, "problem": None}
@@ -129,12 +149,17 @@ class Checker:
             label = sim_loader.companion_label(entry, "validate")
             try:
                 answer["error"] = sim_loader.check_message(label, validate(**args))
+            except sim_isolation.DryRunHalted as halt:
+                answer["problem"] = f"{label} {halt.reason}"
+                return answer
             except Exception as exc:  # noqa: BLE001 - the check itself failed
                 answer["error"] = f"{label} raised {_short_exception(exc)}"
         if request.get("estimate") and estimate is not None and answer["error"] is None:
             label = sim_loader.companion_label(entry, "estimate")
             try:
                 seconds, problem = sim_loader.estimate_seconds(label, estimate(**args))
+            except sim_isolation.DryRunHalted as halt:
+                seconds, problem = None, f"{label} {halt.reason}"
             except Exception as exc:  # noqa: BLE001
                 seconds, problem = None, f"{label} raised {_short_exception(exc)}"
             answer["estimate"] = seconds
@@ -205,8 +230,12 @@ def main():
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     config = json.loads(sys.stdin.readline() or "{}")
+    progress = Progress(config.get("progress"))  # opened before the isolation
+    scratch = tempfile.mkdtemp(prefix="scriptserver-checker-")
+    isolation = sim_isolation.Isolation(scratch, subject="")
+    isolation.install()
     sim_loader.add_command_dirs(config.get("command_dirs", []))
-    checker = Checker(Progress(config.get("progress")), config.get("command_dirs", []))
+    checker = Checker(progress, config.get("command_dirs", []), isolation)
     proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.version}) + "\n")
     proto.flush()
     for line in sys.stdin:
@@ -220,6 +249,7 @@ def main():
             answer = checker.handle(request)
         proto.write(json.dumps(answer, default=repr) + "\n")
         proto.flush()
+    sim_isolation.remove_scratch_dir(scratch)
 
 
 if __name__ == "__main__":

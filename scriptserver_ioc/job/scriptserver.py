@@ -25,12 +25,19 @@ __all__ = [
     "Backend",
     "JobAborted",
     "beam_wait",
+    "dry_run_safe",
+    "dry_run_stop",
     "message",
     "pause_point",
     "progress",
     "simulating",
     "sleep",
 ]
+
+
+DRY_RUN_MARKER = "__scriptserver_dry_run__"
+"""Attribute a command's function carries to say how dry runs treat it (``SAFE``, ``STOP``)."""
+SAFE, STOP = "safe", "stop"
 
 
 class JobAborted(BaseException):
@@ -184,3 +191,33 @@ def beam_wait(
                 raise ValueError(f"beam_wait {what} must be >= 0, got {value!r}")
         amounts.append(value)
     return float(_backend.beam_wait(*amounts))
+
+
+def dry_run_safe(function):
+    """Mark a command as safe to run for real in a dry run (a decorator).
+
+    A dry run keeps a job from acting on the world: its file writes go to a scratch space,
+    removals are not done, a program or network traffic ends the dry run (verdict
+    ``unknown``). A command marked safe runs without that isolation (its file effects and
+    programs happen, e.g. a cache it maintains, or a program that only reads); Channel
+    Access writes are still recorded, not sent. Without effect in a real job.
+
+    Example::
+
+        @scriptserver.dry_run_safe
+        def lookup_sample(name): ...
+    """
+    setattr(function, DRY_RUN_MARKER, SAFE)
+    return function
+
+
+def dry_run_stop(function):
+    """Mark a command that a dry run must not go past (a decorator).
+
+    A dry run that calls it stops there with the verdict ``unknown`` (``line 12 calls
+    `reduce_run`, marked to stop dry runs; not checked past it``): for commands whose
+    effects cannot be simulated and whose later lines depend on them. Without effect in a
+    real job.
+    """
+    setattr(function, DRY_RUN_MARKER, STOP)
+    return function

@@ -7,8 +7,11 @@ Runs inside the dry-run process (``simulate.py``): standard library only, Python
   virtual clock: real elapsed time plus the time skipped by sleeps and estimates.
 - Channel Access (and PV Access) writes are recorded, never sent: pyepics (``epics.caput``,
   ``caput_many``, ``PV.put``, ``ca.put``), caproto (``threading.client.PV.write``,
-  ``Batch.write``, ``sync.client.write``, ``asyncio.client.PV.write``, ``pyepics_compat``
-  ``caput``/``PV.put``), genie_python's CA and p4p wrappers and ``p4p.client.thread.Context.put``.
+  ``Batch.write``, ``sync.client.write``, the asyncio (and, where present, trio and curio)
+  clients' ``PV.write``, ``pyepics_compat`` ``caput``/``PV.put``), aioca (``caput``, which
+  ophyd-async's CA backend calls; below it epicscorelibs' ``ca_array_put``), p4p (every
+  client's put goes through ``p4p.client.raw.Context.put``), pvapy (``pvaccess.Channel``'s
+  ``put*`` methods), CaChannel, and genie_python's CA and p4p wrappers.
   Each module is patched as soon as it is imported (``import_hooks``), whoever imports it.
 - genie_python runs on its own simulated API (``GENIE_SIMULATE=1``, non-strict blocks,
   exceptions raised), made to behave like an instrument by ``sim_genie`` (timed waits and
@@ -26,6 +29,7 @@ import time
 
 import import_hooks
 import sim_genie
+import sim_isolation
 
 SMALL_SLEEP = 0.01
 """Sleeps up to this long really sleep (polling loops in libraries); longer ones are skipped."""
@@ -193,6 +197,9 @@ def _patch_caproto_asyncio(sim, module):
         sim.write(getattr(self, "name", repr(self)), data, "caproto asyncio PV.write")
 
     module.PV.write = write
+    manager = getattr(module, "VirtualCircuitManager", None)
+    if manager is not None and hasattr(manager, "_connect"):  # connects in a task of its own
+        manager._connect = sim_isolation.ca_traffic(manager._connect)
 
 
 def _patch_caproto_compat(sim, module):
@@ -211,16 +218,102 @@ def _patch_genie_wrapper(sim, module):
             cls.set_pv_value = staticmethod(_recorder(sim, via, _arg(0, "name"), _arg(1, "value")))
 
 
-def _patch_p4p(sim, module):
-    def put(self, name, values, *args, **kwargs):
-        if isinstance(name, (list, tuple)):
-            for one, value in zip(name, values):
-                sim.write(one, value, "p4p Context.put")
-            return [None] * len(name)
-        sim.write(name, values, "p4p Context.put")
+class _Completed:
+    """What a p4p raw operation returns: one that has already completed."""
+
+    def cancel(self):
         return None
 
+    def close(self):
+        return None
+
+
+def _patch_p4p_raw(sim, module):
+    """Every p4p client (thread, asyncio, cothread, Qt) puts through ``raw.Context.put``."""
+
+    def put(self, name, handler, builder=None, *args, **kwargs):
+        value = builder if not callable(builder) else "<value built by a callable>"
+        sim.write(name, value, "p4p Context.put")
+        handler(None)  # success, as the server would answer
+        return _Completed()
+
     module.Context.put = put
+
+
+# -- aioca (and ophyd-async's CA backend), epicscorelibs, pvapy, CaChannel -------------------
+
+
+def _patch_aioca(sim, module):
+    """``aioca.caput``; ophyd-async's CA signals import it by name, after this patch."""
+    nothing = getattr(module, "CANothing", None)
+
+    async def caput(pv, value, *args, repeat_value=False, **kwargs):
+        if isinstance(pv, (list, tuple)):
+            many = isinstance(value, str) or repeat_value or not hasattr(value, "__len__")
+            values = [value] * len(pv) if many else list(value)
+            for one, item in zip(pv, values):
+                sim.write(one, item, "aioca caput")
+            return [nothing(one) if nothing else None for one in pv]
+        sim.write(pv, value, "aioca caput")
+        return nothing(pv) if nothing else None
+
+    module.caput = caput
+
+
+def _patch_aioca_package(sim, module):
+    catools = sys.modules.get("aioca._catools")
+    if catools is not None:
+        module.caput = catools.caput
+
+
+def _patch_cadef(sim, module):
+    """The C calls under aioca (and whoever else uses epicscorelibs' ``cadef``)."""
+
+    def put(via):
+        def intercepted(dbrtype, count, channel, *args):
+            try:
+                name = module.ca_name(channel)
+                name = name.decode() if isinstance(name, bytes) else name
+            except Exception:  # noqa: BLE001
+                name = f"channel {channel!r}"
+            sim.write(name, f"<{count} value(s) of DBR type {dbrtype}>", via)
+            return 1  # ECA_NORMAL
+
+        return intercepted
+
+    module.ca_array_put = put("epicscorelibs ca_array_put")
+    module.ca_array_put_callback = put("epicscorelibs ca_array_put_callback")
+
+
+def _patch_pvapy(sim, module):
+    """pvapy: every ``put*`` of ``pvaccess.Channel`` (``put``, ``putInt``, ``asyncPut``...)."""
+    channel = module.Channel
+    for name in dir(channel):
+        if name.startswith(("put", "asyncPut")) and callable(getattr(channel, name)):
+            via = "pvapy Channel." + name
+
+            def put(self, *args, _via=via, **kwargs):
+                try:
+                    pv = self.getName()
+                except Exception:  # noqa: BLE001
+                    pv = repr(self)
+                sim.write(pv, args[0] if args else kwargs, _via)
+
+            setattr(channel, name, put)
+
+
+def _patch_cachannel(sim, module):
+    """CaChannel (genie_python's CA library), for scripts that use it directly."""
+    cls = getattr(module, "CaChannel", None)
+    for name in ("array_put", "array_put_callback", "putw"):
+        if cls is not None and hasattr(cls, name):
+            via = "CaChannel." + name
+
+            def put(self, value, *args, _via=via, **kwargs):
+                pv = getattr(self, "pvname", None) or getattr(self, "_pvname", None) or repr(self)
+                sim.write(pv, value, _via)
+
+            setattr(cls, name, put)
 
 
 _PATCHERS = {
@@ -235,5 +328,12 @@ _PATCHERS = {
     "genie_python.genie_simulate_impl": sim_genie.patch_simulation,
     "genie_python.genie_cachannel_wrapper": _patch_genie_wrapper,
     "genie_python.genie_p4p_wrapper": _patch_genie_wrapper,
-    "p4p.client.thread": _patch_p4p,
+    "p4p.client.raw": _patch_p4p_raw,
+    "aioca._catools": _patch_aioca,
+    "aioca": _patch_aioca_package,
+    "epicscorelibs.ca.cadef": _patch_cadef,
+    "caproto.trio.client": _patch_caproto_asyncio,
+    "caproto.curio.client": _patch_caproto_asyncio,
+    "pvaccess": _patch_pvapy,
+    "CaChannel.CaChannel": _patch_cachannel,
 }

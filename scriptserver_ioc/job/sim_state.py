@@ -133,6 +133,8 @@ class Simulation:
         self._last_plain = False
         self._offset_at_last = 0.0
         self.stop_requested = False
+        self.isolation = None
+        """The ``sim_isolation.Isolation`` of the dry run (set by ``simulate.Run``)."""
 
     def reset(self):
         """Forget what the prelude did; the job starts at virtual time 0."""
@@ -184,7 +186,9 @@ class Simulation:
         value = jsonable(value)
         t = round(self.clock.now(), 3)
         if len(self.writes) < self.max_writes:
-            self.writes.append({"pv": str(pv), "value": value, "t": t, "via": via})
+            self.writes.append(
+                {"pv": str(pv), "value": value, "t": t, "via": via, "line": self.line}
+            )
         else:
             self.truncated = True
         shown = json.dumps(value)

@@ -4,9 +4,16 @@ Standard library only, Python 3.8+, nothing imported from the rest of the packag
 sibling job modules). Started by ``scriptserver_ioc.validate.dryrun``.
 
 Input: one JSON object on stdin: ``{"source", "filename", "commands", "command_dirs",
-"prelude", "prelude_filename", "time_limit", "max_steps", "max_writes"}``.
+"prelude", "prelude_filename", "time_limit", "max_steps", "max_writes", "scratch"}``.
 Output (stdout, JSON lines): ``{"event": "started"}`` when the prelude is done and the job
-starts, then the result ``{"ok", "estimate", "steps", "writes", "output", "error", ...}``.
+starts, then the result ``{"ok", "estimate", "steps", "writes", "withheld", "output",
+"error", ...}``.
+
+The dry run is isolated from the world (``sim_isolation``, installed before the prelude and
+the commands are imported): file writes go to a scratch overlay in ``scratch`` (a directory
+the caller owns and removes), removals and renames are recorded, not done (``withheld``);
+a program, network traffic or a write that cannot be redirected ends the dry run with an
+error of type ``DryRunHalted`` (verdict ``unknown``) naming the line.
 
 The job runs with a virtual clock (``sim_patches``): sleeps, ``scriptserver.sleep`` and
 genie_python's timed waits and waits on beam (``sim_genie``) advance it instantly; a
@@ -19,13 +26,12 @@ virtual time are coalesced). A watchdog stops the job after ``time_limit`` s of 
 from __future__ import annotations
 
 import builtins
-import enum
-import inspect
 import io
 import json
 import linecache
 import os
 import sys
+import tempfile
 import threading
 import traceback
 
@@ -35,112 +41,16 @@ if JOB_DIR not in sys.path:
 
 # imported before the command directories go on sys.path, so no command module shadows them
 import scriptserver  # noqa: E402  (the job API)
-import sim_loader  # noqa: E402
+import sim_isolation  # noqa: E402
 import sim_patches  # noqa: E402
-from namespace import _positional as positional_arguments  # noqa: E402
-from namespace import build_namespace  # noqa: E402
+from sim_commands import build_commands  # noqa: E402
 from sim_state import (  # noqa: E402
     OUTPUT_TAIL,
     DryRunStopped,
-    InvalidArguments,
     Simulation,
     Tail,
-    call_text,
     make_backend,
 )
-
-
-def simulated_command(sim, entry, original):
-    """Wrap a catalogue command: check it, run it in simulation, count its estimate."""
-    name = entry["name"]
-    try:
-        module = sim_loader.load_module(entry)
-        definition = entry.get("kind") == sim_loader.SCRIPT_DEFINITION
-        function = None if definition else sim_loader.command_function(entry, module)
-        signature = inspect.signature(function) if function is not None else None
-    except (sim_loader.CommandLoadError, TypeError, ValueError):
-        return original  # calling it reports why it is unavailable
-    defaults = _definition_defaults(module) if definition else {}
-    enums = {}
-    for param, class_name in (entry.get("enum_params") or {}).items():
-        cls = getattr(module, class_name, None)
-        if isinstance(cls, type) and issubclass(cls, enum.Enum):
-            enums[param] = cls
-
-    def command(*args, **kwargs):
-        label = call_text(name, args, kwargs)
-        sim.record_call(name, args, kwargs)
-        global_params = None
-        if definition:  # as the job calls it (namespace.run_script_definition)
-            given = dict(kwargs)
-            global_params = given.pop("global_params", None)
-            if args:
-                instance = sim_loader.script_definition(entry, module)
-                given = dict(positional_arguments(name, instance, args, given), **given)
-            call_args = ()
-            call_kwargs = dict(defaults)
-            call_kwargs.update((k, v if isinstance(v, str) else str(v)) for k, v in given.items())
-        else:
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{label}: {exc}") from None
-            for param, cls in enums.items():
-                value = bound.arguments.get(param)
-                if isinstance(value, str) and value in cls.__members__:
-                    bound.arguments[param] = cls[value]
-            call_args, call_kwargs = bound.args, bound.kwargs
-        validate, estimate = sim_loader.companions(entry, module, global_params)
-        if validate is not None:
-            what = sim_loader.companion_label(entry, "validate")
-            problem = sim_loader.check_message(what, validate(*call_args, **call_kwargs))
-            if problem:
-                raise InvalidArguments(f"{label}: {problem}")
-        seconds = None
-        if estimate is not None:
-            what = sim_loader.companion_label(entry, "estimate")
-            seconds, problem = sim_loader.estimate_seconds(
-                what, estimate(*call_args, **call_kwargs)
-            )
-            if problem:
-                sim.note(f"line {sim.line}: {problem}")
-        if seconds is None:
-            sim.step(f"{label} (no estimate: run in simulation)")
-            return original(*args, **kwargs)
-        sim.step(f"{label} ~{seconds:g} s (declared estimate; run in simulation)")
-        started = sim.clock.now()
-        try:
-            return original(*args, **kwargs)
-        finally:  # the declared estimate is the call's time (unless it simulated longer)
-            sim.clock.advance(max(0.0, seconds - (sim.clock.now() - started)))
-            sim.check_stop()
-
-    command.__name__ = command.__qualname__ = name
-    command.__doc__ = getattr(original, "__doc__", None)
-    return command
-
-
-def _definition_defaults(module):
-    """``{parameter: str(default)}`` of ``DoRun.run``, as the script generator fills a row."""
-    try:
-        parameters = inspect.signature(module.DoRun.run).parameters
-    except (AttributeError, TypeError, ValueError):
-        return {}
-    return {
-        name: str(p.default)
-        for name, p in parameters.items()
-        if name != "self" and p.default is not inspect.Parameter.empty
-    }
-
-
-def build_commands(sim, commands, command_dirs):
-    """The job namespace's commands (``namespace.build_namespace``), wrapped for simulation."""
-    namespace = build_namespace(commands, command_dirs)
-    for entry in commands:
-        name = entry.get("name")
-        if name in namespace:
-            namespace[name] = simulated_command(sim, entry, namespace[name])
-    return namespace
 
 
 def error_record(exc, filename, sim, time_limit):
@@ -150,6 +60,9 @@ def error_record(exc, filename, sim, time_limit):
         if frame.f_code.co_filename == filename:
             line = lineno
     line = line if line is not None else sim.line
+    halted = sim.isolation.halted if sim.isolation is not None else None
+    if halted is not None:  # whatever the job made of the exception afterwards
+        return dict(halted)
     if isinstance(exc, DryRunStopped):
         message = f"dry run stopped after {time_limit:g} s of real time at line {line}"
         message += " (an endless loop, or a wait the dry run cannot skip?)"
@@ -178,6 +91,12 @@ class Run:
             int(request.get("max_writes") or 10000),
             request.get("beam"),
         )
+        self.own_scratch = not request.get("scratch")
+        scratch = request.get("scratch") or tempfile.mkdtemp(prefix="scriptserver-dryrun-")
+        self.isolation = sim_isolation.Isolation(
+            scratch, {self.filename}, line_of=lambda: self.sim.line
+        )
+        self.sim.isolation = self.isolation
         self.tail = Tail()
         self.deadline = self.sim.clock.real_monotonic() + self.time_limit
         self.in_job = False
@@ -197,6 +116,7 @@ class Run:
                 return
             self._written = True
             sim = self.sim
+            ok, error = self.isolated_outcome(ok, error)
             steps = list(sim.steps)
             estimate = round(sim.clock.now(), 3) if ok else None
             output = self.tail.text()
@@ -208,6 +128,7 @@ class Run:
                     "estimate": estimate,
                     "steps": steps,
                     "writes": list(sim.writes),
+                    "withheld": self.withheld(),
                     "output": output[-OUTPUT_TAIL:],
                     "error": error,
                     "truncated": sim.truncated,
@@ -217,6 +138,36 @@ class Run:
                     "beam": sim.beam.record(),
                 }
             )
+
+    def isolated_outcome(self, ok, error):
+        """The result as the isolation saw it: a halt ends the dry run, whatever the job did.
+
+        A job that failed after an import had an effect refused gets ``DryRunHalted`` too:
+        the failure may be the refusal's, not the job's.
+        """
+        iso = self.isolation
+        if iso.halted is not None:
+            return False, dict(iso.halted)
+        if not ok and iso.refused and (error or {}).get("type") != "DryRunTimeout":
+            error = dict(error or {}, type=sim_isolation.HALT)
+            error["message"] = "{} (after the dry run {})".format(
+                error.get("message") or "it failed", iso.refused[0]
+            )
+        return ok, error
+
+    def withheld(self):
+        """What the dry run did not do: file effects, then the Channel Access writes."""
+        texts = self.isolation.withheld()
+        writes = self.sim.writes
+        for write in writes[:20]:
+            line = write.get("line")
+            shown = json.dumps(write.get("value"))
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            where = f" (line {line})" if line else ""
+            texts.append("would write `{}` = {}{}".format(write["pv"], shown, where))
+        if len(writes) > 20:
+            texts.append(f"and {len(writes) - 20} more PV writes")
+        return texts
 
     def trace(self, frame, event, arg):
         """Global trace function: only frames of the job's own code are followed."""
@@ -230,6 +181,9 @@ class Run:
             self.sim.line_event(frame.f_lineno)
             if self.sim.stop_requested:
                 raise DryRunStopped()
+            halted = self.isolation.halted
+            if halted is not None:  # met in another thread, or swallowed by the job
+                raise sim_isolation.DryRunHalted(halted["message"], halted["line"])
         return self.trace_job
 
     def watchdog(self):
@@ -263,6 +217,7 @@ class Run:
     def run(self):
         """Prelude, then the job under the tracer; returns (ok, error)."""
         sim = self.sim
+        self.isolation.install()  # before the prelude and the commands are imported
         sim_patches.install(sim)
         scriptserver._set_backend(make_backend(sim, scriptserver.Backend))
         builtins.input = _no_input
@@ -352,6 +307,8 @@ def main():
         )
     run.finish(ok, error)
     proto.flush()
+    if run.own_scratch:
+        sim_isolation.remove_scratch(run.isolation)
     os._exit(0)  # do not wait for CA contexts or threads the job left behind
 
 

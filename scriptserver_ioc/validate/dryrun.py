@@ -5,8 +5,14 @@ Access writes recorded and not sent, commands with estimates not run; see that m
 docs/validation.md). The result is the ``dry_run`` object of ``VALIDATE:RESULT``::
 
     {"ok", "estimate", "steps": [{"line", "t", "what"}], "writes": [{"pv", "value", "t",
-     "via"}], "output", "error": None | {"type", "message", "line", "traceback"},
-     "truncated", "notes", "real_seconds"}
+     "via", "line"}], "withheld": ["would remove `old.txt` (line 5)", ...], "output",
+     "error": None | {"type", "message", "line", "traceback"}, "truncated", "notes",
+     "real_seconds"}
+
+The dry run is isolated from the world (``job/sim_isolation.py``): its file writes go to a
+scratch directory made here and removed afterwards, removals and renames are not done
+(``withheld`` lists them), and a program or network traffic ends it with an error of type
+``HALTED`` (a verdict of ``unknown``, not a failure of the job).
 
 Blocking: call it from a worker thread, never from the pcaspy thread.
 """
@@ -17,8 +23,10 @@ import json
 import logging
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -34,6 +42,8 @@ DEFAULT_TIME_LIMIT = 10.0
 PRELUDE_ALLOWANCE = 30.0
 """Extra real seconds allowed for interpreter start, command imports and the prelude."""
 MAX_STEPS = 10000
+HALTED = "DryRunHalted"
+"""Error type of a dry run ended by an effect it would not carry out (``unknown``)."""
 
 
 def command_source(command: str, args: dict) -> str:
@@ -49,6 +59,7 @@ def _failure(kind: str, message: str, started: float, output: str = "") -> dict:
         "writes": [],
         "output": output,
         "error": {"type": kind, "message": message, "line": None, "traceback": ""},
+        "withheld": [],
         "truncated": False,
         "notes": [],
         "real_seconds": round(time.monotonic() - started, 3),
@@ -95,20 +106,33 @@ def run_dry(
     Returns:
         The dry-run dict (module docstring). Never raises for a problem of the job.
     """
+    scratch = tempfile.mkdtemp(prefix="scriptserver-dryrun-")
+    try:
+        return _run_dry(
+            dict(
+                source=source,
+                filename=filename,
+                commands=commands or [],
+                command_dirs=[str(d) for d in command_dirs or []],
+                prelude=prelude,
+                prelude_filename=prelude_filename,
+                time_limit=time_limit,
+                max_steps=max_steps,
+                max_writes=max_steps,
+                beam=beam,
+                scratch=scratch,
+            ),
+            job_python or sys.executable,
+            env,
+            low_priority,
+        )
+    finally:  # the dry run's overlay: what it wrote is thrown away
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_dry(request: dict, python: str, env: dict | None, low_priority: bool) -> dict:
     started = time.monotonic()
-    request = {
-        "source": source,
-        "filename": filename,
-        "commands": commands or [],
-        "command_dirs": [str(d) for d in command_dirs or []],
-        "prelude": prelude,
-        "prelude_filename": prelude_filename,
-        "time_limit": time_limit,
-        "max_steps": max_steps,
-        "max_writes": max_steps,
-        "beam": beam,
-    }
-    python = job_python or sys.executable
+    time_limit = request["time_limit"]
     try:
         proc = subprocess.Popen(
             [python, str(SIMULATE_PATH)],

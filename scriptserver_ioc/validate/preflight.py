@@ -12,13 +12,17 @@ The record kept on the job (`preflight` in the job record)::
     {"verdict": "ok" | "warnings" | "fails" | "unknown", "line": 12 | null,
      "message": "NameError: name 'x' is not defined", "warnings": [...],
      "estimate": 7260.0 | null, "beam": {...} | null, "revision": 3,
+     "withheld": ["would remove `old.txt` (line 5)", "wrote 2 files to its scratch space"],
      "catalogue": "<digest of the catalogue checked against>",
      "checked": "2026-12-01T09:00:00.000+00:00", "seconds": 0.31}
 
 `fails`: the dry run raised at a line of the job's code. `unknown`: it could not be
 simulated (stopped at the real-time limit, a prelude or command import that failed, the
-interpreter could not start); `message` says why. `warnings`: it ran, but something needs a
-look (the job's own warnings from its checks at submit, or the dry run's). Identical jobs
+interpreter could not start, or it met an effect a dry run does not carry out: a program,
+network traffic); `message` says why. `withheld`: what the dry run did not do (files it
+would remove or rename, what it wrote to its scratch space, PV writes not sent).
+`warnings`: it ran, but something needs a look (the job's own warnings from its checks at
+submit, or the dry run's). Identical jobs
 (same content, same catalogue revision) share one dry run.
 """
 
@@ -30,6 +34,7 @@ from collections import OrderedDict
 from typing import Any
 
 from scriptserver_ioc.core.jobs import now_iso
+from scriptserver_ioc.validate.dryrun import HALTED
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def preflight_record(
     line, message = None, ""
     if result.get("ok"):
         verdict = WARNINGS if warnings or job_warnings else OK
-    elif error.get("type") == "DryRunTimeout" or error.get("line") is None:
+    elif error.get("type") in ("DryRunTimeout", HALTED) or error.get("line") is None:
         verdict, message = UNKNOWN, str(error.get("message") or "the dry run gave no result")
     else:
         verdict, line, message = FAILS, error.get("line"), str(error.get("message") or "")
@@ -67,6 +72,7 @@ def preflight_record(
         "warnings": warnings[:50],
         "estimate": result.get("estimate") if result.get("ok") else None,
         "beam": result.get("beam"),
+        "withheld": [str(w) for w in result.get("withheld") or []][:50],
         "revision": revision,
         "checked": now_iso(),
         "seconds": result.get("real_seconds"),

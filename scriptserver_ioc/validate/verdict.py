@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from scriptserver_ioc.validate import estimates, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionResult
+from scriptserver_ioc.validate.dryrun import HALTED
 
 
 @dataclass
@@ -50,18 +51,25 @@ class Verdict:
         self.errors.append(static.error(line, col, message))
 
     def to_result(self, request_id: str | None = None, dry_run: dict | None = None) -> dict:
-        """The ``VALIDATE:RESULT`` object (pv-interface.md); a failed dry run adds its error."""
-        errors = list(self.errors)
+        """The ``VALIDATE:RESULT`` object (pv-interface.md); a failed dry run adds its error.
+
+        A dry run halted by an effect it does not carry out (a program, the network) says
+        nothing against the job: a warning, not an error.
+        """
+        errors, warnings = list(self.errors), list(self.warnings)
         if dry_run is not None and not dry_run.get("ok") and isinstance(dry_run.get("error"), dict):
             failure = dry_run["error"]
-            errors.append(
-                static.error(failure.get("line"), None, f"dry run: {failure.get('message')}")
-            )
+            if failure.get("type") == HALTED:
+                warnings.append(f"dry run: {failure.get('message')}")
+            else:
+                errors.append(
+                    static.error(failure.get("line"), None, f"dry run: {failure.get('message')}")
+                )
         return {
             "request_id": request_id,
             "ok": not errors,
             "errors": errors,
-            "warnings": list(self.warnings),
+            "warnings": warnings,
             "estimate": self.estimate,
             "estimate_source": self.estimate_source,
             "dry_run": dry_run,
