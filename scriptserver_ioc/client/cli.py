@@ -35,7 +35,7 @@ from .client import ClientError, Refused, Reply, ScriptServerClient
 from .formatting import duration
 from .interactive import edit_in_editor, spec_from_edit, wait_for_outcome
 from .timeline import show_queue
-from .views import show_commands, show_history, show_job, show_log, show_status
+from .views import show_commands, show_history, show_job, show_log, show_status, show_withheld
 from .watch import watch
 
 
@@ -124,7 +124,9 @@ def do_validate(client: ScriptServerClient, args: argparse.Namespace) -> int:
     """Check a job without queueing it; with --dry-run simulate it. Exit 1 if it would fail."""
     result = client.validate(_spec(args), dry_run=args.dry_run)
     dry = result.get("dry_run") or {}
-    ok = bool(result["ok"]) and (not args.dry_run or bool(dry.get("ok")))
+    # a dry run stopped by an effect it does not carry out (a program) says nothing against it
+    halted = (dry.get("error") or {}).get("type") == "DryRunHalted"
+    ok = bool(result["ok"]) and (not args.dry_run or bool(dry.get("ok")) or halted)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0 if ok else 1
@@ -137,9 +139,8 @@ def do_validate(client: ScriptServerClient, args: argparse.Namespace) -> int:
     if result.get("estimate") is not None:
         print(f"  estimate {duration(result['estimate'])}")
     if args.dry_run and dry:
-        print(
-            f"dry run: {'ok' if dry.get('ok') else 'FAILED'}, takes {duration(dry.get('estimate'))}"
-        )
+        verdict = "ok" if dry.get("ok") else "stopped (not checked past it)" if halted else "FAILED"
+        print(f"dry run: {verdict}, takes {duration(dry.get('estimate'))}")
         for step in dry.get("steps", [])[:50]:
             print(f"  t={duration(step.get('t'))} line {step.get('line')}: {step.get('what')}")
         if dry.get("error"):
@@ -147,6 +148,7 @@ def do_validate(client: ScriptServerClient, args: argparse.Namespace) -> int:
             print(
                 f"  error: {error.get('type')} at line {error.get('line')}: {error.get('message')}"
             )
+        show_withheld(dry.get("withheld"))
     return 0 if ok else 1
 
 

@@ -212,8 +212,17 @@ def show_preflight(record: dict[str, Any] | None) -> None:
         print(f"  estimate {duration(record['estimate'])}" + (f", beam {beam}" if beam else ""))
     for warning in record.get("warnings") or []:
         print(f"  warning: {warning}")
+    show_withheld(record.get("withheld"))
     if record.get("checked"):
         print(f"  checked {record['checked']}")
+
+
+def show_withheld(withheld: list[str] | None) -> None:
+    """What a dry run did not do (files it would remove, PV writes not sent...)."""
+    if withheld:
+        print("  what the dry run did not do:")
+        for text in withheld:
+            print(f"    {text}")
 
 
 def local_log(job_id: int) -> Path | None:
