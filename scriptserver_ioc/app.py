@@ -156,7 +156,9 @@ class Application:
 
             watcher = CatalogueWatcher(catalogue, commands_changed)
             closers.append(("catalogue watcher", watcher.stop))
-            preflight = PreflightWorker(core, validator, workers=settings.preflight_workers)
+            preflight = PreflightWorker(
+                core, validator, workers=settings.preflight_workers, wait=settings.preflight_wait
+            )
             closers.append(("pre-flight worker", lambda: preflight.stop(timeout=1.0)))
             nicos = open_nicos(core) if open_nicos else None
             if nicos is not None:

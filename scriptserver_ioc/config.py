@@ -34,6 +34,8 @@ class Settings:
     log_level: str = "INFO"
     warm_spare: bool = True
     preflight_workers: int = 1
+    preflight_wait: float = 0.5
+    """Seconds a job whose turn came waits at most for its pre-flight verdict."""
     beam: dict = field(default_factory=dict)
     """Beam model of dry runs: current (µA), frame_rate (Hz), event_rate (Mevents/h), and
     current_pv/frame_rate_pv read at dry-run time; absent keys take ISIS defaults."""
@@ -161,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         "pre-flight off (default 1)",
     )
     add(
+        "--preflight-wait",
+        type=_seconds,
+        metavar="SECONDS",
+        default=0.5,
+        help="when a job's turn comes before its pre-flight ended, wait at most this long "
+        "for the verdict, then start it (default 0.5)",
+    )
+    add(
         "--beam-current",
         type=_positive,
         metavar="UA",
@@ -212,6 +222,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value < 1e9:
         raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} s is outside 0..3600 seconds")
     return value
 
 
@@ -281,6 +301,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         log_level=args.log_level,
         warm_spare=not args.no_warm_spare,
         preflight_workers=args.preflight_workers,
+        preflight_wait=args.preflight_wait,
         beam={
             key: value
             for key, value in (

@@ -50,10 +50,16 @@ def test_GIVEN_good_broken_good_WHEN_released_THEN_first_runs_and_queue_holds_be
 
 
 def test_GIVEN_idle_queue_WHEN_quick_job_and_broken_one_added_THEN_broken_one_never_starts(
-    client,
+    client, tmp_path
 ):
+    flag = tmp_path / "go"
+    # the first job ends once the broken one's verdict is in: a check never delays a job,
+    # so the queue holds only before a job whose verdict is already `fails`
+    waits = f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)\n"
     client.put("QUEUE:HOLD", 0)
-    first, broken = client.add([{"script": SECOND}, {"script": BROKEN}])
+    first, broken = client.add([{"script": waits}, {"script": BROKEN}])
+    wait_until(lambda: verdicts(client).get(broken), timeout=60)
+    flag.write_text("go")
     wait_until(lambda: client.get_json("STATUS")["hold"], timeout=60)
     assert (history_job(client, first) or {}).get("state") == "DONE"
     assert history_job(client, broken) is None
@@ -63,6 +69,7 @@ def test_GIVEN_idle_queue_WHEN_quick_job_and_broken_one_added_THEN_broken_one_ne
 
 def test_GIVEN_held_before_broken_job_WHEN_job_fixed_THEN_new_verdict_and_queue_goes_on(client):
     (broken,) = client.add({"script": BROKEN})
+    wait_until(lambda: verdicts(client).get(broken), timeout=60)
     client.put("QUEUE:HOLD", 0)
     wait_until(lambda: client.get_json("STATUS")["hold"], timeout=60)
     fixed = BROKEN.replace("temperaturs", "temperatures")

@@ -7,9 +7,11 @@ asks for the next queued job to check with `next_preflight`, dry-runs it on its 
 current catalogue revision; an edit replaces the job object, so its verdict starts over.
 
 With `ON_INVALID=HOLD` the queue does not start a job whose verdict is `fails`: it holds,
-saying which job and why. When a job's turn comes right after the job before it ended and
-its pre-flight is still under way, the queue waits for the verdict; only a job added to an
-idle, empty queue starts at once (its own run reports a failure as soon as a dry run would).
+saying which job and why. A check never delays a job: when a job's turn comes and its
+pre-flight is still under way, the queue waits at most `preflight_wait` seconds (the
+worker's `wait`, `--preflight-wait`, default 0.5 s) for the verdict, then starts the job; a
+job added to an idle, empty queue starts at once. A verdict that arrives once the job runs
+is recorded on it; a `fails` then only warns (`LOG`, `LAST_ERROR`): it never stops the job.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +32,9 @@ from .specs import Rejected
 log = logging.getLogger(__name__)
 
 FAILS = "fails"
+PREFLIGHT_WAIT = 0.5
+"""Seconds a job whose turn came waits for its pre-flight verdict at most (a worker's
+`wait` overrides it)."""
 ESTIMATE_SOURCES_REPLACED = ("none", "dry-run")
 """Estimate sources a pre-flight estimate replaces (history and declared ones are kept)."""
 
@@ -58,6 +64,9 @@ class PreflightControl:
     _stamp: tuple[int, str] | None = None
     paused_since: float | None = None
     paused_total: float = 0.0
+    _turn: tuple[int, float] | None = None
+    """(job id, monotonic time) of the job whose turn came while its check was under way."""
+    _turn_timer: threading.Timer | None = None
 
     def attach_preflight(self, worker: Any) -> None:
         """Connect the pre-flight worker; from now on queued jobs get verdicts."""
@@ -147,6 +156,13 @@ class PreflightControl:
             elif self.current is job:
                 job.update(preflight=record)
                 self.touch("current")
+                if record.get("verdict") == FAILS:  # it started before its check ended
+                    self.last_error = (
+                        f"job {job.id} is running, but its {describe(record)} "
+                        "(the check finished after the job started; the job goes on)"
+                    )[:500]
+                    self.touch("last_error")
+                    self.log_event(self.last_error)
         self._notify()
 
     def preflight_blocks(self, job: Job) -> bool:
@@ -154,12 +170,41 @@ class PreflightControl:
         if not self.on_invalid_hold or self.preflight_worker is None:
             return False
         if self.preflight_stale(job):
-            return job.id != self._starts_unchecked
+            return job.id != self._starts_unchecked and self._waiting_for_verdict(job)
         if job.preflight.get("verdict") != FAILS:  # type: ignore[union-attr]
             return False
         why = f"queue held before job {job.id} ({job.name[:80]}): {describe(job.preflight)}"
         self.change_hold(True, why[:500])
         return True
+
+    def _waiting_for_verdict(self, job: Job) -> bool:
+        """True until `job` has waited `preflight_wait` s for its verdict (lock held).
+
+        A timer looks again when the wait is over, so the job starts then without anything
+        else happening.
+        """
+        wait = float(getattr(self.preflight_worker, "wait", PREFLIGHT_WAIT))
+        now = time.monotonic()
+        if self._turn is None or self._turn[0] != job.id:
+            self._turn = (job.id, now)
+            if self._turn_timer is not None:
+                self._turn_timer.cancel()
+            self._turn_timer = None
+        left = self._turn[1] + wait - now
+        if left <= 0:
+            return False
+        if self._turn_timer is None:
+            self._turn_timer = threading.Timer(left + 0.01, self._verdict_wait_over)
+            self._turn_timer.daemon = True
+            self._turn_timer.start()
+        return True
+
+    def _verdict_wait_over(self) -> None:
+        """Timer: a job waited long enough for its verdict; start it if it is still next."""
+        with self.lock:
+            self._turn_timer = None
+            self._maybe_start_next()  # type: ignore[attr-defined]
+        self._notify()  # type: ignore[attr-defined]
 
     def note_paused(self, paused: bool) -> None:
         """The current job paused or resumed (lock held): paused time does not count as work."""

@@ -279,10 +279,17 @@ def _patch_old_pathlib(replaced):
 # -- the audit hook's handlers ------------------------------------------------------------
 
 
+_SHELLS = {"sh", "bash", "dash", "zsh", "cmd", "cmd.exe"}
+
+
 def _program(value):
     """The program's name from a command line (a list or a string)."""
     if isinstance(value, (list, tuple)):
-        shell = len(value) > 2 and str(value[1]).lower() in ("-c", "/c")
+        shell = (
+            len(value) > 2
+            and os.path.basename(str(value[0])).lower() in _SHELLS
+            and str(value[1]).lower() in ("-c", "/c")
+        )
         value = value[2] if shell else (value[0] if value else "")  # shell=True: the command
     value = os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value)
     try:

@@ -148,7 +148,7 @@ class Run:
         iso = self.isolation
         if iso.halted is not None:
             return False, dict(iso.halted)
-        if not ok and iso.refused and (error or {}).get("type") != "DryRunTimeout":
+        if not ok and iso.refused and not self.sim.stop_requested:  # not the time limit
             error = dict(error or {}, type=sim_isolation.HALT)
             error["message"] = "{} (after the dry run {})".format(
                 error.get("message") or "it failed", iso.refused[0]

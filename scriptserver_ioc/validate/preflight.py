@@ -157,6 +157,8 @@ class PreflightWorker:
         env: environment of the dry-run processes (beam model options, for example).
         recheck_interval: seconds between looks for queued ``file`` jobs whose script
             changed on disk (with nothing else to do).
+        wait: seconds a job whose turn came waits at most for its verdict before it starts
+            (``core.preflight``; a check never delays a job longer).
     """
 
     def __init__(
@@ -168,8 +170,10 @@ class PreflightWorker:
         time_limit: float | None = None,
         env: dict[str, str] | None = None,
         recheck_interval: float = RECHECK_INTERVAL,
+        wait: float = 0.5,
     ) -> None:
         self.core = core
+        self.wait = wait
         self.validator = validator
         self.workers = max(1, int(workers))
         self.time_limit = time_limit

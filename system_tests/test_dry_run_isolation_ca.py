@@ -1,0 +1,193 @@
+"""Over Channel Access: a check is never an action, and never delays a job (issue #18).
+
+One IOC for the module (queue held between tests). A script with every kind of file effect
+and two programs is queued held: its background pre-flight verdict comes and the directory
+is unchanged, names and bytes; the same through `VALIDATE` with a dry run; released, the
+job does every effect exactly once. A local HTTP server receives nothing from a dry run of a
+script that posts to it, and the post once from the real run. A script that waits for a
+flag file starts soon after the queue is released, whatever its dry run does, and a
+`fails` verdict that arrives while it runs only warns.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import IOC, wait_until
+
+from scriptserver_ioc.client.client import ScriptServerClient
+
+EFFECTS = """\
+import os, shutil, subprocess, sys
+d = {d!r}
+with open(os.path.join(d, "runs.log"), "a") as log:
+    log.write("run done\\n")
+with open(os.path.join(d, "results.csv"), "w") as out:
+    out.write("run,counts\\n42,1000\\n")
+os.remove(os.path.join(d, "old.txt"))
+os.rename(os.path.join(d, "last_night.nxs"), os.path.join(d, "archived.nxs"))
+os.mkdir(os.path.join(d, "reduced"))
+shutil.copy(os.path.join(d, "results.csv"), os.path.join(d, "reduced", "copy.csv"))
+subprocess.run([sys.executable, "-c", "open({d!r} + '/by_subprocess.txt', 'a').write('x')"])
+os.system(sys.executable + " -c \\"open('{d}/by_system.txt', 'a').write('y')\\"")
+print("effects done")
+"""
+
+
+def listing(root: Path) -> dict:
+    """Names and bytes of everything under root."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One IOC (pre-flight on, default 0.5 s wait for a verdict) for the module."""
+    ioc = IOC(tmp_path_factory.mktemp("isolation") / "data").start()
+    client = ScriptServerClient(ioc.prefix)
+    yield client
+    ioc.stop()
+
+
+@pytest.fixture
+def client(server):
+    server.put("QUEUE:HOLD", 1)
+    wait_until(lambda: server.current() is None and not server.queue(), timeout=60)
+    return server
+
+
+@pytest.fixture
+def world(tmp_path):
+    d = tmp_path / "instrument_data"
+    d.mkdir()
+    (d / "runs.log").write_text("run 41 done\n")
+    (d / "old.txt").write_text("old")
+    (d / "last_night.nxs").write_bytes(b"\x89HDF")
+    return d
+
+
+def verdict(client, job_id):
+    job = next((j for j in client.queue() if j["id"] == job_id), None)
+    return (job or {}).get("preflight")
+
+
+def test_GIVEN_held_script_with_effects_WHEN_checked_THEN_nothing_done_until_it_runs_once(
+    client, world
+):
+    before = listing(world)
+    source = EFFECTS.format(d=str(world))
+    (job_id,) = client.add([{"script": source, "name": "effects"}])
+    record = wait_until(lambda: verdict(client, job_id), timeout=60)
+    assert record["verdict"] == "unknown"
+    assert record["message"] == (
+        f"line 11 runs a program (`{Path(__import__('sys').executable).name}`); not checked past it"
+    )
+    assert f"would remove `{world / 'old.txt'}` (line 7)" in record["withheld"]
+    assert record["withheld"][-1].startswith("wrote 3 files to its scratch space")
+    assert listing(world) == before
+
+    result = client.validate({"script": source}, dry_run=True)
+    assert result["ok"] and result["dry_run"]["error"]["type"] == "DryRunHalted"
+    assert any("runs a program" in w for w in result["warnings"])
+    assert listing(world) == before
+
+    client.put("QUEUE:HOLD", 0)
+    job = client.wait_for_job(job_id, timeout=60)
+    assert job["state"] == "DONE", job
+    after = listing(world)
+    assert after["runs.log"] == b"run 41 done\nrun done\n"
+    assert after["results.csv"] == after["reduced/copy.csv"] == b"run,counts\n42,1000\n"
+    assert "old.txt" not in after and "last_night.nxs" not in after
+    assert after["archived.nxs"] == b"\x89HDF"
+    assert after["by_subprocess.txt"] == b"x" and after["by_system.txt"] == b"y"
+
+
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - the handler's API
+        self.received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_GIVEN_script_posting_to_a_webhook_WHEN_checked_and_run_THEN_one_post_from_the_run(
+    client,
+):
+    _Webhook.received = []
+    http_server = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{http_server.server_port}/chat"
+    source = (
+        "import urllib.request\n"
+        f"urllib.request.urlopen(urllib.request.Request({url!r}, data=b'run 42 done'))\n"
+    )
+    try:
+        (job_id,) = client.add([{"script": source}])
+        record = wait_until(lambda: verdict(client, job_id), timeout=60)
+        assert record["verdict"] == "unknown"
+        assert record["message"] == f"line 2 sends a request to `{url}`; not checked past it"
+        client.validate({"script": source}, dry_run=True)
+        assert _Webhook.received == []
+        client.put("QUEUE:HOLD", 0)
+        assert client.wait_for_job(job_id, timeout=60)["state"] == "DONE"
+        assert _Webhook.received == [b"run 42 done"]
+    finally:
+        http_server.shutdown()
+        http_server.server_close()
+
+
+WAITS_FOR_FLAG = """\
+import os, time
+while not os.path.exists({flag!r}):
+    time.sleep(0.05)
+print("flag seen")
+"""
+
+FAILS_LATE = """\
+import os, time, scriptserver
+if scriptserver.simulating():
+    started = time.perf_counter()  # real time: a check that takes a while
+    while time.perf_counter() - started < 2.0:
+        pass
+    raise RuntimeError("a problem only the check finds")
+while not os.path.exists({flag!r}):
+    time.sleep(0.05)
+"""
+
+
+def test_GIVEN_job_whose_check_cannot_finish_WHEN_released_THEN_it_starts_without_waiting(
+    client, tmp_path
+):
+    flag = tmp_path / "go"
+    (job_id,) = client.add([{"script": WAITS_FOR_FLAG.format(flag=str(flag))}])
+    client.put("QUEUE:HOLD", 0)
+    # its dry run can only end at its 10 s limit; the job must not wait for that
+    wait_until(lambda: (client.current() or {}).get("id") == job_id, timeout=5)
+    flag.write_text("go")
+    assert client.wait_for_job(job_id, timeout=30)["state"] == "DONE"
+
+
+def test_GIVEN_fails_verdict_arriving_while_job_runs_WHEN_it_comes_THEN_only_a_warning(
+    client, tmp_path
+):
+    flag = tmp_path / "go"
+    (job_id,) = client.add([{"script": FAILS_LATE.format(flag=str(flag))}])
+    client.put("QUEUE:HOLD", 0)
+    wait_until(lambda: (client.current() or {}).get("id") == job_id, timeout=5)
+    record = wait_until(lambda: (client.current() or {}).get("preflight"), timeout=90)
+    assert record["verdict"] == "fails" and record["line"] == 6, record
+    warning = f"job {job_id} is running, but its pre-flight fails at line 6"
+    assert warning in client.get_text("LOG")
+    assert client.get_text("LAST_ERROR").startswith(f"job {job_id} is running")
+    assert client.current()["state"] == "RUNNING"
+    flag.write_text("go")
+    assert client.wait_for_job(job_id, timeout=30)["state"] == "DONE"
