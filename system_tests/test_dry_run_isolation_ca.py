@@ -49,16 +49,16 @@ def listing(root: Path) -> dict:
 def server(tmp_path_factory):
     """One IOC (pre-flight on, default 0.5 s wait for a verdict) for the module."""
     ioc = IOC(tmp_path_factory.mktemp("isolation") / "data").start()
-    client = ScriptServerClient(ioc.prefix)
-    yield client
+    yield ioc
     ioc.stop()
 
 
 @pytest.fixture
 def client(server):
-    server.put("QUEUE:HOLD", 1)
-    wait_until(lambda: server.current() is None and not server.queue(), timeout=60)
-    return server
+    client = ScriptServerClient(server.prefix)
+    client.put("QUEUE:HOLD", 1)
+    wait_until(lambda: client.current() is None and not client.queue(), timeout=60)
+    return client
 
 
 @pytest.fixture
@@ -191,3 +191,25 @@ def test_GIVEN_fails_verdict_arriving_while_job_runs_WHEN_it_comes_THEN_only_a_w
     assert client.current()["state"] == "RUNNING"
     flag.write_text("go")
     assert client.wait_for_job(job_id, timeout=30)["state"] == "DONE"
+
+
+FAILS = """\
+print("counting run 42")
+counts = {"run 42": 1000}
+print("normalised", counts["run 43"] / 10)
+"""
+
+
+def test_GIVEN_failing_job_WHEN_it_ends_THEN_its_log_ends_with_the_traceback(client, server):
+    (job_id,) = client.add([{"script": FAILS}])
+    client.put("QUEUE:HOLD", 0)
+    job = client.wait_for_job(job_id, timeout=60)
+    assert job["state"] == "FAILED"
+    traceback = job["error"]["traceback"]
+    assert traceback.startswith("Traceback (most recent call last):\n")
+    assert traceback.rstrip().endswith("KeyError: 'run 43'")
+    assert f'File "<job {job_id}>", line 3, in <module>' in traceback
+    expected_end = "counting run 42\n" + traceback.rstrip("\n") + "\n"
+    assert client.output(job_id).endswith(expected_end)  # JOB:OUTPUT
+    log = (server.data_dir / "logs" / f"job-{job_id}.log").read_text()
+    assert log.endswith(expected_end)

@@ -338,6 +338,14 @@ class Launcher:
         self.control.terminated()
 
     def _finish(self, run, result):
+        error = result.get("error") or {}
+        if result["state"] == "FAILED" and error.get("traceback"):
+            # the log ends as a console would: the last output, then the traceback
+            try:
+                sys.stdout.flush()
+                sys.stderr.write(error["traceback"].rstrip("\n") + "\n")
+            except (OSError, ValueError):
+                pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
