@@ -23,6 +23,13 @@ pytest.importorskip("genie_python")
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).parent / "preflight_corpus"
 EXPECT = re.compile(r"# expect: line (\d+)")
+TRACES = [  # what the effects corpus would leave behind if its dry runs acted
+    Path.home() / "scriptserver_corpus_results",
+    Path.home() / "scriptserver_corpus_reduced",
+    Path("field_scan.log").resolve(),
+    Path("field_scan.png").resolve(),
+]
+TRACES_BEFORE = {path: path.exists() for path in TRACES}  # at collection, before any dry run
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +84,29 @@ def test_GIVEN_bad_argument_inside_script_WHEN_preflighted_THEN_message_names_th
     assert "seconds" in by_name["computed_type_error.txt"]["message"]
     assert "500" in by_name["validate_range_literal.txt"]["message"]
     assert "position 12" in by_name["definition_invalid.txt"]["message"]
+
+
+def test_GIVEN_scripts_with_effects_WHEN_preflighted_THEN_never_fails_and_nothing_done(verdicts):
+    """Results CSVs, moved files, a reduction program, a chat post, a mail: ok or unknown."""
+    effects = {p.name: v for p, v in verdicts.items() if p.parent.name == "effects"}
+    assert len(effects) >= 6
+    alarms = {n: v for n, v in effects.items() if v["verdict"] not in ("ok", "warnings", "unknown")}
+    assert alarms == {}
+    reduction = effects["reduction_program.txt"]
+    assert reduction["verdict"] == "unknown"
+    assert reduction["message"] == (
+        "line 9 runs a program (`reduce_sans.exe`); not checked past it"
+    )
+    assert effects["notify_chat.txt"]["message"].startswith(
+        "line 10 sends a request to `https://chat.example.org/hooks/instrument`"
+    )
+    assert effects["email_contact.txt"]["message"].startswith(
+        "line 14 connects to a mail server (`mail.example.org:25`)"
+    )
+    csv = effects["results_csv.txt"]
+    assert csv["verdict"] in ("ok", "warnings"), csv
+    assert csv["withheld"][-1].startswith("wrote 1 file to its scratch space")
+    assert any(w.startswith("would make the directory") for w in csv["withheld"])
+    assert effects["plot_and_log.txt"]["verdict"] in ("ok", "warnings")
+    assert effects["move_old_files.txt"]["verdict"] in ("ok", "warnings")
+    assert {path: path.exists() for path in TRACES} == TRACES_BEFORE
