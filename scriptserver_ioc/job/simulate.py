@@ -100,6 +100,7 @@ class Run:
         self.tail = Tail()
         self.deadline = self.sim.clock.real_monotonic() + self.time_limit
         self.in_job = False
+        self.namespace = None
         self._finished = threading.Lock()
         self._written = False
         self._main = threading.main_thread()
@@ -170,8 +171,12 @@ class Run:
         return texts
 
     def trace(self, frame, event, arg):
-        """Global trace function: only frames of the job's own code are followed."""
-        if frame.f_code.co_filename == self.filename:
+        """Global trace function: only frames of the job's own code are followed.
+
+        Its globals are looked at first: reading ``frame.f_code`` raises an audit event, and
+        the isolation's audit hook would be called for every call of every function.
+        """
+        if frame.f_globals is self.namespace and frame.f_code.co_filename == self.filename:
             return self.trace_job
         return None
 
@@ -222,7 +227,7 @@ class Run:
         scriptserver._set_backend(make_backend(sim, scriptserver.Backend))
         builtins.input = _no_input
         sys.stdout = sys.stderr = self.tail
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        namespace = self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         if self.filename and not self.filename.startswith("<"):
             namespace["__file__"] = self.filename
         try:
