@@ -47,7 +47,9 @@ def server(tmp_path):
     core.control("QUEUE:HOLD", 1)
     runner = RecordingRunner()
     core.attach_runner(runner)
-    worker = PreflightWorker(core, validator, time_limit=5)
+    # a job whose turn comes waits up to a minute for its verdict here, so these tests see
+    # what a verdict does; the default (0.5 s) is tested below
+    worker = PreflightWorker(core, validator, time_limit=5, wait=60.0)
     worker.start()
     core.test_runner = runner
     yield core
@@ -237,3 +239,16 @@ def test_GIVEN_file_edited_just_before_its_turn_WHEN_released_THEN_waits_for_new
     wait_for(lambda: server.hold)  # the new verdict says it fails
     assert server.test_runner.started == []
     assert "ZeroDivisionError" in server.hold_reason
+
+
+def test_GIVEN_check_under_way_WHEN_turn_comes_THEN_job_starts_after_the_bound(server):
+    """A check never delays a job longer than the worker's ``wait``; a late verdict is kept."""
+    server.preflight_worker.wait = 0.3
+    (job_id,) = add(server, {"script": "import time\nwhile True:\n    time.sleep(0.05)\n"})
+    server.control("QUEUE:HOLD", 0)
+    # its dry run can only end at its 5 s limit; the job starts long before that
+    wait_for(lambda: server.test_runner.started == [job_id], timeout=3.0)
+    assert server.current.id == job_id and server.current.preflight is None
+    wait_for(lambda: (server.current.preflight or {}).get("verdict") == "unknown")
+    assert "stopped after 5 s" in server.current.preflight["message"]
+    assert not server.hold and server.last_error == ""
