@@ -105,7 +105,9 @@ def test_GIVEN_scripts_with_effects_WHEN_preflighted_THEN_never_fails_and_nothin
     )
     csv = effects["results_csv.txt"]
     assert csv["verdict"] in ("ok", "warnings"), csv
-    assert csv["withheld"][-1].startswith("wrote 1 file to its scratch space")
+    scratch = [w for w in csv["withheld"] if w.startswith("wrote ")]
+    assert len(scratch) == 1 and "temperature_scan.csv" in scratch[0], csv["withheld"]
+    assert "would write `temperature` = 20 (line 12)" in csv["withheld"]  # g.cset
     assert any(w.startswith("would make the directory") for w in csv["withheld"])
     assert effects["plot_and_log.txt"]["verdict"] in ("ok", "warnings")
     assert effects["move_old_files.txt"]["verdict"] in ("ok", "warnings")
