@@ -1,4 +1,5 @@
-"""bluesky plans as jobs, over Channel Access: the RunEngine obeys PAUSE, RESUME and ABORT.
+"""bluesky plans as jobs, over Channel Access: the RunEngine obeys PAUSE, RESUME and ABORT;
+figures come back to the user.
 
 A script job runs a 50-point scan of a simulated ophyd-async motor with a plain
 ``bluesky.RunEngine``, as a scientist writes it: ``RE(plan)``, nothing of the script server
@@ -11,17 +12,25 @@ from __future__ import annotations
 
 import getpass
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import IOC, wait_until
 
-pytest.importorskip("bluesky")
-pytest.importorskip("ophyd_async")
+
+@pytest.fixture
+def bluesky():
+    """Skip a test that needs the `[bluesky]` extra when it is not installed."""
+    pytest.importorskip("bluesky")
+    pytest.importorskip("ophyd_async")
+
 
 STATE_RUNNING, STATE_PAUSED = 1, 3
 POINTS = 50
+PNG = b"\x89PNG\r\n\x1a\n"
 
 SCAN = """\
 import json
@@ -83,27 +92,88 @@ def events_of(path: Path) -> list[dict]:
     return [r for r in records(path) if r.get("doc") == "event"]
 
 
-@pytest.fixture(scope="module")
-def bluesky_ioc(tmp_path_factory):
-    data = tmp_path_factory.mktemp("bluesky") / "data"
-    ioc = IOC(data, ["--preflight-workers", "0"]).start()
+PLANS = '''"""Plans of the test instrument."""
+
+
+def motor_scan(start: float, stop: float, points: int = 5, record: str = ""):
+    """Scan the simulated motor from start to stop.
+
+    Args:
+        start: first position.
+        stop: last position.
+        points: number of points.
+        record: file the positions read at each point are written to.
+    """
+    import json
+
+    import bluesky.plans as bp
+    import bluesky.preprocessors as bpp
+    from ophyd_async.plan_stubs import ensure_connected
+    from ophyd_async.sim import SimMotor
+
+    motor = SimMotor("motor")
+    yield from ensure_connected(motor)
+    log = open(record, "a")
+
+    def note(name, doc):
+        if name == "event":
+            log.write(json.dumps(doc["data"]["motor"]) + "\\n")
+            log.flush()
+
+    return (yield from bpp.subs_wrapper(bp.scan([motor], motor, start, stop, points), note))
+'''
+
+
+PRELUDE = "from bluesky import RunEngine\nRE = RunEngine(call_returns_result=True)\n"
+"""The instrument's RunEngine of the plan commands' server (without MYPVPREFIX here,
+`ibex_bluesky_core`'s `get_run_engine()` cannot open a run)."""
+
+
+def module_ioc(base: Path, prelude: str | None = None):
+    """An IOC (pre-flight off) with the test plans as its commands, stopped at the end."""
+    (base / "commands").mkdir()
+    (base / "commands" / "plans.py").write_text(PLANS)
+    args = ["--preflight-workers", "0"]
+    if prelude is not None:
+        (base / "prelude.py").write_text(prelude)
+        args += ["--prelude", str(base / "prelude.py")]
+    ioc = IOC(base / "data", args, commands=base / "commands").start()
     yield ioc
     ioc.stop()
     from conftest import _end_jobs_of
 
-    _end_jobs_of(data)
+    _end_jobs_of(base / "data")
 
 
-@pytest.fixture
-def server(bluesky_ioc):
+@pytest.fixture(scope="module")
+def bluesky_ioc(tmp_path_factory):
+    yield from module_ioc(tmp_path_factory.mktemp("bluesky"))
+
+
+@pytest.fixture(scope="module")
+def plans_ioc(tmp_path_factory):
+    yield from module_ioc(tmp_path_factory.mktemp("plans"), PRELUDE)
+
+
+def client_of(ioc):
     from scriptserver_ioc.client.client import ScriptServerClient
 
-    c = ScriptServerClient(bluesky_ioc.prefix)
+    c = ScriptServerClient(ioc.prefix)
     c.put("QUEUE:HOLD", 0)
     yield c
     if c.get("CURRENT:ID"):
         c.put("ABORT", 2)
     wait_until(lambda: not c.get("CURRENT:ID"), timeout=20)
+
+
+@pytest.fixture
+def server(bluesky_ioc):
+    yield from client_of(bluesky_ioc)
+
+
+@pytest.fixture
+def plans(bluesky, plans_ioc):
+    yield from client_of(plans_ioc)
 
 
 def finished(client, job_id: int, timeout: float = 30.0) -> dict:
@@ -118,7 +188,7 @@ def point_reached(client, n: int) -> bool:
 
 
 def test_GIVEN_scan_WHEN_paused_resumed_paused_now_and_aborted_THEN_the_RunEngine_did_each(
-    server, tmp_path
+    server, tmp_path, bluesky
 ):
     record = tmp_path / "record.jsonl"
     (job_id,) = server.add({"script": scan_script(record)})
@@ -166,7 +236,7 @@ def test_GIVEN_scan_WHEN_paused_resumed_paused_now_and_aborted_THEN_the_RunEngin
 
 @pytest.mark.parametrize("how", ["ABORT", "STOP"])
 def test_GIVEN_running_scan_WHEN_soft_aborted_THEN_stop_doc_abort_and_cleanup_ran(
-    server, tmp_path, how
+    server, tmp_path, how, bluesky
 ):
     record = tmp_path / "record.jsonl"
     (job_id,) = server.add({"script": scan_script(record)})
@@ -189,17 +259,64 @@ def test_GIVEN_running_scan_WHEN_soft_aborted_THEN_stop_doc_abort_and_cleanup_ra
         server.put("QUEUE:HOLD", 0)  # an abort holds the queue
 
 
-def test_GIVEN_scan_WHEN_it_runs_to_the_end_THEN_done_with_progress_100(server, tmp_path):
+def test_GIVEN_scan_with_live_plot_WHEN_it_runs_to_the_end_THEN_done_and_its_figure_saved(
+    server, tmp_path, bluesky
+):
+    pytest.importorskip("matplotlib")
     record = tmp_path / "record.jsonl"
-    (job_id,) = server.add({"script": scan_script(record, point_time=0.0)})
+    script = scan_script(record, point_time=0.0).replace(
+        "RE.subscribe(on_document)\n",
+        "RE.subscribe(on_document)\n"
+        "from bluesky.callbacks.mpl_plotting import LivePlot\n"
+        "RE.subscribe(LivePlot('motor', x='motor'))\n",
+    )
+    (job_id,) = server.add({"script": script})
     job = finished(server, job_id)
     assert job["state"] == "DONE"
     assert len(events_of(record)) == POINTS
     assert {"returned": "success"} in records(record)
-    assert server.get("LAST:ID") == job_id
+    assert job["progress"] == 100
+    assert job["message"] == f"scan {POINTS} of {POINTS}"
+    (figure,) = server.plots(job_id)
+    assert Path(figure).read_bytes().startswith(PNG)
 
 
-def test_GIVEN_plan_that_raises_WHEN_run_THEN_failed_with_its_exception_and_line(server, tmp_path):
+def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_listed(
+    server, bluesky_ioc
+):
+    pytest.importorskip("matplotlib")
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2, 3], [1, 4, 9])\n"
+        "plt.show()\n"
+        "print('after show', flush=True)\n"
+        "plt.figure()\n"
+        "plt.plot([3, 2, 1])\n"
+    )
+    (job_id,) = server.add({"script": script})
+    assert finished(server, job_id)["state"] == "DONE"
+    folder = bluesky_ioc.data_dir / "logs" / f"job-{job_id}.plots"
+    expected = [str(folder / "figure-1.png"), str(folder / "figure-2.png")]
+    assert server.plots(job_id) == expected
+    assert all(Path(p).read_bytes().startswith(PNG) for p in expected)
+    assert server.get_text("CURRENT:PLOT") == expected[1]
+    output = server.output(job_id)
+    assert f"scriptserver: figure saved: {expected[0]}\nafter show\n" in output
+    assert f"scriptserver: figure saved: {expected[1]}" in output
+    listed = subprocess.run(
+        [sys.executable, "-m", "scriptserver_ioc.client.cli", "--prefix", bluesky_ioc.prefix]
+        + ["plots", str(job_id), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"id": job_id, "plots": expected}
+
+
+def test_GIVEN_plan_that_raises_WHEN_run_THEN_failed_with_its_exception_and_line(
+    server, tmp_path, bluesky
+):
     record = tmp_path / "record.jsonl"
     (job_id,) = server.add({"script": scan_script(record, point_time=0.0, fail_at=5)})
     job = finished(server, job_id)
@@ -223,3 +340,25 @@ def test_GIVEN_job_without_bluesky_WHEN_run_THEN_bluesky_is_never_imported(serve
     (job_id,) = server.add({"script": script})
     assert finished(server, job_id)["state"] == "DONE"
     assert seen.read_text() == "[]"
+
+
+def test_GIVEN_plan_in_command_file_WHEN_queued_with_arguments_THEN_run_on_the_RunEngine(
+    plans, tmp_path
+):
+    command = plans.command("motor_scan")
+    assert command["kind"] == "plan"
+    assert [p["name"] for p in command["params"]] == ["start", "stop", "points", "record"]
+    record = tmp_path / "positions.txt"
+    (job_id,) = plans.add(f"motor_scan(1.0, 3.0, points=3, record={str(record)!r})")
+    job = finished(plans, job_id)
+    assert job["state"] == "DONE", job["error"]
+    assert [float(x) for x in record.read_text().split()] == [1.0, 2.0, 3.0]
+    assert job["message"] == "scan 3 of 3"
+
+
+def test_GIVEN_plan_command_WHEN_queued_with_a_bad_argument_THEN_refused_at_QUEUE_ADD(plans):
+    before = plans.queue()
+    reply = plans.add("motor_scan('high', 3.0)", check=False).reply
+    assert not reply.ok
+    assert "start" in reply.message and "float" in reply.message
+    assert plans.queue() == before

@@ -156,6 +156,7 @@ def test_known_message_types():
         "MESSAGE": "message",
         "PAUSED": "paused",
         "RESUMED": "resumed",
+        "PLOT": "plot",
         "ENGINE": "engine",
         "EDIT_RECEIVED": "edit_received",
         "EDITED": "edited",

@@ -10,6 +10,8 @@ from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec
 
 FUNCTION = "function"
 SCRIPT_DEFINITION = "script_definition"
+PLAN = "plan"
+"""A generator function: a bluesky plan, run on the instrument's RunEngine (docs/bluesky.md)."""
 
 FOUND_DEF = "def"
 FOUND_ALIAS = "alias"
@@ -83,7 +85,7 @@ class Command:
         module: the file's stem, importable once the command directory is on `sys.path`.
         path: the source file.
         line: line of the `def` (or of `class DoRun`).
-        kind: `function` or `script_definition`.
+        kind: `function`, `script_definition` or `plan` (a generator function).
         signature: text shown to users, e.g. `set_ei(energy: float, wait: bool = True)`.
         enum_params: parameter name to the name of an `Enum` class of the same module;
             bound values are member names, to be turned back into members in the job.

@@ -14,6 +14,8 @@ Rules (docs/catalogue.md has the user-facing version):
   `@helparglist("...")` (or `f.help_arglist = "..."`) gives the signature text.
 - `estimate_<name>` / `validate_<name>` are companions of function `<name>` of the same
   file, not commands (`estimate_x` with no `x` in the file is an ordinary command).
+- A generator function (a bluesky plan) is a command of kind `plan`: its job runs it on the
+  instrument's RunEngine (docs/bluesky.md).
 - A file with `class DoRun(ScriptDefinition)` is an ISIS script definition: one command
   named after the file (see `scriptdef`), and nothing else.
 """
@@ -31,9 +33,21 @@ from pathlib import Path
 from scriptserver_ioc.catalogue.assigned import Alias, ReExport, find_method, read_assignments
 from scriptserver_ioc.catalogue.docstrings import parse_docstring
 from scriptserver_ioc.catalogue.helpers import helper_functions
-from scriptserver_ioc.catalogue.model import FOUND_ALIAS, FOUND_DEF, FOUND_PARTIAL, Command
+from scriptserver_ioc.catalogue.model import (
+    FOUND_ALIAS,
+    FOUND_DEF,
+    FOUND_PARTIAL,
+    FUNCTION,
+    PLAN,
+    Command,
+)
 from scriptserver_ioc.catalogue.scriptdef import is_script_definition, read_script_definition
-from scriptserver_ioc.catalogue.signature import build_params, param_nodes, signature_text
+from scriptserver_ioc.catalogue.signature import (
+    build_params,
+    is_generator,
+    param_nodes,
+    signature_text,
+)
 from scriptserver_ioc.catalogue.typespec import last_name, read_enums
 
 STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ()))
@@ -325,6 +339,7 @@ def function_command(
         module=module,
         path=path,
         line=line if line is not None else fn.lineno,
+        kind=PLAN if is_generator(fn) else FUNCTION,
         params=params,
         has_estimate=f"estimate_{target}" in scan.functions,
         has_validate=f"validate_{target}" in scan.functions,

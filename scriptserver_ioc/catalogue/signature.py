@@ -158,3 +158,16 @@ def build_params(
             )
         )
     return tuple(params)
+
+
+def is_generator(fn: ast.FunctionDef) -> bool:
+    """True if `fn` is a generator function (a `yield` of its own, not of a nested scope)."""
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    pending = list(fn.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, nested):
+            pending.extend(ast.iter_child_nodes(node))
+    return False

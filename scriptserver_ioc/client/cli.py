@@ -34,6 +34,7 @@ from ..contract.enums import ON_ERROR_MODES
 from .client import ClientError, Refused, Reply, ScriptServerClient
 from .formatting import duration
 from .interactive import edit_in_editor, spec_from_edit, wait_for_outcome
+from .plots import show_plots
 from .timeline import show_queue
 from .views import show_commands, show_history, show_job, show_log, show_status, show_withheld
 from .watch import watch
@@ -261,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("log", show_log, "a job's output (-f: follow it); no id: the server's event log", True)
     p.add_argument("id", type=int, nargs="?")
     p.add_argument("-f", "--follow", action="store_true", help="follow the output live")
+    p = verb("plots", show_plots, "the figures a job saved (PNG files); --open shows them", True)
+    p.add_argument("id", type=int)
+    p.add_argument("--open", action="store_true", help="open them with the desktop's viewer")
     p = verb("watch", watch, "follow the queue live, waiting for work (Ctrl-C leaves)")
     p.add_argument("--plain", action="store_true", help="one line per change, even on a terminal")
     p.add_argument(

@@ -296,6 +296,19 @@ class ScriptServerClient(Channels):
                     return text
         raise ClientError("other clients kept selecting other jobs' output; ask again")
 
+    def plots(self, job_id: int, attempts: int = 5) -> list[str]:
+        """The PNG files of the figures a job saved (JOB:OUTPUT:SELECT, then JOB:PLOTS).
+
+        Raises `Refused` if the server has no log of the job, ClientError if other clients
+        keep selecting other jobs in between.
+        """
+        for _ in range(attempts):
+            self._control("JOB:OUTPUT:SELECT", job_id)
+            listing = self.get_json("JOB:PLOTS")
+            if listing.get("id") == job_id:
+                return list(listing.get("plots") or [])
+        raise ClientError("other clients kept selecting other jobs; ask again")
+
     def finished(self, job_id: int) -> dict[str, Any] | None:
         """The history record of a finished job, or None if it has not finished."""
         return next((r for r in self.history() if r["id"] == job_id), None)

@@ -62,6 +62,8 @@ VERDICT = _published("validate", "validate")
 LOG = _published("log", "log", interval=0.1)
 HEARTBEAT = _published("heartbeat", "tick")
 JOB_OUTPUT = _published("job_output", "job_output")
+PLOTS = _published("plots", "plots")
+PLOTS_JSON = _published("plots_json", "plots")
 ACTION = {"idle": 0}
 """An action PV: it reads back as 0 once a write was processed."""
 
@@ -337,6 +339,22 @@ PVS: tuple[PV, ...] = (
         count=65_536,
         added=True,
         **JOB_OUTPUT,
+    ),
+    _json(
+        "JOB:PLOTS",
+        "figures the job selected with JOB:OUTPUT:SELECT saved: {id, plots: [PNG paths]}, "
+        "oldest first (docs/bluesky.md)",
+        262_144,
+        added=True,
+        **PLOTS_JSON,
+    ),
+    PV(
+        "CURRENT:PLOT",
+        "char",
+        "path of the newest figure (PNG) a job saved, empty before any; for screens",
+        count=4096,
+        added=True,
+        **PLOTS,
     ),
 ) + tuple(
     pv

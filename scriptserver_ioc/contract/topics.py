@@ -25,6 +25,7 @@ TOPICS: frozenset[str] = frozenset(
         "script",  # the current job's source
         "log",  # the server's event log
         "job_output",  # the job output selected with JOB:OUTPUT:SELECT
+        "plots",  # a job saved a figure; the figures of the job selected
         "commands",  # the command catalogue
         "status",  # the server summary alone (e.g. the store's error)
         "tick",  # one second passed (clocks, heartbeat)

@@ -21,6 +21,7 @@ from .editing import RunningEdit
 from .ending import ended_error, ending_for
 from .jobs import Job, now_iso, parse_iso
 from .operation import Operation
+from .plots import plotted
 from .running import JobTracking
 from .specs import Rejected
 from .validating import ValidateControl
@@ -290,6 +291,8 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             self.edited(job, event)
         elif kind == "edit_received":
             self.edit_received(event)
+        elif kind == "plot":
+            plotted(self, job.id, event.get("path") or "")
         elif kind == "output":
             self.output_tail = (event.get("tail") or "")[-OUTPUT_TAIL_CHARS:]
             self.touch("output")

@@ -1,9 +1,11 @@
-"""`JOB:OUTPUT:SELECT`: serve the output log of any job over Channel Access.
+"""`JOB:OUTPUT:SELECT`: serve the output log and figures of any job over Channel Access.
 
 `CURRENT:OUTPUT` holds the running job's output only. A client writes a job id to
 `JOB:OUTPUT:SELECT`; the server reads the tail of `<data-dir>/logs/job-<id>.log` and
 publishes it in `JOB:OUTPUT`, with the id in `JOB:OUTPUT:ID` (clients check it: another
-client may select another job in between).
+client may select another job in between), and lists the figures the job saved
+(`<data-dir>/logs/job-<id>.plots/figure-<n>.png`, docs/bluesky.md) in `JOB:PLOTS`.
+`CURRENT:PLOT` is the newest figure any job saved.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from .deferred import Quick
 from .execution import OUTPUT_TAIL_CHARS
 from .operation import Operation
+from .plots import figures_of
 from .specs import Rejected, parse_id
 
 
@@ -31,14 +34,16 @@ def select_output(server: Any, op: Operation, value: Any) -> Quick:
             with open(path, "rb") as log:
                 size = log.seek(0, 2)
                 log.seek(max(0, size - 4 * OUTPUT_TAIL_CHARS))
-                return log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:], size
+                text = log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
         except OSError as exc:
             raise Rejected(f"cannot read the output log of job {job_id}: {exc}") from None
+        return text, size, figures_of(path)
 
-    def then(tail: tuple[str, int]) -> None:
-        text, size = tail
+    def then(tail: tuple[str, int, list[str]]) -> None:
+        text, size, figures = tail
         server.selected_output = (job_id, text)
-        server.touch("job_output")
+        server.selected_plots = (job_id, figures)
+        server.touch("job_output", "plots")
         op.job_ids = [job_id]
         op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
 

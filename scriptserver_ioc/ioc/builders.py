@@ -23,6 +23,7 @@ from .. import __version__
 from ..contract.enums import FINISHED_STATES, LAST_STATE_NONE, LAST_STATES, QUEUE_SLOTS
 from ..contract.pvtable import BY_NAME
 from ..core.job_output import selected_output
+from ..core.plots import plots_view
 from ..validate.estimates import queue_finish
 from .encoding import to_json, zhex
 
@@ -168,6 +169,11 @@ def _commands_json(p: Any) -> dict[str, str]:
     }
 
 
+def _selected_plots(p: Any) -> dict[str, Any]:
+    _, selected, figures = plots_view(p.core)
+    return {"id": selected, "plots": figures}
+
+
 def _encoded(name: str, read: Callable[[Any], Any]) -> Builder:
     """A builder of one JSON PV: `read(core)` under the lock, encoded after."""
     return lambda p: {name: to_json(_under_core_lock(p, read))}
@@ -182,6 +188,7 @@ JSON_BUILDERS: dict[str, Builder] = {
     "commands_json": _commands_json,
     "current_json": _encoded("CURRENT", lambda core: core.current_record()),
     "status": _encoded("STATUS", lambda core: core.status()),
+    "plots_json": lambda p: {"JOB:PLOTS": to_json(_selected_plots(p))},
 }
 """Builders of JSON PVs; each also has a `<name>_zhex` twin built from the same texts."""
 
@@ -214,6 +221,7 @@ BUILDERS: dict[str, Builder] = {
     "output": lambda p: {"CURRENT:OUTPUT": _text(p, "output")},
     "log": lambda p: {"LOG": p.core.log_text()},
     "job_output": lambda p: dict(zip(JOB_OUTPUT_PVS, selected_output(p.core))),
+    "plots": lambda p: {"CURRENT:PLOT": plots_view(p.core)[0]},
     **{group: _plain(group) for group in JSON_BUILDERS},
     **{f"{group}_zhex": _zhex_of(group) for group in JSON_BUILDERS},
 }

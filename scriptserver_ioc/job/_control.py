@@ -58,6 +58,8 @@ class JobControl(scriptserver.Backend):
         """The running script's `script_edit.ScriptEditor`, once the job has started."""
         self.engine = None
         """The ``_bluesky.EngineSession`` while the job's main thread is in ``RE(plan)``."""
+        self.figures = None
+        """The job's ``_plots.Figures`` (read by the job's matplotlib backend)."""
 
     # -- from the server (receiver thread) ------------------------------------------------
 

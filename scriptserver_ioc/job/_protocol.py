@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 
 PROTOCOL_VERSION = 1
 """Version spoken by both ends; a ``hello`` without ``protocol`` is taken as version 1."""
@@ -41,6 +42,7 @@ PROGRESS = "progress"  # percent and message (state-like)
 MESSAGE = "message"  # the job's status text (state-like)
 PAUSED = "paused"  # a deferred pause took effect (with the line)
 RESUMED = "resumed"  # the paused job goes on
+PLOT = "plot"  # a figure was saved as a PNG file (its path)
 ENGINE = "engine"  # a bluesky RunEngine call began or ended (active); also in hello's state
 EDIT_RECEIVED = "edit_received"  # the edit is registered (or refused at once; its number)
 EDITED = "edited"  # answer to edit: applied or refused (with the edit's number)
@@ -52,6 +54,11 @@ PAUSE = "pause"  # pause at the next line or pause point (immediate: a RunEngine
 RESUME = "resume"  # resume, or cancel a pause not yet taken
 ABORT = "abort"  # soft abort (with a reason)
 EDIT = "edit"  # replace the script's part not yet run (answered by edit_received, edited)
+
+
+def plots_dir(log_path: str) -> str:
+    """Where a job's figures are saved: ``<logs>/job-<id>.plots`` beside ``job-<id>.log``."""
+    return os.path.splitext(str(log_path))[0] + ".plots"
 
 
 def encode(message: dict) -> bytes:

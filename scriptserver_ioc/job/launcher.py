@@ -35,6 +35,7 @@ import _bluesky
 import _control
 import _genie
 import _logfile
+import _plots
 import _protocol as protocol
 import channel
 import namespace
@@ -55,6 +56,7 @@ for _name in (
     "_genie",
     "_interrupt",
     "_logfile",
+    "_plots",
     "_protocol",
     "channel",
     "import_hooks",
@@ -270,6 +272,8 @@ class Launcher:
         )
         _genie.install()
         _bluesky.install(self.control)
+        self.control.figures = _plots.Figures(protocol.plots_dir(run["log_path"]), self._plotted)
+        _plots.install()
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         try:
             code = compile(source, filename, "exec")
@@ -314,6 +318,7 @@ class Launcher:
         finally:
             self.control.leave_job()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self.control.figures.save_open(changed_only=True)
             if line_tracer is not None:
                 line_tracer.uninstall()
         if outcome["state"] == "FAILED" and self.control.aborting:
@@ -333,6 +338,9 @@ class Launcher:
                 if code is None:
                     return
             line_tracer.add(code)
+
+    def _plotted(self, path):
+        self.link.send({"type": protocol.PLOT, "path": path})
 
     def _terminated(self, signum, frame):
         self.control.terminated()

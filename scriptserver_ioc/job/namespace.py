@@ -4,7 +4,8 @@ Runs inside job processes (the launcher, the dry run): standard library only, Py
 nothing imported from the rest of the package.
 
 A command entry is what ``Catalogue.job_commands()`` gives:
-``{"name", "module", "path", "kind": "function" | "script_definition", "enum_params"}``.
+``{"name", "module", "path", "kind": "function" | "script_definition" | "plan",
+"enum_params"}``.
 Modules are imported by their catalogue module name (the file's stem) from their path and
 registered in ``sys.modules``, so command modules importing each other share one copy.
 
@@ -20,11 +21,14 @@ import os
 import sys
 import threading
 
+import _bluesky
+
 _IMPORTS = threading.Lock()
 _MODULE_LOCKS: dict = {}
 
 FUNCTION = "function"
 SCRIPT_DEFINITION = "script_definition"
+PLAN = "plan"
 
 
 class CommandUnavailable(RuntimeError):
@@ -89,6 +93,8 @@ def build_namespace(commands, command_dirs, lazy=True) -> dict:
     parameters are enums, to turn member names back into members). Script definitions
     become ``name(**kwargs)``: the values are passed to ``DoRun().run`` as strings, as the
     script generator does, and a returned error string raises ``ScriptDefinitionError``.
+    Plans (generator functions) run on the instrument's RunEngine when called
+    (``_bluesky.plan_command``).
     """
     add_command_dirs(command_dirs)
     namespace = {}
@@ -123,7 +129,10 @@ def resolve(entry):
         module = load_module(entry)
         if entry.get("kind") == SCRIPT_DEFINITION:
             return _script_definition(name, module)
-        return _function(name, module, entry.get("enum_params") or {})
+        function = _function(name, module, entry.get("enum_params") or {})
+        if entry.get("kind") == PLAN:  # a bluesky plan: calling it runs it
+            return _bluesky.plan_command(name, function)
+        return function
     except CommandUnavailable as exc:
         return _unavailable(name, str(exc))
 

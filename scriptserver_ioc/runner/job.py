@@ -229,6 +229,8 @@ class JobProcess:
                 self._line(message.get("line"))
                 self.pause_pending, self.paused = False, True
                 self.emit({"type": "paused", "line": self.last_line, "immediate": False})
+            elif kind == protocol.PLOT:
+                self.emit({"type": "plot", "path": str(message.get("path") or "")})
             elif kind == protocol.ENGINE:
                 self.engine_active = bool(message.get("active"))
             elif kind == protocol.RESUMED:
