@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import conftest
 import pytest
 from conftest import IOC, wait_until
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -124,15 +128,80 @@ def motor_scan(start: float, stop: float, points: int = 5, record: str = ""):
 '''
 
 
-PRELUDE = "from bluesky import RunEngine\nRE = RunEngine(call_returns_result=True)\n"
-"""The instrument's RunEngine of the plan commands' server (without MYPVPREFIX here,
-`ibex_bluesky_core`'s `get_run_engine()` cannot open a run)."""
+INSTRUMENT_PLANS = '''
+
+from ibex_bluesky_core.devices.block import BlockRw
 
 
-def module_ioc(base: Path, prelude: str | None = None):
-    """An IOC (pre-flight off) with the test plans as its commands, stopped at the end."""
+def set_temperature(block: BlockRw[float], kelvin: float, record: str = ""):
+    """Set a temperature block, then count it once.
+
+    Args:
+        block: the block, by name.
+        kelvin: the set point.
+        record: file the block's name, the event's data and the run's RB number go to.
+    """
+    import json
+
+    import bluesky.plan_stubs as bps
+    import bluesky.plans as bp
+    import bluesky.preprocessors as bpp
+
+    yield from bps.mv(block, kelvin)
+    found = {"block": block.name}
+
+    def note(name, doc):
+        if name == "start":
+            found["rb_number"] = doc.get("rb_number")
+        elif name == "event":
+            found["data"] = doc["data"]
+
+    yield from bpp.subs_wrapper(bp.count([block]), note)
+    open(record, "w").write(json.dumps(found))
+'''
+
+
+def instrument_prelude(port: int, prefix: str, workdir: Path) -> str:
+    """Jobs reach the blocks IOC as their instrument (``MYPVPREFIX``); the working directory
+    is the test's (``ibex_bluesky_core``'s document logger writes under ``C:\\instrument``,
+    a relative path off Windows)."""
+    return (
+        "import os\n"
+        f"os.environ['EPICS_CA_ADDR_LIST'] = '127.0.0.1:{port}'\n"
+        "os.environ['EPICS_CA_AUTO_ADDR_LIST'] = 'NO'\n"
+        f"os.environ['MYPVPREFIX'] = {prefix!r}\n"
+        f"os.chdir({str(workdir)!r})\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def blocks_ioc(tmp_path_factory):
+    """The caproto IOC of the instrument's blocks, on a port of the pool: (prefix, port)."""
+    pytest.importorskip("caproto")
+    port = next(conftest._port_cycle)
+    prefix = f"TE{port}:"
+    env = dict(os.environ, EPICS_CA_SERVER_PORT=str(port))
+    log = open(tmp_path_factory.mktemp("blocks") / "blocks-ioc.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "instrument_blocks_ioc.py"), "--prefix", prefix],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield prefix, port
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    log.close()
+
+
+def module_ioc(base: Path, plans: str = "", prelude: str | None = None):
+    """An IOC (pre-flight off) with `plans` as its commands, stopped at the end."""
     (base / "commands").mkdir()
-    (base / "commands" / "plans.py").write_text(PLANS)
+    (base / "commands" / "plans.py").write_text(plans)
     args = ["--preflight-workers", "0"]
     if prelude is not None:
         (base / "prelude.py").write_text(prelude)
@@ -151,8 +220,13 @@ def bluesky_ioc(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plans_ioc(tmp_path_factory):
-    yield from module_ioc(tmp_path_factory.mktemp("plans"), PRELUDE)
+def plans_ioc(tmp_path_factory, blocks_ioc):
+    """Plan commands run on `ibex_bluesky_core`'s `get_run_engine()`, on the blocks IOC."""
+    base = tmp_path_factory.mktemp("plans")
+    prefix, port = blocks_ioc
+    (base / "work").mkdir()
+    prelude = instrument_prelude(port, prefix, base / "work")
+    yield from module_ioc(base, PLANS + INSTRUMENT_PLANS, prelude)
 
 
 def client_of(ioc):
@@ -173,6 +247,7 @@ def server(bluesky_ioc):
 
 @pytest.fixture
 def plans(bluesky, plans_ioc):
+    pytest.importorskip("ibex_bluesky_core")
     yield from client_of(plans_ioc)
 
 
@@ -362,3 +437,20 @@ def test_GIVEN_plan_command_WHEN_queued_with_a_bad_argument_THEN_refused_at_QUEU
     assert not reply.ok
     assert "start" in reply.message and "float" in reply.message
     assert plans.queue() == before
+
+
+def test_GIVEN_plan_with_a_block_parameter_WHEN_queued_with_its_name_THEN_the_block_is_set(
+    plans, tmp_path, blocks_ioc
+):
+    prefix, _ = blocks_ioc
+    record = tmp_path / "found.json"
+    (job_id,) = plans.add(f"set_temperature('TEMP', 12.5, record={str(record)!r})")
+    job = finished(plans, job_id)
+    assert job["state"] == "DONE", job["error"]
+    found = json.loads(record.read_text())
+    assert found["block"] == "TEMP"
+    assert found["rb_number"] == "1920001"  # get_run_engine() read the instrument's RB number
+    assert found["data"] and set(found["data"].values()) == {12.5}
+    import epics
+
+    assert epics.caget(f"{prefix}CS:SB:TEMP:SP", timeout=5) == 12.5

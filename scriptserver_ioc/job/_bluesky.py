@@ -274,60 +274,6 @@ class RunProgress:
             self.link.set_message(f"{self.name} point {self.seen}")
 
 
-def plan_command(name: str, plan_function):
-    """A plan command: calling it runs the plan on the instrument's RunEngine.
-
-    Called while a plan runs (``yield from name(...)`` inside another plan, in the
-    RunEngine's thread) it returns the plan itself, so plans compose as in bluesky.
-    """
-
-    def command(*args, **kwargs):
-        plan = plan_function(*args, **kwargs)
-        control = _control
-        if threading.current_thread() is not threading.main_thread() or (
-            control is not None and control.engine is not None
-        ):
-            return plan
-        return instrument_run_engine()(plan)
-
-    command.__name__ = command.__qualname__ = name
-    command.__doc__ = getattr(plan_function, "__doc__", None)
-    command.plan = plan_function
-    return command
-
-
-_ENGINES = []
-
-
-def instrument_run_engine():
-    """The RunEngine plan commands run on, made once per job process.
-
-    The job's own ``RE`` (e.g. made by the prelude) if it is a RunEngine; else
-    ``ibex_bluesky_core``'s ``get_run_engine()`` when installed; else a plain
-    ``bluesky.RunEngine(call_returns_result=True)``.
-    """
-    if _ENGINES:
-        return _ENGINES[0]
-    main = sys.modules.get("__main__")
-    engine = getattr(main, "RE", None)
-    if not _is_run_engine(engine):
-        try:
-            from ibex_bluesky_core.run_engine import get_run_engine
-        except ImportError:
-            from bluesky import RunEngine
-
-            engine = RunEngine(call_returns_result=True)
-        else:
-            engine = get_run_engine()
-    _ENGINES.append(engine)
-    return engine
-
-
-def _is_run_engine(value) -> bool:
-    run_engine = sys.modules.get(RUN_ENGINE_MODULE)
-    return run_engine is not None and isinstance(value, run_engine.RunEngine)
-
-
 def _run_engine_interrupted():
     utils = sys.modules.get("bluesky.utils")
     return getattr(utils, "RunEngineInterrupted", ()) or ()

@@ -56,6 +56,7 @@ for _name in (
     "_genie",
     "_interrupt",
     "_logfile",
+    "_plan_commands",
     "_plots",
     "_protocol",
     "channel",

@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 
-import _bluesky
+import _plan_commands
 
 _IMPORTS = threading.Lock()
 _MODULE_LOCKS: dict = {}
@@ -94,7 +94,7 @@ def build_namespace(commands, command_dirs, lazy=True) -> dict:
     become ``name(**kwargs)``: the values are passed to ``DoRun().run`` as strings, as the
     script generator does, and a returned error string raises ``ScriptDefinitionError``.
     Plans (generator functions) run on the instrument's RunEngine when called
-    (``_bluesky.plan_command``).
+    (``_plan_commands.plan_command``).
     """
     add_command_dirs(command_dirs)
     namespace = {}
@@ -131,7 +131,7 @@ def resolve(entry):
             return _script_definition(name, module)
         function = _function(name, module, entry.get("enum_params") or {})
         if entry.get("kind") == PLAN:  # a bluesky plan: calling it runs it
-            return _bluesky.plan_command(name, function)
+            return _plan_commands.plan_command(name, function)
         return function
     except CommandUnavailable as exc:
         return _unavailable(name, str(exc))
