@@ -454,3 +454,44 @@ def test_GIVEN_plan_with_a_block_parameter_WHEN_queued_with_its_name_THEN_the_bl
     import epics
 
     assert epics.caget(f"{prefix}CS:SB:TEMP:SP", timeout=5) == 12.5
+
+
+DRY_SCAN = """\
+from pathlib import Path
+
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+from bluesky import RunEngine
+from ibex_bluesky_core.callbacks import HumanReadableFileCallback
+from ophyd_async.core import init_devices
+from ophyd_async.sim import SimMotor
+
+RE = RunEngine(call_returns_result=True)
+with init_devices():
+    motor = SimMotor("motor")
+RE.subscribe(HumanReadableFileCallback(["motor"], output_dir=Path({files!r})))
+
+
+def step(detectors, step, pos_cache):
+    yield from bps.one_nd_step(detectors, step, pos_cache)
+    yield from bps.sleep(0.4)
+
+
+RE(bp.scan([motor], motor, 0, 49, 50, per_step=step))
+"""
+
+
+def test_GIVEN_20_s_scan_WHEN_dry_run_THEN_its_waits_on_virtual_time_and_no_file_written(
+    server, tmp_path, bluesky
+):
+    pytest.importorskip("ibex_bluesky_core")
+    files = tmp_path / "files"
+    files.mkdir()
+    result = server.validate({"script": DRY_SCAN.format(files=str(files))}, dry_run=True)
+    dry = result["dry_run"]
+    # 50 waits of 0.4 s: checked on the dry run's clock (its real-time limit is 10 s)
+    assert dry["ok"] is True, dry
+    assert 20.0 <= dry["estimate"] < 30.0
+    assert sum("plan sleeps 0.4 s" in step.get("what", "") for step in dry["steps"]) >= 40
+    assert list(files.iterdir()) == []  # the file writer was not run
+    assert any("HumanReadableFileCallback" in note for note in dry["notes"])

@@ -40,6 +40,8 @@ if JOB_DIR not in sys.path:
     sys.path.insert(0, JOB_DIR)
 
 # imported before the command directories go on sys.path, so no command module shadows them
+import _plots  # noqa: E402
+import _sim_bluesky  # noqa: E402
 import scriptserver  # noqa: E402  (the job API)
 import sim_isolation  # noqa: E402
 import sim_patches  # noqa: E402
@@ -224,6 +226,8 @@ class Run:
         sim = self.sim
         self.isolation.install()  # before the prelude and the commands are imported
         sim_patches.install(sim)
+        _sim_bluesky.install(sim)  # plans: sleeps on the virtual clock, no writers
+        _plots.install()  # no window, no blocking plt.show(), no figure saved
         scriptserver._set_backend(make_backend(sim, scriptserver.Backend))
         builtins.input = _no_input
         sys.stdout = sys.stderr = self.tail
