@@ -29,7 +29,6 @@ class FakeStore:
             "settings": {},
             "log": [],
             "durations": {},
-            "next_id": 1,
         }
         self.quarantined: list[str] = []
         self.depth = 0
@@ -119,12 +118,6 @@ class FakeStore:
         self._write("set_setting")
         self.data["settings"][key] = json.dumps(value)
 
-    def allocate_ids(self, count: int) -> list[int]:
-        self._write("allocate_ids")
-        first = self.data["next_id"]
-        self.data["next_id"] = first + count
-        return list(range(first, first + count))
-
     def add_duration(self, key: str, seconds: float) -> None:
         self._write("add_duration")
         self.data["durations"].setdefault(key, []).append(seconds)
@@ -134,6 +127,10 @@ class FakeStore:
         self.data["log"].append(line)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def next_job_id(self) -> int:
+        stored = json.loads(self.data["settings"].get("next_id", "1"))
+        return max(stored, 1 + max(self.data["rows"], default=0))
 
     def _jobs(self, which) -> list[tuple[Job, list]]:
         rows = self.data["rows"].items()

@@ -239,6 +239,13 @@ def test_GIVEN_each_state_WHEN_control_pv_written_THEN_transition_and_effects_or
     assert not never, f"{pv}: valid values never accepted in any state: {never}"
 
 
+def safety_action(pv: str, value, state: str) -> bool:
+    """PAUSE, ABORT, STOP and the skip of the running job (id 2): the store cannot refuse."""
+    return pv in ("PAUSE", "ABORT", "STOP") or (
+        pv == "QUEUE:SKIP" and value == "2" and state in RUNNING_STATES
+    )
+
+
 @pytest.mark.parametrize("pv", CONTROL_PVS)
 def test_GIVEN_accepted_write_WHEN_store_fails_at_each_write_THEN_whole_decision_undone(pv, logs):
     points = 0
@@ -247,6 +254,8 @@ def test_GIVEN_accepted_write_WHEN_store_fails_at_each_write_THEN_whole_decision
             core, store, runner = build(state, logs)
             if not core.control(pv, value, "tester").ok or not store.transactions:
                 continue
+            if safety_action(pv, value, state):
+                continue  # carried out all the same: the next test
             for fail_at in range(len(store.transactions[0])):  # the decision's own commit
                 core, store, runner = build(state, logs)
                 before, stored = published(core, *REFUSAL_MARKS, "store_error"), store.dump()
@@ -258,7 +267,38 @@ def test_GIVEN_accepted_write_WHEN_store_fails_at_each_write_THEN_whole_decision
                 assert published(core, *REFUSAL_MARKS, "store_error") == before, where
                 assert (store.dump(), runner.calls) == (stored, []), where
                 points += 1
-    assert (points == 0) == (pv in NO_WRITES), f"{pv}: {points} write points"
+    safety = pv in ("PAUSE", "ABORT", "STOP")
+    assert (points == 0) == (pv in NO_WRITES or safety), f"{pv}: {points} write points"
+
+
+@pytest.mark.parametrize("pv", ["PAUSE", "ABORT", "STOP", "QUEUE:SKIP"])
+def test_GIVEN_safety_action_WHEN_store_fails_THEN_carried_out_kept_and_stored_later(pv, logs):
+    points = 0
+    for state in STATES:
+        for value in valid_values(pv):
+            if not safety_action(pv, value, state):
+                continue
+            core, store, runner = build(state, logs)
+            reply = core.control(pv, value, "tester")
+            if not reply.ok:
+                continue
+            want = (core.run_state, runner.methods(), core.queue.ids(), store.transactions[0])
+            core, store, runner = build(state, logs)
+            stored = store.dump()
+            store.arm(0)  # every write of the decision is refused: its commit fails
+            reply = core.control(pv, value, "tester")
+            where = f"{pv}={value!r} in {state}: {reply.message}"
+            assert reply.ok and "not recorded yet" in reply.message, where
+            assert (core.run_state, runner.methods(), core.queue.ids()) == want[:3], where
+            assert DISK_FULL in core.last_error and DISK_FULL in core.status()["store_error"]
+            assert store.dump() == stored, where  # nothing half-written
+            store.arm(None)
+            assert core.unsaved.retry(), where
+            assert store.transactions[0][: len(want[3])] == want[3], where  # the same writes
+            assert core.log_text().splitlines()[-2] in store.data["log"], where
+            assert core.unsaved.error is None and core.unsaved.calls == [], where
+            points += 1
+    assert points, f"{pv}: never a safety action"
 
 
 def test_GIVEN_every_route_WHEN_driven_THEN_every_STATE_transition_is_made(logs):

@@ -5,13 +5,19 @@ Every change of the core happens inside a scope opened under the core's lock:
 - a *decision* (`ScriptServer.deciding`): a control write, or the start of the next job.
   Handlers change the core's in-memory state, record store writes (`ScriptServer.writes`)
   and effects (`RunnerCall`: start, pause, resume, abort, edit, adopt). When the handler
-  returns, the recorded writes run in one store transaction: that is the commit. If the
-  handler refuses (`Rejected`) or the store fails, the transaction rolls back and the
-  in-memory state is put back exactly as it was, so a refused write leaves no trace.
+  returns, the recorded writes run in one store transaction: that is the commit (a
+  decision that writes nothing opens none). If the handler refuses (`Rejected`) or the
+  store fails, the transaction rolls back and the in-memory state is put back exactly as
+  it was, so a refused write leaves no trace.
+- a *safety action* (`ScriptServer.safety_action`, called by its handler: PAUSE, ABORT,
+  STOP, the skip of the running job) is a decision the store cannot refuse: the operator
+  must be able to stop a job on a full disk. If its commit fails, it is carried out all
+  the same; its writes are kept in memory, reported (`LAST_ERROR`, `STATUS.store_error`)
+  and written when the store works again (`core.unsaved`), like facts.
 - *facts* (`ScriptServer.facts`): what the runner reports (a job started, paused,
   finished). They happened whatever the store says, so the in-memory change stays and a
-  failed store write is reported (`LAST_ERROR`, `STATUS.store_error`) and retried where it
-  matters (`core.unsaved`).
+  failed store write is reported (`LAST_ERROR`, `STATUS.store_error`), and the writes
+  are kept in memory and retried (`core.unsaved`).
 
 Effects run after the commit, outside the core lock, in the order they were decided
 (`EffectQueue`). A runner call that fails then (the process is already gone) is reported
@@ -105,7 +111,11 @@ class Scope:
     effects: list[RunnerCall] = field(default_factory=list)
     undo: list[Callable[[], None]] = field(default_factory=list)
     failed: Callable[[BaseException], None] | None = None
-    """For facts: what to do when the store refuses their writes (default: report it)."""
+    """For facts: what else to do when the store refuses their writes (they are kept)."""
+    safety: bool = False
+    """A safety action: carried out even if the store refuses its writes (kept instead)."""
+    kept: str = ""
+    """Why the writes of a safety action were kept in memory instead of committed."""
 
 
 class Checkpoint:
@@ -216,15 +226,22 @@ class Decisions:
         self._scope.effects.append(call)
 
     def on_store_failure(self, failed: Callable[[BaseException], None]) -> None:
-        """In a scope of facts: how to keep them if the store refuses their writes."""
+        """In a scope of facts: what else to do if the store refuses their writes."""
         if self._scope is not None and not self._scope.undoable:
             self._scope.failed = failed
 
+    def safety_action(self) -> None:
+        """Mark the decision in progress as one the store cannot refuse (see above)."""
+        if self._scope is None or not self._scope.undoable:
+            raise RuntimeError("a safety action outside a decision")
+        self._scope.safety = True
+
     @contextmanager
-    def deciding(self) -> Iterator[None]:
+    def deciding(self) -> Iterator[Scope]:
         """A decision: its writes are committed at the end, or everything is undone.
 
         Joins the decision in progress if there is one (its caller commits or undoes).
+        Yields the scope: `scope.kept` says why a safety action's writes were kept.
 
         Raises:
             Whatever the handler or the store raised, after undoing every change.
@@ -232,14 +249,14 @@ class Decisions:
         if self._scope is not None:
             if not self._scope.undoable:
                 raise RuntimeError("a decision cannot be made inside a scope of facts")
-            yield
+            yield self._scope
             return
         checkpoint = Checkpoint(self, IN_PLACE)
         scope = self._scope = Scope(undoable=True)
         try:
-            with recording(scope), self.store.transaction():
-                yield
-                scope.writes.flush(self.store)
+            with recording(scope):
+                yield scope
+            self._commit(scope)
         except BaseException:
             checkpoint.restore(scope)
             self.queue.settle()
@@ -247,6 +264,21 @@ class Decisions:
         self._scope = None
         self.queue.settle()
         self.effects.pending.extend(scope.effects)
+
+    def _commit(self, scope: Scope) -> None:
+        """The decision's writes in one transaction; a safety action's kept if refused."""
+        if not scope.writes.calls:
+            return
+        try:
+            with self.store.transaction():
+                scope.writes.flush(self.store)
+        except (sqlite3.Error, OSError) as exc:
+            if not scope.safety:
+                raise
+            log.error("cannot store a safety action, carried out all the same: %s", exc)
+            scope.kept = self.unsaved.keep_writes(
+                scope.writes.calls, "it was carried out and is kept in memory until then", exc
+            )
 
     @contextmanager
     def facts(self) -> Iterator[None]:
@@ -271,10 +303,11 @@ class Decisions:
                 scope.writes.flush(self.store)
         except (sqlite3.Error, OSError) as exc:
             log.error("cannot store what the runner reported: %s", exc)
+            self.unsaved.keep_writes(
+                scope.writes.calls, "the change is kept in memory until then", exc
+            )
             if scope.failed is not None:
                 scope.failed(exc)
-            else:
-                self.unsaved.write_failed("the change is kept in memory only", exc)
 
     def run_effects(self) -> None:
         """Carry out committed effects, in order (core lock NOT held)."""

@@ -136,6 +136,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             raise Rejected(
                 f"job {self.current.id} is already being aborted; write 2 (KILL) to kill it"
             )
+        self.safety_action()  # carried out even if the store cannot record it
         job, before = self.current, (self.run_state, self._end_as)
         ending = ending_for(op.pv, state is JobState.SKIPPED, op.client, kill)
         self._end_as = (state, hold_after, ending)
@@ -198,6 +199,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
                 f"job {job.id} is a black-box job: it has no pause points, so it can only be "
                 "paused immediately (write 2, IMMEDIATE)"
             )
+        self.safety_action()  # carried out even if the store cannot record it
         before = (self.run_state, self._end_as)
         self.run_state = RunState.PAUSING
         self.touch("state")
@@ -236,6 +238,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         """STOP: abort the current job and clear the queue."""
         if value != 1:
             raise Rejected(f"write 1 to stop all jobs and empty the queue (got {value!r:.40})")
+        self.safety_action()  # carried out even if the store cannot record it
         ids = self.queue.ids()
         self._pause_carried = None
         if self.current is not None and self.run_state is not RunState.ABORTING:

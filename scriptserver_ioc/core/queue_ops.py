@@ -30,7 +30,10 @@ class QueueControl(JobBuilding):
     """Handlers of QUEUE:ADD, REMOVE, MOVE, UPDATE, REPEAT, RERUN, SKIP, CLEAR, HOLD, ON_ERROR."""
 
     def _queue_new(self, op: Operation, jobs: list[Job], index: int | None) -> None:
-        ids = self.store.allocate_ids(len(jobs))  # rolled back with the rest if rejected
+        first = self.next_job_id  # put back with the rest if the decision is undone
+        ids = list(range(first, first + len(jobs)))
+        self.next_job_id = first + len(jobs)
+        self.writes.set_setting("next_id", self.next_job_id)
         created = now_iso()
         for job, job_id in zip(jobs, ids):
             job.update(id=job_id, created=created, state=JobState.QUEUED)

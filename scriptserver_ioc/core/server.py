@@ -94,6 +94,8 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         self.runner: Any = None
         self.listeners: list[Callable[[set[str]], None]] = []
         self.started_at = time.time()
+        self.next_job_id = store.next_job_id()
+        """The id of the next job queued; ids are never reused (stored as `next_id`)."""
         self.queue = JobQueue()
         self.queue.load(store.queued_jobs())
         self.history: collections.deque[Job] = collections.deque(
@@ -252,9 +254,11 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         try:
             if self.closed:
                 raise Rejected("the server is shutting down")
-            with self.deciding():
+            with self.deciding() as scope:
                 later = step()
             op.ok = True
+            if scope.kept:  # a safety action the store could not record yet
+                op.message = f"{op.message}; not recorded yet: {scope.kept}"
             return later
         except Rejected as exc:
             op.ok, op.message = False, f"{op.pv}: {exc}"

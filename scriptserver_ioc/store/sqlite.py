@@ -80,7 +80,6 @@ class Store:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._full_flag = fault_hooks.store_full_flag()  # None: always, in production
-        self._next_id: int | None = None
         self.quarantined: list[str] = []
         """Messages about stored rows set aside at start-up (for the event log)."""
 
@@ -118,7 +117,6 @@ class Store:
                     raise sqlite3.OperationalError("database or disk is full")  # test fault
             except BaseException:
                 self._db.execute("ROLLBACK")
-                self._next_id = None
                 raise
             else:
                 self._db.execute("COMMIT")
@@ -283,20 +281,19 @@ class Store:
                 (key, json.dumps(value)),
             )
 
-    def allocate_ids(self, count: int) -> list[int]:
-        """Reserve `count` new job ids; ids are never reused for the life of the database."""
-        with self.transaction():
-            if self._next_id is None:
-                highest = self._db.execute(  # quarantined rows keep their ids too
-                    "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM jobs), (SELECT COALESCE(MAX("
-                    "job_id), 0) FROM quarantine WHERE typeof(job_id) = 'integer'))"
-                ).fetchone()[0]
-                stored = self.setting("next_id", 1)
-                self._next_id = max(stored if 0 < stored <= 2**31 else 1, int(highest) + 1)
-            first = self._next_id
-            self.set_setting("next_id", first + count)
-            self._next_id = first + count
-        return list(range(first, first + count))
+    def next_job_id(self) -> int:
+        """The id of the next new job; ids are never reused for the life of the database.
+
+        Above every stored id (quarantined rows included) and the stored `next_id`. The
+        core allocates ids in memory from it and stores `next_id` with each add.
+        """
+        with self._lock:
+            highest = self._db.execute(  # quarantined rows keep their ids too
+                "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM jobs), (SELECT COALESCE(MAX("
+                "job_id), 0) FROM quarantine WHERE typeof(job_id) = 'integer'))"
+            ).fetchone()[0]
+            stored = self.setting("next_id", 1)
+        return max(stored if isinstance(stored, int) and 0 < stored <= 2**31 else 1, highest + 1)
 
     def add_duration(self, key: str, seconds: float) -> None:
         """Record a measured duration for `key`, keeping the most recent ones."""
