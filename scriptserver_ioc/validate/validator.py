@@ -286,16 +286,16 @@ class Validator:
         options = dict(self.beam or {})
         try:
             options.update(learning.learned_beam(self.history))
-        except Exception:  # a store failure must not stop a dry run
-            logger.exception("cannot read learned beam rates")
+        except Exception as exc:  # a store failure (or one closed at shutdown) must not
+            logger.warning("cannot read learned beam rates: %s", exc)  # stop a dry run
         return options
 
     def overhead(self) -> float:
         """Seconds a job takes beyond its simulated or declared duration (learned median)."""
         try:
             return learning.learned_overhead(self.history)
-        except Exception:  # a store failure must not reject a job
-            logger.exception("cannot read the learned job overhead")
+        except Exception as exc:  # a store failure (or one closed at shutdown) must not
+            logger.warning("cannot read the learned job overhead: %s", exc)  # reject a job
             return 0.0
 
     def timeline(self, job: Any) -> tuple[list[dict], float] | None:
