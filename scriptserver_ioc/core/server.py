@@ -278,8 +278,10 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             op.job_ids = []
             self.last_error = op.message
             self.touch("last_error")
-        elif self.last_error:  # the refusal is answered: a screen shows no stale error
-            self.last_error = ""
+        elif self.last_error != (self.unsaved.error or ""):
+            # the refusal is answered: a screen shows no stale error, but a store that
+            # still cannot be written stays reported (e.g. after an ABORT on a full disk)
+            self.last_error = self.unsaved.error or ""
             self.touch("last_error")
         self.reply_seq += 1
         reply = Reply(self.reply_seq, op.pv, op.ok, op.message, op.request_id, op.job_ids)
