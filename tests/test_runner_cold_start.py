@@ -145,6 +145,23 @@ def test_GIVEN_spawn_in_progress_WHEN_deferred_pause_THEN_pauses_before_its_firs
     assert marker.exists()
 
 
+def test_GIVEN_spawn_in_progress_WHEN_pause_then_resume_THEN_runs_through_without_pausing(
+    make_runner, tmp_path
+):
+    runner, events = _gated(make_runner)
+    runner.start(launch(make_runner.data_dir, 8, "x = 1\ny = 2\n"))
+    assert runner.entered.wait(TIMEOUT)
+
+    assert runner.pause(immediate=False) is None
+    assert runner.resume() is None  # cancels the pause that has not taken effect
+    assert runner.pause(immediate=False) is None
+    assert runner.resume() is None
+    runner.gate.set()
+
+    assert events.wait(8, "finished")["state"] == "DONE"
+    assert events.of(8, "paused") == []
+
+
 def test_GIVEN_spawn_in_progress_WHEN_it_fails_THEN_launch_failure_event(make_runner, tmp_path):
     runner, events = _gated(make_runner, job_python=str(tmp_path / "no-such-python"))
     runner.start(launch(make_runner.data_dir, 7, "pass\n"))

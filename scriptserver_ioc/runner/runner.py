@@ -338,13 +338,18 @@ class JobRunner(WarmSpares, ProcessWatching):
                 process.kill_tree(jp.proc, jp.pgid)
             else:
                 with jp.lock:
+                    # A deferred pause asked for meanwhile goes in `run` (taken before line
+                    # 1): a PAUSE sent after `run` could arrive after the first lines ran.
+                    # The flag is the net result of the pauses and resumes held meanwhile.
+                    run = {**run, "paused": jp.pause_pending}
+                    held = [m for m in spawning.messages if m["type"] not in _PAUSE_TYPES]
                     self._launch(jp, run)
                     if spawning.kill:
                         process.kill_tree(jp.proc, jp.pgid)
                     else:
                         if jp.suspended:  # an immediate pause asked for meanwhile
                             process.suspend_tree(jp.proc, jp.pgid)
-                        for message in spawning.messages:
+                        for message in held:
                             jp.send_control(message)
                 self._start_monitor(jp)
             self._start_waiter(jp)
@@ -415,6 +420,8 @@ class _Spawning:
         self.kill = False
         """Killed before it existed: killed as soon as it does (``started`` first)."""
 
+
+_PAUSE_TYPES = (protocol.PAUSE, protocol.RESUME)
 
 _RUN_KEYS = ("job_id", "name", "kind", "source", "filename", "blackbox", "commands", "paused")
 
