@@ -3,7 +3,8 @@
 A real CA server (`sample_environment_ioc.py`, caproto) runs in a subprocess. Each script
 writes 42 to its `TEMP:SP` with one client library (aioca as ophyd-async uses it, caproto's
 threading and asyncio clients, pyepics) and reads it back; dry-run, the PV keeps its value
-and the write is in the result; run for real, the same script does write it.
+and the write is in the result; run for real, the same script does write it. The same
+for PV Access with p4p (its thread and asyncio clients) against a p4p server.
 """
 
 from __future__ import annotations
@@ -121,3 +122,90 @@ def test_GIVEN_script_writing_a_pv_WHEN_dry_run_THEN_pv_unchanged_and_write_reco
     done = subprocess.run([sys.executable, "-c", source], env=env, timeout=60)
     assert done.returncode == 0
     assert _reads(name) == 42.0
+
+
+PVA_SERVER = """\
+import sys
+from p4p.nt import NTScalar
+from p4p.server import Server
+from p4p.server.thread import SharedPV
+pv = SharedPV(nt=NTScalar("d"), initial=0.0)
+@pv.put
+def handle(pv, op):
+    pv.post(op.value())
+    op.done()
+Server.forever(providers=[{sys.argv[1]: pv}])
+"""
+
+PVA_SCRIPTS = {
+    "p4p_thread": (
+        "from p4p.client.thread import Context\n"
+        "ctxt = Context('pva')\nctxt.put(PV, 42.0, timeout=5)\nctxt.get(PV, timeout=5)\n"
+    ),
+    "p4p_asyncio": (
+        "import asyncio\nfrom p4p.client.asyncio import Context\n"
+        "async def main():\n"
+        "    with Context('pva') as ctxt:\n"
+        "        await ctxt.put(PV, 42.0)\n"
+        "asyncio.run(main())\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def pva_server(tmp_path_factory):
+    """A p4p PV Access server with one double PV on loopback ports of the pool."""
+    pytest.importorskip("p4p")
+    tcp, udp = next(conftest._port_cycle), next(conftest._port_cycle)
+    env = dict(
+        os.environ,
+        EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1",
+        EPICS_PVAS_SERVER_PORT=str(tcp),
+        EPICS_PVAS_BROADCAST_PORT=str(udp),
+        EPICS_PVA_ADDR_LIST=f"127.0.0.1:{udp}",
+        EPICS_PVA_AUTO_ADDR_LIST="NO",
+        EPICS_PVA_BROADCAST_PORT=str(udp),
+        EPICS_PVA_SERVER_PORT=str(tcp),
+    )
+    name = f"DRY{tcp}:PVA"
+    log = open(tmp_path_factory.mktemp("pva") / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PVA_SERVER, name], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    from p4p.client.thread import Context
+
+    conf = {k: v for k, v in env.items() if k.startswith("EPICS_PVA_")}
+    context = Context("pva", conf=conf, useenv=False)
+    try:
+        wait_until(lambda: _pva_reads(context, name) is not None, timeout=30)
+        yield name, env, context
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _pva_reads(context, name):
+    try:
+        return float(context.get(name, timeout=1))
+    except Exception:  # noqa: BLE001 - not up yet
+        return None
+
+
+@pytest.mark.parametrize("library", sorted(PVA_SCRIPTS))
+def test_GIVEN_script_putting_a_pva_pv_WHEN_dry_run_THEN_unchanged_and_recorded(
+    pva_server, library
+):
+    name, env, context = pva_server
+    context.put(name, 0.0, timeout=5)
+    source = f"PV = {name!r}\n" + PVA_SCRIPTS[library]
+    result = run_dry(source, env=env, time_limit=20)
+    assert result["error"] is None, result
+    assert [(w["pv"], w["value"], w["via"]) for w in result["writes"]] == [
+        (name, 42.0, "p4p Context.put")
+    ]
+    assert _pva_reads(context, name) == 0.0
+    done = subprocess.run([sys.executable, "-c", source], env=env, timeout=60)
+    assert done.returncode == 0
+    assert _pva_reads(context, name) == 42.0
