@@ -12,11 +12,13 @@ flag file starts soon after the queue is released, whatever its dry run does, an
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import IOC, wait_until
+from conftest import IOC, ROOT, wait_until
 
 from scriptserver_ioc.client.client import ScriptServerClient
 
@@ -57,6 +59,7 @@ def server(tmp_path_factory):
 def client(server):
     client = ScriptServerClient(server.prefix)
     client.put("QUEUE:HOLD", 1)
+    client.clear(check=False)  # what an earlier test that failed left queued
     wait_until(lambda: client.current() is None and not client.queue(), timeout=60)
     return client
 
@@ -71,13 +74,26 @@ def world(tmp_path):
     return d
 
 
+def cli(ioc, *args: str) -> subprocess.CompletedProcess:
+    """The console tool `scriptserver`, as a user runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scriptserver_ioc.client.cli", "--prefix", ioc.prefix, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
 def verdict(client, job_id):
     job = next((j for j in client.queue() if j["id"] == job_id), None)
     return (job or {}).get("preflight")
 
 
 def test_GIVEN_held_script_with_effects_WHEN_checked_THEN_nothing_done_until_it_runs_once(
-    client, world
+    client, server, world
 ):
     before = listing(world)
     source = EFFECTS.format(d=str(world))
@@ -94,6 +110,18 @@ def test_GIVEN_held_script_with_effects_WHEN_checked_THEN_nothing_done_until_it_
     result = client.validate({"script": source}, dry_run=True)
     assert result["ok"] and result["dry_run"]["error"]["type"] == "DryRunHalted"
     assert any("runs a program" in w for w in result["warnings"])
+    assert listing(world) == before
+
+    # the console tool says what the checks did not do
+    shown = cli(server, "show", str(job_id))
+    assert "what the dry run did not do:" in shown.stdout
+    assert f"would remove `{world / 'old.txt'}` (line 7)" in shown.stdout
+    script = world.parent / "effects.py"
+    script.write_text(source)
+    validated = cli(server, "validate", "--dry-run", "--script", str(script))
+    assert validated.returncode == 0, validated.stdout  # stopped by a program: not a failure
+    assert "dry run: stopped (not checked past it)" in validated.stdout
+    assert f"would rename `{world / 'last_night.nxs'}`" in validated.stdout
     assert listing(world) == before
 
     client.put("QUEUE:HOLD", 0)
