@@ -275,3 +275,32 @@ def test_GIVEN_job_WHEN_run_THEN_its_working_directory_is_the_data_dirs_work(dem
     assert record["state"] == "DONE"
     expected = Path(demo_ioc.data_dir, "work").resolve()
     assert Path(server.output(job_id).strip()).resolve() == expected
+
+
+def test_GIVEN_status_and_history_THEN_they_say_what_is_known(demo_ioc, server, tmp_path):
+    idle = tool(demo_ioc, "status").stdout
+    assert "queue 0 jobs, HELD" in idle
+    server.release()
+    assert "queue 0 jobs, not held" in tool(demo_ioc, "status").stdout
+    flag = tmp_path / "go"
+    gate = f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)\n"
+    (job_id,) = server.add({"script": gate, "name": "gate"})
+    wait_until(lambda: server.get("CURRENT:ID") == job_id and server.get("CURRENT:LINE") > 0)
+    assert server.current()["estimate"] is None  # its dry run cannot know when it ends
+    running = tool(demo_ioc, "status").stdout
+    assert "eta ?  finish ?" in running and ", ? %" in running, running
+    flag.touch()
+    assert server.wait_for_job(job_id, timeout=60)["state"] == "DONE"
+    row = next(line for line in tool(demo_ioc, "history").stdout.splitlines() if "gate" in line)
+    assert "not checked yet" not in row
+
+
+def test_GIVEN_hold_before_a_failing_job_WHEN_it_is_removed_THEN_status_says_so(demo_ioc, server):
+    (bad,) = server.add({"script": "x = 1\nprint(name_defined_nowhere)\n"})
+    settle_preflights(server)
+    server.release()
+    wait_until(lambda: "before job" in (server.status().get("hold_reason") or ""))
+    assert f"held: queue held before job {bad}" in tool(demo_ioc, "status").stdout
+    server.remove([bad])
+    said = tool(demo_ioc, "status").stdout
+    assert f"(job {bad} is no longer queued; `release` runs the rest)" in said, said

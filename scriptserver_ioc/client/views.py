@@ -57,9 +57,10 @@ def show_status(client: ScriptServerClient, args: argparse.Namespace) -> int:
     jobs = f"{status['queue_count']} job{'' if status['queue_count'] == 1 else 's'}"
     unknown = current is not None and current.get("estimate") is None
     eta = "?" if unknown else duration(status["queue_eta"])
+    finish = "?" if unknown else client.get("QUEUE:FINISH")
     print(
         f"state {status['state']}  queue {jobs}, {'HELD' if status['hold'] else 'not held'}  "
-        f"on error: {status['on_error']}  eta {eta}  finish {client.get('QUEUE:FINISH')}"
+        f"on error: {status['on_error']}  eta {eta}  finish {finish}"
     )
     if status["hold"] and status.get("hold_reason"):
         print(f"held: {hold_reason_now(status['hold_reason'], client)}")
