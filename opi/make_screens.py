@@ -131,7 +131,7 @@ def colour_rules(pv: str, colours: dict[int, tuple[int, int, int]]) -> ET.Elemen
 
 def overview() -> Screen:
     """State, controls, the current job, the first queued jobs, errors and finish time."""
-    s = Screen("Script server", 900, 130 + 30 * QUEUE_SLOTS + 420)
+    s = Screen("Script server", 900, 130 + 30 * QUEUE_SLOTS + 450)
     s.label("Script server", 10, 10, 300, 30, bold=True)
     s.show("SERVER:VERSION", 700, 10, 90)
     s.show("SERVER:HEARTBEAT", 800, 10, 80)
@@ -208,6 +208,10 @@ def overview() -> Screen:
     y += 30
     s.label("Refused write", 10, y, 110)
     s.show("LAST_ERROR:TEXT", 120, y, 760, text=True)
+    y += 30
+    # a command whose module the job interpreter cannot import cannot run: say which
+    s.label("Cannot run", 10, y, 110)
+    s.show("COMMANDS:ERRORS", 120, y, 760, text=True)
     y += 40
     s.label("Add a job (a command call, e.g. set_ei(25))", 10, y, 400)
     y += 26

@@ -98,6 +98,9 @@ def test_GIVEN_command_that_cannot_run_THEN_listed_as_such_everywhere(demo_ioc, 
     assert "CANNOT RUN: " in one
     refused = tool(demo_ioc, "add", "reduce_run(1)")
     assert refused.returncode == 1 and "cannot be imported" in refused.stderr
+    # the operator screen shows what cannot run, from the PV it reads
+    assert "$(P)COMMANDS:ERRORS" in (ROOT / "opi" / "overview.bob").read_text()
+    assert "mantid_is_not_installed_here" in server.get_text("COMMANDS:ERRORS")
 
 
 def test_GIVEN_script_definition_THEN_help_signature_and_table_agree(demo_ioc, server):
