@@ -88,6 +88,8 @@ def test_GIVEN_fresh_install_WHEN_demo_do_sans_added_THEN_it_runs_to_done(demo_i
 
 
 def test_GIVEN_command_that_cannot_run_THEN_listed_as_such_everywhere(demo_ioc, server):
+    # the catalogue is read from the syntax first; the job interpreter's view follows
+    wait_until(lambda: server.command("reduce_run").get("import_error"), timeout=60)
     listing = tool(demo_ioc, "commands").stdout
     assert "CANNOT RUN" in listing and "mantid_is_not_installed_here" in listing
     assert "1 cannot run (reduce_run)" in listing
