@@ -309,3 +309,21 @@ def test_GIVEN_hold_before_a_failing_job_WHEN_it_is_removed_THEN_status_says_so(
     server.remove([bad])
     said = tool(demo_ioc, "status").stdout
     assert f"(job {bad} is no longer queued; `release` runs the rest)" in said, said
+
+
+def test_GIVEN_running_script_WHEN_edited_from_a_file_THEN_rest_runs_edited(
+    demo_ioc, server, tmp_path
+):
+    flag = tmp_path / "go"
+    gate = f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)\n"
+    edited = tmp_path / "edited.py"
+    edited.write_text(gate + "print('edited part ran')\n")
+    server.release()
+    (job_id,) = server.add({"script": gate, "name": "gate"})
+    wait_until(lambda: server.get("CURRENT:ID") == job_id and server.get("CURRENT:LINE") > 1)
+    result = tool(demo_ioc, "edit", str(job_id), "--script", str(edited))
+    assert result.returncode == 0, result.stdout + result.stderr
+    flag.touch()
+    record = server.wait_for_job(job_id, timeout=60)
+    assert record["state"] == "DONE" and record["name"] == "gate"
+    assert "edited part ran" in server.output(job_id)

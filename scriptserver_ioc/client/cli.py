@@ -108,8 +108,12 @@ def do_edit(client: ScriptServerClient, args: argparse.Namespace) -> int:
     """Edit a queued (or the running) job; given nothing to change, its text in $EDITOR."""
     fields = _spec(args, required=False)
     if fields:  # new content, a name or a flag: no editor
-        if "tags" in fields:  # keep the job's other tags (its group, ...)
-            fields["tags"] = {**(client.job(args.id).get("tags") or {}), **fields["tags"]}
+        if "tags" in fields:
+            job = client.job(args.id)
+            if job["state"] in ("RUNNING", "PAUSED"):  # a running job's edit is its script only
+                del fields["tags"]
+            else:  # keep the job's other tags (its group, ...)
+                fields["tags"] = {**(job.get("tags") or {}), **fields["tags"]}
         return report(client, client.update(args.id, check=False, **fields))
     job = client.job(args.id)
     if job["state"] not in ("QUEUED", "RUNNING", "PAUSED"):
