@@ -11,6 +11,7 @@ and nobody gets a thread of their own.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -251,6 +252,8 @@ class ChannelServer:
                 sock.close()
                 continue
             sock.settimeout(SEND_TIMEOUT)
+            with contextlib.suppress(OSError):  # control messages must not wait for an ACK
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = _Peer(sock, time.monotonic() + HELLO_TIMEOUT)
             self._pending[sock] = peer
             self._peers[sock] = peer
