@@ -8,8 +8,9 @@ baselines measured in the same run:
 - back-to-back: per-job overhead of trivial jobs, the next started from ``finished``;
 - control: deferred PAUSE on a line loop until ``paused``, RESUME until ``resumed``, soft
   ABORT until ``finished``;
-- tracing: a 2-million-iteration loop in the job's own code, traced vs black-box, on this
-  Python (sys.settrace before 3.12) and on python3.12 if installed (sys.monitoring).
+- tracing: a 2-million-iteration loop in the job's own code, traced vs black-box (the
+  baseline: no tracer at all), sampled (the default) and every line traced, on this
+  Python and on python3.12 if installed (sys.monitoring).
 """
 
 from __future__ import annotations
@@ -239,10 +240,18 @@ def main() -> None:
     print(f"  soft ABORT -> finished         {abort:8.2f} ms")
 
     print("\ntracing overhead, 2 million iterations of `x += i` in the job's code (median of 3):")
-    rows = [(sys.executable, None, f"{sys.version_info[0]}.{sys.version_info[1]} (auto)")]
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    rows = [
+        (sys.executable, None, f"{here} (auto: sampled)"),
+        (sys.executable, "settrace", f"{here} settrace"),
+    ]
     py312 = find_python312()
     if py312:
-        rows += [(py312, "monitoring", "3.12 sys.monitoring"), (py312, "settrace", "3.12 settrace")]
+        rows += [
+            (py312, "sampled", "3.12 sampled"),
+            (py312, "monitoring", "3.12 sys.monitoring"),
+            (py312, "settrace", "3.12 settrace"),
+        ]
     else:
         print("  (python3.12 not found: sys.monitoring not measured)")
     for python, mode, label in rows:

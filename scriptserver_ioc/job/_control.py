@@ -60,6 +60,9 @@ class JobControl(scriptserver.Backend):
         """The ``_bluesky.EngineSession`` while the job's main thread is in ``RE(plan)``."""
         self.figures = None
         """The job's ``_plots.Figures`` (read by the job's matplotlib backend)."""
+        self.tracer = None
+        """The job's `tracer.LineTracer` (None for a black-box job): armed on a request,
+        and asked for the job's current line."""
 
     # -- from the server (receiver thread) ------------------------------------------------
 
@@ -140,11 +143,22 @@ class JobControl(scriptserver.Backend):
             self._update_requested()
 
     def _update_requested(self) -> None:
+        was = self.requested[0]
         self.requested[0] = (
             self._pause_requested
             or (self._abort_requested and not self._abort_delivered)
             or self._edit_waiting
         )
+        if self.requested[0] and not was and self.tracer is not None:
+            self.tracer.arm()  # the next line of the job's code must be seen
+
+    def _job_line(self, frame=None):
+        """The job's line in the calling thread's stack (or ``frame``'s), else the last seen."""
+        if self.tracer is not None:
+            line = self.tracer.current_line(frame or sys._getframe(2))
+            if line is not None:
+                return line
+        return self.link.line
 
     # -- in the job's main thread --------------------------------------------------------
 
@@ -252,16 +266,16 @@ class JobControl(scriptserver.Backend):
             self._paused = True
             self._update_requested()
             if line is None:
-                line = self.link.line
+                line = self._job_line()
             self.link.update_state(paused=True)
-            self.link.send({"type": protocol.PAUSED, "line": line})
+            self.link.send_urgent({"type": protocol.PAUSED, "line": line})
             with self._waiting():
                 while self._paused and not self._abort_requested:
                     self._cond.wait()
             self.link.update_state(paused=False)
             if self._abort_requested:
                 return True
-            self.link.send({"type": protocol.RESUMED})
+            self.link.send_urgent({"type": protocol.RESUMED})
             return False
 
     def _raise_if_aborted(self) -> None:
@@ -303,11 +317,12 @@ class JobControl(scriptserver.Backend):
         places within the job.
         """
         try:  # this <- scriptserver.progress <- its caller
-            caller = sys._getframe(2).f_code.co_filename
+            frame = sys._getframe(2)
         except ValueError:
-            caller = None
+            frame = None
+        caller = frame.f_code.co_filename if frame is not None else None
         scope = "job" if caller is not None and caller == self._job_filename else "command"
-        self.link.set_progress(percent, message, scope)
+        self.link.set_progress(percent, message, scope, self._job_line(frame))
 
     def message(self, text: str) -> None:
         """Report a progress message to the server."""

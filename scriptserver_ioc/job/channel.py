@@ -34,6 +34,8 @@ MAX_MESSAGE = protocol.MAX_MESSAGE
 encode = protocol.encode
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+"""A send that never blocks (POSIX); elsewhere urgent events go through the sender thread."""
 
 
 class Link:
@@ -71,6 +73,7 @@ class Link:
         self._text_sent = None
         self._pending = False
         self._sending = False
+        self._unsent = b""
         self._next_report = 0.0
         self._rejected_logged = False
         self._thread = threading.Thread(target=self._run, name="scriptserver-link", daemon=True)
@@ -94,15 +97,15 @@ class Link:
         """The last line reported by the tracer, or None."""
         return self._line
 
-    def set_progress(self, percent: float, message: str, scope: str = "job") -> None:
+    def set_progress(self, percent: float, message: str, scope: str = "job", line=None) -> None:
         """Report progress (coalesced like lines).
 
         ``scope`` is ``job`` when the job's own code reported it, ``command`` when a command
-        did; the job's line is sent with it.
+        did; the job's ``line`` (default: the last one reported) is sent with it.
         """
         with self._cond:
             self._progress = [percent, message]
-            self._progress_where = {"scope": scope, "line": self._line}
+            self._progress_where = {"scope": scope, "line": self._line if line is None else line}
             self._text = message
             self._pending = True
             self._cond.notify()
@@ -127,6 +130,29 @@ class Link:
             self._fifo.append(message)
             self._cond.notify()
 
+    def send_urgent(self, message: dict) -> None:
+        """Like `send`, but written from this thread at once when the channel is idle.
+
+        For the events a job's own thread emits at a checkpoint (paused, resumed, done):
+        the sender thread may wait for the interpreter lock a busy job thread holds (up to
+        the switch interval) before it runs. The write never blocks: what the socket does
+        not take at once is left to the sender thread, in order.
+        """
+        with self._cond:
+            sock = self._sock
+            if sock is None or self._sending or self._fifo or self._unsent or not _DONTWAIT:
+                self._fifo.append(message)
+                self._cond.notify()
+                return
+            data = b"".join(self._state_reports() + [encode(message)])
+            try:
+                sent = sock.send(data, _DONTWAIT)
+            except OSError:  # would block, or the connection dropped: the sender sees it
+                sent = 0
+            if sent < len(data):
+                self._unsent = data[sent:]
+                self._cond.notify()
+
     @property
     def connected(self) -> bool:
         """True while a connection to the server is open."""
@@ -140,7 +166,9 @@ class Link:
         """
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._fifo or self._pending or self._sending or self._sock is None:
+            while (
+                self._fifo or self._unsent or self._pending or self._sending or self._sock is None
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -191,11 +219,13 @@ class Link:
                 if self._closed or self._sock is not sock:
                     return b""
                 now = time.monotonic()
-                if self._fifo or (self._pending and now >= self._next_report):
+                if self._fifo or self._unsent or (self._pending and now >= self._next_report):
                     break
                 timeout = self._next_report - now if self._pending else None
                 self._cond.wait(timeout)
-            parts = self._state_reports()
+            parts = [self._unsent] if self._unsent else []
+            self._unsent = b""
+            parts += self._state_reports()
             while self._fifo:
                 parts.append(encode(self._fifo.popleft()))
             self._next_report = time.monotonic() + self._interval
@@ -276,6 +306,7 @@ class Link:
         with self._cond:
             self._sock = sock
             self._fifo.clear()  # the hello carried the state these events described
+            self._unsent = b""
             self._line_sent, self._progress_sent, self._text_sent = (
                 line_sent,
                 progress_sent,

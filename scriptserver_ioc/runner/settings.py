@@ -35,7 +35,9 @@ class RunnerSettings:
         line_interval: minimum seconds between two line/progress reports of a job.
         secret: the channel secret; None to load or create ``data_dir/runtime/secret``.
         channel_port: TCP port of the channel on 127.0.0.1 (0: any free port).
-        trace_mode: ``"monitoring"``, ``"settrace"`` or None (best available).
+        trace_mode: ``"sampled"`` (lines sampled, traced only while a pause, abort
+            or edit waits), ``"monitoring"`` or ``"settrace"`` (every line traced), or None
+            (the cheapest the job's Python offers).
         env: extra environment variables for job processes.
         cwd: working directory of job processes (None: the server's).
     """
@@ -74,9 +76,10 @@ class RunnerSettings:
             raise ValueError(
                 f"output_tail_bytes must be a positive integer, got {self.output_tail_bytes!r}"
             )
-        if self.trace_mode not in (None, "monitoring", "settrace"):
+        if self.trace_mode not in (None, "sampled", "monitoring", "settrace"):
             raise ValueError(
-                f"trace_mode must be 'monitoring', 'settrace' or None, got {self.trace_mode!r}"
+                "trace_mode must be 'sampled', 'monitoring', 'settrace' or None, got "
+                f"{self.trace_mode!r}"
             )
         if not isinstance(self.channel_port, int) or not 0 <= self.channel_port <= 65535:
             raise ValueError(f"channel_port must be 0..65535, got {self.channel_port!r}")
