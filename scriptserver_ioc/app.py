@@ -142,6 +142,7 @@ class Application:
                     data_dir=settings.data_dir,
                     warm_spare=settings.warm_spare,
                     cwd=settings.work_dir,
+                    fork_server=None if settings.fork_server else False,
                 ),
                 core,
             )

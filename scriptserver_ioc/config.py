@@ -33,6 +33,7 @@ class Settings:
     scripts_dir: Path = field(default_factory=Path)
     log_level: str = "INFO"
     warm_spare: bool = True
+    fork_server: bool = True
     preflight_workers: int = 1
     preflight_wait: float = 0.5
     """Seconds a job whose turn came waits at most for its pre-flight verdict."""
@@ -199,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--frame-rate-pv", metavar="PV", help="read the frame rate from this PV at each dry run")
     add("--no-warm-spare", action="store_true", help=argparse.SUPPRESS)
     add(
+        "--no-fork-server",
+        action="store_true",
+        help="start each job process from a new interpreter, not by forking a warm one "
+        "(the fork server is used on POSIX only; docs/runner.md)",
+    )
+    add(
         "--nicos-port",
         type=_port,
         metavar="N",
@@ -300,6 +307,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         ).resolve(),
         log_level=args.log_level,
         warm_spare=not args.no_warm_spare,
+        fork_server=not args.no_fork_server,
         preflight_workers=args.preflight_workers,
         preflight_wait=args.preflight_wait,
         beam={

@@ -140,6 +140,7 @@ class Launcher:
         self.namespace = self.module.__dict__
         self.namespace["__builtins__"] = builtins
         self.parent_pid = options["server_pid"] or os.getppid()
+        self.sampler = None
 
     # -- receiver thread ----------------------------------------------------------------------
 
@@ -199,6 +200,9 @@ class Launcher:
                 return 3
         commands = (self.link.welcome or {}).get("commands") or []
         warm_up(self.options["trace_mode"])
+        if (self.options["trace_mode"] or tracer.default_mode()) == tracer.SAMPLED:
+            self.sampler = tracer.LineSampler(self.options["line_interval"])
+            self.sampler.start()
         self.link.update_state(phase="ready", prelude_error=prelude_error)
         self.link.send({"type": protocol.READY, "prelude_error": prelude_error})
         if commands and prelude_error is None:  # while idle, never delaying a job
@@ -299,7 +303,7 @@ class Launcher:
                 self.control.checkpoint,
                 self.control.requested,
                 self.options["trace_mode"],
-                self.options["line_interval"],
+                self.sampler,
             )
             self.control.tracer = line_tracer
         if line_tracer is not None and run.get("kind") == "script":

@@ -85,6 +85,54 @@ def job_frame(frame, filename):
     return frame
 
 
+class LineSampler:
+    """A thread that reports the line the main thread runs in a job's code.
+
+    Started while the process waits for its job (never in a process that will fork);
+    `follow` points it at the job, or stops it.
+
+    Args:
+        interval: seconds between two samples.
+    """
+
+    def __init__(self, interval):
+        self._interval = interval
+        self._cond = threading.Condition()
+        self._target = None
+        self._main = threading.main_thread().ident
+        self._thread = threading.Thread(target=self._run, name="scriptserver-lines", daemon=True)
+
+    def start(self):
+        """Start the (idle) thread."""
+        self._thread.start()
+
+    def follow(self, filename, on_line=None, last=None):
+        """Sample the main thread for ``filename``'s lines (None: stop sampling).
+
+        ``on_line(line)`` gets each new line; ``last`` is the one-element list of the last
+        line reported, shared with the trace function.
+        """
+        with self._cond:
+            self._target = None if filename is None else (filename, on_line, last)
+            self._cond.notify()
+
+    def _run(self):
+        frames, main = sys._current_frames, self._main
+        while True:
+            with self._cond:
+                while self._target is None:
+                    self._cond.wait()
+                filename, on_line, last = self._target
+                self._cond.wait(self._interval)
+                if self._target is None:
+                    continue
+            frame = job_frame(frames().get(main), filename)
+            line = frame.f_lineno if frame is not None else None
+            if isinstance(line, int) and line != last[0]:
+                last[0] = line
+                on_line(line)
+
+
 class LineTracer:
     """Reports line changes of one compiled job and calls a checkpoint when asked.
 
@@ -97,10 +145,11 @@ class LineTracer:
             abort or an edit is waiting (and then calls ``arm``).
         mode: ``"sampled"``, ``"monitoring"`` or ``"settrace"``; default: the cheapest
             available (`default_mode`).
-        interval: seconds between two samples of the main thread (sampled mode).
+        sampler: the process's `LineSampler` (sampled mode; started ahead, since starting
+            a thread when the job starts would delay its first line).
     """
 
-    def __init__(self, filename, on_line, checkpoint, requested, mode=None, interval=0.02):
+    def __init__(self, filename, on_line, checkpoint, requested, mode=None, sampler=None):
         self.filename = filename
         self.mode = mode or default_mode()
         if self.mode not in MODES:
@@ -108,20 +157,18 @@ class LineTracer:
         if self.mode == MONITORING and not hasattr(sys, "monitoring"):
             raise ValueError("sys.monitoring needs Python 3.12 or later")
         self._pending = pending_calls() if self.mode == SAMPLED else None
-        if self.mode == SAMPLED and self._pending is None:
-            raise ValueError("sampled tracing needs CPython's Py_AddPendingCall (ctypes)")
+        if self.mode == SAMPLED and (self._pending is None or sampler is None):
+            raise ValueError("sampled tracing needs CPython's Py_AddPendingCall and a sampler")
         self._on_line = on_line
         self._checkpoint = checkpoint
         self._requested = requested
-        self._interval = interval
         self._tool = None
         self._installed = False
         self._last = [0]
         self._armed = False
         self._arm_queued = False
         self._arm_callback = None
-        self._stop = threading.Event()
-        self._sampler = None
+        self._sampler = sampler
 
     def install(self, code) -> None:
         """Start following ``code`` (the compiled job) and everything nested in it.
@@ -136,13 +183,9 @@ class LineTracer:
             add, callback_type = self._pending
             self._arm_callback = callback_type(self._arm_here)  # kept alive while installed
             self._local, self._global = self._make_sampled()
-            self._main = threading.get_ident()
             self._armed = True  # the first line is reported by the trace function, at once
             sys.settrace(self._global)
-            self._sampler = threading.Thread(
-                target=self._sample, name="scriptserver-lines", daemon=True
-            )
-            self._sampler.start()
+            self._sampler.follow(self.filename, self._on_line, self._last)
         self._installed = True
 
     def add(self, code) -> None:
@@ -189,19 +232,10 @@ class LineTracer:
             self._tool = None
         else:
             sys.settrace(None)
-        self._stop.set()
+        if self._sampler is not None:
+            self._sampler.follow(None)
 
     # -- sampled mode -----------------------------------------------------------------------
-
-    def _sample(self) -> None:
-        """Sampling thread: report the line the main thread runs in the job's code."""
-        filename, main, last, on_line = self.filename, self._main, self._last, self._on_line
-        while not self._stop.wait(self._interval):
-            frame = job_frame(sys._current_frames().get(main), filename)
-            line = frame.f_lineno if frame is not None else None
-            if isinstance(line, int) and line != last[0]:
-                last[0] = line
-                on_line(line)
 
     def _arm_here(self, _arg) -> int:
         """Pending call, in the main thread: trace the job's frames on the stack from now."""

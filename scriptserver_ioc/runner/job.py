@@ -52,6 +52,8 @@ class JobProcess:
         self._on_running = on_running
         self.proc: psutil.Process | None = None
         self.popen: subprocess.Popen | None = None
+        self.fork_server: Any = None
+        """The `forking.ForkServer` that forked this process (it reports its exit status)."""
         self.pid: int | None = None
         self.create_time: float | None = None
         self.pgid: int | None = None
@@ -100,6 +102,11 @@ class JobProcess:
         self.proc, self.popen, self.pid, self.pgid = proc, popen, proc.pid, pgid
         self.create_time = proc.create_time()
 
+    @property
+    def adopted(self) -> bool:
+        """True for a process neither we nor our fork server started (status unknown)."""
+        return self.popen is None and self.fork_server is None
+
     def handle(self, job_python: str) -> dict[str, Any]:
         """What core persists so that a restarted server can ``adopt`` this job."""
         return {
@@ -112,6 +119,7 @@ class JobProcess:
             "result_path": str(self.result_path),
             "blackbox": self.blackbox,
             "python": job_python,
+            "forked": self.fork_server is not None,
         }
 
     def remember_children(self) -> None:

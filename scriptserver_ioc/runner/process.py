@@ -41,10 +41,7 @@ def spawn(
     Raises:
         OSError: the interpreter cannot be started (the message names it).
     """
-    full_env = dict(os.environ)
-    full_env.setdefault("PYTHONUNBUFFERED", "1")  # partial lines reach the log (and tail) too
-    full_env.update(env)
-    full_env.pop("PYTHONSTARTUP", None)
+    full_env = job_environment(env)
     with open(output, "ab") as out:
         kwargs: dict = {}
         if os.name == "posix":
@@ -65,8 +62,23 @@ def spawn(
         )
 
 
-def find_process(pid: int, create_time: float, key: str | None = None) -> psutil.Process | None:
-    """The live process with this pid and creation time (and launcher key), or None."""
+def job_environment(env: dict[str, str]) -> dict[str, str]:
+    """The environment of job processes: the server's, unbuffered, plus ``env``."""
+    full_env = dict(os.environ)
+    full_env.setdefault("PYTHONUNBUFFERED", "1")  # partial lines reach the log (and tail) too
+    full_env.update(env)
+    full_env.pop("PYTHONSTARTUP", None)
+    return full_env
+
+
+def find_process(
+    pid: int, create_time: float, key: str | None = None, forked: bool = False
+) -> psutil.Process | None:
+    """The live process with this pid and creation time (and launcher key), or None.
+
+    A process forked by the fork server has the fork server's command line, which holds
+    no key: its command line must name the fork server instead.
+    """
     try:
         proc = psutil.Process(pid)
         if abs(proc.create_time() - create_time) > CREATE_TIME_TOLERANCE:
@@ -75,7 +87,10 @@ def find_process(pid: int, create_time: float, key: str | None = None) -> psutil
             return None
         if key is not None:
             with contextlib.suppress(psutil.AccessDenied):
-                if key not in proc.cmdline():
+                cmdline = proc.cmdline()
+                if forked and not any(arg.endswith("forkserver.py") for arg in cmdline):
+                    return None
+                if not forked and key not in cmdline:
                     return None
         return proc
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied, ValueError):

@@ -22,6 +22,7 @@ from ..contract.protocols import job_channel as protocol
 from . import process
 from .channel import ChannelServer, Connection
 from .events import EventDispatcher, RunnerEvents
+from .forking import Forker, available
 from .handles import handle_path, read_handle, write_handle
 from .job import JobProcess
 from .launch import check_launch
@@ -60,6 +61,16 @@ class JobRunner(WarmSpares, ProcessWatching):
         self._secret = load_secret(runtime, settings.secret)
         self._dispatcher = EventDispatcher(events)
         self._channel = ChannelServer(runtime, self._secret, settings.channel_port, self._on_hello)
+        self._forker: Forker | None = None
+        if settings.fork_server is not False and available():
+            self._forker = Forker(
+                settings.job_python,
+                settings.command_dirs,
+                settings.prelude,
+                runtime,
+                settings.env,
+                settings.cwd,
+            )
         self._ensure_spare()
 
     # -- public interface -----------------------------------------------------------------
@@ -232,7 +243,7 @@ class JobRunner(WarmSpares, ProcessWatching):
         pid, create_time, key = handle.get("pid"), handle.get("create_time"), handle.get("key")
         proc = None
         if isinstance(pid, int) and isinstance(create_time, (int, float)):
-            proc = process.find_process(pid, float(create_time), key)
+            proc = process.find_process(pid, float(create_time), key, bool(handle.get("forked")))
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is closed")
@@ -287,9 +298,16 @@ class JobRunner(WarmSpares, ProcessWatching):
         self._channel.close()
         if spare is not None:
             process.kill_tree(spare.proc, spare.pgid)
+        if self._forker is not None:
+            self._forker.close()
         self._dispatcher.close()
 
     # -- additions for tests and benchmarks -----------------------------------------------
+
+    @property
+    def fork_server_pid(self) -> int | None:
+        """Pid of the fork server once it is ready to fork, else None."""
+        return self._forker.ready_pid if self._forker is not None else None
 
     @property
     def channel_port(self) -> int:
@@ -380,6 +398,14 @@ class JobRunner(WarmSpares, ProcessWatching):
         The caller then starts its waiter thread (`_start_waiter`).
         """
         s = self.settings
+        forked = self._forker.fork(args, output) if self._forker is not None else None
+        if forked is not None:  # POSIX: from the warm fork server, in its own session
+            jp.fork_server, pid = forked
+            try:
+                jp.bind(psutil.Process(pid), None, pid)
+                return
+            except psutil.NoSuchProcess:  # it ended at once: start one the usual way
+                jp.fork_server = None
         popen = process.spawn(s.job_python, args, output, s.env, s.cwd)
         proc = psutil.Process(popen.pid)
         jp.bind(proc, popen, popen.pid if os.name == "posix" else None)
@@ -401,7 +427,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                 self._parked[key] = conn  # a job of a previous server, until core adopts it
                 return {"type": protocol.WELCOME}, None
             if (
-                jp.popen is None
+                jp.adopted
                 and jp.key not in self._spawning
                 and state.get("phase") not in ("running", "finished")
             ):

@@ -25,6 +25,9 @@ class RunnerSettings:
         command_dirs: directories of command sources, put on the job's ``sys.path``.
         warm_spare: keep one process started (interpreter, prelude, imports) for the next
             job; each process still runs one job only.
+        fork_server: fork job processes (spares and cold starts) from a warm fork server
+            that has imported ahead what they need (POSIX); None: wherever available,
+            False: start each from a new interpreter.
         abort_grace: seconds a soft abort waits for the job to unwind before terminating
             the process tree (SIGTERM).
         terminate_grace: seconds from SIGTERM to SIGKILL when the tree does not end.
@@ -47,6 +50,7 @@ class RunnerSettings:
     prelude: Path | None = None
     command_dirs: list[Path] = field(default_factory=list)
     warm_spare: bool = True
+    fork_server: bool | None = None
     abort_grace: float = 10.0
     terminate_grace: float = 2.0
     done_grace: float = 5.0

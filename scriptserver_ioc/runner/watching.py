@@ -48,7 +48,7 @@ class ProcessWatching:
             target=self._monitor, args=(jp,), name=f"job-monitor-{jp.pid}", daemon=True
         )
         jp.monitor.start()
-        if jp.popen is None:  # adopted: not our child, so no waitpid
+        if jp.adopted:  # not our child nor our fork server's, so no waitpid
             threading.Thread(
                 target=self._wait, args=(jp,), name=f"job-wait-{jp.pid}", daemon=True
             ).start()
@@ -103,6 +103,8 @@ class ProcessWatching:
             jp.exit_code = jp.popen.wait()
         else:
             process.wait_for_exit(jp.proc)
+            if jp.fork_server is not None:  # it reaped the process: it knows the status
+                jp.exit_code = jp.fork_server.exit_status(jp.pid)
         jp.exited.set()
         jp.wake.set()
         process.kill_tree(None, jp.pgid, jp.known_children)  # leftovers of the job
@@ -125,9 +127,7 @@ class ProcessWatching:
         if jp.ever_connected:
             jp.channel_closed.wait(EOF_WAIT)  # every message sent before exit is handled
         result = jp.result or read_result(jp.result_path, jp.job_id)
-        event = finished_event(
-            result, jp.exit_code, jp.abort_requested, jp.popen is None, jp.last_line
-        )
+        event = finished_event(result, jp.exit_code, jp.abort_requested, jp.adopted, jp.last_line)
         if jp.never_ran:
             why = "the server stopped before its process was told to run it; it did not run"
             event = interrupted_event(jp.job_id, why)
