@@ -55,6 +55,12 @@ RESUME = "resume"  # resume, or cancel a pause not yet taken
 ABORT = "abort"  # soft abort (with a reason)
 EDIT = "edit"  # replace the script's part not yet run (answered by edit_received, edited)
 
+# The fork server's pipes (runner/forking.py <-> job/forkserver.py); it also says READY.
+FORK = "fork"  # runner -> fork server: fork a launcher process (id, args, log, umask)
+FORKED = "forked"  # its answer: the new process's pid
+FORK_FAILED = "fork_failed"  # its answer: why it could not fork
+EXITED = "exited"  # a process it forked has ended (pid, status)
+
 
 def plots_dir(log_path: str) -> str:
     """Where a job's figures are saved: ``<logs>/job-<id>.plots`` beside ``job-<id>.log``."""

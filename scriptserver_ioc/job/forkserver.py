@@ -37,6 +37,11 @@ import select
 import signal
 import sys
 
+try:  # the server imports the package; the fork server has this directory on sys.path
+    from . import _protocol as protocol
+except ImportError:
+    import _protocol as protocol
+
 JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_REQUEST = 1 << 20
 
@@ -179,22 +184,24 @@ class ForkServer:
             number, args, log = request["id"], list(request["args"]), request["log"]
         except (ValueError, KeyError, TypeError):
             return
+        if request.get("type") != protocol.FORK:
+            return
         try:
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:
-            self.reply({"type": "fork_failed", "id": number, "error": str(exc)})
+            self.reply({"type": protocol.FORK_FAILED, "id": number, "error": str(exc)})
             return
         try:
             pid = os.fork()
         except OSError as exc:
             os.close(out)
-            self.reply({"type": "fork_failed", "id": number, "error": str(exc)})
+            self.reply({"type": protocol.FORK_FAILED, "id": number, "error": str(exc)})
             return
         if pid == 0:
             self._child(out, args, request.get("umask"))  # never returns
         os.close(out)
         self.children.add(pid)
-        self.reply({"type": "forked", "id": number, "pid": pid})
+        self.reply({"type": protocol.FORKED, "id": number, "pid": pid})
 
     def _child(self, out, args, umask):
         """In the new process: its own session, its output, then the launcher's life."""
@@ -234,7 +241,7 @@ class ForkServer:
                 return
             self.children.discard(pid)
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-            self.reply({"type": "exited", "pid": pid, "status": code})
+            self.reply({"type": protocol.EXITED, "pid": pid, "status": code})
 
 
 def main():
@@ -255,7 +262,12 @@ def main():
             sys.path.remove(directory)
     server = ForkServer(launcher)
     server.reply(
-        {"type": "ready", "pid": os.getpid(), "imported": imported, "excluded": options["exclude"]}
+        {
+            "type": protocol.READY,
+            "pid": os.getpid(),
+            "imported": imported,
+            "excluded": options["exclude"],
+        }
     )
     server.serve()
 

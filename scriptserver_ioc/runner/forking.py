@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..job import _protocol as protocol
 from ..store import privacy
 from . import process
 
@@ -112,7 +113,7 @@ class ForkServer:
         with self._cond:
             self._next_id += 1
             number = self._next_id
-        request = {"type": "fork", "id": number, "args": args, "log": str(log_path)}
+        request = {"type": protocol.FORK, "id": number, "args": args, "log": str(log_path)}
         request["umask"] = umask
         try:
             with self._write_lock:  # never the condition's: the reader needs that one
@@ -128,7 +129,7 @@ class ForkServer:
             reply = self._replies.pop(number, None)
         if reply is None:
             raise OSError(f"the fork server (pid {self.pid}) has stopped")
-        if reply.get("type") != "forked":
+        if reply.get("type") != protocol.FORKED:
             raise OSError(f"the fork server could not fork: {reply.get('error')}")
         return int(reply["pid"])
 
@@ -161,12 +162,12 @@ class ForkServer:
                 continue
             kind = reply.get("type") if isinstance(reply, dict) else None
             with self._cond:
-                if kind == "ready":
+                if kind == protocol.READY:
                     self.info = reply
                     self.ready.set()
-                elif kind in ("forked", "fork_failed"):
+                elif kind in (protocol.FORKED, protocol.FORK_FAILED):
                     self._replies[reply.get("id")] = reply
-                elif kind == "exited":
+                elif kind == protocol.EXITED:
                     self._statuses[reply.get("pid")] = reply.get("status")
                 self._cond.notify_all()
         with self._cond:
