@@ -134,3 +134,24 @@ def test_GIVEN_command_files_WHEN_dependencies_read_THEN_own_modules_left_out(tm
     write_module(tmp_path / "pkg", "__init__", "import pkg.sub\nimport csv\n")
 
     assert forkserver.dependencies([str(tmp_path)], None) == ["csv", "json", "os.path"]
+
+
+def test_GIVEN_idle_spare_WHEN_commands_known_THEN_imported_ahead_after_a_wait(
+    make_runner, tmp_path
+):
+    commands = tmp_path / "commands"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    text = f"import os\nopen(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n"
+    path = write_module(commands, "marker", text + "def mark():\n    pass\n")
+    entry = {"name": "mark", "module": "marker", "path": str(path), "kind": "function"}
+    runner, events = make_runner(command_dirs=[commands], warm_spare=True)
+    runner.start(launch(make_runner.data_dir, 1, "x = 1\n", commands=[entry]))
+    events.wait(1, "finished")
+    wait_until(lambda: runner.wait_for_spare(0.1) and runner.spare_pid is not None)
+    spare = runner.spare_pid  # it knows the commands now (the last job's)
+
+    wait_until(lambda: (marks / str(spare)).exists())  # imported while idle, no job asked
+    runner.start(launch(make_runner.data_dir, 2, "mark()\n", commands=[entry]))
+    assert events.wait(2, "finished")["state"] == "DONE"
+    assert sorted(p.name for p in marks.iterdir()) == [str(spare)]  # not imported again

@@ -1,0 +1,255 @@
+"""The figures of issue #23, over Channel Access, each with a baseline measured in the same run.
+
+Starts the real IOC (and, for the hand-over figures, a second one with `--no-fork-server`)
+on free loopback ports and drives them with pyepics, as a client would. Each line prints a
+median, the baseline it is compared with (measured in this run, on this machine, now) and
+the ratio; targets are those of the issue. The machine is shared: run it more than once
+and under `nice` when others work, and compare ratios rather than absolute figures.
+
+Figures (`--only a,b,...` to run some):
+  first_line   QUEUE:ADD (put with callback) -> the job's first line on a CURRENT:LINE
+               monitor; baseline: put -> monitor round trip on QUEUE:HOLD
+  back_to_back 50 trivial jobs released at once, per job, fork server on and off
+  queue_ops    single add, move, update at 1,000 queued (put with callback); batch add of
+               1,000; baseline: put with callback of an unchanged QUEUE:HOLD
+  reads        a client reading the whole queue (QUEUE, decoded) at 1,000 and 10,000
+               queued, and QUEUE:SUMMARY where the server has it; baseline: get of QUEUE:COUNT
+  control      deferred PAUSE -> STATE PAUSED, RESUME -> RUNNING, soft ABORT -> IDLE on a
+               job looping on its own lines; baseline: put -> monitor on QUEUE:HOLD
+  memory       IOC RSS at start, with 10,000 queued, after clearing the queue
+  tracing      a CPU-bound loop in the job's own code, traced (default mode) against the
+               same loop black-box (runner level, bench_runner.py)
+
+Usage: python bench/bench_speed.py [--quick] [--only NAMES]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import psutil
+from bench_ioc import Watch
+from common import ms, python_startup, start_ioc, timed
+
+from scriptserver_ioc.client.client import ScriptServerClient, encode_text
+
+QUICK = "--quick" in sys.argv
+ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
+REPEAT = 7 if QUICK else 21
+
+
+def wanted(name: str) -> bool:
+    return ONLY is None or name in ONLY
+
+
+def row(label: str, samples: list[float], base: float, base_label: str, target: str) -> None:
+    """Print one figure: median, baseline, ratio and the issue's target."""
+    value = ms(samples)
+    print(
+        f"{label:44} {value:9.2f} ms  | baseline {base:7.2f} ms ({base_label}) "
+        f"ratio {value / base:6.1f} | target {target}"
+    )
+
+
+def put_monitor(client: ScriptServerClient, hold: Watch) -> list[float]:
+    """Put -> monitor round trips on QUEUE:HOLD (the job-free floor of a control write)."""
+    out = []
+    for _ in range(REPEAT):
+        value = client.get("QUEUE:HOLD")
+        t0 = time.perf_counter()
+        client.pv("QUEUE:HOLD").put(1 - value, wait=False)
+        out.append(hold.wait(lambda v, w=1 - value: v == w, t0) - t0)
+    client.put("QUEUE:HOLD", 0)
+    return out
+
+
+def put_callback(client: ScriptServerClient) -> list[float]:
+    """Put with callback of an unchanged QUEUE:HOLD (the floor of a queue operation)."""
+    pv = client.pv("QUEUE:HOLD")
+    value = client.get("QUEUE:HOLD")
+    return timed(lambda: pv.put(value, wait=True), REPEAT * 3)
+
+
+def first_line(prefix: str) -> list[float]:
+    client = ScriptServerClient(prefix)
+    line, current = Watch(prefix + "CURRENT:LINE"), Watch(prefix + "CURRENT:ID")
+    add = client.pv("QUEUE:ADD")
+    out = []
+    # the job lasts a little: a job that ends at once may show CURRENT:LINE only as 0
+    script = encode_text(json.dumps({"script": "import time\ntime.sleep(0.05)\n"}))
+    for _ in range(REPEAT):
+        client.wait_for(lambda: client.get("CURRENT:ID") == 0 and client.get("STATE") == 0)
+        time.sleep(0.3)  # an idle server: its next job process is ready
+        t0 = time.perf_counter()
+        add.put(script, wait=True)
+        out.append(line.wait(lambda v: v >= 1, t0) - t0)
+        current.wait(lambda v: v == 0, t0)
+    return out
+
+
+def back_to_back(prefix: str, count: int) -> float:
+    """Seconds per job of `count` trivial jobs released at once."""
+    client = ScriptServerClient(prefix, timeout=30)
+    client.put("QUEUE:HOLD", 1)
+    ids = client.add([{"script": "x = 1\n"} for _ in range(count)])
+    last = Watch(prefix + "LAST:ID")
+    t0 = time.perf_counter()
+    client.put("QUEUE:HOLD", 0)
+    end = last.wait(lambda v: v == ids[-1], t0, timeout=600)
+    return (end - t0) / count
+
+
+def fill(client: ScriptServerClient, size: int) -> None:
+    add = client.pv("QUEUE:ADD")
+    queued = client.get("QUEUE:COUNT")
+    while queued < size:
+        n = min(1000, size - queued)
+        batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(n)])
+        assert add.put(encode_text(batch), wait=True, timeout=60) == 1
+        queued += n
+    client.wait_for(lambda: client.get("QUEUE:COUNT") == size, timeout=60)
+
+
+def queue_ops(client: ScriptServerClient, base: float) -> None:
+    client.put("QUEUE:HOLD", 1)
+    fill(client, 1000)
+    ids = [job["id"] for job in client.queue()]
+    pvs = {n: client.pv(n) for n in ("QUEUE:ADD", "QUEUE:MOVE", "QUEUE:UPDATE", "QUEUE:REMOVE")}
+
+    def put(name: str, text: str) -> float:
+        t0 = time.perf_counter()
+        assert pvs[name].put(encode_text(text), wait=True, timeout=30) == 1
+        return time.perf_counter() - t0
+
+    adds, moves, updates = [], [], []
+    for i in range(REPEAT * 3):
+        adds.append(put("QUEUE:ADD", "set_ei(25)"))
+        put("QUEUE:REMOVE", str(client.get_json("REPLY")[0]["job_ids"][0]))
+        moves.append(put("QUEUE:MOVE", json.dumps({"id": ids[i % len(ids)], "to": 500})))
+        edit = {"id": ids[(7 * i) % len(ids)], "args": {"energy": 10 + i % 50}}
+        updates.append(put("QUEUE:UPDATE", json.dumps(edit)))
+    label = "put-callback"
+    row("single add at 1,000 queued", adds, base, label, "<= 0.5 ms")
+    row("move at 1,000 queued", moves, base, label, "<= 0.3 ms")
+    row("update at 1,000 queued", updates, base, label, "<= 0.3 ms")
+    put("QUEUE:REMOVE", "all")
+    batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(1000)])
+    batches = []
+    for _ in range(3 if QUICK else 7):
+        batches.append(put("QUEUE:ADD", batch))
+        put("QUEUE:REMOVE", "all")
+    row("batch add of 1,000", batches, base, label, "<= 50 ms")
+
+
+def reads(client: ScriptServerClient) -> None:
+    count = client.pv("QUEUE:COUNT")
+    base = ms(timed(lambda: count.get(use_monitor=False), REPEAT * 3))
+    has_summary = client.pv("QUEUE:SUMMARY").wait_for_connection(2)
+    client.put("QUEUE:HOLD", 1)
+    for size, target in ((1000, "<= 3 ms"), (10000, "<= 30 ms")):
+        fill(client, size)
+        client.queue()  # the first read after the adds builds the text once
+        samples = timed(client.queue, REPEAT)
+        row(f"read the whole queue (QUEUE), {size:,} jobs", samples, base, "get", target)
+        if has_summary:
+            summary = timed(lambda: client.get_json("QUEUE:SUMMARY"), REPEAT)
+            row(f"read QUEUE:SUMMARY, {size:,} jobs", summary, base, "get", "-")
+    client.put("QUEUE:REMOVE", "all")
+
+
+def control(prefix: str) -> None:
+    client = ScriptServerClient(prefix)
+    state, hold = Watch(prefix + "STATE"), Watch(prefix + "QUEUE:HOLD")
+    base = ms(put_monitor(client, hold))
+    pauses, resumes, aborts = [], [], []
+    loop = json.dumps({"script": "x = 0\nwhile True:\n    x += 1\n    y = x * 2\n"})
+    for _ in range(REPEAT):
+        client.put("QUEUE:HOLD", 0)
+        client.put("QUEUE:ADD", loop)
+        client.wait_for(lambda: client.get("STATE") == 1 and client.get("CURRENT:LINE") > 1)
+        t0 = time.perf_counter()
+        client.pv("PAUSE").put(1, wait=False)
+        pauses.append(state.wait(lambda v: v == 3, t0) - t0)
+        t0 = time.perf_counter()
+        client.pv("RESUME").put(1, wait=False)
+        resumes.append(state.wait(lambda v: v == 1, t0) - t0)
+        t0 = time.perf_counter()
+        client.pv("ABORT").put(1, wait=False)
+        aborts.append(state.wait(lambda v: v == 0, t0) - t0)
+    label = "put->monitor"
+    row("deferred PAUSE -> PAUSED", pauses, base, label, "<= 5 ms")
+    row("RESUME -> RUNNING", resumes, base, label, "<= 5 ms")
+    row("soft ABORT -> IDLE", aborts, base, label, "<= 10 ms")
+
+
+def memory(ioc, client: ScriptServerClient) -> None:
+    proc = psutil.Process(ioc.pid)
+    start = proc.memory_info().rss / 2**20
+    client.put("QUEUE:HOLD", 1)
+    fill(client, 10000)
+    client.queue()  # reads build the queue's text too
+    full = proc.memory_info().rss / 2**20
+    client.put("QUEUE:REMOVE", "all")
+    client.wait_for(lambda: client.get("QUEUE:COUNT") == 0)
+    client.queue()
+    time.sleep(1.0)
+    cleared = proc.memory_info().rss / 2**20
+    print(
+        f"{'IOC RSS: start / 10,000 queued / cleared':44} {start:7.0f} / {full:.0f} / "
+        f"{cleared:.0f} MiB  ({(full - start) * 1024 / 10000:.1f} KiB per queued job) "
+        "| target <= 100 MiB, back near start after clear"
+    )
+
+
+def tracing() -> None:
+    import bench_runner
+
+    n = 3 if QUICK else 5
+    traced, blackbox = bench_runner.bench_tracing(sys.executable, n)
+    label = "CPU-bound loop in the job's code, traced"
+    row(label, [traced / 1000], blackbox, "black-box", "<= 1.1x")
+
+
+def main() -> None:
+    print(f"issue #23 figures ({'quick' if QUICK else 'full'}; medians of {REPEAT} unless said)")
+    ioc, prefix = start_ioc()
+    client = ScriptServerClient(prefix, timeout=60)
+    if wanted("memory"):
+        memory(ioc, client)
+    callback = ms(put_callback(client))
+    if wanted("first_line") or wanted("back_to_back"):
+        cold, cold_prefix = start_ioc("--no-fork-server")
+        hold = Watch(prefix + "QUEUE:HOLD")
+        monitor_base = ms(put_monitor(client, hold))
+        if wanted("first_line"):
+            for label, p in (("fork server", prefix), ("--no-fork-server", cold_prefix)):
+                samples = first_line(p)
+                row(f"add -> first line, {label}", samples, monitor_base, "put->monitor", "<= 2 ms")
+        if wanted("back_to_back"):
+            count = 50
+            fork = python_startup(REPEAT)
+            for label, p in (("fork server", prefix), ("--no-fork-server", cold_prefix)):
+                per_job = back_to_back(p, count)
+                row(
+                    f"{count} trivial jobs back to back, {label}",
+                    [per_job],
+                    ms(fork),
+                    "python -c pass",
+                    "<= 10 ms per job",
+                )
+        cold.terminate()
+    if wanted("queue_ops"):
+        queue_ops(client, callback)
+    if wanted("reads"):
+        reads(client)
+    if wanted("control"):
+        control(prefix)
+    ioc.terminate()
+    if wanted("tracing"):
+        tracing()
+
+
+if __name__ == "__main__":
+    main()
