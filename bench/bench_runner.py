@@ -99,6 +99,7 @@ class Bench:
         return entry
 
     def close(self) -> None:
+        self.runner.abort(kill=True)  # a job left by a failed benchmark must not run on
         self.runner.close()
 
 

@@ -20,8 +20,11 @@ from test_runner_support import (
 
 GATE = (
     "import os, time\n\ndef wait_for(path):\n    while not os.path.exists(path):\n"
-    "        time.sleep(0.01)\n"
+    "        time.sleep(0.2)\n"
 )
+"""A command without pause points that returns once `path` exists. It looks every 0.2 s, so
+that a control message sent just before the test creates the file has reached the job
+(well under a millisecond) before the command returns: nothing in the job can say so."""
 
 
 def _gate(tmp_path):
