@@ -10,8 +10,10 @@ short), the job changes and the records go through one queue:
   the record. The core makes a job current before it logs its start, and clears it (its
   process gone, its output complete) before it logs its end, so the mark of a job's end
   always precedes its end record.
-* the tailer's thread takes the queue in order: at a job-change mark it reads the ended
-  job's file to its end, then follows the new one; a record is added when reached.
+* the tailer's thread takes the queue, reads the followed job's file to its end (so lines
+  written before a record was logged come before it), then goes through the queue in
+  order: at a job-change mark it reads the ended job's file to its end, then follows the
+  new one; a record is added when reached.
 
 So a job that starts and ends between two looks of the thread is read whole, and its
 lines come before its end record, whatever the timing.
@@ -122,12 +124,17 @@ class OutputTailer:
         self._wake.set()
 
     def poll(self) -> None:
-        """One look: read the followed job, then take the queue in order."""
-        self._read()
+        """One look: take the queue, read the followed job, then the queue in order.
+
+        Reading after taking the queue puts every line written before a record was
+        logged ahead of it (e.g. the runner's "job N ended" as the process exits).
+        """
         with self._lock:
             self._note_job()
             items, self._pending = self._pending, collections.deque()
             dropped, self._records, self._dropped = self._dropped, 0, 0
+        while self._read():
+            pass
         switched = False
         for kind, value in items:
             if kind == "job":
