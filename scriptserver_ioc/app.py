@@ -117,7 +117,7 @@ class Application:
                 companions,
                 history=store,
                 prelude_source=prelude,
-                no_scripts=not settings.allow_scripts,
+                allow_scripts=settings.allow_scripts,
                 scripts_dir=settings.scripts_dir,
                 beam=settings.beam or None,
             )

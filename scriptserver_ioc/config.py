@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from .store import privacy
+
 REPO_COMMANDS = Path(__file__).resolve().parent.parent / "commands"
 """The demo instrument's commands, used when no --commands is given."""
 
@@ -357,9 +359,10 @@ def prepare_data_dir(settings: Settings) -> None:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {directory}: {exc.strerror}") from None
-    from .store import privacy
-
-    privacy.restrict(settings.data_dir, settings.data_group)
+    try:
+        privacy.restrict(settings.data_dir, settings.data_group)
+    except privacy.AccessError as exc:
+        raise ConfigError(str(exc)) from None
     probe = settings.data_dir / ".write-test"
     try:
         probe.write_text("ok")

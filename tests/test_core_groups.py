@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from scriptserver_ioc.contract.enums import JobState
-from scriptserver_ioc.core.groups import batch_progress, current_place
+from scriptserver_ioc.contract.tags import group_of, place_text
+from scriptserver_ioc.core.groups import batch_progress, current_place, queued_groups
 from scriptserver_ioc.core.jobs import Job
 
 
@@ -43,3 +44,26 @@ def test_GIVEN_last_job_of_group_running_THEN_kept_until_it_ends():
     groups = batch_progress(current, 2.5, [], history)
     assert groups["scan"]["running"] == 5 and groups["scan"]["remaining"] == 2.5
     assert batch_progress(None, None, [], [current, *history]) == {}
+
+
+def test_GIVEN_queued_batch_jobs_WHEN_grouped_THEN_counts_and_queued_estimates_per_group():
+    queue = [
+        job(1, 1, count=4, estimate=60),
+        job(2, 2, count=4, estimate=None),
+        job(3, 3, count=4, estimate=30),
+        job(4, 0, group="align", count=0, estimate=5),
+        job(5, 0, group="", estimate=5),
+        Job(id=6, name="j6", kind="script", estimate=5),
+    ]
+    assert queued_groups(queue) == {
+        "scan": {"count": 4, "queued": 3, "estimate": 90.0, "unknown": 1},
+        "align": {"count": 1, "queued": 1, "estimate": 5.0, "unknown": 0},
+    }
+
+
+def test_GIVEN_batch_tags_WHEN_shown_THEN_place_text_reads_them_as_the_server_does():
+    assert place_text({"group": "T scan", "index": 3, "count": 10}) == "T scan 3 of 10"
+    assert place_text({"index": 3, "count": 10}) == "3 of 10"
+    assert place_text({"group": "T scan", "index": True, "count": 10}) == ""
+    assert place_text(None) == ""
+    assert group_of({"group": ""}) is None and group_of({"group": 7}) == "7"

@@ -153,7 +153,7 @@ def test_GIVEN_file_job_WHEN_path_escapes_scripts_dir_THEN_rejected(tmp_path):
 def test_GIVEN_no_scripts_server_WHEN_script_added_THEN_rejected(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     catalogue = Catalogue([COMMANDS])
-    validator = Validator(catalogue, history=store, no_scripts=True)
+    validator = Validator(catalogue, history=store, allow_scripts=False)
     server = ScriptServer(
         store, catalogue, validator, allow_scripts=False, logs_dir=tmp_path, routes=CONTROL_ROUTES
     )

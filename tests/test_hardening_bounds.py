@@ -23,14 +23,14 @@ from scriptserver_ioc.core.bounds import (
     BadRecord,
     bounded_estimate,
     job_from_row,
-    request_id_of,
     strict_json_loads,
 )
+from scriptserver_ioc.core.forecast import queue_finish
 from scriptserver_ioc.core.jobs import Job
 from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.core.specs import request_id_of
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.companions import CompanionRunner
-from scriptserver_ioc.validate.estimates import queue_finish
 from scriptserver_ioc.validate.validator import Validator
 
 
@@ -200,3 +200,25 @@ def test_GIVEN_store_with_unreadable_handle_WHEN_active_jobs_read_THEN_no_handle
 )
 def test_GIVEN_refused_write_WHEN_request_id_looked_for_THEN_echoed_if_present(text, expected):
     assert request_id_of(text) == expected
+
+
+@pytest.mark.parametrize("pv", ["QUEUE:ADD", "QUEUE:MOVE", "QUEUE:UPDATE"])
+def test_GIVEN_request_id_WHEN_written_to_any_control_pv_THEN_one_rule(tmp_path, pv):
+    """`request_id`: empty is none given, a string of at most 128 is echoed, else refused."""
+    server = make_server(tmp_path)
+    (job_id,) = add(server, {"call": "set_ei(1)"})
+    value = {
+        "QUEUE:ADD": {"call": "set_ei(2)"},
+        "QUEUE:MOVE": {"id": job_id, "to": 0},
+        "QUEUE:UPDATE": {"id": job_id, "name": "renamed"},
+    }[pv]
+    empty = server.control(pv, json.dumps({**value, "request_id": ""}))
+    assert empty.ok and empty.request_id is None, empty.message
+    given = server.control(pv, json.dumps({**value, "request_id": "r-1"}))
+    assert given.ok and given.request_id == "r-1", given.message
+    for bad in (7, "x" * 129):
+        before = [(job.id, job.name) for job in server.queue]
+        reply = server.control(pv, json.dumps({**value, "request_id": bad}))
+        assert not reply.ok and reply.request_id is None
+        assert "'request_id' must be a string of at most 128 characters" in reply.message
+        assert [(job.id, job.name) for job in server.queue] == before

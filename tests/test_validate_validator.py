@@ -134,7 +134,7 @@ def test_GIVEN_script_WHEN_dry_run_first_THEN_later_checks_use_the_dry_run_estim
 def test_GIVEN_no_scripts_server_WHEN_script_checked_THEN_rejected_but_commands_accepted(
     companions,
 ):
-    validator = Validator(Catalogue([COMMANDS]), companions, no_scripts=True)
+    validator = Validator(Catalogue([COMMANDS]), companions, allow_scripts=False)
     verdict = validator.check({"kind": "script", "script": "count()\n"})
     assert "--no-scripts" in verdict.errors[0]["message"]
     assert validator.check({"command": "count", "args": {}}).ok

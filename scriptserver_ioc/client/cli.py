@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..contract import tags
 from ..contract.enums import ON_ERROR_MODES
 from .client import ClientError, Refused, Reply, ScriptServerClient
 from .formatting import duration
@@ -55,7 +56,7 @@ def _spec(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
     if args.script:
         spec["script"] = Path(args.script).read_text(encoding="utf-8")
         # the server names a script job after the file it came from (unless --name)
-        spec["tags"] = {SOURCE_FILE_TAG: Path(args.script).name}
+        spec["tags"] = {tags.SOURCE_FILE: Path(args.script).name}
     if args.file:
         spec["file"] = args.file
     if args.call:
@@ -69,10 +70,6 @@ def _spec(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
     if args.blackbox is not None:
         spec["blackbox"] = args.blackbox
     return spec
-
-
-SOURCE_FILE_TAG = "source_file"
-"""The job tag naming the file a script job was read from (the server names the job so)."""
 
 
 def report(client: ScriptServerClient, reply: Reply) -> int:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from ..contract import tags
+from ..contract.texts import time_of_day
+
 
 def duration(value: float | None) -> str:
     """Seconds as `4.2 s`, `m:ss` or `h:mm:ss`; `?` when unknown (None or negative)."""
@@ -19,9 +22,7 @@ def duration(value: float | None) -> str:
 
 def clock(moment: float) -> str:
     """A time of day (local) for an epoch time, with `+Nd` on a later day."""
-    when = _dt.datetime.fromtimestamp(moment)
-    days = (when.date() - _dt.date.today()).days
-    return when.strftime("%H:%M:%S") + (f" +{days}d" if days > 0 else "")
+    return time_of_day(_dt.datetime.fromtimestamp(moment), _dt.datetime.now())
 
 
 def failure(error: dict[str, Any] | None) -> str:
@@ -46,40 +47,13 @@ def result_line(job: dict[str, Any]) -> str:
 
 def group_text(job: dict[str, Any]) -> str:
     """`T scan 3 of 10` for a job of a generated batch (tags group/index/count), else ''."""
-    tags = job.get("tags") or {}
-    if "index" not in tags or "count" not in tags:
-        return ""
-    group = f"{tags['group']} " if tags.get("group") else ""
-    return f"{group}{tags['index']} of {tags['count']}"
+    return tags.place_text(job.get("tags"))
 
 
 def source_line(source: str, line: int | None) -> str:
     """The text of line `line` (1-based) of `source`, stripped; '' when out of range."""
     lines = source.splitlines()
     return lines[line - 1].strip() if line and 0 < line <= len(lines) else ""
-
-
-def preflight_text(record: dict[str, Any] | None, width: int | None = 80) -> str:
-    """A job's pre-flight verdict for a person.
-
-    `ok`, `warnings (2)`, `fails at line 4: NameError: name 'x' is not defined`,
-    `unknown: dry run stopped after 10 s of real time at line 7`, or `not checked yet`.
-    The message is its first line, cut to `width` characters (None: whole).
-    """
-    if not record:
-        return "not checked yet"
-    verdict = str(record.get("verdict") or "?")
-    if verdict == "warnings":
-        count = len(record.get("warnings") or [])
-        return f"warnings ({count})" if count else "warnings"
-    if verdict not in ("fails", "unknown"):
-        return verdict
-    lines = str(record.get("message") or "").strip().splitlines()
-    message = lines[0] if lines else ""
-    if width is not None and len(message) > width:
-        message = message[: width - 3] + "..."
-    where = f" at line {record['line']}" if record.get("line") else ""
-    return f"{verdict}{where}: {message}" if message else f"{verdict}{where}"
 
 
 def beam_text(beam: dict[str, Any] | None) -> str:

@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract.texts import preflight_text
 from .client import ScriptServerClient
-from .formatting import clock, duration, preflight_text
+from .formatting import clock, duration
 
 BAR_WIDTH = 48
 """Columns of the terminal timeline."""

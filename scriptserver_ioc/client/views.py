@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..contract.texts import preflight_text
 from .client import ClientError, ScriptServerClient
-from .formatting import beam_text, duration, failure, group_text, preflight_text
+from .formatting import beam_text, duration, failure, group_text
 
 FOLLOW_INTERVAL = 0.25
 """Seconds between reads of CURRENT:OUTPUT while following a job's output."""
@@ -205,7 +206,7 @@ def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
 
 def show_preflight(record: dict[str, Any] | None) -> None:
     """The job's pre-flight: verdict, where it fails and why, its estimate and beam."""
-    print("pre-flight: " + preflight_text(record, None))
+    print("pre-flight: " + preflight_text(record))
     if not record:
         return
     if record.get("estimate") is not None:

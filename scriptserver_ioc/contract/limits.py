@@ -36,6 +36,12 @@ MAX_JSON_DEPTH = 32
 MAX_ESTIMATE_SECONDS = 31_622_400.0
 """Longest estimate kept for one job (366 days); a longer one is treated as unknown."""
 
+OUTPUT_TAIL_BYTES = 16_384
+"""The newest part of a job's output, and of the event log, that clients see: what the runner
+sends in ``output`` events, what the core keeps (as many characters) and the bytes of
+`CURRENT:OUTPUT` and `LOG` (after escaping). A job process keeps its own copy of the number
+(`job/sim_state.py`): it imports nothing from this package."""
+
 MAX_JOB_ID = 2**31 - 1
 """Largest job id: `CURRENT:ID` and `LAST:ID` are CA longs (32-bit)."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
 from typing import Any
 
 from ..contract import limits
@@ -157,32 +156,6 @@ def job_from_row(row_id: Any, text: str) -> tuple[Job, list[str]]:
         return Job.from_dict(record), repairs
     except (TypeError, ValueError) as exc:
         raise BadRecord(f"the record cannot be rebuilt ({exc})") from None
-
-
-_REQUEST_ID = re.compile(
-    r'"request_id"\s*:\s*"([^"\\\x00-\x1f]{1,' + str(limits.MAX_REQUEST_ID_CHARS) + '})"'
-)
-
-
-def request_id_of(value: Any) -> str | None:
-    """The request id a refused write carried, so its reply can echo it.
-
-    Looks into written JSON (an object, or the first object of a batch) and, when the JSON
-    is malformed, for a ``"request_id": "..."`` pair in the text.
-    """
-    if not isinstance(value, str) or "request_id" not in value:
-        return None
-    try:
-        obj = strict_json_loads(value)
-    except (ValueError, RecursionError, TypeError):
-        match = _REQUEST_ID.search(value)
-        return match.group(1) if match else None
-    if isinstance(obj, list) and obj:
-        obj = obj[0]
-    found = obj.get("request_id") if isinstance(obj, dict) else None
-    if isinstance(found, str) and 0 < len(found) <= limits.MAX_REQUEST_ID_CHARS:
-        return found
-    return None
 
 
 def check_json_numbers(value: Any) -> None:

@@ -12,12 +12,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..contract import limits
+from ..contract import limits, tags
 from ..validate.scripts import read_script_file
 from .bounds import bounded_estimate
 from .deferred import Later
 from .jobs import Job
-from .specs import CONTENT_KEYS, JobSpec, Rejected, apply_options, call_source, parse_spec
+from .specs import (
+    CONTENT_KEYS,
+    SCRIPTS_REFUSED,
+    JobSpec,
+    Rejected,
+    apply_options,
+    call_source,
+    parse_spec,
+    split_args,
+)
 
 
 class JobBuilding:
@@ -62,9 +71,7 @@ class JobBuilding:
             job.command = spec.command
         elif spec.kind == "script":
             if not self.allow_scripts:
-                raise Rejected(
-                    "this server runs catalogue commands and script files only (--no-scripts)"
-                )
+                raise Rejected(SCRIPTS_REFUSED)
             job.script = spec.script
         else:
             job.file = spec.file
@@ -128,21 +135,11 @@ class JobBuilding:
         if "args" in fields:
             if job.kind != "command":
                 raise Rejected(f"job {job.id} is a {job.kind} job; 'args' goes with commands")
-            args = fields["args"]
-            if isinstance(args, list):
-                spec.keywords, spec.positional = {}, args
-            elif isinstance(args, dict):
-                spec.keywords = args
-            else:
-                raise Rejected("'args' must be an object of named arguments or an array")
+            spec.positional, spec.keywords = split_args(fields["args"])
         spec.name = job.name if job.name != default_name(job) else None
         spec.blackbox, spec.tags, spec.request_id = job.blackbox, job.tags, job.request_id
         apply_options(spec, fields)
         return spec
-
-
-SOURCE_FILE_TAG = "source_file"
-"""Tag a client sets on a script job read from a file (`add --script my_scan.py`): its name."""
 
 
 def default_name(job: Job) -> str:
@@ -157,7 +154,7 @@ def default_name(job: Job) -> str:
     elif job.kind == "file":
         name = job.file or ""
     else:
-        source = (job.tags or {}).get(SOURCE_FILE_TAG)
+        source = (job.tags or {}).get(tags.SOURCE_FILE)
         if isinstance(source, str) and source.strip():
             name = source.strip()
         else:

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 from typing import Any
 
+from ..contract import limits
 from ..contract.enums import JobState, RunState
 from .decision import RunnerCall
 from .editing import RunningEdit
@@ -28,7 +29,7 @@ from .validating import ValidateControl
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TAIL_CHARS = 16_000
+OUTPUT_TAIL_CHARS = limits.OUTPUT_TAIL_BYTES  # characters kept; the PV cuts to bytes
 
 
 class ExecutionControl(JobTracking, RunningEdit, ValidateControl):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..contract import tags as batch_tags
 from ..contract.enums import JobState
 from .jobs import Job
 
@@ -20,14 +21,34 @@ FAILED_STATES = (JobState.FAILED, JobState.ABORTED, JobState.INTERRUPTED)
 
 def group_of(job: Job | None) -> str | None:
     """The job's batch group name, or None."""
-    tags = job.tags if job is not None else None
-    group = tags.get("group") if isinstance(tags, dict) else None
-    return None if group is None or group == "" else str(group)
+    return batch_tags.group_of(job.tags) if job is not None else None
 
 
 def _count_tag(job: Job) -> int:
-    count = job.tags.get("count") if isinstance(job.tags, dict) else None
-    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return batch_tags.declared_count(job.tags)
+
+
+def queued_groups(queue: Iterable[Job]) -> dict[str, dict[str, Any]]:
+    """Per batch group of the queued jobs: size, how many are queued, their estimate.
+
+    Returns:
+        ``{group: {"count", "queued", "estimate", "unknown"}}``: ``count`` is the batch size
+        from ``tags.count`` (else the number of jobs seen), ``estimate`` the sum of the
+        queued jobs' estimates (unknown count 0) and ``unknown`` how many had none.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for job in queue:
+        name = group_of(job)
+        if name is None:
+            continue
+        entry = groups.setdefault(name, {"count": 0, "queued": 0, "estimate": 0.0, "unknown": 0})
+        entry["queued"] += 1
+        entry["count"] = max(entry["count"], entry["queued"], _count_tag(job))
+        if job.estimate is None or job.estimate < 0:
+            entry["unknown"] += 1
+        else:
+            entry["estimate"] += float(job.estimate)
+    return groups
 
 
 def batch_progress(
@@ -87,8 +108,7 @@ def batch_progress(
 
 
 def _index_tag(job: Job) -> int | None:
-    index = job.tags.get("index") if isinstance(job.tags, dict) else None
-    return index if isinstance(index, int) and not isinstance(index, bool) else None
+    return batch_tags.whole_number(job.tags, batch_tags.INDEX)
 
 
 def _batch_rule(members: list[Job], size: int):

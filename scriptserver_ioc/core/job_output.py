@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract.limits import OUTPUT_TAIL_BYTES as OUTPUT_TAIL_CHARS
 from .deferred import Quick
-from .execution import OUTPUT_TAIL_CHARS
 from .operation import Operation
 from .plots import figures_of
 from .specs import Rejected, parse_id

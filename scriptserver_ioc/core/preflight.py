@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract.texts import preflight_text
 from .bounds import bounded_estimate
 from .jobs import Job
 from .operation import Operation
@@ -240,8 +241,4 @@ class PreflightControl:
 
 def describe(record: dict[str, Any] | None) -> str:
     """`pre-flight fails at line 4: NameError: ...` for messages a person reads."""
-    if not record:
-        return "not checked yet"
-    where = f" at line {record['line']}" if record.get("line") else ""
-    message = f": {record['message']}" if record.get("message") else ""
-    return f"pre-flight {record.get('verdict')}{where}{message}"
+    return f"pre-flight {preflight_text(record)}" if record else "not checked yet"

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..validate.estimates import PROGRESS_CAP, progress_from_elapsed, remaining
+from .forecast import PROGRESS_CAP, progress_from_elapsed, remaining
 
 MAX_OBSERVED_STEPS = 5000
 LEARNED_KEPT = 200

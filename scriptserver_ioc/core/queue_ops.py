@@ -23,6 +23,7 @@ from .specs import (
     parse_ids,
     parse_index,
     parse_job_text,
+    parse_request_id,
 )
 
 
@@ -300,10 +301,7 @@ _MOVE_HELP = (
 
 
 def _request_id(obj: dict[str, Any]) -> str | None:
-    value = obj.pop("request_id", None)
-    if value is not None and (not isinstance(value, str) or len(value) > 128):
-        raise Rejected("'request_id' must be a string of at most 128 characters")
-    return value
+    return parse_request_id(obj.pop("request_id", None))
 
 
 def _ids_text(ids: list[int]) -> str:

@@ -24,7 +24,6 @@ from ..contract import limits
 from ..contract.enums import JobState, RunState
 from ..contract.reply import Reply
 from ..contract.topics import TOPICS
-from .bounds import request_id_of
 from .decision import Decisions, EffectQueue
 from .deferred import Later, inline
 from .execution import ExecutionControl
@@ -37,7 +36,7 @@ from .queue import JobQueue
 from .queue_ops import QueueControl
 from .slots import slot_action
 from .snapshots import LOG_TAIL_CHARS, Snapshots
-from .specs import Rejected
+from .specs import Rejected, request_id_of
 from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ import time
 from typing import Any
 
 from .. import __version__
-from ..contract import nicos_status
+from ..contract import limits, nicos_status
 from ..contract.enums import JobState, RunState
-from ..validate.estimates import group_estimates, progress_from_elapsed, queue_finish, remaining
-from .groups import batch_progress, current_place, group_of
+from .forecast import progress_from_elapsed, queue_finish, remaining
+from .groups import batch_progress, current_place, group_of, queued_groups
 from .jobs import now_iso, parse_iso
 
-LOG_TAIL_CHARS = 16_000
+LOG_TAIL_CHARS = limits.OUTPUT_TAIL_BYTES  # characters kept; the PV cuts to bytes
 """Characters of the event log kept for `LOG`."""
 SLOTS = 10
 """`QUEUE:<n>:*` slots."""
@@ -132,7 +132,7 @@ class Snapshots:
         (`core.groups.batch_progress`), with the time of day it should end (`finish`).
         """
         with self.lock:
-            groups = group_estimates({"tags": j.tags, "estimate": j.estimate} for j in self.queue)
+            groups = queued_groups(self.queue)
             batches = batch_progress(self.current, self.remaining(), self.queue, self.history)
             idle = self.nothing_to_run()
         for name, batch in batches.items():

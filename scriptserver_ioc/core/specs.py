@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,12 @@ from .bounds import check_json_numbers, strict_json_loads
 class Rejected(ValueError):
     """A write that is refused; the message says what was wrong and what is expected."""
 
+
+SCRIPTS_REFUSED = (
+    "this server runs catalogue commands and script files only (--no-scripts); "
+    "send a command or a 'file' from the scripts directory"
+)
+"""Why a `script` job is refused by a server started with ``--no-scripts``."""
 
 CONTENT_KEYS = ("command", "call", "script", "file")
 """Keys that say what a job runs; a spec has exactly one of them."""
@@ -192,13 +199,7 @@ def parse_spec(obj: dict[str, Any], allow_position: bool = True) -> JobSpec:
         raise Rejected("'args' goes with 'command' only")
     if key == "command":
         spec.command = _text(obj["command"], "command", 200)
-        args = obj.get("args", {})
-        if isinstance(args, dict):
-            spec.keywords = args
-        elif isinstance(args, list):
-            spec.positional = args
-        else:
-            raise Rejected("'args' must be an object of named arguments or an array")
+        spec.positional, spec.keywords = split_args(obj.get("args"))
     elif key == "call":
         spec.command, spec.positional, spec.keywords = parse_call(_text(obj["call"], "call"))
     elif key == "script":
@@ -221,6 +222,27 @@ def parse_spec(obj: dict[str, Any], allow_position: bool = True) -> JobSpec:
     return spec
 
 
+def split_args(args: Any) -> tuple[list[Any], dict[str, Any]]:
+    """A command's ``args``: an object of named arguments or an array of positional ones.
+
+    Returns:
+        ``(positional, keywords)``; absent (None) is no arguments.
+
+    Raises:
+        Rejected: anything else.
+    """
+    if args is None:
+        return [], {}
+    if isinstance(args, dict):
+        return [], args
+    if isinstance(args, list):
+        return args, {}
+    raise Rejected(
+        "'args' must be an object of named arguments or an array of positional ones, "
+        f"got {args!r:.60}"
+    )
+
+
 def apply_options(spec: JobSpec, obj: dict[str, Any]) -> None:
     """Copy the optional keys (name, blackbox, tags, request_id) from `obj` into `spec`."""
     if "name" in obj:
@@ -232,7 +254,48 @@ def apply_options(spec: JobSpec, obj: dict[str, Any]) -> None:
     if "tags" in obj:
         spec.tags = parse_tags(obj["tags"])
     if "request_id" in obj:
-        spec.request_id = _text(obj["request_id"], "request_id", limits.MAX_REQUEST_ID_CHARS)
+        spec.request_id = parse_request_id(obj["request_id"])
+
+
+def parse_request_id(value: Any) -> str | None:
+    """A writer's ``request_id``, echoed in its reply: the one rule of every control PV.
+
+    Absent (None) or empty means none given; else a string of at most MAX_REQUEST_ID_CHARS.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > limits.MAX_REQUEST_ID_CHARS:
+        raise Rejected(
+            f"'request_id' must be a string of at most {limits.MAX_REQUEST_ID_CHARS} "
+            f"characters (MAX_REQUEST_ID_CHARS), got {value!r:.40}"
+        )
+    return value
+
+
+_REQUEST_ID = re.compile(r'"request_id"\s*:\s*"([^"\\\x00-\x1f]*)"')
+
+
+def request_id_of(value: Any) -> str | None:
+    """The request id a refused write carried, so its reply can echo it (`parse_request_id`).
+
+    Looks into written JSON (an object, or the first object of a batch) and, when the JSON
+    is malformed, for a ``"request_id": "..."`` pair in the text.
+    """
+    if not isinstance(value, str) or "request_id" not in value:
+        return None
+    try:
+        obj = strict_json_loads(value)
+    except (ValueError, RecursionError, TypeError):
+        match = _REQUEST_ID.search(value)
+        found = match.group(1) if match else None
+    else:
+        if isinstance(obj, list) and obj:
+            obj = obj[0]
+        found = obj.get("request_id") if isinstance(obj, dict) else None
+    try:
+        return parse_request_id(found)
+    except Rejected:
+        return None
 
 
 def parse_tags(tags: Any) -> dict[str, Any]:

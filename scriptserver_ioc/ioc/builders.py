@@ -22,9 +22,9 @@ from typing import Any
 from .. import __version__
 from ..contract.enums import FINISHED_STATES, LAST_STATE_NONE, LAST_STATES, QUEUE_SLOTS
 from ..contract.pvtable import BY_NAME
+from ..core.forecast import queue_finish
 from ..core.job_output import selected_output
 from ..core.plots import plots_view
-from ..validate.estimates import queue_finish
 from .encoding import to_json, zhex
 
 log = logging.getLogger(__name__)

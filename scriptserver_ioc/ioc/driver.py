@@ -19,9 +19,8 @@ from pcaspy.alarm import Alarm, Severity
 
 from ..contract import pvtable
 from ..contract.pvmodel import PV, check_control_handlers
-from ..core.bounds import request_id_of
 from ..core.server import CONTROL_HANDLERS
-from ..core.specs import Rejected
+from ..core.specs import Rejected, request_id_of
 from .encoding import decode_write
 from .publisher import Publisher
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import limits
 from ..core.specs import Rejected
 
 _HEX = re.compile(r"\A(?:[0-9a-fA-F]{2})+\Z")
@@ -45,7 +46,7 @@ def unzhex(data: str, limit: int = 100_000_000) -> str | None:
         return None
 
 
-TAIL_BYTES = {"CURRENT:OUTPUT": 16_384, "LOG": 16_384}
+TAIL_BYTES = {"CURRENT:OUTPUT": limits.OUTPUT_TAIL_BYTES, "LOG": limits.OUTPUT_TAIL_BYTES}
 """Text PVs that show the last N bytes (after escaping) of their text: the newest part."""
 
 

@@ -13,7 +13,7 @@ import time
 
 from sim_genie import BeamModel
 
-OUTPUT_TAIL = 16384
+OUTPUT_TAIL = 16384  # contract.limits.OUTPUT_TAIL_BYTES (job/ imports nothing of the server)
 
 
 class DryRunStopped(BaseException):

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..contract import limits
+
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret"
@@ -54,7 +56,7 @@ class RunnerSettings:
     abort_grace: float = 10.0
     terminate_grace: float = 2.0
     done_grace: float = 5.0
-    output_tail_bytes: int = 16384
+    output_tail_bytes: int = limits.OUTPUT_TAIL_BYTES
     output_interval: float = 0.2
     line_interval: float = 0.02
     secret: str | None = None

@@ -17,12 +17,14 @@ import logging
 import os
 from pathlib import Path
 
-from ..config import ConfigError
-
 log = logging.getLogger(__name__)
 
 POSIX = os.name == "posix"
 _original_umask: int | None = None
+
+
+class AccessError(ValueError):
+    """The data directory cannot be made private (reported as a configuration error)."""
 
 
 def modes(with_group: bool) -> tuple[int, int, int]:
@@ -36,7 +38,7 @@ def restrict(data_dir: Path, group: str | None = None) -> None:
     """Make the data directory and everything in it private; narrow the umask (POSIX).
 
     Raises:
-        ConfigError: the group does not exist, or the directory cannot be restricted.
+        AccessError: the group does not exist, or the directory cannot be restricted.
     """
     if not POSIX:
         return
@@ -49,7 +51,7 @@ def restrict(data_dir: Path, group: str | None = None) -> None:
     try:
         _apply(data_dir, dir_mode, gid)
     except OSError as exc:
-        raise ConfigError(f"cannot restrict access to {data_dir}: {exc.strerror}") from None
+        raise AccessError(f"cannot restrict access to {data_dir}: {exc.strerror}") from None
     for root, dirs, files in os.walk(data_dir):
         for name, mode in [(d, dir_mode) for d in dirs] + [(f, file_mode) for f in files]:
             try:
@@ -77,4 +79,4 @@ def _group_id(group: str) -> int:
     try:
         return grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
     except KeyError:
-        raise ConfigError(f"the data group {group!r} does not exist") from None
+        raise AccessError(f"the data group {group!r} does not exist") from None

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Callable, ContextManager, NamedTuple, Protocol
 
 from scriptserver_ioc.contract.protocols import checker as ops
 from scriptserver_ioc.validate.worker import CompanionError, CompanionResult, Worker
-
-if TYPE_CHECKING:
-    from scriptserver_ioc.validate.companions import CompanionRunner
 
 _POLL = 0.1  # how often the progress of a long batch exchange is looked at, seconds
 
@@ -32,21 +29,44 @@ class BatchItem(NamedTuple):
     module_key: tuple  # (module, path), what ``load`` imports
 
 
+class BatchLimits(Protocol):
+    """The runner's bounds a batch obeys (read at each use: tests may change them)."""
+
+    chunk_size: int
+    max_batch_failures: int
+    timeout: float
+    item_allowance: float
+
+
+class WorkerAccess(NamedTuple):
+    """What a batch may do with the runner's worker; every call but ``lock`` with it held.
+
+    Given by the runner (``CompanionRunner.check_many``), so this module needs neither the
+    runner's class nor its private members.
+    """
+
+    lock: ContextManager
+    ensure_worker: Callable[[object], Worker]  # revision -> a worker for it
+    load: Callable[[Worker, dict, tuple], object]  # import a command's module (raises)
+    next_request_id: Callable[[], int]
+    restart: Callable[[], None]  # stop the worker; the next ensure_worker starts one
+
+
 class Batch:
     """One ``CompanionRunner.check_many`` call: chunks, module loads, retries.
 
-    Part of the runner, split out for size: it takes the runner's lock for each exchange and
-    uses its lock-held helpers (``_ensure_worker``, ``_load``, ``_request_id``,
-    ``_restart``).
-
     Args:
-        runner: the runner whose worker checks the batch.
+        runner: the runner's bounds (chunk size, timeouts, failures allowed).
+        access: the runner's worker, through its lock.
         items: the batch, in order.
         revision: the catalogue revision (a new value restarts the worker first).
     """
 
-    def __init__(self, runner: CompanionRunner, items: list[BatchItem], revision: object) -> None:
+    def __init__(
+        self, runner: BatchLimits, access: WorkerAccess, items: list[BatchItem], revision: object
+    ) -> None:
         self.runner = runner
+        self.access = access
         self.items = items
         self.revision = revision
         self.results: list[CompanionResult | CompanionError | None] = [None] * len(items)
@@ -82,8 +102,7 @@ class Batch:
 
     def _attempt(self, pending: list[int]) -> list[int]:
         """Check ``pending`` in one exchange (lock held); returns the items to try again."""
-        runner = self.runner
-        with runner._lock:
+        with self.access.lock:
             worker, pending = self._load_modules(pending)
             if not pending:
                 return []
@@ -97,7 +116,7 @@ class Batch:
                     where[key] = len(commands)
                     commands.append(item.entry)
                 rows.append([where[key], item.args, item.validate, item.estimate])
-            request_id = runner._request_id()
+            request_id = self.access.next_request_id()
             request = {"commands": commands, "items": rows}
             worker.send({"id": request_id, "op": ops.CHECK_MANY, **request})
             answer, trouble, index = self._await(worker, request_id, len(rows))
@@ -108,8 +127,7 @@ class Batch:
 
     def _load_modules(self, pending: list[int]) -> tuple[Worker, list[int]]:
         """Import the modules of ``pending`` not yet imported, one ``load`` each (as ``check``)."""
-        runner = self.runner
-        worker = runner._ensure_worker(self.revision)
+        worker = self.access.ensure_worker(self.revision)
         while True:
             missing = next(
                 (self.items[i] for i in pending if self.items[i].module_key not in worker.loaded),
@@ -118,13 +136,13 @@ class Batch:
             if missing is None:
                 return worker, pending
             try:
-                runner._load(worker, missing.entry, missing.module_key)
+                self.access.load(worker, missing.entry, missing.module_key)
             except CompanionError as exc:  # that module's items only; the worker restarted
                 self._note_failure(str(exc))
                 failed = [i for i in pending if self.items[i].module_key == missing.module_key]
                 self._fail(failed, exc)
                 pending = [i for i in pending if self.items[i].module_key != missing.module_key]
-                worker = runner._ensure_worker(self.revision)
+                worker = self.access.ensure_worker(self.revision)
 
     def _await(
         self, worker: Worker, request_id: int, count: int
@@ -167,7 +185,7 @@ class Batch:
             or not answer.get("ok")
             or len(answers or ()) != len(pending)
         ):
-            self.runner._restart()
+            self.access.restart()
             problem = answer.get("fatal") or "the command checker answered a batch out of turn"
             self._fail(pending, CompanionError(problem))
             return
@@ -204,7 +222,7 @@ class Batch:
                 f"job) and were stopped{running}; add fewer jobs at once or make the checks "
                 "faster"
             )
-        runner._restart()
+        self.access.restart()
         self._note_failure(str(error))
         if index is None or trouble == "slow":
             self._fail(pending, error)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from scriptserver_ioc.catalogue.model import SCRIPT_DEFINITION
+from scriptserver_ioc.core.specs import split_args
 from scriptserver_ioc.validate import calls, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionResult
 from scriptserver_ioc.validate.verdict import CompanionCall, Verdict
@@ -61,13 +62,10 @@ def bind_command_job(
             return None, None
     else:
         name = job.get("command")
-        args = job.get("args")
-        if isinstance(args, list):
-            positional = args
-        elif isinstance(args, dict):
-            keywords = args
-        elif args is not None:
-            verdict.error(f"args must be an object of named arguments, got {args!r:.60}")
+        try:
+            positional, keywords = split_args(job.get("args"))
+        except ValueError as exc:
+            verdict.error(str(exc))
             return None, None
     if not isinstance(name, str) or not name:
         verdict.error("a command job needs the command's name ('command')")

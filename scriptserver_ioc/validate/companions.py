@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from scriptserver_ioc.catalogue.imports import JobImport
 from scriptserver_ioc.contract.protocols import checker as ops
-from scriptserver_ioc.validate.batch import Batch, BatchItem
+from scriptserver_ioc.validate.batch import Batch, BatchItem, WorkerAccess
 from scriptserver_ioc.validate.worker import (
     CHECKER_PATH,
     PROGRESS,
@@ -217,7 +217,10 @@ class CompanionRunner:
             if entry is None:
                 entry = entries[id(command)] = command_entry(command)
             batch.append(BatchItem(entry, args, *wants, (entry.get("module"), entry.get("path"))))
-        return Batch(self, batch, revision).run()
+        access = WorkerAccess(
+            self._lock, self._ensure_worker, self._load, self._request_id, self._restart
+        )
+        return Batch(self, access, batch, revision).run()
 
     def module_names(self, module: str, *, revision: object = None) -> list[str]:
         """Names ``from <module> import *`` binds in the job interpreter.

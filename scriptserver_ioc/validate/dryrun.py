@@ -33,6 +33,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.contract import limits
 from scriptserver_ioc.core.specs import call_source
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ def _run_dry(request: dict, python: str, env: dict | None, low_priority: bool) -
             extra[-4000:],
         )
     if extra:
-        result["output"] = (result.get("output", "") + "\n" + extra)[-16384:].lstrip("\n")
+        output = result.get("output", "") + "\n" + extra
+        result["output"] = output[-limits.OUTPUT_TAIL_BYTES :].lstrip("\n")
     result["real_seconds"] = round(time.monotonic() - started, 3)
     return result
 

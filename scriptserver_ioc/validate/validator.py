@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.core.specs import SCRIPTS_REFUSED
 from scriptserver_ioc.validate import command_jobs, estimates, learning
 from scriptserver_ioc.validate.companions import (
     CompanionError,
@@ -52,7 +53,7 @@ class Validator:
         companions: runner of command companions; None skips them (no validate_/estimate_).
         history: learned durations (``durations(key)``), or None.
         prelude_source: the prelude's text; names it defines are known to scripts.
-        no_scripts: reject ``script`` jobs (``--no-scripts``).
+        allow_scripts: False rejects ``script`` jobs (``--no-scripts``).
         scripts_dir: where ``file`` jobs come from; None rejects them.
         job_python: interpreter of dry runs (default: the companions' or this one).
         command_dirs: command directories for dry runs (default: the companions').
@@ -68,7 +69,7 @@ class Validator:
         companions: CompanionRunner | None = None,
         history: estimates.DurationHistory | None = None,
         prelude_source: str | None = None,
-        no_scripts: bool = False,
+        allow_scripts: bool = True,
         scripts_dir: Path | str | None = None,
         *,
         job_python: str | None = None,
@@ -81,7 +82,7 @@ class Validator:
         self.companions = companions
         self.history = history
         self.prelude_source = prelude_source
-        self.no_scripts = no_scripts
+        self.allow_scripts = allow_scripts
         self.scripts_dir = Path(scripts_dir).resolve() if scripts_dir is not None else None
         self.job_python = job_python or (companions.job_python if companions else None)
         self.command_dirs = command_dirs or (companions.command_dirs if companions else [])
@@ -310,11 +311,8 @@ class Validator:
     # -- scripts and files ---------------------------------------------------------------
 
     def _script_text(self, job: dict, verdict: Verdict) -> str | None:
-        if self.no_scripts:
-            verdict.error(
-                "this server runs catalogue commands and script files only (--no-scripts); "
-                "send a command or a 'file' from the scripts directory"
-            )
+        if not self.allow_scripts:
+            verdict.error(SCRIPTS_REFUSED)
             return None
         text = job.get("script")
         if not isinstance(text, str):
