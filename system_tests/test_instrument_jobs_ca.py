@@ -42,6 +42,15 @@ CALLS = [
     "do_sans('water', uamps=0.5)",
     "set_aperture('small')",
     "set_sample_position('2CB')",  # its module reads PVs nobody serves: 15 s to import
+    "sleep(0)",
+    "specific_spectra([[4], [1000, 1001]])",
+    "alert_on_error('beam lost', False)",
+    "setup_dae_transmission()",
+    "SETUP_DAE_TRANSMISSION()",
+    "setup_dae_event()",
+    "SETUP_DAE_EVENT()",
+    "ascan('theta', 0, 1, count=3)",
+    "dscan('theta', -1, 1)",
 ]
 SCRIPTS = [  # script definitions called from a script, by position, as the catalogue binds
     "sd_emu_scan('2', '3', '1', '5', 'LF')\nsd_enum_status('still_okay')\n",

@@ -11,10 +11,17 @@ public top-level function is a helper, not a command, if
    instrument/larmor/scans.py);
 3. a class of the file calls it: it is that class's helper (`merge_dicts`, `get_input`,
    `estimate` in general/scans/scans.py, the `sleep` override in instrument/larmor/sans.py);
-4. it reads the console with `input()` (`get_input` in technique/muon/muon_begin_end.py):
-   a job has no console, so it could never run as a command.
+4. it always reads the console with `input()` (`get_input` in
+   technique/muon/muon_begin_end.py): a job has no console, so it could never run as a
+   command. A function whose `input()` is conditional (under an `if`, in a loop that may
+   not run: `alert_on_error(msg, prompt_user)` in general/utilities/io.py asks only when
+   `prompt_user` is true) is a command: scripts call it with the branch off.
 
-A file that lists a helper in `__all__` or marks it `@usercommand` serves it all the same.
+A file that lists a helper in `__all__` or marks it `@usercommand` serves it all the same,
+and so does a package that re-exports it (`packages.reexported_commands`): by name, whatever
+the reason (`specific_spectra`, a factory instrument/*/__init__.py re-export for scans), or
+by a star import, when the only reason is rule 3 (the larmor `sleep`, which users get from
+`from instrument.larmor import *`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,12 @@ from __future__ import annotations
 import ast
 
 from scriptserver_ioc.catalogue.typespec import last_name
+
+DECORATOR = "used as a decorator"
+FACTORY = "returns a function it defines (a decorator or factory)"
+CONSOLE = "always reads the console with input(), which a job does not have"
+SET_UP = "called while the module is imported (set-up code)"
+CLASS_HELPER = "a helper of a class of the file"
 
 
 def helper_functions(
@@ -37,17 +50,16 @@ def helper_functions(
             decorator_names.add(name)
     for name in public:
         if name in decorator_names:
-            reasons[name] = "used as a decorator"
+            reasons[name] = DECORATOR
             continue
-        factory, console = _function_traits(functions[name])
-        if factory:
-            reasons[name] = "returns a function it defines (a decorator or factory)"
-        elif console:
-            reasons[name] = "reads the console with input(), which a job does not have"
+        if _is_factory(functions[name]):
+            reasons[name] = FACTORY
+        elif _always_reads_console(functions[name]):
+            reasons[name] = CONSOLE
     for name in _called_in(_module_code(statements), public):
-        reasons.setdefault(name, "called while the module is imported (set-up code)")
+        reasons.setdefault(name, SET_UP)
     for name in _called_in(list(classes.values()), public):
-        reasons.setdefault(name, "a helper of a class of the file")
+        reasons.setdefault(name, CLASS_HELPER)
     return reasons
 
 
@@ -100,21 +112,53 @@ def _called_in(nodes: list[ast.AST], names: set[str]) -> set[str]:
     return called
 
 
-def _function_traits(fn: ast.FunctionDef) -> tuple[bool, bool]:
-    """(returns a function it defines or a lambda, calls `input()`), in one walk."""
+def _is_factory(fn: ast.FunctionDef) -> bool:
+    """True if `fn` returns a lambda or a function (or class) it defines inside."""
     inner: set[str] = set()
     returned: set[str] = set()
-    factory = console = False
     for node in ast.walk(fn):
-        kind = type(node)
-        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) and node is not fn:
-            inner.add(node.name)  # type: ignore[attr-defined]
-        elif kind is ast.Return and node.value is not None:  # type: ignore[attr-defined]
-            value = node.value  # type: ignore[attr-defined]
-            if isinstance(value, ast.Lambda):
-                factory = True
-            elif isinstance(value, ast.Name):
-                returned.add(value.id)
-        elif kind is ast.Call and isinstance(node.func, ast.Name):  # type: ignore[attr-defined]
-            console = console or node.func.id == "input"  # type: ignore[attr-defined]
-    return factory or bool(inner & returned), console
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node is not fn:
+                inner.add(node.name)
+        elif isinstance(node, ast.Return) and node.value is not None:
+            if isinstance(node.value, ast.Lambda):
+                return True
+            if isinstance(node.value, ast.Name):
+                returned.add(node.value.id)
+    return bool(inner & returned)
+
+
+def _always_reads_console(fn: ast.FunctionDef) -> bool:
+    """True if `fn` calls `input()` on a path every call takes.
+
+    Code under an `if`/`match`, in a loop body (except `while True:`), in an `except`
+    handler, after `and`/`or` or in a conditional expression may not run; nested
+    functions and lambdas run only if called.
+    """
+    return any(_reads_console(stmt) for stmt in fn.body)
+
+
+def _reads_console(node: ast.AST) -> bool:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
+        return True
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        return False
+    if isinstance(node, (ast.If, ast.IfExp)):
+        return _reads_console(node.test)
+    if isinstance(node, ast.While):
+        body = node.body if _constant_true(node.test) else []
+        return _reads_console(node.test) or any(_reads_console(n) for n in body)
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        return _reads_console(node.iter)
+    if isinstance(node, ast.BoolOp):
+        return _reads_console(node.values[0])
+    if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+        parts = node.body + node.finalbody  # type: ignore[attr-defined]
+        return any(_reads_console(n) for n in parts)
+    if type(node).__name__ == "Match":
+        return _reads_console(node.subject)  # type: ignore[attr-defined]
+    return any(_reads_console(child) for child in ast.iter_child_nodes(node))
+
+
+def _constant_true(test: ast.expr) -> bool:
+    return isinstance(test, ast.Constant) and bool(test.value)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from scriptserver_ioc.catalogue.assigned import ReExport
+from scriptserver_ioc.catalogue.helpers import CLASS_HELPER
 from scriptserver_ioc.catalogue.model import FOUND_REEXPORT, Command
 
 MAX_DEPTH = 6
@@ -109,6 +110,8 @@ def reexported_commands(
             continue  # `from _beamline import load_state`: a private helper module
         result = read(target)
         available = {c.name: c for c in result.commands}  # type: ignore[attr-defined]
+        if importer.name == "__init__.py":
+            available.update(_published_helpers(result, reexport))
         nested = reexported_commands(
             result.reexports,  # type: ignore[attr-defined]
             target,
@@ -143,6 +146,22 @@ def reexported_commands(
     return list(commands.values())
 
 
+def _published_helpers(result, reexport: ReExport) -> dict[str, Command]:
+    """Helpers of a module that a package's re-export makes commands (see `helpers`).
+
+    By name, any helper (`from general.scans.detector import specific_spectra`: the package
+    publishes it for users); by a star import, a helper only because a class of its file
+    calls it (the larmor `sleep`): the star import hands it to users as well.
+    """
+    reasons = result.helpers  # type: ignore[attr-defined]
+    return {
+        c.name: c
+        for c in result.helper_commands  # type: ignore[attr-defined]
+        if (c.name == reexport.source)
+        or (reexport.source == "*" and reasons.get(c.name) == CLASS_HELPER)
+    }
+
+
 def reexported_helpers(
     reexports: list[ReExport],
     importer: Path,
@@ -153,7 +172,10 @@ def reexported_helpers(
     """Names a star import brings along that are not commands of their module.
 
     A star import of a module without `__all__` also binds its helpers and what it imported
-    (`local_wrapper`, `sleep`): they are not commands of the package either.
+    (`local_wrapper`, `from time import sleep`): they are not commands of the package
+    either. A name the module imported by name from another instrument module is judged
+    by that module (`from .sans import setup_dae_transmission`, made in sans.py's
+    `locals()` loop, stays a command of the package).
     """
     names: set[str] = set()
     if depth > MAX_DEPTH:
@@ -166,7 +188,11 @@ def reexported_helpers(
             continue
         result = read(target)
         commands = {c.name for c in result.commands}  # type: ignore[attr-defined]
-        names |= set(result.bound) - commands  # type: ignore[attr-defined]
+        names |= {
+            name
+            for name in set(result.bound) - commands  # type: ignore[attr-defined]
+            if not _command_elsewhere(name, result, target, dirs, read, depth)
+        }
         names |= reexported_helpers(
             result.reexports,  # type: ignore[attr-defined]
             target,
@@ -175,3 +201,28 @@ def reexported_helpers(
             depth + 1,
         )
     return names
+
+
+def _command_elsewhere(
+    name: str, result, module: Path, dirs: list[Path], read: Callable, depth: int
+) -> bool:
+    """True if `module` imported `name` by name from an instrument module that serves it.
+
+    Served there: a command of that module, or a name it makes in code (not bound
+    statically, as a `locals()` loop's names), followed through further imports by name.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    for reexport in result.reexports:  # type: ignore[attr-defined]
+        if reexport.name != name or reexport.source == "*":
+            continue
+        origin = resolve_module(reexport, module, dirs)
+        if origin is None or origin == module:
+            return False
+        found = read(origin)
+        if reexport.source in {c.name for c in found.commands}:  # type: ignore[attr-defined]
+            return True
+        if reexport.source not in found.bound:  # type: ignore[attr-defined]
+            return True  # made in code there (a locals() loop): the checker will tell
+        return _command_elsewhere(reexport.source, found, origin, dirs, read, depth + 1)
+    return False

@@ -71,6 +71,9 @@ class FileResult:
             every public function-like name of the live module not in `bound`.
         reexports: names imported from modules that may be instrument code.
         bound: names the file binds statically (defs, classes, imports, aliases, helpers).
+        helpers: public functions left out as helpers, with the reason (`helpers` module's
+            constants); a package re-exporting one may serve it (`packages`).
+        helper_commands: those helpers as commands, for such a package.
     """
 
     commands: list[Command] = field(default_factory=list)
@@ -80,6 +83,8 @@ class FileResult:
     generated: bool = False
     reexports: list[ReExport] = field(default_factory=list)
     bound: list[str] = field(default_factory=list)
+    helpers: dict[str, str] = field(default_factory=dict)
+    helper_commands: list[Command] = field(default_factory=list)
 
 
 def file_error(path: Path, line: int | None, message: str) -> dict:
@@ -285,6 +290,12 @@ def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
         | set(helpers)
         | {a.name for a in assigned.aliases}
     )
+    left_out = set(command_names(scan)) - {c.name for c in commands}  # by the helper rules
+    result.helpers = {name: reason for name, reason in helpers.items() if name in left_out}
+    result.helper_commands = [
+        function_command(scan.functions[name], name, scan, enums, module, path)
+        for name in result.helpers
+    ]
     return result
 
 

@@ -1,14 +1,18 @@
 """SANS measurements of the instrument (idiom: instrument/larmor/sans.py).
 
 The commands are the public methods of one instrument object, published as module names
-by a loop through locals() (sans.py's last lines), plus a local `sleep` the class uses.
+by a loop through locals() (sans.py's last lines), plus a local `sleep`: the class uses it,
+and it is also the `sleep` users get from `from larmor import *`.
 """
 
 from scanlib.util import dae_setter, local_wrapper
 
 
 def sleep(seconds):
-    """Override the sleep function to use the instrument's wait (a helper of the class)."""
+    """Override the sleep function to use the instrument's wait.
+
+    Simulated runs then wait for real sleeps too.
+    """
     print("waiting", seconds)
 
 
