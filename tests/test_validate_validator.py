@@ -337,3 +337,44 @@ def test_GIVEN_no_companion_runner_WHEN_batch_checked_THEN_binding_only(tmp_path
     assert verdicts[0].ok and verdicts[0].args == {"x": 1.0}
     assert not verdicts[1].ok
     assert validator.check_many([]) == []
+
+
+GENIE_TYPO = [
+    # (script, line, message fragment)
+    ("g.begin()\ng.waitfor_uamp(40)\ng.end()\n", 2, "'g.waitfor_uamp': genie_python's genie"),
+    (
+        "from genie_python import genie as gen\ngen.waitfor_tme(seconds=5)\n",
+        2,
+        "has no 'waitfor_tme' (did you mean 'gen.waitfor_time'?)",
+    ),
+    (
+        "import genie_python.genie as genie\nx = 1\ngenie.cset_blok('T', 1)\n",
+        3,
+        "'genie.cset_blok'",
+    ),
+]
+
+
+@pytest.mark.parametrize("script, line, fragment", GENIE_TYPO)
+def test_GIVEN_typo_of_a_genie_function_WHEN_checked_THEN_refused_with_line_and_suggestion(
+    validator, script, line, fragment
+):
+    pytest.importorskip("genie_python")
+
+    verdict = validator.check({"script": script})
+
+    assert not verdict.ok
+    (error,) = verdict.errors
+    assert error["line"] == line and fragment in error["message"]
+    assert "AttributeError" in error["message"]
+
+
+def test_GIVEN_real_genie_names_or_rebound_alias_WHEN_checked_THEN_not_flagged(validator):
+    pytest.importorskip("genie_python")
+    scripts = [
+        "g.begin()\ng.waitfor_uamps(40)\ng.sim.in_sim_mode()\ng._genie_api\ng.end()\n",
+        "g = {'x': 1}\ng.waitfor_uamp\n",  # no longer genie
+    ]
+    for script in scripts:
+        verdict = validator.check({"script": script})
+        assert verdict.ok, (script, verdict.errors)

@@ -11,7 +11,8 @@ CHECK = "check"  # run one command's validate_/estimate_ (or DoRun checks) on ar
 CHECK_MANY = "check_many"  # the same for a batch, one answer for all
 LOAD = "load"  # import a command's module (slow imports have a longer limit)
 MODULE_NAMES = "module_names"  # what ``from pkg.mod import *`` would bind
+ATTRIBUTES = "attributes"  # every attribute of a module (``dir``): known ``g.<name>``
 DESCRIBE = "describe"  # import command modules, describe names from their live objects
 PING = "ping"  # is the checker alive
 
-OPERATIONS = (CHECK, CHECK_MANY, LOAD, MODULE_NAMES, DESCRIBE, PING)
+OPERATIONS = (CHECK, CHECK_MANY, LOAD, MODULE_NAMES, ATTRIBUTES, DESCRIBE, PING)

@@ -22,6 +22,8 @@ order:
   the command's module first (slow imports have a longer limit than checks).
 - ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
   ``{"id", "ok": true, "names": [...]}``: what ``from pkg.mod import *`` would bind.
+- ``{"id", "op": "attributes", "module": "genie_python.genie"}`` ->
+  ``{"id", "ok": true, "names": [...]}``: every attribute of the module (``dir``).
 - ``{"id", "op": "describe", "modules": [...]}`` -> ``{"id", "ok": true, "modules": [...]}``:
   import command modules and describe names from their live objects (``_describe``).
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
@@ -198,6 +200,17 @@ class Checker:
             names = [n for n in vars(module) if not n.startswith("_")]
         return {"ok": True, "names": [str(n) for n in names]}
 
+    def attributes(self, request):
+        """Every attribute of a module (what ``module.<name>`` may read)."""
+        try:
+            module = importlib.import_module(request["module"])
+        except (Exception, SystemExit) as exc:
+            return {
+                "ok": False,
+                "fatal": "cannot import {}: {}".format(request["module"], _short_exception(exc)),
+            }
+        return {"ok": True, "names": [str(n) for n in dir(module)]}
+
     def handle(self, request):
         """Dispatch one request; never raises."""
         op = request.get("op")
@@ -210,6 +223,8 @@ class Checker:
                 answer = self.load(request)
             elif op == ops.MODULE_NAMES:
                 answer = self.module_names(request)
+            elif op == ops.ATTRIBUTES:
+                answer = self.attributes(request)
             elif op == ops.DESCRIBE:
                 import _describe
 

@@ -228,11 +228,22 @@ class CompanionRunner:
         Raises:
             CompanionError: the module cannot be imported there.
         """
+        return self._names(ops.MODULE_NAMES, module, revision)
+
+    def module_attributes(self, module: str, *, revision: object = None) -> list[str]:
+        """Every attribute of ``module`` in the job interpreter (``dir(module)``).
+
+        Raises:
+            CompanionError: the module cannot be imported there.
+        """
+        return self._names(ops.ATTRIBUTES, module, revision)
+
+    def _names(self, op: str, module: str, revision: object) -> list[str]:
         with self._lock:
             worker = self._ensure_worker(revision)
             answer = self._exchange(
                 worker,
-                {"op": ops.MODULE_NAMES, "module": module},
+                {"op": op, "module": module},
                 self.start_timeout,
                 f"importing {module} did not finish within {self.start_timeout:g} s",
                 f"importing {module}",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scriptserver_ioc.contract import limits
-from scriptserver_ioc.validate import calls, command_jobs, static
+from scriptserver_ioc.validate import attributes, calls, command_jobs, static
 from scriptserver_ioc.validate.companions import CompanionError, CompanionRunner
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,8 @@ class ScriptChecks:
         )
         self._extra = frozenset(extra_names) | JOB_NAMES
         self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
+        self._prelude_imports = _prelude_imports(prelude_source)
+        self._attributes: dict[str, frozenset[str] | None] = {}  # module -> its names
 
     def check(self, source: str) -> tuple[list[dict], list[str], list]:
         """Errors, warnings and companion checks still to make of script text.
@@ -169,6 +171,9 @@ class ScriptChecks:
         if self._star_names is not None and self.prelude_problem is None:
             warnings += static.undefined_name_warnings(facts, self._known)
         warnings += static.bare_except_warnings(facts)
+        errors += attributes.unknown_attribute_errors(
+            facts, self._attributes_of, self._prelude_imports
+        )
         found = calls.literal_command_calls(facts, self._command_names)
         refused, bound_calls = command_jobs.bind_script_calls(self.catalogue, found)
         errors += refused
@@ -177,11 +182,24 @@ class ScriptChecks:
         checks = command_jobs.script_call_checks(self.catalogue, self.companions, bound_calls)
         return errors, warnings, checks
 
+    def _attributes_of(self, module: str) -> frozenset[str] | None:
+        """The attributes of `module` in the job interpreter (cached), None if unknown."""
+        if module not in self._attributes:
+            names = None
+            if self.companions is not None:
+                try:
+                    names = frozenset(self.companions.module_attributes(module))
+                except CompanionError as exc:
+                    logger.info("attributes of %s are not checked: %s", module, exc)
+            self._attributes[module] = names
+        return self._attributes[module]
+
     def _refresh_names(self) -> None:
         """Known names: commands (per catalogue revision), prelude, star imports, extras."""
         revision = self.catalogue.revision if self.catalogue is not None else None
         if revision == self._names_revision and self._known:
             return
+        self._attributes.clear()  # the instrument's `inst` module may have changed
         if self._star_names is None:
             # any warm worker will do: the prelude's modules are not command sources
             self._star_names = self._resolve_stars(None)
@@ -224,3 +242,11 @@ def _read_prelude(prelude_source: str | None) -> tuple[frozenset[str], list[str]
         logger.error("%s; undefined-name warnings are off", problem)
         return frozenset(), [], problem
     return frozenset(names), stars, None
+
+
+def _prelude_imports(prelude_source: str | None) -> dict[str, set[str]]:
+    """Modules the prelude binds to names by import (`g` for genie_python's genie)."""
+    if not prelude_source:
+        return {}
+    facts, problems = static.analyse(prelude_source, "<prelude>")
+    return dict(facts.imports) if facts is not None and not problems else {}

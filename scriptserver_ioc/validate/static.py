@@ -35,6 +35,10 @@ class ScriptFacts:
         bare_excepts: lines of ``except:`` clauses.
         compile_errors: ``(line, col, message)`` errors only the compiler would report.
         needs_compile: the script uses constructs whose rules only the compiler checks.
+        imports: modules bound to a name by an import: ``{name: {"genie_python.genie"}}``
+            (``from genie_python import genie as g`` may bind a module or a name).
+        stored: names assigned by ``=``-like statements (not only imported).
+        attributes: ``name.attr`` reads of a plain name (``ast.Attribute`` nodes).
     """
 
     bound: set = field(default_factory=set)
@@ -44,6 +48,9 @@ class ScriptFacts:
     bare_excepts: list = field(default_factory=list)
     compile_errors: list = field(default_factory=list)
     needs_compile: bool = False
+    imports: dict = field(default_factory=dict)
+    stored: set = field(default_factory=set)
+    attributes: list = field(default_factory=list)
 
 
 def error(line: int | None, col: int | None, message: str) -> dict:
@@ -123,9 +130,10 @@ def _child_fields(kind: type) -> tuple[str, ...]:
 
 # What collect() must look at, by node type (everything else is only walked through).
 _NAME, _ARG, _CALL, _DEF, _CLASS, _IMPORT, _HANDLER, _TRY, _JUMP, _RETURN = range(10)
-_MATCH, _SCOPE, _RARE_NODE, _LOOP, _LAMBDA = range(10, 15)
+_MATCH, _SCOPE, _RARE_NODE, _LOOP, _LAMBDA, _ATTRIBUTE = range(10, 16)
 _SPECIAL: dict[type, int] = {
     ast.Name: _NAME,
+    ast.Attribute: _ATTRIBUTE,
     ast.arg: _ARG,
     ast.Call: _CALL,
     ast.FunctionDef: _DEF,
@@ -197,7 +205,11 @@ def collect(tree: ast.AST) -> ScriptFacts:
                         loads[node.id] = position
                 else:
                     bound.add(node.id)
+                    facts.stored.add(node.id)
                 continue
+            if code == _ATTRIBUTE:
+                if type(node.value) is ast.Name and type(node.ctx) is load_t:
+                    facts.attributes.append(node)
             if code == _ARG:
                 bound.add(node.arg)
             elif code == _CALL:
@@ -228,7 +240,9 @@ def collect(tree: ast.AST) -> ScriptFacts:
                         facts.star_import = True
                         facts.needs_compile = True
                     else:
-                        bound.add(alias.asname or alias.name.split(".")[0])
+                        local = alias.asname or alias.name.split(".")[0]
+                        bound.add(local)
+                        facts.imports.setdefault(local, set()).add(_imported_module(node, alias))
                 if kind is ast.ImportFrom and node.module == "__future__":
                     facts.needs_compile = True
             elif code == _HANDLER:
@@ -270,6 +284,13 @@ def collect(tree: ast.AST) -> ScriptFacts:
             elif isinstance(value, ast_t):
                 push((value, in_func, in_loop))
     return facts
+
+
+def _imported_module(node: Any, alias: ast.alias) -> str:
+    """The module an import binds to its local name (for ``from a import b``: ``a.b``)."""
+    if type(node) is ast.Import:
+        return alias.name if alias.asname else alias.name.split(".")[0]
+    return "." * node.level + (f"{node.module}." if node.module else "") + alias.name
 
 
 def _check_arguments(node: Any, problems: list) -> None:
