@@ -157,3 +157,31 @@ def test_GIVEN_running_ioc_WHEN_command_file_edited_to_fail_import_THEN_reported
     wait_until(lambda: not client.get_json("COMMANDS:ERRORS"), timeout=20)
     assert client.add("change_sample(3)")
     assert len(client.queue()) == 2
+
+
+SCRIPTS_DIR = INSTRUMENT / "scripts"  # jobs, not commands (no __init__.py: not read)
+
+
+def test_GIVEN_script_with_a_genie_typo_WHEN_queued_THEN_refused_with_the_line_and_a_suggestion(
+    instrument,
+):
+    pytest.importorskip("genie_python")
+    script = (SCRIPTS_DIR / "genie_typo.py").read_text(encoding="utf-8")
+
+    with pytest.raises(ClientError, match=r"line 13.*did you mean 'g\.waitfor_uamps'\?"):
+        instrument.add({"script": script})
+    assert instrument.queue() == []
+
+
+def test_GIVEN_bad_value_through_a_variable_WHEN_dry_run_THEN_parameter_error_at_its_line(
+    instrument,
+):
+    pytest.importorskip("genie_python")
+    script = (SCRIPTS_DIR / "variable_bad_value.py").read_text(encoding="utf-8")
+
+    result = instrument.validate({"script": script}, dry_run=True)
+
+    assert result["ok"] is False
+    error = result["dry_run"]["error"]
+    assert error["line"] == 11 and error["type"] == "ParameterError"
+    assert error["message"] == "waitfor_time: parameter 'seconds' expects float, got 'five minutes'"

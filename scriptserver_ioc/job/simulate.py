@@ -42,6 +42,7 @@ if JOB_DIR not in sys.path:
 # imported before the command directories go on sys.path, so no command module shadows them
 import _plots  # noqa: E402
 import _sim_bluesky  # noqa: E402
+import param_errors  # noqa: E402
 import scriptserver  # noqa: E402  (the job API)
 import sim_isolation  # noqa: E402
 import sim_patches  # noqa: E402
@@ -70,6 +71,9 @@ def error_record(exc, filename, sim, time_limit):
         message += " (an endless loop, or a wait the dry run cannot skip?)"
         return {"type": "DryRunTimeout", "message": message, "line": line, "traceback": ""}
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
+    parameter = param_errors.parameter_error(exc)  # a bad value handed to genie_python
+    if parameter is not None:
+        return {"type": "ParameterError", "message": parameter, "line": line, "traceback": text}
     return {
         "type": type(exc).__name__,
         "message": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
