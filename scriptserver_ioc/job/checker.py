@@ -23,7 +23,8 @@ order:
 - ``{"id", "op": "module_names", "module": "pkg.mod"}`` ->
   ``{"id", "ok": true, "names": [...]}``: what ``from pkg.mod import *`` would bind.
 - ``{"id", "op": "attributes", "module": "genie_python.genie"}`` ->
-  ``{"id", "ok": true, "names": [...]}``: every attribute of the module (``dir``).
+  ``{"id", "ok": true, "names": [...]}``: every attribute of the module (``dir``, and a
+  package's submodules); ``__getattr__`` among them means it makes more on demand.
 - ``{"id", "op": "describe", "modules": [...]}`` -> ``{"id", "ok": true, "modules": [...]}``:
   import command modules and describe names from their live objects (``_describe``).
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
@@ -48,6 +49,7 @@ import importlib
 import json
 import mmap
 import os
+import pkgutil
 import struct
 import sys
 import tempfile
@@ -209,7 +211,11 @@ class Checker:
                 "ok": False,
                 "fatal": "cannot import {}: {}".format(request["module"], _short_exception(exc)),
             }
-        return {"ok": True, "names": [str(n) for n in dir(module)]}
+        names = set(dir(module))
+        # a package's submodules are its attributes once imported (`import inst.sans`)
+        for found in pkgutil.iter_modules(getattr(module, "__path__", None) or []):
+            names.add(found.name)
+        return {"ok": True, "names": sorted(str(n) for n in names)}
 
     def handle(self, request):
         """Dispatch one request; never raises."""

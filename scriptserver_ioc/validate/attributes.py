@@ -2,64 +2,123 @@
 
 `g.waitfor_uamp(40)` (a typo of `g.waitfor_uamps`) would stop a script with an
 AttributeError when it reaches that line, maybe hours into the night. The names these
-modules have are known: the job interpreter imports the module and lists them (`dir`,
-asked of the companion worker, once per catalogue revision), so a script reading a name
-the module does not have is refused at submit, with the nearest name as a suggestion.
+modules have can be known before the script runs, and how well decides what is said:
 
-Only modules whose attributes are fixed once imported are checked: genie_python's
-`genie` (however it is imported or aliased: `from genie_python import genie as g`,
-`import genie_python.genie as genie`, or by the prelude) and the instrument scripts module
-`inst`. A name that is also assigned in the script (`g = ...`) is not checked, nor are
-private attributes (`g._genie_api`), nor any module the job interpreter cannot import.
+- **refused at submit** when the names come from the module the jobs will import: the job
+  interpreter imports it and lists them (`dir` and a package's submodules, asked of the
+  companion worker once per catalogue revision), and the module makes no names on demand
+  (no module-level `__getattr__`). A name it lacks is then an AttributeError in the job.
+- **a warning** otherwise: genie_python is not importable by the job interpreter (the demo
+  runs without it), so the names are genie_python 26.x's list (`suggestions.GENIE_NAMES`)
+  and the genie_python on the instrument may be newer; or the module has a `__getattr__`.
+- **nothing** when nothing is known (the job interpreter cannot import `inst`).
+
+Checked: genie_python's `genie` (however it is imported or aliased: `from genie_python import
+genie as g`, `import genie_python.genie as genie`, or by the prelude) and the instrument
+scripts module `inst`. A name that is also assigned in the script (`g = ...`) is not
+checked, nor private attributes (`g._genie_api`), nor attributes the script sets itself
+(`g.my_helper = ...`).
 """
 
 from __future__ import annotations
 
-import difflib
+import ast
+import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from scriptserver_ioc.validate import suggestions
 from scriptserver_ioc.validate.static import ScriptFacts, error
+from scriptserver_ioc.validate.worker import CompanionError
 
-CHECKED = {"genie_python.genie": "genie_python's genie module", "inst": "the inst module"}
+logger = logging.getLogger(__name__)
+
+GENIE = "genie_python.genie"
+CHECKED = {GENIE: "genie_python's genie module", "inst": "the inst module"}
 """Modules whose attributes are checked, and how messages name them."""
 
-CUTOFF = 0.75
-"""How alike (difflib's ratio) a name must be to be suggested."""
+
+@dataclass(frozen=True)
+class ModuleNames:
+    """What is known of one module's attributes.
+
+    Attributes:
+        names: the attribute names.
+        exact: listed by the job interpreter from the module jobs import, which makes no
+            names on demand: a name not among them is an AttributeError in a job.
+        source: how messages name where the names come from.
+    """
+
+    names: frozenset[str]
+    exact: bool
+    source: str
 
 
-def unknown_attribute_errors(
+def module_names(companions: Any, module: str) -> ModuleNames | None:
+    """What is known of `module`'s attributes (`companions`: a CompanionRunner or None)."""
+    problem = "no companion worker"
+    if companions is not None:
+        try:
+            names = frozenset(companions.module_attributes(module))
+        except CompanionError as exc:
+            problem = str(exc)
+        else:
+            if "__getattr__" in names:
+                source = f"{CHECKED[module]} (which makes names on demand) lists"
+                return ModuleNames(names, False, source)
+            return ModuleNames(names, True, f"{CHECKED[module]} has")
+    logger.info("attributes of %s are not known from the job interpreter: %s", module, problem)
+    if module == GENIE:
+        source = (
+            "genie_python 26.x's genie module (the job interpreter here cannot import "
+            "genie_python; the instrument's may be newer) has"
+        )
+        return ModuleNames(suggestions.GENIE_NAMES, False, source)
+    return None
+
+
+def unknown_attribute_findings(
     facts: ScriptFacts,
-    attributes_of: Callable[[str], frozenset[str] | None],
+    names_of: Callable[[str], ModuleNames | None],
     prelude_imports: Mapping[str, set[str]] | None = None,
-) -> list[dict]:
-    """Error records (`{"line", "col", "message"}`) for `alias.name` reads of unknown names.
+) -> tuple[list[dict], list[str]]:
+    """Errors (`{"line", "col", "message"}`) and warnings for `alias.name` of unknown names.
 
     Args:
         facts: the script's facts (`static.analyse`).
-        attributes_of: the attributes of a module in the job interpreter, None if unknown.
+        names_of: what is known of a module's attributes (`module_names`), None if nothing.
         prelude_imports: modules the prelude binds to names (`g`), as `facts.imports`.
     """
     aliases = _module_aliases(facts, prelude_imports or {})
     if not aliases:
-        return []
-    errors: dict[tuple[str, str], dict] = {}
-    for node in sorted(facts.attributes, key=lambda n: (n.lineno, n.col_offset)):
+        return [], []
+    nodes = sorted(facts.attributes, key=lambda n: (n.lineno, n.col_offset))
+    assigned = {(n.value.id, n.attr) for n in nodes if not isinstance(n.ctx, ast.Load)}
+    errors: list[dict] = []
+    warnings: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for node in nodes:
         name, attr = node.value.id, node.attr
         module = aliases.get(name)
-        if module is None or attr.startswith("_") or (name, attr) in errors:
+        if module is None or attr.startswith("_") or (name, attr) in seen | assigned:
             continue
-        known = attributes_of(module)
-        if known is None or attr in known:
+        seen.add((name, attr))
+        known = names_of(module)
+        if known is None or attr in known.names:
             continue
-        public = [n for n in known if not n.startswith("_")]
-        close = difflib.get_close_matches(attr, public, n=1, cutoff=CUTOFF)
-        hint = f" (did you mean '{name}.{close[0]}'?)" if close else ""
-        message = (
-            f"'{name}.{attr}': {CHECKED[module]} has no '{attr}'{hint}; the script would "
-            "stop with an AttributeError at this line"
-        )
-        errors[(name, attr)] = error(node.lineno, node.col_offset + 1, message)
-    return list(errors.values())
+        close = suggestions.closest(attr, (n for n in known.names if not n.startswith("_")))
+        hint = f" (did you mean '{name}.{close}'?)" if close else ""
+        said = f"'{name}.{attr}': {known.source} no '{attr}'{hint}"
+        if known.exact:
+            message = f"{said}; the script would stop with an AttributeError at this line"
+            errors.append(error(node.lineno, node.col_offset + 1, message))
+        else:
+            warnings.append(
+                f"line {node.lineno}: {said}; if the job's has none either, the script stops "
+                "with an AttributeError at this line"
+            )
+    return errors, warnings
 
 
 def _module_aliases(facts: ScriptFacts, prelude: Mapping[str, set[str]]) -> dict[str, str]:

@@ -140,7 +140,7 @@ class ScriptChecks:
         self._extra = frozenset(extra_names) | JOB_NAMES
         self._star_names: frozenset[str] | None = None if self._prelude_stars else frozenset()
         self._prelude_imports = _prelude_imports(prelude_source)
-        self._attributes: dict[str, frozenset[str] | None] = {}  # module -> its names
+        self._attributes: dict[str, attributes.ModuleNames | None] = {}  # by module
 
     def check(self, source: str) -> tuple[list[dict], list[str], list]:
         """Errors, warnings and companion checks still to make of script text.
@@ -171,9 +171,11 @@ class ScriptChecks:
         if self._star_names is not None and self.prelude_problem is None:
             warnings += static.undefined_name_warnings(facts, self._known)
         warnings += static.bare_except_warnings(facts)
-        errors += attributes.unknown_attribute_errors(
+        refused, unsure = attributes.unknown_attribute_findings(
             facts, self._attributes_of, self._prelude_imports
         )
+        errors += refused
+        warnings += unsure
         found = calls.literal_command_calls(facts, self._command_names)
         refused, bound_calls = command_jobs.bind_script_calls(self.catalogue, found)
         errors += refused
@@ -182,16 +184,10 @@ class ScriptChecks:
         checks = command_jobs.script_call_checks(self.catalogue, self.companions, bound_calls)
         return errors, warnings, checks
 
-    def _attributes_of(self, module: str) -> frozenset[str] | None:
-        """The attributes of `module` in the job interpreter (cached), None if unknown."""
+    def _attributes_of(self, module: str) -> attributes.ModuleNames | None:
+        """What is known of `module`'s attributes (cached per catalogue revision)."""
         if module not in self._attributes:
-            names = None
-            if self.companions is not None:
-                try:
-                    names = frozenset(self.companions.module_attributes(module))
-                except CompanionError as exc:
-                    logger.info("attributes of %s are not checked: %s", module, exc)
-            self._attributes[module] = names
+            self._attributes[module] = attributes.module_names(self.companions, module)
         return self._attributes[module]
 
     def _refresh_names(self) -> None:

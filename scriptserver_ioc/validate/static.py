@@ -38,7 +38,7 @@ class ScriptFacts:
         imports: modules bound to a name by an import: ``{name: {"genie_python.genie"}}``
             (``from genie_python import genie as g`` may bind a module or a name).
         stored: names assigned by ``=``-like statements (not only imported).
-        attributes: ``name.attr`` reads of a plain name (``ast.Attribute`` nodes).
+        attributes: ``name.attr`` of a plain name, read or assigned (``ast.Attribute`` nodes).
     """
 
     bound: set = field(default_factory=set)
@@ -208,7 +208,7 @@ def collect(tree: ast.AST) -> ScriptFacts:
                     facts.stored.add(node.id)
                 continue
             if code == _ATTRIBUTE:
-                if type(node.value) is ast.Name and type(node.ctx) is load_t:
+                if type(node.value) is ast.Name:
                     facts.attributes.append(node)
             if code == _ARG:
                 bound.add(node.arg)

@@ -32,12 +32,18 @@ CUTOFF = 0.75
 """How alike (difflib's ratio) a known name must be to be offered."""
 
 
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name close enough to ``name`` to be its typo, or None."""
+    match = difflib.get_close_matches(name, set(known), n=1, cutoff=CUTOFF)
+    return match[0] if match else None
+
+
 def nearest_name(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest known or genie name, or '' if none is close."""
     names = set(known)
-    match = difflib.get_close_matches(name, names | GENIE_NAMES, n=1, cutoff=CUTOFF)
-    if not match:
+    match = closest(name, names | GENIE_NAMES)
+    if match is None:
         return ""
-    if match[0] in names:
-        return f" (did you mean {match[0]!r}?)"
-    return f" (did you mean genie's 'g.{match[0]}'?)"
+    if match in names:
+        return f" (did you mean {match!r}?)"
+    return f" (did you mean genie's 'g.{match}'?)"
