@@ -20,7 +20,9 @@ from pathlib import Path
 
 import conftest
 import pytest
-from conftest import IOC, wait_until
+from conftest import IOC, settle_preflights, wait_until
+
+from scriptserver_ioc.validate.preflight import preflight_record
 
 HERE = Path(__file__).resolve().parent
 
@@ -198,11 +200,11 @@ def blocks_ioc(tmp_path_factory):
     log.close()
 
 
-def module_ioc(base: Path, plans: str = "", prelude: str | None = None):
-    """An IOC (pre-flight off) with `plans` as its commands, stopped at the end."""
+def module_ioc(base: Path, plans: str = "", prelude: str | None = None, preflight: int = 0):
+    """An IOC with `plans` as its commands and `preflight` workers, stopped at the end."""
     (base / "commands").mkdir()
     (base / "commands" / "plans.py").write_text(plans)
-    args = ["--preflight-workers", "0"]
+    args = ["--preflight-workers", str(preflight)]
     if prelude is not None:
         (base / "prelude.py").write_text(prelude)
         args += ["--prelude", str(base / "prelude.py")]
@@ -221,12 +223,13 @@ def bluesky_ioc(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def plans_ioc(tmp_path_factory, blocks_ioc):
-    """Plan commands run on `ibex_bluesky_core`'s `get_run_engine()`, on the blocks IOC."""
+    """Plan commands run on `ibex_bluesky_core`'s `get_run_engine()`, on the blocks IOC;
+    queued jobs are pre-flighted (a held queue's jobs are checked, not run)."""
     base = tmp_path_factory.mktemp("plans")
     prefix, port = blocks_ioc
     (base / "work").mkdir()
     prelude = instrument_prelude(port, prefix, base / "work")
-    yield from module_ioc(base, PLANS + INSTRUMENT_PLANS, prelude)
+    yield from module_ioc(base, PLANS + INSTRUMENT_PLANS, prelude, preflight=1)
 
 
 def client_of(ioc):
@@ -495,3 +498,75 @@ def test_GIVEN_20_s_scan_WHEN_dry_run_THEN_its_waits_on_virtual_time_and_no_file
     assert sum("plan sleeps 0.4 s" in step.get("what", "") for step in dry["steps"]) >= 40
     assert list(files.iterdir()) == []  # the file writer was not run
     assert any("HumanReadableFileCallback" in note for note in dry["notes"])
+
+
+HARDWARE_SCAN = """\
+import os
+
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+from bluesky import RunEngine
+from ophyd_async.core import init_devices
+from ophyd_async.epics.core import epics_signal_rw
+from ophyd_async.sim import SimMotor
+
+RE = RunEngine(call_returns_result=True)
+with init_devices():
+    setpoint = epics_signal_rw(float, os.environ["MYPVPREFIX"] + "CS:SB:TEMP:SP")
+    motor = SimMotor("motor", instant=False)
+
+
+def step(detectors, step, pos_cache):
+    yield from bps.one_nd_step(detectors, step, pos_cache)
+    if {fail} and step[motor] >= 30:
+        raise ValueError("the sample fell off")
+    yield from bps.sleep(0.4)
+
+
+RE(bps.mv(setpoint, 42.0))
+RE(bp.scan([motor], motor, 0, 49, 50, per_step=step))
+"""
+RAISE_LINE = HARDWARE_SCAN.splitlines().index('        raise ValueError("the sample fell off")') + 1
+
+
+def test_GIVEN_held_plans_writing_a_pv_WHEN_preflighted_and_validated_THEN_same_verdicts_no_write(
+    plans, blocks_ioc
+):
+    """The issue's case: ophyd-async (aioca) writes from a held queue's pre-flight; a scan
+    with a moving motor and 0.4 s waits (over 20 s) checked on virtual time, not cut off at
+    the real-time limit; VALIDATE and the pre-flight agree."""
+    import epics
+
+    prefix, _ = blocks_ioc
+    pv = f"{prefix}CS:SB:TEMP:SP"
+    before = epics.caget(pv, timeout=5)
+    assert before is not None and before != 42.0
+    plans.put("QUEUE:HOLD", 1)
+    passing, failing = HARDWARE_SCAN.format(fail=False), HARDWARE_SCAN.format(fail=True)
+    ids = plans.add([{"script": passing}, {"script": failing}])
+    settle_preflights(plans)
+    checked = {job["id"]: job for job in plans.queue()}
+    for job_id, source in zip(ids, (passing, failing)):
+        record = checked[job_id]["preflight"]
+        validated = plans.validate({"script": source}, dry_run=True)
+        again = preflight_record(validated["dry_run"], checked[job_id].get("warnings"), 0)
+        assert (record["verdict"], record["line"]) == (again["verdict"], again["line"]), (
+            record,
+            validated,
+        )
+        assert any(w.startswith(f"would write `{pv}`") for w in record["withheld"]), record
+    ok, fails = (checked[i]["preflight"] for i in ids)
+    assert ok["verdict"] in ("ok", "warnings"), ok
+    assert ok["estimate"] > 50 * 0.4 + 49  # the waits, and the motor's motion (>= 1 s a mm)
+    assert (fails["verdict"], fails["line"]) == ("fails", RAISE_LINE), fails
+    assert "the sample fell off" in fails["message"]
+    assert epics.caget(pv, timeout=5) == before
+
+    # run for real, the same write does reach the PV (so the check above can fail)
+    plans.clear()
+    plans.put("QUEUE:HOLD", 0)
+    (job_id,) = plans.add(
+        {"script": passing.split("\n\n\ndef step")[0] + "\nRE(bps.mv(setpoint, 42.0))\n"}
+    )
+    assert finished(plans, job_id)["state"] == "DONE"
+    assert epics.caget(pv, timeout=5) == 42.0

@@ -6,8 +6,10 @@ its prelude, or a command) imports ``bluesky.run_engine``.
 
 - ``Msg('sleep', None, t)`` (``bps.sleep``, the waits between points of most scans)
   advances the dry run's virtual clock by ``t`` at once and is a step of its timeline, so
-  a 20 s scan is checked in well under a second and the estimate counts its waits. Other
-  waits (a device's own motion, a detector's acquisition) take their real time.
+  a 20 s scan is checked in well under a second and the estimate counts its waits. The
+  RunEngine's event loop is on the virtual clock too (``_sim_loop``): the sleeps of its
+  devices (an ophyd-async motor's motion, a detector's counting) skip ahead; timeouts
+  keep counting real time.
 - Document callbacks that write files or publish (``ibex_bluesky_core``'s document logger,
   Kafka, human-readable files, fit logs, PNG savers; see ``WRITERS``) are subscribed as
   callbacks that do nothing: a dry run leaves no unfinished run behind. Other callbacks
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import sys
 
+import _sim_loop
 import import_hooks
 
 RUN_ENGINE_MODULE = "bluesky.run_engine"
@@ -57,6 +60,13 @@ def patch(module, sim) -> None:
     import asyncio
 
     subscribe = engine_class.subscribe
+    init = engine_class.__init__
+
+    def init_in_dry_run(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        loop = getattr(self, "_loop", None)
+        if loop is None or not _sim_loop.virtualise(loop, sim.clock):
+            sim.note("the RunEngine's event loop waits in real time (not an asyncio loop)")
 
     async def _sleep(self, msg):
         seconds = float(msg.args[0]) if msg.args else 0.0
@@ -71,6 +81,7 @@ def patch(module, sim) -> None:
             return subscribe(self, _inert, name)
         return subscribe(self, func, name)
 
+    engine_class.__init__ = init_in_dry_run
     engine_class._sleep = _sleep
     engine_class.subscribe = subscribe_in_dry_run
     engine_class._scriptserver_dry = True
