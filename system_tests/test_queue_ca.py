@@ -160,9 +160,25 @@ def test_GIVEN_settings_WHEN_hold_and_on_error_written_by_name_THEN_read_back(cl
     assert client.get_json("STATUS")["hold"] is False
 
 
+def test_GIVEN_queue_WHEN_edited_THEN_summary_follows_the_records_compactly(client):
+    client.add(["set_ei(25)", {"script": "print(1)", "name": "one"}, "set_ei(30)"])
+    (first, script, last) = client.queue()
+    client.put("QUEUE:MOVE", {"id": last["id"], "to": 0})
+    client.put("QUEUE:UPDATE", {"id": first["id"], "args": {"energy": 40}})
+
+    summary = client.get_json("QUEUE:SUMMARY")
+    records = client.queue()
+    assert summary == [{k: job[k] for k in ("id", "name", "kind", "estimate")} for job in records]
+    assert [job["id"] for job in summary] == [last["id"], first["id"], script["id"]]
+    assert "40" in summary[1]["name"]
+    assert len(client.get_text("QUEUE:SUMMARY")) * 3 < len(client.get_text("QUEUE"))
+    client.put("QUEUE:CLEAR", 1)
+    assert client.get_json("QUEUE:SUMMARY") == []
+
+
 def test_GIVEN_zhex_twins_WHEN_read_THEN_same_json_as_plain(client):
     client.add({"script": "print('µ€ unicode')"})
-    for name in ("QUEUE", "STATUS", "COMMANDS", "HISTORY", "REPLY", "CURRENT"):
+    for name in ("QUEUE", "QUEUE:SUMMARY", "STATUS", "COMMANDS", "HISTORY", "REPLY", "CURRENT"):
         plain = client.get_text(name)
         packed = client.get_text(f"{name}:ZHEX")
         unpacked = zlib.decompress(binascii.unhexlify(packed)).decode("utf-8")

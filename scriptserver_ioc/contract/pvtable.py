@@ -48,6 +48,7 @@ STATUS = _published(
 )
 COUNTS = _published("counts", "queue", "current", "progress", "tick")
 QUEUE_JSON = _published("queue_json", "queue", interval=0.05)
+QUEUE_SUMMARY = _published("queue_summary", "queue", interval=0.05)
 CUR_JSON = _published("current_json", "current", "line", "progress", interval=0.1)
 SCALARS = _published("current_scalars", "current", "line", "progress", "state", "tick")
 SCRIPT = _published("script", "script", interval=0.0)
@@ -98,6 +99,14 @@ PVS: tuple[PV, ...] = (
     ),
     # -- queue -------------------------------------------------------------------------
     _json("QUEUE", "every queued job record in run order", 16 * MB, **QUEUE_JSON),
+    _json(
+        "QUEUE:SUMMARY",
+        'each queued job in run order, compactly: [{"id", "name", "kind", "estimate"}] '
+        "(a tenth of `QUEUE`'s size; the full records are in `QUEUE`)",
+        4 * MB,
+        added=True,
+        **QUEUE_SUMMARY,
+    ),
     PV("QUEUE:COUNT", "int", "number of queued jobs", **COUNTS),
     PV(
         "QUEUE:ETA",

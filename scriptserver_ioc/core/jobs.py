@@ -75,6 +75,7 @@ class Job:
     preflight: dict[str, Any] | None = None
     edits: list[dict[str, Any]] = field(default_factory=list)
     _json: str | None = field(default=None, repr=False, compare=False)
+    _summary: str | None = field(default=None, repr=False, compare=False)
 
     def update(self, **changes: Any) -> None:
         """Change attributes and drop the cached serialisation."""
@@ -87,12 +88,12 @@ class Job:
             undo.append(lambda: self._restore(old))
         for key, value in changes.items():
             setattr(self, key, value)
-        self._json = None
+        self._json = self._summary = None
 
     def _restore(self, old: dict[str, Any]) -> None:
         for key, value in old.items():
             setattr(self, key, value)
-        self._json = None
+        self._json = self._summary = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job record as the JSON object of the contract."""
@@ -105,6 +106,18 @@ class Job:
         if self._json is None:
             self._json = json.dumps(self.to_dict(), ensure_ascii=True, separators=(",", ":"))
         return self._json
+
+    def summary_text(self) -> str:
+        """The job's entry of `QUEUE:SUMMARY` as ASCII JSON (cached until the next `update`).
+
+        ``{"id", "name", "kind", "estimate"}``: what a queue list shows; the full record
+        is in `QUEUE`.
+        """
+        if self._summary is None:
+            summary = {"id": self.id, "name": self.name, "kind": self.kind}
+            summary["estimate"] = self.estimate
+            self._summary = json.dumps(summary, ensure_ascii=True, separators=(",", ":"))
+        return self._summary
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Job:

@@ -32,6 +32,12 @@ class Snapshots:
             texts = [job.json_text() for job in self.queue]
         return "[" + ",".join(texts) + "]"
 
+    def queue_summary_json(self) -> str:
+        """The `QUEUE:SUMMARY` PV content: each queued job's summary in run order."""
+        with self.lock:  # the summaries' texts are cached; joined outside the lock
+            texts = [job.summary_text() for job in self.queue]
+        return "[" + ",".join(texts) + "]"
+
     def queue_slots(self) -> list[tuple[int, str, float]]:
         """`QUEUE:<n>:*` content for n = 1..10: (id, name, estimate or -1)."""
         with self.lock:

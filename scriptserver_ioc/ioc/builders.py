@@ -53,6 +53,7 @@ def _counts(p: Any) -> dict[str, Any]:
         count = core.queue_count()
         slots = core.queue_slots()
         eta, finish, idle = core.queue_eta(), core.finish_eta(), core.nothing_to_run()
+    p.memory.queue_count(count)
     values: dict[str, Any] = {"QUEUE:COUNT": count}
     for n, (job_id, name, estimate) in enumerate(slots, start=1):
         values[f"QUEUE:{n}:ID"] = job_id
@@ -161,6 +162,10 @@ def _queue_json(p: Any) -> dict[str, str]:
     return {"QUEUE": p.core.queue_json()}
 
 
+def _queue_summary(p: Any) -> dict[str, str]:
+    return {"QUEUE:SUMMARY": p.core.queue_summary_json()}
+
+
 def _commands_json(p: Any) -> dict[str, str]:
     catalogue = p.core.catalogue  # immutable snapshots swapped in: no lock needed
     return {
@@ -184,6 +189,7 @@ JSON_BUILDERS: dict[str, Builder] = {
     # a new result dict is assigned for every change, never changed in place
     "validate": _encoded("VALIDATE:RESULT", lambda core: core.texts()["validate"]),
     "queue_json": _queue_json,
+    "queue_summary": _queue_summary,
     "history_json": _history_json,
     "commands_json": _commands_json,
     "current_json": _encoded("CURRENT", lambda core: core.current_record()),

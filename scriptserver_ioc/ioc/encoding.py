@@ -53,8 +53,11 @@ TAIL_BYTES = {"CURRENT:OUTPUT": limits.OUTPUT_TAIL_BYTES, "LOG": limits.OUTPUT_T
 def ascii_text(text: str) -> str:
     """Text as the contract's text PVs hold it: ASCII, anything else backslash-escaped.
 
-    A NUL would end the char waveform early, so it is escaped as well.
+    A NUL would end the char waveform early, so it is escaped as well. ASCII text without
+    a NUL (every JSON PV's text) is returned as it is: no copy of a queue's megabytes.
     """
+    if text.isascii() and "\0" not in text:
+        return text
     return text.encode("ascii", "backslashreplace").decode("ascii").replace("\0", "\\x00")
 
 
