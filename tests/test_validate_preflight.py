@@ -252,3 +252,18 @@ def test_GIVEN_check_under_way_WHEN_turn_comes_THEN_job_starts_after_the_bound(s
     wait_for(lambda: (server.current.preflight or {}).get("verdict") == "unknown")
     assert "stopped after 5 s" in server.current.preflight["message"]
     assert not server.hold and server.last_error == ""
+
+
+def test_GIVEN_job_started_before_its_check_began_WHEN_worker_free_THEN_verdict_kept(server):
+    """The worker is busy with another check when a job's turn comes: it is checked later."""
+    server.preflight_worker.wait = 0.3
+    first, second = add(server, [{"script": "while True:\n    pass\n"}, {"script": "1 / 0\n"}])
+    server.control("QUEUE:HOLD", 0)
+    wait_for(lambda: server.test_runner.started == [first], timeout=3.0)
+    finish(server, first)  # its check is still under way (until its 5 s limit)
+    wait_for(lambda: server.test_runner.started == [first, second], timeout=3.0)
+    assert server.current.id == second and server.current.preflight is None
+
+    wait_for(lambda: (server.current.preflight or {}).get("verdict") == "fails")
+    assert server.last_error.startswith(f"job {second} is running, but its pre-flight fails")
+    assert server.current.id == second and not server.hold

@@ -114,9 +114,16 @@ class PreflightControl:
         return job.kind == "file" and record.get("source") != self.file_digest(job)
 
     def next_preflight(self, busy: set[int]) -> PreflightTask | None:
-        """The first queued job (in run order) without a current verdict, not in `busy`."""
+        """The first queued job (in run order) without a current verdict, not in `busy`.
+
+        Then the running job, if it started before its check began (the queue waits only
+        `preflight_wait` s for a verdict): a verdict that comes later is still its record.
+        """
         with self.lock:
-            for job in self.queue:
+            running = self.current
+            if running is not None and running.preflight is not None:
+                running = None
+            for job in [*self.queue, *([running] if running is not None else [])]:
                 if job.id in busy or not self.preflight_stale(job):
                     continue
                 problem = None
@@ -163,7 +170,8 @@ class PreflightControl:
                         "(the check finished after the job started; the job goes on)"
                     )[:500]
                     self.touch("last_error")
-                    self.log_event(self.last_error)
+                    with self.facts():
+                        self.log_event(self.last_error)
         self._notify()
 
     def preflight_blocks(self, job: Job) -> bool:
