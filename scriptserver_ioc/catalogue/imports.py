@@ -9,11 +9,14 @@ A module is imported by two processes besides the jobs themselves:
 
 Each may find that the import fails or is slow. The verdicts become COMMANDS:ERRORS entries
 that say which environment saw them (`"environment": "simulated"` or `"job"`), and a job is
-refused only for a failure that does not depend on the environment (a missing module, a bad
-relative import, bad syntax: `ImportError`, `SyntaxError`). Any other exception in the
-simulated checker (a block that must exist, a PV it reads) may not happen in a real job, so
-the job is queued and the entry says so; if the companion worker then imports the module in
-the job's environment, the entry says that too.
+refused only for a failure that does not depend on the environment: bad syntax, or an
+`ImportError` raised by an import statement (a missing module, a missing name, a bad
+relative import), and only while the job's environment has not imported the module fine.
+Any other exception in the simulated checker (a block that must exist, a PV it reads, an
+`ImportError` the module's own code raises) may not happen in a real job, so the job is
+queued and the entry says so; so is a checker that could not look at the module (it did
+not start, it crashed). If the companion worker then imports the module in the job's
+environment, the entry says that too, and a refusal is withdrawn.
 """
 
 from __future__ import annotations
@@ -71,13 +74,17 @@ def import_verdicts(
     if error:
         message = str(error.get("message"))
         where = _WHERE[SIMULATED]
-        if error.get("structural", True):
+        imports_in_job = job is not None and job.done and job.error is None
+        if error.get("structural", True) and not imports_in_job:
             refusal = (
                 f"module '{module}' cannot be imported by the job interpreter, so its commands "
                 f"cannot run: {message}"
             )
-            text = f"{refusal} (seen in {where}; a job fails the same way)"
-        elif job is not None and job.done and job.error is None:
+            if job is not None and job.done and job.error:
+                text = f"{refusal} (seen in {where} and in {_WHERE[JOB]})"
+            else:
+                text = f"{refusal} (seen in {where}; a job fails the same way)"
+        elif imports_in_job:
             text = (
                 f"module '{module}' fails to import in {where}: {message}; it imports in "
                 f"{_WHERE[JOB]}, so its jobs are accepted (names it makes in code are not "

@@ -105,7 +105,7 @@ class LiveChecker:
                     try:
                         worker = self._started_worker()
                     except CompanionError as exc:
-                        answers.update(_all_failed(items[number - 1 :], str(exc), structural=True))
+                        answers.update(_all_failed(items[number - 1 :], str(exc)))
                         break
                 started = time.monotonic()
                 worker.send({"id": number, "op": ops.DESCRIBE, "modules": [item]})
@@ -201,10 +201,10 @@ def _answer_of(message: dict | None, item: dict, worker) -> dict:
     return _all_failed([item], "the checker did not describe the module")[item["path"]]
 
 
-def _all_failed(items: list[dict], message: str, structural: bool = False) -> dict[str, dict]:
-    """Each item failed with `message`; `structural`: a job would fail the same way."""
+def _all_failed(items: list[dict], message: str) -> dict[str, dict]:
+    """Each item failed with `message`: the checker's failure, not one a job would meet."""
     logger.warning("command modules not checked: %s", message)
-    error = {"line": None, "message": message, "structural": structural}
+    error = {"line": None, "message": message, "structural": False}
     return {i["path"]: {"error": dict(error), "names": {}} for i in items}
 
 

@@ -94,8 +94,8 @@ def _definition_help(module):
 def import_error(exc, path, roots):
     """``{"line", "message", "structural"}`` of a failed import (line: in the module's file).
 
-    ``structural``: the failure does not depend on the environment (an ``ImportError`` or
-    ``SyntaxError``), so a job would fail the same way.
+    ``structural``: the failure does not depend on the environment (a ``SyntaxError``, or an
+    ``ImportError`` of an import statement), so a job would fail the same way.
     """
     cause = exc.__cause__ or exc.__context__ or exc
     line = None
@@ -108,8 +108,24 @@ def import_error(exc, path, roots):
     message = f"{type(cause).__name__}: {cause}" if cause is not exc else str(exc)
     # a missing module, a bad relative import or bad syntax fails the same way in a job;
     # other exceptions may come from the simulated genie_python this process runs
-    structural = isinstance(cause, (ImportError, SyntaxError))
+    structural = isinstance(cause, SyntaxError) or _failed_import_statement(cause)
     return {"line": line, "message": message, "structural": structural}
+
+
+def _failed_import_statement(exc):
+    """True for an ImportError of the import system, not one that code raised itself.
+
+    ``import x`` / ``from x import y`` set the error's ``name``; a bad relative import does
+    not, but it is raised at the import statement. ``raise ImportError("needs the
+    instrument")`` in a module's code may depend on the environment.
+    """
+    if not isinstance(exc, ImportError):
+        return False
+    if exc.name is not None:
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    statement = (frames[-1].line or "") if frames else ""
+    return statement.lstrip().startswith(("import ", "from "))
 
 
 def _same(a, b):
