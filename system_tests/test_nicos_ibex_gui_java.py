@@ -1,8 +1,11 @@
-"""The IBEX GUI's own NICOS classes, unmodified, against the bridge (optional).
+"""The IBEX GUI's own Java classes, unmodified, against the bridge (optional).
 
-`ibex_gui/GuiSession.java` (ours) drives ibex_gui's `NicosModel` with its `ZMQSession`,
-`ZMQWrapper` and message classes: the model polls every second through its Eclipse job,
-as in the GUI, while the program queues scripts and presses Resume through the model.
+Our drivers in `ibex_gui/` run ibex_gui's `NicosModel` with its `ZMQSession`, `ZMQWrapper`
+and message classes (the model polls every second through its Eclipse job, as in the GUI)
+and, with Java 22 or later, the view models behind the GUI's panes and buttons
+(`ScriptStatusViewModel`, `QueueScriptViewModel`, `OutputLogViewModel`) and dynamic
+scripting's `DynamicScriptingNicosAdapter`; the tests check what they show over Channel
+Access.
 
 This project holds no ibex_gui code: the test compiles the GUI's classes at run time from
 an ibex_gui checkout named by `IBEX_GUI_SRC`, against the libraries in
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -27,6 +31,7 @@ from conftest import ROOT
 pytest.importorskip("zmq")
 
 from scriptserver_ioc.client.client import ScriptServerClient  # noqa: E402
+from scriptserver_ioc.nicos.client import PAUSE_TEXT, RESUME_TEXT  # noqa: E402
 
 HERE = ROOT / "system_tests" / "ibex_gui"
 LIBRARIES = os.environ.get("IBEX_GUI_CLASSPATH", "")
@@ -35,11 +40,11 @@ CHECKOUT = Path(os.environ.get("IBEX_GUI_SRC", "") or "/nonexistent")
 # The GUI's plug-ins (directories under `base/`) whose sources javac reads: it compiles
 # only the classes our drivers use and those they need. The GUI's logger (an Eclipse UI
 # plug-in) is replaced by ibex_gui/IsisLog.java, named on the command line, so it wins.
-PLUGINS = ["nicos", "epics", "model", "instrument", "logger", "ui.nicos", "scriptgenerator"]
+PLUGINS = ["nicos", "epics", "model", "instrument", "logger", "ui.nicos", "scriptgenerator", "ui"]
 MODEL = "uk.ac.stfc.isis.ibex.nicos/src/uk/ac/stfc/isis/ibex/nicos/NicosModel.java"
-VIEW = (
-    "uk.ac.stfc.isis.ibex.ui.nicos/src/uk/ac/stfc/isis/ibex/ui/nicos/models/OutputLogViewModel.java"
-)
+VIEWS = "uk.ac.stfc.isis.ibex.ui.nicos/src/uk/ac/stfc/isis/ibex/ui/nicos/models/"
+STATUS_VIEW = VIEWS + "ScriptStatusViewModel.java"
+VIEW = VIEWS + "OutputLogViewModel.java"
 
 
 def _tool(name: str) -> str | None:
@@ -73,7 +78,11 @@ pytestmark = pytest.mark.skipif(
 
 
 def compile_gui(classes: Path, *drivers: str) -> None:
-    """Our drivers and the GUI's classes they use, unmodified, into `classes`."""
+    """Our drivers and the GUI's classes they use, unmodified, into `classes`.
+
+    Skips if the GUI's status view model cannot compile for want of JFace or the Eclipse
+    core runtime (only it needs them).
+    """
     base = CHECKOUT / "base"
     sources = os.pathsep.join(str(base / f"uk.ac.stfc.isis.ibex.{p}" / "src") for p in PLUGINS)
     ours = [str(HERE / name) for name in ("IsisLog.java", *drivers)]
@@ -84,16 +93,21 @@ def compile_gui(classes: Path, *drivers: str) -> None:
         text=True,
         timeout=300,
     )
+    if re.search(r"package org\.eclipse\.(jface\.resource|core\.runtime) does not", built.stderr):
+        pytest.skip("IBEX_GUI_CLASSPATH lacks JFace or Eclipse core runtime (docs/nicos.md)")
     assert built.returncode == 0, built.stderr[-5000:]
 
 
-def java(classes: Path, main: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+def java(
+    classes: Path, main: str, *args: str, timeout: float, env: dict | None = None
+) -> subprocess.CompletedProcess:
     path = os.pathsep.join([str(classes), LIBRARIES])
     return subprocess.run(
         [_tool("java"), "-cp", path, main, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 
@@ -179,3 +193,77 @@ def test_GIVEN_ibex_gui_view_models_WHEN_buttons_pressed_THEN_queue_and_jobs_fol
     assert history["quick action"]["state"] == "DONE"
     # Stop emptied the queue as NICOS does: the reordered and edited scripts never ran
     assert not {"one", "two", "three"} & set(history)
+
+
+@pytest.fixture
+def display():
+    """An X display for SWT: $DISPLAY if set, else a private Xvfb; skips without either."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        pytest.skip("the GUI's status view model needs a display: no DISPLAY and no Xvfb")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+        pass_fds=[write],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as said:  # Xvfb writes its display number once it is ready
+            ready, _, _ = select.select([said], [], [], 60)
+            number = said.readline().strip() if ready else ""
+        assert number, "Xvfb did not start within 60 s"
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_GIVEN_ibex_gui_status_view_WHEN_its_buttons_pressed_THEN_shown_as_in_nicos(
+    start_ioc, tmp_path, display
+):
+    if _java_version() < 22:
+        pytest.skip("the GUI's view models need Java 22 or later (set JAVA_HOME to one)")
+    if not (CHECKOUT / "base" / STATUS_VIEW).exists():
+        pytest.skip(f"IBEX_GUI_SRC={CHECKOUT} has no base/{STATUS_VIEW}")
+    classes = tmp_path / "classes"
+    compile_gui(classes, "GuiSession.java", "GuiButtons.java")
+    ioc, port = start_bridge(start_ioc, classes, tmp_path / "data")
+
+    on_display = {**os.environ, "DISPLAY": display}
+    run = java(classes, "GuiButtons", str(port), timeout=600, env=on_display)
+    if "Could not load SWT library" in run.stderr:
+        pytest.skip("SWT's native library not found: set JAVA_TOOL_OPTIONS (docs/nicos.md)")
+    seen = observations(run)
+    # what the status pane shows and enables, pressed through the GUI's own view model
+    assert seen["idle"] == {
+        "readback": "Queue status: Idle",
+        "info": "Execution finished (Idle) : ",
+        "enabled": False,
+        "toggle": PAUSE_TEXT,
+    }
+    assert seen["held after a failure"] == {
+        "readback": "Queue status: Paused",
+        "info": "Execution finished (Paused) : fails",
+        "enabled": True,  # Resume and Stop: the GUI user can go on
+        "toggle": RESUME_TEXT,
+    }
+    assert seen["resumed"]["info"] == "Execution finished (Idle) : after"
+    assert seen["running"]["enabled"] and seen["running"]["toggle"] == PAUSE_TEXT
+    assert re.fullmatch(r"Executing line \d+ \(Running\) : long", seen["running"]["info"])
+    assert seen["paused"]["enabled"] and seen["paused"]["toggle"] == RESUME_TEXT
+    assert re.fullmatch(r"Executing line \d+ \(Paused\) : long", seen["paused"]["info"])
+    assert seen["running again"]["readback"] == "Queue status: Running"
+    assert seen["stopped"]["readback"] == "Queue status: Idle" and not seen["stopped"]["enabled"]
+
+    ca = ScriptServerClient(ioc.prefix)
+    assert [(job["name"], job["state"]) for job in ca.history()] == [
+        ("long", "ABORTED"),
+        ("after", "DONE"),
+        ("fails", "FAILED"),
+    ]
+    assert ca.queue() == [] and ca.get("QUEUE:HOLD") == 0
