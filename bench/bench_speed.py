@@ -7,11 +7,14 @@ the ratio; targets are those of the issue. The machine is shared: run it more th
 and under `nice` when others work, and compare ratios rather than absolute figures.
 
 Figures (`--only a,b,...` to run some):
-  first_line   QUEUE:ADD (put with callback) -> the job's first line on a CURRENT:LINE
-               monitor; baseline: put -> monitor round trip on QUEUE:HOLD
+  first_line   QUEUE:ADD (put with callback) -> the job's first line (it sets
+               CURRENT:MESSAGE, seen on a monitor); baseline: put -> monitor round trip
+               on QUEUE:HOLD
   back_to_back 50 trivial jobs released at once, per job, fork server on and off
   queue_ops    single add, move, update at 1,000 queued (put with callback); batch add of
                1,000; baseline: put with callback of an unchanged QUEUE:HOLD
+  add_costs    where a single add goes: set_ei(25) (companion checks in the companion
+               worker) and get_ei() (none) over CA, and core.control alone in this process
   reads        a client reading the whole queue (QUEUE, decoded) at 1,000 and 10,000
                queued, and QUEUE:SUMMARY where the server has it; baseline: get of QUEUE:COUNT
   control      deferred PAUSE -> STATE PAUSED, RESUME -> RUNNING, soft ABORT -> IDLE on a
@@ -73,18 +76,23 @@ def put_callback(client: ScriptServerClient) -> list[float]:
 
 
 def first_line(prefix: str) -> list[float]:
+    """QUEUE:ADD until the job's first line has run: that line sets CURRENT:MESSAGE.
+
+    (CURRENT:LINE is sampled every few ms: it would measure the sampling, not the start.)
+    """
     client = ScriptServerClient(prefix)
-    line, current = Watch(prefix + "CURRENT:LINE"), Watch(prefix + "CURRENT:ID")
+    said, current = Watch(prefix + "CURRENT:MESSAGE"), Watch(prefix + "CURRENT:ID")
     add = client.pv("QUEUE:ADD")
     out = []
-    # the job lasts a little: a job that ends at once may show CURRENT:LINE only as 0
-    script = encode_text(json.dumps({"script": "import time\ntime.sleep(0.05)\n"}))
-    for _ in range(REPEAT):
+    for i in range(REPEAT):
+        word = f"go{i}"
+        first = f"import scriptserver; scriptserver.message({word!r})\n"
+        script = encode_text(json.dumps({"script": first + "import time\ntime.sleep(0.05)\n"}))
         client.wait_for(lambda: client.get("CURRENT:ID") == 0 and client.get("STATE") == 0)
-        time.sleep(0.3)  # an idle server: its next job process is ready
+        time.sleep(1.0)  # an idle server: its next job process is ready
         t0 = time.perf_counter()
         add.put(script, wait=True)
-        out.append(line.wait(lambda v: v >= 1, t0) - t0)
+        out.append(said.wait(lambda v, w=word: v == w, t0) - t0)
         current.wait(lambda v: v == 0, t0)
     return out
 
@@ -141,6 +149,74 @@ def queue_ops(client: ScriptServerClient, base: float) -> None:
         batches.append(put("QUEUE:ADD", batch))
         put("QUEUE:REMOVE", "all")
     row("batch add of 1,000", batches, base, label, "<= 50 ms")
+
+
+def in_process_adds(size: int) -> dict[str, list[float]]:
+    """Seconds of `core.control("QUEUE:ADD")` alone: no Channel Access, no threads.
+
+    The core as the IOC builds it (store, catalogue of the repository's commands, validator),
+    companion checks called in this process instead of the companion worker.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from common import ROOT
+
+    from scriptserver_ioc.catalogue import Catalogue
+    from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
+    from scriptserver_ioc.core.server import ScriptServer
+    from scriptserver_ioc.store.sqlite import Store
+    from scriptserver_ioc.validate.validator import Validator
+
+    data = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    (data / "scripts").mkdir()
+    store, catalogue = Store(data / "db.sqlite"), Catalogue([ROOT / "commands"])
+    validator = Validator(catalogue, history=store, scripts_dir=data / "scripts")
+    core = ScriptServer(
+        store,
+        catalogue,
+        validator,
+        scripts_dir=data / "scripts",
+        logs_dir=data,
+        routes=CONTROL_ROUTES,
+    )
+    core.control("QUEUE:HOLD", 1)
+    batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(size)])
+    assert core.control("QUEUE:ADD", batch).ok
+    out: dict[str, list[float]] = {}
+    for spec in ("set_ei(25)", "get_ei()"):
+        samples = []
+        for _ in range(REPEAT * 10):
+            t0 = time.perf_counter()
+            reply = core.control("QUEUE:ADD", spec)
+            samples.append(time.perf_counter() - t0)
+            assert reply.ok, reply.message
+            core.control("QUEUE:REMOVE", str(reply.job_ids[0]))
+        out[spec] = samples
+    store.close()
+    return out
+
+
+def add_costs(client: ScriptServerClient, base: float) -> None:
+    """Where a single add's time goes (issue #23, item 3), at 1,000 queued."""
+    client.put("QUEUE:HOLD", 1)
+    fill(client, 1000)
+    add, remove = client.pv("QUEUE:ADD"), client.pv("QUEUE:REMOVE")
+    over_ca: dict[str, list[float]] = {"set_ei(25)": [], "get_ei()": []}
+    for _ in range(REPEAT * 3):
+        for spec, samples in over_ca.items():
+            t0 = time.perf_counter()
+            assert add.put(encode_text(spec), wait=True, timeout=30) == 1
+            samples.append(time.perf_counter() - t0)
+            job_id = client.get_json("REPLY")[0]["job_ids"][0]
+            assert remove.put(encode_text(str(job_id)), wait=True, timeout=30) == 1
+    inside = in_process_adds(1000)
+    label = "put-callback"
+    row("add set_ei(25) over CA (companion checks)", over_ca["set_ei(25)"], base, label, "-")
+    row("add get_ei() over CA (no companions)", over_ca["get_ei()"], base, label, "-")
+    row("  core.control add set_ei(25), in process", inside["set_ei(25)"], base, label, "-")
+    row("  core.control add get_ei(), in process", inside["get_ei()"], base, label, "-")
+    client.put("QUEUE:REMOVE", "all")
 
 
 def reads(client: ScriptServerClient) -> None:
@@ -242,6 +318,8 @@ def main() -> None:
         cold.terminate()
     if wanted("queue_ops"):
         queue_ops(client, callback)
+    if wanted("add_costs"):
+        add_costs(client, callback)
     if wanted("reads"):
         reads(client)
     if wanted("control"):
