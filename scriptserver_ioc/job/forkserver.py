@@ -31,6 +31,7 @@ on.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import select
@@ -260,6 +261,10 @@ def main():
     for directory in options["command_dirs"]:  # the launcher puts them in place itself
         if directory in sys.path:
             sys.path.remove(directory)
+    # What is imported now is shared with every child until written to: frozen, the
+    # children's collections never visit it (each visit would copy its memory page).
+    gc.collect()
+    gc.freeze()
     server = ForkServer(launcher)
     server.reply(
         {
