@@ -20,6 +20,8 @@ Figures (`--only a,b,...` to run some):
   control      deferred PAUSE -> STATE PAUSED, RESUME -> RUNNING, soft ABORT -> IDLE on a
                job looping on its own lines; baseline: put -> monitor on QUEUE:HOLD
   memory       IOC RSS at start, with 10,000 queued, after clearing the queue
+  fork_pages   memory pages a forked job copies from the fork server in a full garbage
+               collection (Linux), against the same job without it
   tracing      a CPU-bound loop in the job's own code, traced (default mode) against the
                same loop black-box (runner level, bench_runner.py)
 
@@ -29,6 +31,7 @@ Usage: python bench/bench_speed.py [--quick] [--only NAMES]
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 
@@ -288,6 +291,55 @@ def tracing() -> None:
     row(label, [traced / 1000], blackbox, "black-box", "<= 1.1x")
 
 
+def fork_pages() -> None:
+    """Memory pages a forked job copies from its fork server when it runs a full collection.
+
+    Linux only (minor page faults from /proc). A spare forked from the fork server shares
+    its memory until written to; counted from the spare's idle state to just after its
+    job's ``gc.collect()``. Baseline: the same job's faults with an empty statement instead.
+    """
+    import bench_runner
+
+    if not sys.platform.startswith("linux"):
+        print("fork server page copies: Linux only, skipped")
+        return
+
+    def minor_faults(pid: int) -> int:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[7])
+
+    def pages(collect: str) -> list[float]:
+        bench = bench_runner.Bench(warm_spare=True, fork_server=True)
+        out = []
+        try:
+            while len(out) < (3 if QUICK else 7):
+                assert bench.runner.wait_for_spare(30)
+                time.sleep(0.5)  # the spare's own start is over
+                pid = bench.runner.spare_pid
+                forked = psutil.Process(pid).ppid() == bench.runner.fork_server_pid
+                before = minor_faults(pid)
+                entry = bench.launch(
+                    f"import scriptserver\n{collect}\nscriptserver.message('x')\n"
+                    "import time\ntime.sleep(0.3)\n"
+                )
+                bench.runner.start(entry)
+                bench.events.wait(entry["job_id"], "message")
+                after = minor_faults(pid)
+                bench.events.wait(entry["job_id"], "finished")
+                if forked:  # the first spares are started before the fork server is ready
+                    out.append(float(after - before))
+        finally:
+            bench.close()
+        return out
+
+    collected, plain = pages("import gc; gc.collect()"), pages("pass")
+    value, base = statistics.median(collected), statistics.median(plain)
+    print(
+        f"{'forked job: pages copied by gc.collect()':44} {value - base:9.0f} pages "
+        f"| baseline {base:.0f} pages (the job without it) | target - (fewer is better)"
+    )
+
+
 def main() -> None:
     print(f"issue #23 figures ({'quick' if QUICK else 'full'}; medians of {REPEAT} unless said)")
     ioc, prefix = start_ioc()
@@ -327,6 +379,8 @@ def main() -> None:
     ioc.terminate()
     if wanted("tracing"):
         tracing()
+    if wanted("fork_pages"):
+        fork_pages()
 
 
 if __name__ == "__main__":
