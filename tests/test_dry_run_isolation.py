@@ -7,6 +7,7 @@ directory, then compares the directory, byte for byte, with what it was before.
 from __future__ import annotations
 
 import http.server
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -186,6 +187,84 @@ def test_GIVEN_script_posting_to_a_webhook_WHEN_dry_run_THEN_server_receives_not
 
     subprocess.run([sys.executable, "-c", POST.format(url=url)], timeout=30, check=True)
     assert received == [b"run 42 done"]  # the same script, run for real, does post
+
+
+KAFKA = """\
+import confluent_kafka
+from confluent_kafka.admin import AdminClient
+from {module} import {client}
+client = {client}({{"bootstrap.servers": "127.0.0.1:{port}", "group.id": "g"}})
+print("made", len(client) if hasattr(client, "produce") else "")
+client.flush() if hasattr(client, "flush") else None
+client.{use}
+"""
+
+
+@pytest.fixture
+def listener():
+    """A TCP port on loopback that counts the connections made to it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+    for connection in accepted:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "module, client, use, line, effect",
+    [
+        (
+            "confluent_kafka",
+            "Producer",
+            "produce('runs', b'42')",
+            7,
+            "publishes to Kafka (topic `runs` on ",
+        ),
+        (
+            "confluent_kafka",
+            "SerializingProducer",
+            "produce('runs', value=b'x')",
+            7,
+            "publishes to Kafka (topic `runs` on ",
+        ),
+        ("confluent_kafka", "Consumer", "subscribe(['runs'])", 4, "connects to Kafka ("),
+        (
+            "confluent_kafka.admin",
+            "AdminClient",
+            "list_topics(timeout=1)",
+            4,
+            "connects to Kafka (",
+        ),
+    ],
+)
+def test_GIVEN_script_using_kafka_WHEN_dry_run_THEN_no_connection_and_unknown_naming_line(
+    listener, module, client, use, line, effect
+):
+    """confluent-kafka's C library opens its own sockets, which no audit event shows.
+
+    A producer can be made (ibex_bluesky_core's get_run_engine() makes one for a callback
+    a dry run does not run); it connects to nothing, and the dry run stops where it would
+    publish. A consumer or an admin client stops the dry run where it is made.
+    """
+    pytest.importorskip("confluent_kafka")
+    port, accepted = listener
+    result = dry(KAFKA.format(module=module, client=client, port=port, use=use))
+    assert result["error"]["type"] == HALTED, result
+    assert result["error"]["message"] == (
+        f"line {line} {effect}`127.0.0.1:{port}`); not checked past it"
+    )
+    assert accepted == []
+    assert preflight_record(result, [], 1)["verdict"] == "unknown"
 
 
 def test_GIVEN_libraries_WHEN_imported_and_used_in_a_dry_run_THEN_they_work_and_write_nothing(

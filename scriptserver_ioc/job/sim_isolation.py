@@ -5,8 +5,7 @@ standard library only, Python 3.8+, nothing imported from the rest of the packag
 it before any user or instrument code is imported, so code that imported ``os.remove`` or
 ``open`` under another name gets the replacements too.
 
-Two layers:
-
+Two layers (and ``sim_network`` for C network clients, Kafka, whose sockets it cannot see):
 - Replacements of the Python-level file functions (``sim_overlay``): writes go to a private
   scratch overlay the dry run reads back; removals, renames, links, mode and time changes of
   real files are recorded as *withheld effects* and not done.
@@ -39,6 +38,7 @@ import threading
 
 import import_hooks
 import sim_files
+import sim_network
 import sim_overlay
 
 HALT = "DryRunHalted"
@@ -205,7 +205,7 @@ class Isolation:
     # -- installing ------------------------------------------------------------------------
 
     def install(self):
-        """Replace the file functions, hook ``multiprocessing``, add the audit hook (once)."""
+        """Replace the file functions, hook ``multiprocessing`` and Kafka, add the audit hook."""
         if self.installed:
             return
         self.installed = True
@@ -224,6 +224,7 @@ class Isolation:
         import_hooks.hook_imports({"multiprocessing.process": self._patch_multiprocessing})
         if "multiprocessing.process" in sys.modules:
             self._patch_multiprocessing(sys.modules["multiprocessing.process"])
+        sim_network.install(self)  # C clients (Kafka) whose sockets no audit event shows
         sys.addaudithook(self._audit)
 
     def _patch_multiprocessing(self, module):
