@@ -245,7 +245,10 @@ class PreflightWorker:
             finally:
                 with self._lock:
                     self._busy.discard(task.job.id)
-            self.core.apply_preflight(task.job, record)
+            try:
+                self.core.apply_preflight(task.job, record)
+            except Exception:  # the next jobs must still be checked
+                logger.exception("keeping the pre-flight verdict of job %s failed", task.job.id)
 
     def check(self, task: Any) -> dict[str, Any]:
         """The pre-flight record of one task (a `core.preflight.PreflightTask`)."""
