@@ -110,7 +110,7 @@ def test_GIVEN_script_writing_a_pv_WHEN_dry_run_THEN_pv_unchanged_and_write_reco
     write(name, [0.0], notify=True, timeout=5, repeater=False)
     body, via = SCRIPTS[library]
     source = f"PV = {name!r}\n" + body
-    result = run_dry(source, env=env, time_limit=20)
+    result = run_dry(source, env=env, time_limit=60)
     assert result["error"] is None, result
     assert [(w["pv"], w["value"], w["via"]) for w in result["writes"]][:1] == [
         (name, [42.0] if library.startswith("caproto") else 42, via)
@@ -200,7 +200,7 @@ def test_GIVEN_script_putting_a_pva_pv_WHEN_dry_run_THEN_unchanged_and_recorded(
     name, env, context = pva_server
     context.put(name, 0.0, timeout=5)
     source = f"PV = {name!r}\n" + PVA_SCRIPTS[library]
-    result = run_dry(source, env=env, time_limit=20)
+    result = run_dry(source, env=env, time_limit=60)
     assert result["error"] is None, result
     assert [(w["pv"], w["value"], w["via"]) for w in result["writes"]] == [
         (name, 42.0, "p4p Context.put")

@@ -92,7 +92,7 @@ def test_GIVEN_running_ioc_WHEN_script_writing_pvs_is_dry_run_THEN_writes_record
 ):
     prefix, env = ioc
     job = JOB.format(p=prefix)
-    result = run_dry(job, job_python=sys.executable, time_limit=20, env=env)
+    result = run_dry(job, job_python=sys.executable, time_limit=60, env=env)
     assert result["ok"], result["error"]
     assert "all written" in result["output"]
     assert [(w["pv"], w["value"], w["via"]) for w in result["writes"]] == [

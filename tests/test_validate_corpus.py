@@ -59,7 +59,7 @@ def test_GIVEN_corpus_script_WHEN_validated_THEN_reported_at_expected_line(valid
         elif kind == "no-warning":
             assert not any(f"'{text}'" in w for w in verdict.warnings), verdict.warnings
         else:
-            result = validator.dry_run(job, time_limit=5)
+            result = validator.dry_run(job, time_limit=60)
             assert result["ok"] is False and result["estimate"] is None
             assert result["error"]["line"] == line, result["error"]
             assert text in result["error"]["message"], result["error"]

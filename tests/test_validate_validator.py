@@ -120,7 +120,7 @@ def test_GIVEN_script_WHEN_checked_THEN_prelude_and_catalogue_names_are_known(va
 def test_GIVEN_script_WHEN_dry_run_first_THEN_later_checks_use_the_dry_run_estimate(validator):
     job = {"kind": "script", "script": "import time\ncount(minutes=2)\ntime.sleep(60)\n"}
     assert validator.check(job).estimate_source == "none"
-    result = validator.dry_run(job, time_limit=5)
+    result = validator.dry_run(job, time_limit=60)
     assert result["ok"]
     verdict = validator.check(job)
     assert verdict.estimate_source == "dry-run"
