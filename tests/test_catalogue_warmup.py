@@ -58,6 +58,12 @@ def slow_entries(catalogue, environment):
     ]
 
 
+def sans2d_entry(entries):
+    """The entry of the test instrument's `sans2d` package among `entries`, else None."""
+    files = {Path(e["file"]).relative_to(INSTRUMENT).as_posix(): e for e in entries}
+    return files.get("sans2d/__init__.py")
+
+
 def test_GIVEN_module_reading_pvs_at_import_WHEN_warmed_THEN_named_slow_while_importing(
     no_pv_server,
 ):
@@ -73,12 +79,12 @@ def test_GIVEN_module_reading_pvs_at_import_WHEN_warmed_THEN_named_slow_while_im
     try:
         warmer.request()
 
-        (entry,) = wait_until(lambda: slow_entries(catalogue, "job"), timeout=12)
+        # on a loaded machine another module (genie_python's import) may pass 1 s as well
+        entry = wait_until(lambda: sans2d_entry(slow_entries(catalogue, "job")), timeout=60)
     finally:
         warmer.stop()  # ends the import still blocking
         companions.close()
 
-    assert Path(entry["file"]).relative_to(INSTRUMENT).as_posix() == "sans2d/__init__.py"
     assert (
         "importing module 'sans2d' has not finished after 1 s in the job interpreter"
         in (entry["message"])
