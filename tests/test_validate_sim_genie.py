@@ -35,11 +35,24 @@ def dry(source, **kwargs):
     return run_dry(source, job_python=sys.executable, **kwargs)
 
 
+def assert_virtual(result, expected, slack=0.0):
+    """The estimate is the modelled time plus the real seconds the dry run took (at most).
+
+    The virtual clock also counts real time (imports, genie_python's set-up): on a loaded
+    machine that is seconds, so it is bounded by the dry run's own `real_seconds`.
+    """
+    estimate = result["estimate"]
+    assert expected - 0.01 <= estimate <= expected + slack + result["real_seconds"] + 0.01, (
+        estimate,
+        result["real_seconds"],
+    )
+
+
 def test_GIVEN_runs_counting_on_beam_WHEN_dry_run_THEN_beam_model_gives_the_time():
     result = dry(NIGHT)
     assert result["ok"], result["error"]
     # 2 x 20 uAh at 40 uA = 1 h, then 36000 frames at 10 Hz = 1 h (ISIS defaults)
-    assert result["estimate"] == pytest.approx(7200, abs=2)
+    assert_virtual(result, 7200)
     beam = result["beam"]
     assert beam["current"] == {"value": 40.0, "source": "ISIS default"}
     assert beam["waited"]["uamps"] == 40 and beam["waited"]["frames"] == 36000
@@ -47,7 +60,7 @@ def test_GIVEN_runs_counting_on_beam_WHEN_dry_run_THEN_beam_model_gives_the_time
 
 def test_GIVEN_beam_options_WHEN_dry_run_THEN_used_and_recorded():
     result = dry(NIGHT, beam={"current": 160.0, "frame_rate": 40.0})
-    assert result["estimate"] == pytest.approx(900 + 900, abs=2)
+    assert_virtual(result, 900 + 900)
     assert result["beam"]["current"] == {"value": 160.0, "source": "option"}
     assert result["beam"]["frame_rate"]["source"] == "option"
 
@@ -65,7 +78,8 @@ def test_GIVEN_polling_loop_on_uamps_WHEN_dry_run_THEN_counters_grow_with_virtua
         "while g.get_uamps() < 10:\n    time.sleep(60)\ng.end()\n"
     )
     result = dry(source)
-    assert result["ok"] and result["estimate"] == pytest.approx(900, abs=61)
+    assert result["ok"]
+    assert_virtual(result, 900, slack=60)  # polled once a minute
 
 
 def test_GIVEN_block_never_set_WHEN_read_THEN_plausible_value_and_warning():
