@@ -11,8 +11,10 @@ One IOC (pre-flight off: dry runs of plans are checked elsewhere) serves the mod
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -82,6 +84,9 @@ result = RE(bpp.finalize_wrapper(
     bp.scan([motor], motor, 0, 49, {points}, per_step=step), cleanup()))
 note(returned=result.exit_status)
 """
+
+
+RE_LINE = SCAN.splitlines().index("result = RE(bpp.finalize_wrapper(") + 1
 
 
 def scan_script(record: Path, point_time: float = 0.05, fail_at: int = 0) -> str:
@@ -200,15 +205,38 @@ def blocks_ioc(tmp_path_factory):
     log.close()
 
 
-def module_ioc(base: Path, plans: str = "", prelude: str | None = None, preflight: int = 0):
-    """An IOC with `plans` as its commands and `preflight` workers, stopped at the end."""
+NICOS_LOGIN, NICOS_PASSWORD = "ibex", "a-test-password"
+
+
+def module_ioc(
+    base: Path,
+    plans: str = "",
+    prelude: str | None = None,
+    preflight: int = 0,
+    nicos: bool = False,
+):
+    """An IOC with `plans` as its commands and `preflight` workers, stopped at the end;
+    with `nicos`, its NICOS bridge too (`.nicos` is its address, None without pyzmq)."""
     (base / "commands").mkdir()
     (base / "commands" / "plans.py").write_text(plans)
+    (base / "data").mkdir()
     args = ["--preflight-workers", str(preflight)]
     if prelude is not None:
         (base / "prelude.py").write_text(prelude)
         args += ["--prelude", str(base / "prelude.py")]
+    address = None
+    if nicos and importlib.util.find_spec("zmq") is not None:
+        from scriptserver_ioc.nicos.credentials import hash_line
+
+        credentials = hash_line(NICOS_LOGIN, NICOS_PASSWORD) + "\n"
+        (base / "data" / "nicos-credentials.txt").write_text(credentials)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        args += ["--nicos-port", str(port)]
+        address = f"tcp://127.0.0.1:{port}"
     ioc = IOC(base / "data", args, commands=base / "commands").start()
+    ioc.nicos = address
     yield ioc
     ioc.stop()
     from conftest import _end_jobs_of
@@ -218,7 +246,7 @@ def module_ioc(base: Path, plans: str = "", prelude: str | None = None, prefligh
 
 @pytest.fixture(scope="module")
 def bluesky_ioc(tmp_path_factory):
-    yield from module_ioc(tmp_path_factory.mktemp("bluesky"))
+    yield from module_ioc(tmp_path_factory.mktemp("bluesky"), nicos=True)
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +310,7 @@ def test_GIVEN_scan_WHEN_paused_resumed_paused_now_and_aborted_THEN_the_RunEngin
     time.sleep(0.5)  # an observation window (10 points' time): no event comes while paused
     assert len(events_of(record)) == at_pause
     assert point_reached(server, at_pause)
-    assert server.get("CURRENT:LINE") == 40  # the line of RE(...) in the job
+    assert server.get("CURRENT:LINE") == RE_LINE
     current = server.get_json("CURRENT")
     assert current["state"] == "PAUSED"
 
@@ -322,6 +350,7 @@ def test_GIVEN_running_scan_WHEN_soft_aborted_THEN_stop_doc_abort_and_cleanup_ra
     while len(progress) < 3 or progress[-1] < 10:
         wait_until(lambda: server.get("CURRENT:PROGRESS") > (progress[-1] if progress else 0))
         progress.append(server.get("CURRENT:PROGRESS"))
+        assert server.get("CURRENT:LINE") == RE_LINE  # the job's line that called RE(...)
     assert progress == sorted(progress)
     assert server.put(how, 1)["ok"]
     job = finished(server, job_id)
@@ -371,6 +400,13 @@ def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_li
         "plt.figure()\n"
         "plt.plot([3, 2, 1])\n"
     )
+    gui = None
+    if bluesky_ioc.nicos:  # the IBEX GUI's messages (the NICOS bridge) name the files too
+        from scriptserver_ioc.nicos.client import GuiClient
+
+        gui = GuiClient(bluesky_ioc.nicos)
+        gui.connect(NICOS_LOGIN, NICOS_PASSWORD)
+        gui.new_messages()
     (job_id,) = server.add({"script": script})
     assert finished(server, job_id)["state"] == "DONE"
     folder = bluesky_ioc.data_dir / "logs" / f"job-{job_id}.plots"
@@ -390,6 +426,15 @@ def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_li
     )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == {"id": job_id, "plots": expected}
+    if gui is not None:
+        texts = []
+        wait_until(
+            lambda: (
+                texts.extend(e[3] for e in gui.new_messages())
+                or all(f"figure saved: {path}" in "".join(texts) for path in expected)
+            )
+        )
+        gui.close()
 
 
 def test_GIVEN_plan_that_raises_WHEN_run_THEN_failed_with_its_exception_and_line(
