@@ -1,4 +1,4 @@
-"""Write the Phoebus screens of the script server (`overview.bob`, `history.bob`).
+"""Write the Phoebus screens of the script server (`overview.bob`, `history.bob`, `plot.bob`).
 
 The `.bob` files are generated so that every slot row is the same and every PV name comes
 from one place; edit this file and run `python opi/make_screens.py` (the test
@@ -253,7 +253,37 @@ def history() -> Screen:
     return s
 
 
-SCREENS = {"overview.bob": overview, "history.bob": history}
+PLOT_HEIGHT = 640
+"""The plot screen fits a 640-pixel-high display, as the history does."""
+
+
+def plot() -> Screen:
+    """The newest figure a job saved (`CURRENT:PLOT`, docs/bluesky.md): path and image."""
+    s = Screen("Script server newest plot", 900, PLOT_HEIGHT)
+    s.label("Script server: newest plot", 10, 10, 400, 30, bold=True)
+    s.show("CURRENT:PLOT", 10, 50, 880, text=True)
+    y = 84
+    picture = file_rule("CURRENT:PLOT")
+    s.widget("picture", "Picture CURRENT:PLOT", 10, y, 880, PLOT_HEIGHT - y - 10, rules=picture)
+    return s
+
+
+def file_rule(pv: str) -> ET.Element:
+    """A rule setting a Picture's file to the text of char waveform `$(P)pv` (a path).
+
+    `pvStr0` would give a char waveform as its list of codes; `PVUtil.getString(pvs[0],
+    True)` gives its text (the rule runs as a Python script where both are defined).
+    """
+    rules = ET.Element("rules")
+    rule = ET.SubElement(rules, "rule", name="newest figure", prop_id="file")
+    rule.set("out_exp", "true")
+    exp = ET.SubElement(rule, "exp", bool_exp="True")
+    _text(exp, "expression", "PVUtil.getString(pvs[0], True)")
+    _text(rule, "pv_name", f"$(P){pv}")
+    return rules
+
+
+SCREENS = {"overview.bob": overview, "history.bob": history, "plot.bob": plot}
 
 
 def main() -> None:
