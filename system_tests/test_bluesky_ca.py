@@ -389,7 +389,7 @@ def test_GIVEN_scan_with_live_plot_WHEN_it_runs_to_the_end_THEN_done_and_its_fig
 
 
 def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_listed(
-    server, bluesky_ioc
+    server, bluesky_ioc, tmp_path
 ):
     pytest.importorskip("matplotlib")
     script = (
@@ -426,6 +426,32 @@ def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_li
     )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == {"id": job_id, "plots": expected}
+    if sys.platform != "win32":  # --open: the desktop's viewer (a stand-in records its calls)
+        viewer, opened = tmp_path / "bin", tmp_path / "opened.txt"
+        viewer.mkdir()
+        (viewer / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+        (viewer / "xdg-open").chmod(0o755)
+        plots = [sys.executable, "-m", "scriptserver_ioc.client.cli"]
+        plots += ["--prefix", bluesky_ioc.prefix, "plots", str(job_id), "--open"]
+        shown = subprocess.run(
+            plots,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(os.environ, PATH=str(viewer)),
+        )
+        assert shown.returncode == 0, shown.stderr
+        wait_until(lambda: opened.exists() and opened.read_text().split() == expected)
+        (viewer / "xdg-open").unlink()
+        none = subprocess.run(
+            plots,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(os.environ, PATH=str(viewer)),
+        )
+        assert none.returncode == 1
+        assert f"cannot open {expected[0]}: needs `xdg-open`" in none.stdout
     if gui is not None:
         texts = []
         wait_until(
