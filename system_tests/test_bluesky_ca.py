@@ -441,7 +441,7 @@ def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_li
             env=dict(os.environ, PATH=str(viewer)),
         )
         assert shown.returncode == 0, shown.stderr
-        wait_until(lambda: opened.exists() and opened.read_text().split() == expected)
+        wait_until(lambda: opened.exists() and sorted(opened.read_text().split()) == expected)
         (viewer / "xdg-open").unlink()
         none = subprocess.run(
             plots,
