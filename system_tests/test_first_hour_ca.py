@@ -298,6 +298,8 @@ def test_GIVEN_status_and_history_THEN_they_say_what_is_known(demo_ioc, server, 
     assert server.wait_for_job(job_id, timeout=60)["state"] == "DONE"
     row = next(line for line in tool(demo_ioc, "history").stdout.splitlines() if "gate" in line)
     assert "not checked yet" not in row
+    shown = tool(demo_ioc, "show", str(job_id)).stdout
+    assert "pre-flight: not checked (the job started before its check was done)" in shown
 
 
 def test_GIVEN_hold_before_a_failing_job_WHEN_it_is_removed_THEN_status_says_so(demo_ioc, server):

@@ -193,7 +193,7 @@ def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
     print("checks at submit: " + ("no warnings" if not job["warnings"] else "warnings"))
     for warning in job["warnings"]:
         print(f"  warning: {warning}")
-    show_preflight(job.get("preflight"))
+    show_preflight(job.get("preflight"), started=bool(job.get("started")))
     print("runs:")
     for line in job_source(job).splitlines():
         print(f"  | {line}")
@@ -204,8 +204,14 @@ def show_job(client: ScriptServerClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def show_preflight(record: dict[str, Any] | None) -> None:
-    """The job's pre-flight: verdict, where it fails and why, its estimate and beam."""
+def show_preflight(record: dict[str, Any] | None, started: bool = False) -> None:
+    """The job's pre-flight: verdict, where it fails and why, its estimate and beam.
+
+    A job that started without a verdict is not waiting for one: it was `not checked`.
+    """
+    if not record and started:
+        print("pre-flight: not checked (the job started before its check was done)")
+        return
     print("pre-flight: " + preflight_text(record))
     if not record:
         return
