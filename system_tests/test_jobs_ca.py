@@ -101,6 +101,8 @@ def test_GIVEN_cpu_bound_job_WHEN_paused_immediately_THEN_process_really_stops(r
         assert not reply["ok"] and "black-box" in reply["message"].lower()
     runner.put("PAUSE", 2)
     wait_until(lambda: runner.get("STATE") == 3)
+    # SIGSTOP takes effect when the process is next scheduled (later on a loaded machine)
+    wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, timeout=5)
     before = cpu_seconds(pid)
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline:

@@ -80,6 +80,8 @@ class Watcher:
             snap.progress = c.get("CURRENT:PROGRESS")
             snap.elapsed = c.get("CURRENT:ELAPSED")
             snap.remaining = c.get("CURRENT:REMAINING")
+            if c.get("CURRENT:ID") != current["id"]:  # a job hand-over between the reads:
+                snap.progress = snap.remaining = -1.0  # those were the previous job's
         return snap
 
     def finished_jobs(self) -> list[dict[str, Any]]:
