@@ -55,6 +55,7 @@ public final class GuiButtons {
         view.stopExecution(); // Stop All Scripts and Empty Queue: stop 3
         GuiSession.waitFor("idle after the stop", () -> model.getScriptStatus().isIdle());
         GuiSession.say("stopped", shown(view));
+        GuiSession.say("connection lost", GuiSession.Reconnect.LOST.get());
         System.exit(0);
     }
 }

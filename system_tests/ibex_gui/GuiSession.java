@@ -1,6 +1,7 @@
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import org.eclipse.core.runtime.IProgressMonitor;
@@ -37,6 +38,7 @@ import uk.ac.stfc.isis.ibex.nicos.messages.scriptstatus.QueuedScript;
 public final class GuiSession {
     private static final Gson GSON = new Gson();
     private static final long WAIT_MS = 120_000;
+    private static final InstrumentInfo INSTRUMENT = new InstrumentInfo("TEST", "TE:TEST:", "localhost");
 
     private GuiSession() {
     }
@@ -60,15 +62,30 @@ public final class GuiSession {
         }
     }
 
-    /** The GUI's connection job: it connects once here, so it does nothing when run. */
-    static final class Idle extends RepeatingJob {
-        Idle() {
-            super("connection (not used)", 10_000);
+    /**
+     * The GUI's connection job (its Nicos plug-in's): started when the model loses the server
+     * (a reply later than 500 ms), it connects again every 10 s. Counts the losses.
+     */
+    static final class Reconnect extends RepeatingJob {
+        static final AtomicInteger LOST = new AtomicInteger();
+        private NicosModel model;
+
+        Reconnect() {
+            super("NICOSConnection", 10_000);
             setRunning(false);
         }
 
         @Override
+        public void setRunning(Boolean running) {
+            if (running && model != null) {
+                LOST.incrementAndGet();
+            }
+            super.setRunning(running);
+        }
+
+        @Override
         protected IStatus doTask(IProgressMonitor monitor) {
+            model.connect(INSTRUMENT);
             return Status.OK_STATUS;
         }
     }
@@ -110,12 +127,14 @@ public final class GuiSession {
     /** The GUI's model, its session on the test's port, not yet connected. */
     static NicosModel model(String port) {
         ZMQSession session = new TestPortSession(ZMQWrapper.getInstance(), "tcp://127.0.0.1:" + port);
-        return new NicosModel(session, new Idle());
+        Reconnect connection = new Reconnect();
+        connection.model = new NicosModel(session, connection);
+        return connection.model;
     }
 
     /** Connects as the GUI does (getbanner, authenticate), then waits for its first status. */
     static void connect(NicosModel model) throws InterruptedException {
-        model.connect(new InstrumentInfo("TEST", "TE:TEST:", "localhost"));
+        model.connect(INSTRUMENT);
         waitFor("the first status", () -> model.getScriptStatus() != null);
         say("connected", status(model));
     }
@@ -161,6 +180,7 @@ public final class GuiSession {
             say("shown", new ArrayList<>(shown));
         }
         say("error after a refused break", model.getError().name());
+        GuiSession.say("connection lost", GuiSession.Reconnect.LOST.get());
         System.exit(model.getError() == NicosErrorState.NO_ERROR ? 0 : 3);
     }
 }

@@ -123,6 +123,7 @@ public final class GuiViews {
                 && output.getLog().matches("(?s).*from dynamic scripting\\n.*job \\d+ DONE.*"));
         GuiSession.say("finished", finished);
         GuiSession.say("output", output.getLog());
+        GuiSession.say("connection lost", GuiSession.Reconnect.LOST.get());
         System.exit(0);
     }
 }
