@@ -340,6 +340,61 @@ def test_GIVEN_scan_WHEN_paused_resumed_paused_now_and_aborted_THEN_the_RunEngin
     assert job["error"]["type"] == "JobAborted"
 
 
+MOVE = """\
+import json
+from bluesky import RunEngine
+import bluesky.plan_stubs as bps
+from ophyd_async.core import init_devices
+from ophyd_async.sim import SimMotor
+
+RECORD = {record!r}
+RE = RunEngine(call_returns_result=True)
+with init_devices():
+    motor = SimMotor("motor", instant=False)
+log = open(RECORD, "a")
+
+
+def note(**fields):
+    log.write(json.dumps(fields) + "\\n")
+    log.flush()
+
+
+RE.state_hook = lambda new, old: note(state=new)
+
+
+def move():
+    motor.user_readback.subscribe_reading(  # (in the plan: in the RunEngine's loop)
+        lambda reading: note(position=float(reading["motor"]["value"]))
+    )
+    yield from bps.checkpoint()  # where a resume rewinds to (a pause needs one)
+    yield from bps.mv(motor, 3)
+
+
+RE(move())
+"""
+
+
+def test_GIVEN_motor_moving_WHEN_paused_now_THEN_the_RunEngine_stopped_it_and_resume_ends_it(
+    server, tmp_path, bluesky
+):
+    """PAUSE 2 during a 3 s move: the RunEngine pauses and stops the motor (its process
+    goes on: a frozen one would finish the move on resume); RESUME moves it to 3."""
+    record = tmp_path / "record.jsonl"
+    (job_id,) = server.add({"script": MOVE.format(record=str(record))})
+    wait_until(lambda: any(0.5 < r.get("position", 0) for r in records(record)), timeout=30)
+    assert server.put("PAUSE", 2)["ok"]
+    wait_until(lambda: server.get("STATE") == STATE_PAUSED)
+    assert [r for r in records(record) if "state" in r][-1] == {"state": "paused"}
+    stopped = [r["position"] for r in records(record) if "position" in r]
+    time.sleep(0.5)  # an observation window (half a millimetre of motion): the motor stays
+    assert [r["position"] for r in records(record) if "position" in r] == stopped
+    assert 0.5 < stopped[-1] < 3
+    assert server.put("RESUME", 1)["ok"]
+    job = finished(server, job_id)
+    assert job["state"] == "DONE", job["error"]
+    assert [r["position"] for r in records(record) if "position" in r][-1] == 3
+
+
 @pytest.mark.parametrize("how", ["ABORT", "STOP"])
 def test_GIVEN_running_scan_WHEN_soft_aborted_THEN_stop_doc_abort_and_cleanup_ran(
     server, tmp_path, how, bluesky
