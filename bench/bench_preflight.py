@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system_tests"))
 from common import ROOT, python_startup, start_ioc  # noqa: E402
 
 from scriptserver_ioc.catalogue import Catalogue  # noqa: E402
+from scriptserver_ioc.host import JobFolders, ThreadTimers
 from scriptserver_ioc.validate.companions import CompanionRunner  # noqa: E402
 from scriptserver_ioc.validate.preflight import preflight  # noqa: E402
 from scriptserver_ioc.validate.validator import Validator  # noqa: E402
@@ -174,8 +175,15 @@ def ioc_side_cost(jobs: int = 30) -> None:
     store = Store(data / "db.sqlite")
     catalogue = Catalogue([ROOT / "commands"])
     validator = Validator(catalogue, history=store)
-    core = ScriptServer(store, catalogue, validator, logs_dir=data)
-    core.routes = CONTROL_ROUTES
+    core = ScriptServer(
+        store,
+        catalogue,
+        validator,
+        files=JobFolders(None),
+        timers=ThreadTimers(),
+        logs_dir=data,
+        routes=CONTROL_ROUTES,
+    )
     core.control("QUEUE:HOLD", 1)
     core.attach_runner(_NoRunner())
     held: dict[str, list[float]] = {"next_preflight": [], "apply_preflight": []}

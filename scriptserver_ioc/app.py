@@ -22,8 +22,8 @@ from .datadir_lock import DataDirInUse, DataDirLock
 
 if TYPE_CHECKING:
     from .catalogue import Catalogue, CatalogueWatcher
-    from .core.deferred import SerialWorker
     from .core.server import ScriptServer
+    from .host import SerialWorker
     from .runner import JobRunner
     from .store.sqlite import Store
     from .validate.companions import CompanionRunner
@@ -71,8 +71,8 @@ class Application:
         from .catalogue import Catalogue, CatalogueWatcher
         from .catalogue.live import LiveChecker
         from .contract.pvtable import CONTROL_ROUTES
-        from .core.deferred import SerialWorker
         from .core.server import ScriptServer
+        from .host import JobFolders, SerialWorker, ThreadTimers
         from .runner import JobRunner, RunnerSettings
         from .store.sqlite import Store, StoreError
         from .validate.companions import CompanionRunner
@@ -127,7 +127,8 @@ class Application:
                 store,
                 catalogue=catalogue,
                 validator=validator,
-                scripts_dir=settings.scripts_dir,
+                files=JobFolders(settings.scripts_dir),
+                timers=ThreadTimers(),
                 logs_dir=settings.logs_dir,
                 allow_scripts=settings.allow_scripts,
                 worker=worker,

@@ -9,12 +9,12 @@ and can fail at any write with SQLite's own "database or disk is full" error.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import Any
 
 from scriptserver_ioc.core.jobs import Job
+from scriptserver_ioc.core.ports import StoreError
 from scriptserver_ioc.validate.verdict import Verdict
 
 DISK_FULL = "database or disk is full"
@@ -78,7 +78,7 @@ class FakeStore:
         assert self.depth, f"store.{name} outside a transaction"
         index, self.writes_seen = self.writes_seen, self.writes_seen + 1
         if self.fail_at is not None and index == self.fail_at:
-            raise sqlite3.OperationalError(DISK_FULL)
+            raise StoreError(DISK_FULL)
         self._tx.append(name)
 
     def dump(self) -> str:

@@ -11,10 +11,11 @@ import shutil
 import threading
 from pathlib import Path
 
+from core_factory import make_core
+
 from scriptserver_ioc.catalogue import Catalogue
-from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
-from scriptserver_ioc.core.deferred import SerialWorker
 from scriptserver_ioc.core.server import MAX_REDECIDE, ScriptServer
+from scriptserver_ioc.host import SerialWorker
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.validator import Validator
 
@@ -45,9 +46,7 @@ def make_server(tmp_path: Path, worker) -> tuple[ScriptServer, Store, Validator]
     shutil.copytree(COMMANDS, tmp_path / "commands", ignore=shutil.ignore_patterns("__py*"))
     catalogue = Catalogue([tmp_path / "commands"])
     validator = Validator(catalogue, history=store)
-    server = ScriptServer(
-        store, catalogue, validator, logs_dir=tmp_path, worker=worker, routes=CONTROL_ROUTES
-    )
+    server = make_core(store, catalogue, validator, logs_dir=tmp_path, worker=worker)
     server.control("QUEUE:HOLD", 1)
     return server, store, validator
 

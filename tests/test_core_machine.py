@@ -14,10 +14,11 @@ import json
 import threading
 
 import pytest
+from core_factory import make_core
 from core_fakes import DISK_FULL, FakeCatalogue, FakeRunner, FakeStore, FakeValidator
 
 from scriptserver_ioc.contract import limits
-from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS, CONTROL_ROUTES
+from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS
 from scriptserver_ioc.core.job_output import selected_output
 from scriptserver_ioc.core.server import ScriptServer
 
@@ -132,14 +133,7 @@ def build(state: str, logs) -> tuple[ScriptServer, FakeStore, FakeRunner]:
     """A core in `state`: job 1 finished, job 2 current (or finished), 3..12 queued, held."""
     store = FakeStore()
     runner = FakeRunner(store)
-    core = ScriptServer(
-        store,
-        FakeCatalogue(),
-        FakeValidator(),
-        scripts_dir=logs,
-        logs_dir=logs,
-        routes=CONTROL_ROUTES,
-    )
+    core = make_core(store, FakeCatalogue(), FakeValidator(), scripts_dir=logs, logs_dir=logs)
     runner.core, runner.probe = core, False
     core.attach_runner(runner)
     must(core, "QUEUE:ADD", '{"script": "x = 1", "name": "first"}')

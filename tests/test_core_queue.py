@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from core_factory import make_core
 
 from scriptserver_ioc.catalogue import Catalogue
-from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.jobs import Job
 from scriptserver_ioc.core.queue import JobQueue
 from scriptserver_ioc.core.server import ScriptServer
@@ -24,13 +24,8 @@ def make_server(tmp_path: Path) -> ScriptServer:
     (tmp_path / "scripts").mkdir(exist_ok=True)
     catalogue = Catalogue([COMMANDS])
     validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
-    return ScriptServer(
-        store,
-        catalogue,
-        validator,
-        scripts_dir=tmp_path / "scripts",
-        logs_dir=tmp_path,
-        routes=CONTROL_ROUTES,
+    return make_core(
+        store, catalogue, validator, scripts_dir=tmp_path / "scripts", logs_dir=tmp_path
     )
 
 
@@ -154,9 +149,7 @@ def test_GIVEN_no_scripts_server_WHEN_script_added_THEN_rejected(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     catalogue = Catalogue([COMMANDS])
     validator = Validator(catalogue, history=store, allow_scripts=False)
-    server = ScriptServer(
-        store, catalogue, validator, allow_scripts=False, logs_dir=tmp_path, routes=CONTROL_ROUTES
-    )
+    server = make_core(store, catalogue, validator, logs_dir=tmp_path, allow_scripts=False)
     reply = server.control("QUEUE:ADD", '{"script": "print(1)"}')
     assert not reply.ok and "--no-scripts" in reply.message
     assert server.control("QUEUE:ADD", "set_ei(3)").ok

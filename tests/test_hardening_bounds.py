@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from core_factory import make_core
 from test_core_queue import add, make_server
 
 from scriptserver_ioc.catalogue import Catalogue
 from scriptserver_ioc.contract.limits import MAX_ESTIMATE_SECONDS
-from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.bounds import (
     BadRecord,
     bounded_estimate,
@@ -27,7 +27,6 @@ from scriptserver_ioc.core.bounds import (
 )
 from scriptserver_ioc.core.forecast import queue_finish
 from scriptserver_ioc.core.jobs import Job
-from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.core.specs import request_id_of
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.companions import CompanionRunner
@@ -86,9 +85,7 @@ def poison_server(tmp_path):
     catalogue = Catalogue([commands])
     companions = CompanionRunner(sys.executable, [commands])
     validator = Validator(catalogue, companions, history=store, scripts_dir=tmp_path)
-    server = ScriptServer(
-        store, catalogue, validator, scripts_dir=tmp_path, logs_dir=tmp_path, routes=CONTROL_ROUTES
-    )
+    server = make_core(store, catalogue, validator, scripts_dir=tmp_path, logs_dir=tmp_path)
     yield server
     companions.close()
     store.close()

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from core_factory import make_core
 
 from scriptserver_ioc.catalogue import Catalogue
-from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
-from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.store.sqlite import Store
 from scriptserver_ioc.validate.preflight import PreflightWorker, preflight_record
 from scriptserver_ioc.validate.validator import Validator
@@ -42,8 +41,7 @@ def server(tmp_path):
     catalogue = Catalogue([commands])
     validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
     scripts = tmp_path / "scripts"
-    core = ScriptServer(store, catalogue, validator, scripts_dir=scripts, logs_dir=tmp_path)
-    core.routes = CONTROL_ROUTES
+    core = make_core(store, catalogue, validator, scripts_dir=scripts, logs_dir=tmp_path)
     core.control("QUEUE:HOLD", 1)
     runner = RecordingRunner()
     core.attach_runner(runner)

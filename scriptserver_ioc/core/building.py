@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import limits, tags
-from ..validate.scripts import read_script_file
 from .bounds import bounded_estimate
 from .deferred import Later
 from .jobs import Job
@@ -94,10 +93,9 @@ class JobBuilding:
         job.estimate_source = verdict.estimate_source if job.estimate is not None else "none"
 
     def read_script_file(self, name: str) -> tuple[str, Path]:
-        """Text and path of a `file` job's script (`validate.scripts.read_script_file`)."""
-        root = self.scripts_dir.resolve() if self.scripts_dir is not None else None
+        """Text and path of a `file` job's script (the `JobFiles` port)."""
         try:
-            return read_script_file(root, name)
+            return self.files.read_script(name)
         except ValueError as exc:
             raise Rejected(str(exc)) from None
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jobs
+from .ports import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class Decisions:
         try:
             with self.store.transaction():
                 scope.writes.flush(self.store)
-        except (sqlite3.Error, OSError) as exc:
+        except StoreError as exc:
             if not scope.safety:
                 raise
             log.error("cannot store a safety action, carried out all the same: %s", exc)
@@ -301,7 +301,7 @@ class Decisions:
         try:
             with self.store.transaction():
                 scope.writes.flush(self.store)
-        except (sqlite3.Error, OSError) as exc:
+        except StoreError as exc:
             log.error("cannot store what the runner reported: %s", exc)
             self.unsaved.keep_writes(
                 scope.writes.calls, "the change is kept in memory until then", exc

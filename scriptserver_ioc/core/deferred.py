@@ -10,14 +10,9 @@ decided again from the start (see `ScriptServer.control`).
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,45 +50,3 @@ class Quick(Later):
 def inline(task: Callable[[], None]) -> None:
     """A worker that runs the task at once in the caller's thread (tests, scripts)."""
     task()
-
-
-class SerialWorker:
-    """Runs submitted tasks one after another on one daemon thread, in submission order.
-
-    One thread keeps the writes of one client in the order they were written and matches
-    the companion checker, which answers one request at a time.
-
-    Threading: `__call__` may be called from any thread; tasks run on the worker thread.
-    """
-
-    def __init__(self, name: str = "core-worker") -> None:
-        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def __call__(self, task: Callable[[], None]) -> None:
-        """Queue `task`."""
-        self._tasks.put(task)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop after the running task (waiting up to `timeout` s); queued ones are dropped.
-
-        Only at shutdown: the writes they belong to are never decided, nothing changes.
-        """
-        self._closing = True
-        self._tasks.put(None)
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            task = self._tasks.get()
-            if task is None:
-                return
-            if self._closing:
-                continue
-            try:
-                task()
-            except Exception:  # a task reports its own failures; never end the worker
-                log.exception("core worker task failed")

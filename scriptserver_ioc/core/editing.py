@@ -21,7 +21,6 @@ timer, whichever first. No thread waits for it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from ..job.script_edit import executed_lines_differ, statement_spans
 from .decision import RunnerCall
 from .jobs import Job, now_iso
 from .operation import Operation
+from .ports import Cancellable
 from .specs import Rejected
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class EditCompletion:
         self.published = False
         self.received = False
         self.done = False
-        self.timer: threading.Timer | None = None
+        self.timer: Cancellable | None = None
 
 
 class RunningEdit:
@@ -136,9 +136,9 @@ class RunningEdit:
         if earlier is not None:  # not possible while its edit waits; never leave a put hanging
             earlier.received = True
             self._edits_due.append(earlier)
-        held.timer = threading.Timer(limits.EDIT_RECEIPT_TIMEOUT, self._edit_timed_out, (held,))
-        held.timer.daemon = True
-        held.timer.start()
+        held.timer = self.timers.call_later(
+            limits.EDIT_RECEIPT_TIMEOUT, lambda: self._edit_timed_out(held)
+        )
         return held
 
     def edit_published(self, held: EditCompletion) -> None:

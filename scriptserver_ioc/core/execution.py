@@ -12,7 +12,6 @@ those events are facts (`ScriptServer.facts`).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from ..contract import limits
@@ -23,6 +22,7 @@ from .ending import ended_error, ending_for
 from .jobs import Job, now_iso, parse_iso
 from .operation import Operation
 from .plots import plotted
+from .ports import StoreError
 from .running import JobTracking
 from .specs import Rejected
 from .validating import ValidateControl
@@ -50,7 +50,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
                     if self.preflight_blocks(self.queue.first()):
                         return
                     self._start(self.queue.pop_first())
-            except (sqlite3.Error, OSError) as exc:
+            except StoreError as exc:
                 if nested:
                     raise
                 log.error("cannot record the start of the next job: %s", exc)

@@ -15,29 +15,26 @@ from typing import Any
 from ..contract.limits import OUTPUT_TAIL_BYTES as OUTPUT_TAIL_CHARS
 from .deferred import Quick
 from .operation import Operation
-from .plots import figures_of
 from .specs import Rejected, parse_id
 
 
 def select_output(server: Any, op: Operation, value: Any) -> Quick:
     """Publish the tail of job `value`'s output log in JOB:OUTPUT.
 
-    The file is read in the writer's thread without the core lock (`Quick`).
+    The file is read (the `JobFiles` port) in the writer's thread without the core lock (`Quick`).
     """
     job_id = parse_id(value)
     path = server.log_path(job_id) if server.logs_dir is not None else None
 
-    def read() -> tuple[str, int]:
-        if path is None or not path.is_file():
-            raise Rejected(f"job {job_id} has no output log on this server")
+    def read() -> tuple[str, int, list[str]]:
         try:
-            with open(path, "rb") as log:
-                size = log.seek(0, 2)
-                log.seek(max(0, size - 4 * OUTPUT_TAIL_CHARS))
-                text = log.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+            found = server.files.log_tail(path, OUTPUT_TAIL_CHARS) if path is not None else None
         except OSError as exc:
             raise Rejected(f"cannot read the output log of job {job_id}: {exc}") from None
-        return text, size, figures_of(path)
+        if found is None:
+            raise Rejected(f"job {job_id} has no output log on this server")
+        text, size = found
+        return text, size, server.files.figures(path)
 
     def then(tail: tuple[str, int, list[str]]) -> None:
         text, size, figures = tail

@@ -3,25 +3,13 @@
 A job's matplotlib figures are saved by the job process as
 `<data-dir>/logs/job-<id>.plots/figure-<n>.png` (docs/bluesky.md), which reports each file
 (runner event `plot`). `JOB:OUTPUT:SELECT` lists the selected job's figures from its
-folder (`job_output.select_output`); later figures of that job are added as reported.
+folder (`job_output.select_output`, through the `JobFiles` port); later figures of that
+job are added as reported.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-from ..job._protocol import plots_dir
-
-
-def figures_of(log_path: Path) -> list[str]:
-    """The figures a job saved (paths, in the order they were first made)."""
-    folder = Path(plots_dir(str(log_path)))
-    try:
-        found = [p for p in folder.glob("figure-*.png") if p.stem[7:].isdigit()]
-    except OSError:
-        return []
-    return [str(p) for p in sorted(found, key=lambda p: int(p.stem[7:]))]
 
 
 def plotted(server: Any, job_id: int, path: str) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from ..contract.texts import preflight_text
 from .bounds import bounded_estimate
 from .jobs import Job
 from .operation import Operation
+from .ports import Cancellable
 from .specs import Rejected
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class PreflightControl:
     paused_total: float = 0.0
     _turn: tuple[int, float] | None = None
     """(job id, monotonic time) of the job whose turn came while its check was under way."""
-    _turn_timer: threading.Timer | None = None
+    _turn_timer: Cancellable | None = None
 
     def attach_preflight(self, worker: Any) -> None:
         """Connect the pre-flight worker; from now on queued jobs get verdicts."""
@@ -203,9 +203,7 @@ class PreflightControl:
         if left <= 0:
             return False
         if self._turn_timer is None:
-            self._turn_timer = threading.Timer(left + 0.01, self._verdict_wait_over)
-            self._turn_timer.daemon = True
-            self._turn_timer.start()
+            self._turn_timer = self.timers.call_later(left + 0.01, self._verdict_wait_over)
         return True
 
     def _verdict_wait_over(self) -> None:

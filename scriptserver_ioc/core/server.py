@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from .execution import ExecutionControl
 from .job_output import select_output
 from .jobs import Job, now_iso
 from .operation import Operation
+from .ports import JobFiles, StoreError, Timers
 from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
@@ -61,7 +61,9 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         store: the database (`store.sqlite.Store`).
         catalogue: the command catalogue (see docs/design.md).
         validator: checks jobs on add and update and runs dry runs (`validate.Validator`).
-        scripts_dir: where `file` jobs come from.
+        files: the scripts folder, job logs and figures (`core.ports.JobFiles`;
+            `host.JobFolders` in the IOC).
+        timers: timers and background work (`core.ports.Timers`; `host.ThreadTimers`).
         logs_dir: where each job's output log is written.
         allow_scripts: False for `--no-scripts`.
         worker: runs the slow part of control writes (`deferred.SerialWorker` in the IOC;
@@ -75,7 +77,8 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         store: Any,
         catalogue: Any,
         validator: Any,
-        scripts_dir: Path | None = None,
+        files: JobFiles,
+        timers: Timers,
         logs_dir: Path | None = None,
         allow_scripts: bool = True,
         worker: Callable[[Callable[[], None]], None] = inline,
@@ -87,7 +90,8 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         self.store = store
         self.catalogue = catalogue
         self.validator = validator
-        self.scripts_dir = scripts_dir
+        self.files = files
+        self.timers = timers
         self.logs_dir = logs_dir
         self.allow_scripts = allow_scripts
         self.runner: Any = None
@@ -264,7 +268,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         except Exception as exc:  # e.g. the disk is full: the transaction rolled back
             log.exception("%s failed", op.pv)
             op.ok = False
-            if isinstance(exc, (sqlite3.Error, OSError)):  # the store: e.g. a full disk
+            if isinstance(exc, StoreError):  # the store: e.g. a full disk
                 op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
             else:
                 op.message = f"{op.pv}: internal error, nothing was changed ({exc})"

@@ -11,8 +11,9 @@ half-written: a job's row is either its old one or its complete end.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
+
+from .ports import Cancellable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class UnsavedEnds:
         self.error: str | None = None
         self.held = False
         """True if the queue was held here (and is released once the writes are stored)."""
-        self._timer: threading.Timer | None = None
+        self._timer: Cancellable | None = None
 
     def write_failed(self, what: str, exc: BaseException) -> str:
         """Note a failed store write (lock held); returns the message for users."""
@@ -86,9 +87,7 @@ class UnsavedEnds:
 
     def _arm(self) -> None:
         if self._timer is None and not self.server.closed:
-            self._timer = threading.Timer(RETRY_SECONDS, self.retry)
-            self._timer.daemon = True
-            self._timer.start()
+            self._timer = self.server.timers.call_later(RETRY_SECONDS, self.retry)
 
     def retry(self) -> bool:
         """Make the kept writes now (any thread); True when nothing is left unsaved."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
 from .deferred import Later
@@ -91,7 +90,7 @@ class ValidateControl:
             if completion is not None:
                 completion(op.reply)
 
-        threading.Thread(target=work, name="dry-run", daemon=True).start()
+        self.timers.in_background(work, "dry-run")
 
     def reload_commands(self, op: Operation, value: Any) -> Later:
         """COMMANDS:RELOAD: re-read the command sources now (on the worker)."""

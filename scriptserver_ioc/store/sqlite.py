@@ -21,6 +21,7 @@ from typing import Any
 from .. import fault_hooks
 from ..core.bounds import BadRecord, job_from_row, strict_json_loads
 from ..core.jobs import Job, now_iso
+from ..core.ports import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,6 @@ CREATE TABLE IF NOT EXISTS quarantine (
     at TEXT NOT NULL
 );
 """
-
-
-class StoreError(RuntimeError):
-    """The database cannot be opened or used."""
 
 
 class Store:
@@ -109,12 +106,18 @@ class Store:
             if self._in_transaction:
                 yield
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
             self._in_transaction = True
             try:
                 yield
                 if self._full_flag is not None and self._full_flag.exists():
                     raise sqlite3.OperationalError("database or disk is full")  # test fault
+            except (sqlite3.Error, OSError) as exc:  # the core knows only StoreError
+                self._db.execute("ROLLBACK")
+                raise StoreError(str(exc)) from exc
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

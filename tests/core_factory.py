@@ -1,0 +1,45 @@
+"""The one way unit tests build a core: `ScriptServer` with this machine's ports.
+
+Tests give the core what the IOC gives it (`app.py`): the scripts folder and job logs
+through `host.JobFolders`, timers on threads (`host.ThreadTimers`), the control routes of
+the PV table; only the store, catalogue, validator and worker are the test's choice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
+from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.host import JobFolders, ThreadTimers
+
+
+def make_core(
+    store: Any,
+    catalogue: Any,
+    validator: Any,
+    scripts_dir: Path | None = None,
+    logs_dir: Path | None = None,
+    **options: Any,
+) -> ScriptServer:
+    """A core over `store`, with the scripts folder `scripts_dir` and logs in `logs_dir`.
+
+    Args:
+        store: the store (`store.sqlite.Store`, or a test's fault-injecting one).
+        catalogue: the command catalogue.
+        validator: the checks.
+        scripts_dir: where `file` jobs come from (None: they cannot run).
+        logs_dir: where job logs are written.
+        options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `routes`).
+    """
+    options.setdefault("routes", CONTROL_ROUTES)
+    return ScriptServer(
+        store,
+        catalogue,
+        validator,
+        files=JobFolders(scripts_dir),
+        timers=ThreadTimers(),
+        logs_dir=logs_dir,
+        **options,
+    )
