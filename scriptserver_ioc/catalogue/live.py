@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from scriptserver_ioc.catalogue.checker_process import CompanionError, Worker
 from scriptserver_ioc.catalogue.docstrings import help_text, parse_docstring
 from scriptserver_ioc.catalogue.model import (
     FOUND_ALIAS,
@@ -95,8 +96,6 @@ class LiveChecker:
         error. A module set aside as slow gets `{"slow": {"after": seconds}, "error": None,
         "names": {}}` now, and its real answer through `on_late` (with `"slow": {"seconds"}`).
         """
-        from scriptserver_ioc.validate.worker import CompanionError
-
         answers: dict[str, dict] = {}
         worker = None
         try:
@@ -139,8 +138,6 @@ class LiveChecker:
 
     def _started_worker(self):
         """A checker process that said it is ready (waits up to `timeout`)."""
-        from scriptserver_ioc.validate.worker import CompanionError, Worker
-
         worker = Worker(self.python, self.command_dirs)
         try:
             hello = worker.receive(time.monotonic() + self.timeout)

@@ -13,8 +13,8 @@ import queue
 import time
 from typing import Callable, ContextManager, NamedTuple, Protocol
 
+from scriptserver_ioc.catalogue.checker_process import CompanionError, CompanionResult, Worker
 from scriptserver_ioc.contract.protocols import checker as ops
-from scriptserver_ioc.validate.worker import CompanionError, CompanionResult, Worker
 
 _POLL = 0.1  # how often the progress of a long batch exchange is looked at, seconds
 

@@ -21,16 +21,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from scriptserver_ioc.catalogue.imports import JobImport
-from scriptserver_ioc.contract.protocols import checker as ops
-from scriptserver_ioc.validate.batch import Batch, BatchItem, WorkerAccess
-from scriptserver_ioc.validate.worker import (
+from scriptserver_ioc.catalogue.checker_process import (
     CHECKER_PATH,
     PROGRESS,
     CompanionError,
     CompanionResult,
     Worker,
 )
+from scriptserver_ioc.catalogue.imports import JobImport
+from scriptserver_ioc.contract.protocols import checker as ops
+from scriptserver_ioc.validate.batch import Batch, BatchItem, WorkerAccess
 
 __all__ = [
     "CHECKER_PATH",

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from scriptserver_ioc.catalogue.checker_process import CompanionError
 from scriptserver_ioc.catalogue.imports import JobImport
 from scriptserver_ioc.contract.protocols import checker as ops
-from scriptserver_ioc.validate.worker import CompanionError
 
 if TYPE_CHECKING:
     from scriptserver_ioc.catalogue import Catalogue

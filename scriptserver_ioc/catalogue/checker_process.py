@@ -3,9 +3,11 @@
 A ``Worker`` starts the checker under the job interpreter, sends it JSON-lines requests on
 stdin, collects its answers from stdout and the tail of its stderr (for crash reports), and
 reads the batch progress record it keeps in a small shared file (which item of a batch it is
-running, so a hang or a crash is blamed on that item). The runner that drives it is
-``companions.CompanionRunner``; the errors and results it hands out are defined here so that
-``companions`` and ``batch`` share them.
+running, so a hang or a crash is blamed on that item). Two parts drive it: the catalogue's
+``live.LiveChecker`` (what a module defines, in the job's environment) and the checks'
+``validate.companions.CompanionRunner``; it lives in the catalogue, the lower layer, so
+neither package imports the other back. The errors and results it hands out are defined
+here so that ``companions`` and ``batch`` share them.
 """
 
 from __future__ import annotations
