@@ -115,16 +115,23 @@ class Store:
                 yield
                 if self._full_flag is not None and self._full_flag.exists():
                     raise sqlite3.OperationalError("database or disk is full")  # test fault
+                self._db.execute("COMMIT")  # a full disk often fails here
             except (sqlite3.Error, OSError) as exc:  # the core knows only StoreError
-                self._db.execute("ROLLBACK")
+                self._roll_back()
                 raise StoreError(str(exc)) from exc
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._roll_back()
                 raise
-            else:
-                self._db.execute("COMMIT")
             finally:
                 self._in_transaction = False
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it may after a failed COMMIT)."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:  # the transaction's own error is the one to report
+                log.warning("rollback failed: %s", exc)
 
     # -- jobs ---------------------------------------------------------------------------
 
