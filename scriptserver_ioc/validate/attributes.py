@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scriptserver_ioc.catalogue.checker_process import CompanionError
 from scriptserver_ioc.validate import suggestions
 from scriptserver_ioc.validate.static import ScriptFacts, error
-from scriptserver_ioc.validate.worker import CompanionError
 
 logger = logging.getLogger(__name__)
 
