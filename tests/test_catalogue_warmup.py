@@ -9,29 +9,17 @@ job's environment where nobody serves them (Channel Access pointed at a closed p
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from test_catalogue_instrument import INSTRUMENT
+from waiting import wait_until
 
 from scriptserver_ioc.catalogue import Catalogue
 from scriptserver_ioc.catalogue.imports import JobImport
 from scriptserver_ioc.catalogue.live import LiveChecker
 from scriptserver_ioc.validate.companions import CompanionRunner
 from scriptserver_ioc.validate.warmup import Warmer
-
-
-def wait_until(condition, timeout: float):
-    """The condition's first true value, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        threading.Event().wait(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

@@ -6,20 +6,12 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from scriptserver_ioc.catalogue import Catalogue, CatalogueWatcher
 
 REQUIREMENT_SECONDS = 2.0  # product.md: the catalogue reloads within 2 s of any change
 TIMEOUT = 10.0
-
-
-def wait_for(condition, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 class Recorder:
@@ -47,7 +39,7 @@ def watched(tmp_path):
 
 def seen_within(started, condition):
     """Wait until `condition()` holds; assert it took under the 2 s requirement."""
-    assert wait_for(condition)
+    assert wait_until(condition)
     latency = time.monotonic() - started
     assert latency < REQUIREMENT_SECONDS, f"change seen after {latency:.2f} s"
 
@@ -96,9 +88,9 @@ def test_GIVEN_watcher_WHEN_file_renamed_to_private_name_THEN_commands_gone(watc
 def test_GIVEN_watcher_WHEN_syntax_error_saved_then_fixed_THEN_errors_follow(watched):
     directory, catalogue, recorder = watched
     (directory / "chopper.py").write_text("def set_ei(energy: float\n")
-    assert wait_for(lambda: catalogue.errors and catalogue.names() == [])
+    assert wait_until(lambda: catalogue.errors and catalogue.names() == [])
     (directory / "chopper.py").write_text("def set_ei(energy: float):\n    pass\n")
-    assert wait_for(lambda: not catalogue.errors and catalogue.names() == ["set_ei"])
+    assert wait_until(lambda: not catalogue.errors and catalogue.names() == ["set_ei"])
     assert recorder.calls[-1][1] == ["set_ei"]
 
 
@@ -106,9 +98,9 @@ def test_GIVEN_watcher_WHEN_directory_removed_and_restored_THEN_error_then_comma
     directory, catalogue, _ = watched
     backup = directory.parent / (directory.name + "_backup")
     shutil.move(directory, backup)
-    assert wait_for(lambda: catalogue.errors and catalogue.names() == [])
+    assert wait_until(lambda: catalogue.errors and catalogue.names() == [])
     shutil.move(backup, directory)
-    assert wait_for(lambda: not catalogue.errors and catalogue.names() == ["set_ei"])
+    assert wait_until(lambda: not catalogue.errors and catalogue.names() == ["set_ei"])
 
 
 def test_GIVEN_nothing_changes_WHEN_watching_THEN_checks_run_but_no_change_reported(tmp_path):
@@ -129,7 +121,7 @@ def test_GIVEN_nothing_changes_WHEN_watching_THEN_checks_run_but_no_change_repor
     watcher = CatalogueWatcher(catalogue, recorder, interval=0.02)
     watcher.start()
     try:
-        assert wait_for(lambda: len(checks) >= 10)
+        assert wait_until(lambda: len(checks) >= 10)
     finally:
         watcher.stop()
     assert set(checks) == {False}
@@ -149,9 +141,9 @@ def test_GIVEN_failing_callback_WHEN_changes_continue_THEN_watcher_keeps_going(t
     watcher.start()
     try:
         (tmp_path / "a.py").write_text("def a():\n    pass\n")
-        assert wait_for(lambda: len(calls) == 1)
+        assert wait_until(lambda: len(calls) == 1)
         (tmp_path / "b.py").write_text("def b():\n    pass\n")
-        assert wait_for(lambda: len(calls) == 2)
+        assert wait_until(lambda: len(calls) == 2)
     finally:
         watcher.stop()
     assert calls == [["a"], ["a", "b"]]

@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from scriptserver_ioc.job import _protocol as protocol
 from scriptserver_ioc.runner import channel
@@ -59,15 +60,6 @@ def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
         return False
 
 
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_GIVEN_200_idle_dripping_peers_WHEN_served_THEN_no_thread_each_and_capped(server):
     threads_before = threading.active_count()
     peers = [connect(server.port) for _ in range(200)]
@@ -79,7 +71,7 @@ def test_GIVEN_200_idle_dripping_peers_WHEN_served_THEN_no_thread_each_and_cappe
                 pass
         time.sleep(0.1)
     assert threading.active_count() <= threads_before
-    assert wait_for(lambda: server.refused + server.timed_out == 200, timeout=10)
+    assert wait_until(lambda: server.refused + server.timed_out == 200, timeout=10)
     assert server.connections == 0
     assert server.most_pending == channel.MAX_PENDING
     assert server.refused >= 1 and server.timed_out >= channel.MAX_PENDING

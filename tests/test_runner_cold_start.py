@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 
 import psutil
-from test_runner_support import TIMEOUT, Recorder, launch, process_gone, wait_until
+from test_runner_support import TIMEOUT, Recorder, launch, process_gone
+from waiting import wait_until
 
 from scriptserver_ioc.runner import JobRunner
 from scriptserver_ioc.runner.handles import handle_path

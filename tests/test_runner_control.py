@@ -9,14 +9,8 @@ import sys
 import time
 
 import pytest
-from test_runner_support import (
-    cpu_time,
-    launch,
-    log_text,
-    process_gone,
-    wait_until,
-    write_module,
-)
+from test_runner_support import cpu_time, launch, log_text, process_gone, write_module
+from waiting import wait_until
 
 GATE = (
     "import os, time\n\ndef wait_for(path):\n    while not os.path.exists(path):\n"

@@ -7,7 +7,8 @@ import signal
 
 import psutil
 import pytest
-from test_runner_support import launch, log_text, wait_until, write_module
+from test_runner_support import launch, log_text, write_module
+from waiting import wait_until
 
 from scriptserver_ioc.job import forkserver
 

@@ -14,14 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_runner_support import (
-    TIMEOUT,
-    Recorder,
-    launch,
-    log_text,
-    process_gone,
-    wait_until,
-)
+from test_runner_support import TIMEOUT, Recorder, launch, log_text, process_gone
+from waiting import wait_until
 
 from scriptserver_ioc.runner import JobRunner
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from test_runner_support import launch, log_text, python_at_least, wait_until
+from test_runner_support import launch, log_text, python_at_least
+from waiting import wait_until
 
 PYTHON_312 = python_at_least((3, 12))
 PYTHON_38 = python_at_least((3, 8))

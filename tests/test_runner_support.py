@@ -65,14 +65,6 @@ class Recorder:
         return [e["line"] for e in self.of(job_id, "line")]
 
 
-def wait_until(condition, timeout: float = TIMEOUT, interval: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
-
-
 def process_gone(pid: int) -> bool:
     """True if no such process runs (a zombie left for a non-reaping init counts as gone)."""
     try:

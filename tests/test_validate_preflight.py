@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from core_factory import make_core
+from waiting import wait_until
 
 from scriptserver_ioc.catalogue import Catalogue
 from scriptserver_ioc.store.sqlite import Store
@@ -61,13 +62,6 @@ def add(core, value) -> list[int]:
     return reply.job_ids
 
 
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 def verdict(core, job_id):
     job = core.queue.get(job_id)
     return (job.preflight or {}).get("verdict") if job else None
@@ -111,7 +105,7 @@ def test_GIVEN_queued_jobs_WHEN_preflighted_THEN_verdict_estimate_and_line_on_ea
             {"script": "while True:\n    pass\n"},
         ],
     )
-    wait_for(lambda: all(verdict(server, i) for i in (good, broken, endless)), timeout=60)
+    wait_until(lambda: all(verdict(server, i) for i in (good, broken, endless)), timeout=60)
     record = server.queue.get(good).preflight
     assert record["verdict"] == "ok" and record["estimate"] == pytest.approx(120, abs=2)
     assert server.queue.get(good).estimate_source == "dry-run"
@@ -135,7 +129,7 @@ def test_GIVEN_running_job_WHEN_next_one_fails_preflight_THEN_queue_holds_naming
     )
     assert server.test_runner.started == [first]  # added to an idle queue: starts at once
     finish(server, first)  # its turn may come before its verdict: the queue waits for it
-    wait_for(lambda: server.hold)
+    wait_until(lambda: server.hold)
     assert server.test_runner.started == [first]
     assert f"queue held before job {broken}" in server.hold_reason
     assert "line 2" in server.hold_reason and "TypeError" in server.hold_reason
@@ -147,21 +141,21 @@ def test_GIVEN_on_invalid_run_WHEN_failing_job_turn_THEN_it_starts(server):
     assert server.control("QUEUE:ON_INVALID", 1).ok
     assert not server.control("QUEUE:ON_INVALID", 2).ok
     (broken,) = add(server, {"script": "import nothing_of_that_name\n"})
-    wait_for(lambda: verdict(server, broken) == "fails")
+    wait_until(lambda: verdict(server, broken) == "fails")
     server.control("QUEUE:HOLD", 0)
     assert server.test_runner.started == [broken]
 
 
 def test_GIVEN_verdict_WHEN_job_edited_or_catalogue_changes_THEN_checked_again(server):
     (job_id,) = add(server, {"script": "print(undefined_name)\n"})
-    wait_for(lambda: verdict(server, job_id) == "fails")
+    wait_until(lambda: verdict(server, job_id) == "fails")
     assert server.control("QUEUE:UPDATE", json.dumps({"id": job_id, "script": "print(2)\n"})).ok
-    wait_for(lambda: verdict(server, job_id) == "ok")
+    wait_until(lambda: verdict(server, job_id) == "ok")
     first = server.queue.get(job_id).preflight
     (server.catalogue.dirs[0] / "extra.py").write_text("def extra():\n    pass\n")
     assert server.catalogue.reload(force=True)
     server.changed("commands")  # as the catalogue watcher does after a reload
-    wait_for(lambda: server.queue.get(job_id).preflight["revision"] == server.catalogue.revision)
+    wait_until(lambda: server.queue.get(job_id).preflight["revision"] == server.catalogue.revision)
     second = server.queue.get(job_id).preflight
     assert second["catalogue"] != first["catalogue"] and second["checked"] >= first["checked"]
 
@@ -192,7 +186,7 @@ def test_GIVEN_preflight_under_way_WHEN_core_used_THEN_never_waits_for_the_dry_r
 
 def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_moves(server):
     (job_id,) = add(server, {"script": "import time\ntime.sleep(100)\n"})
-    wait_for(lambda: verdict(server, job_id) == "ok")
+    wait_until(lambda: verdict(server, job_id) == "ok")
     server.control("QUEUE:HOLD", 0)
     assert server.test_runner.started == [job_id]
     server.on_job_event(job_id, {"type": "line", "line": 2})  # in its 100 s sleep
@@ -211,11 +205,11 @@ def test_GIVEN_file_job_WHEN_file_edited_on_disk_THEN_checked_again_before_its_t
     script = tmp_path / "scripts" / "night.py"
     script.write_text("import time\ntime.sleep(30)\n")
     (job_id,) = add(server, {"file": "night.py"})
-    wait_for(lambda: verdict(server, job_id) == "ok")
+    wait_until(lambda: verdict(server, job_id) == "ok")
     first = server.queue.get(job_id).preflight
     assert first["estimate"] == pytest.approx(30, abs=2)
     script.write_text("import time\ntime.sleep(30)\nprint(temperaturs)\n")  # an edit on disk
-    wait_for(lambda: verdict(server, job_id) == "fails", timeout=30)  # found by the worker
+    wait_until(lambda: verdict(server, job_id) == "fails", timeout=30)  # found by the worker
     record = server.queue.get(job_id).preflight
     assert record["line"] == 3 and "temperaturs" in record["message"]
     assert record["source"] != first["source"]
@@ -229,12 +223,12 @@ def test_GIVEN_file_edited_just_before_its_turn_WHEN_released_THEN_waits_for_new
     script = tmp_path / "scripts" / "night.py"
     script.write_text("print('fine')\n")
     (job_id,) = add(server, {"file": "night.py"})
-    wait_for(lambda: verdict(server, job_id) == "ok")
+    wait_until(lambda: verdict(server, job_id) == "ok")
     server.preflight_worker.recheck_interval = 3600  # only the check at its turn sees it
     script.write_text("x = 1 / 0\n")
     server.control("QUEUE:HOLD", 0)  # its turn: the verdict no longer matches the file
     assert server.test_runner.started == []
-    wait_for(lambda: server.hold)  # the new verdict says it fails
+    wait_until(lambda: server.hold)  # the new verdict says it fails
     assert server.test_runner.started == []
     assert "ZeroDivisionError" in server.hold_reason
 
@@ -245,9 +239,9 @@ def test_GIVEN_check_under_way_WHEN_turn_comes_THEN_job_starts_after_the_bound(s
     (job_id,) = add(server, {"script": "import time\nwhile True:\n    time.sleep(0.05)\n"})
     server.control("QUEUE:HOLD", 0)
     # its dry run can only end at its 5 s limit; the job starts long before that
-    wait_for(lambda: server.test_runner.started == [job_id], timeout=3.0)
+    wait_until(lambda: server.test_runner.started == [job_id], timeout=3.0)
     assert server.current.id == job_id and server.current.preflight is None
-    wait_for(lambda: (server.current.preflight or {}).get("verdict") == "unknown")
+    wait_until(lambda: (server.current.preflight or {}).get("verdict") == "unknown")
     assert "stopped after 5 s" in server.current.preflight["message"]
     assert not server.hold and server.last_error == ""
 
