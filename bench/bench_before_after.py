@@ -5,8 +5,8 @@ commit before issue 8's changes, extracted with `git archive`), fills each with 
 `set_ei` jobs, then measures put-with-callback latency of QUEUE:ADD (`set_ei(25)`, checked
 by companions), QUEUE:ADD of `get_ei()` (no companions), QUEUE:MOVE, QUEUE:UPDATE and
 QUEUE:REMOVE, alternating between the two servers in rounds so both see the same machine
-load. This tree's IOC runs without background pre-flight (`--preflight-workers 0`, which
-the earlier revision does not have). Prints medians and this/before ratios.
+load. Both IOCs run without background pre-flight (`--preflight-workers 0`) when the
+earlier revision has the option (79ac2f8 has not). Prints medians and this/before ratios.
 
 Usage: python bench/bench_before_after.py [--quick] [--before REV]
 """
@@ -68,8 +68,11 @@ class Server:
 def compare(before: str = BEFORE, quick: bool = False) -> None:
     """Measure both servers in alternating rounds and print the table."""
     old_tree = checkout(before)
+    config = (old_tree / "scriptserver_ioc" / "config.py").read_text(encoding="utf-8")
+    # the same conditions on both sides when the earlier revision can switch pre-flight off
+    quiet = ("--preflight-workers", "0") if "--preflight-workers" in config else ()
     servers = [
-        Server(f"before ({before})", *start_ioc(root=old_tree)),
+        Server(f"before ({before})", *start_ioc(*quiet, root=old_tree)),
         Server("this tree", *start_ioc("--preflight-workers", "0")),
     ]
     rng = random.Random(1)

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from campaign import Probe, report
+from conftest import wait_until
 
 JOB = (
     "import os, time\n"
@@ -64,10 +65,10 @@ def test_GIVEN_job_ending_on_full_disk_WHEN_space_returns_THEN_real_end_stored(
     probe.pv("QUEUE:ADD").write(json.dumps(spec).encode() + b"\0", wait=True, timeout=30)
     (reply,) = probe.replies_after(seq, wait_for=1)
     (job_id,) = reply["job_ids"]
-    _wait(lambda: probe.value("CURRENT:ID") == job_id)
+    wait_until(lambda: probe.value("CURRENT:ID") == job_id, timeout=30)
     filler = fill(small_disk)
     go.touch()
-    _wait(lambda: probe.value("LAST:ID") == job_id)
+    wait_until(lambda: probe.value("LAST:ID") == job_id, timeout=30)
     status = probe.json("STATUS")
     assert status["store_error"] and "cannot be written" in status["store_error"]
     assert "cannot be written" in probe.text("LAST_ERROR:TEXT")
@@ -83,7 +84,7 @@ def test_GIVEN_job_ending_on_full_disk_WHEN_space_returns_THEN_real_end_stored(
     assert "cannot be written" in refused["message"]
     (small_disk / "filler").unlink()
     started = time.monotonic()
-    _wait(lambda: probe.json("STATUS")["store_error"] is None)
+    wait_until(lambda: probe.json("STATUS")["store_error"] is None, timeout=30)
     recovered_after = time.monotonic() - started
     ioc.stop()
     with sqlite3.connect(small_disk / "scriptserver.sqlite") as conn:
@@ -99,10 +100,3 @@ def test_GIVEN_job_ending_on_full_disk_WHEN_space_returns_THEN_real_end_stored(
         exit_code=last["exit_code"],
         end_stored_after_s=round(recovered_after, 1),
     )
-
-
-def _wait(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.05)

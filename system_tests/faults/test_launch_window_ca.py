@@ -16,6 +16,7 @@ import sqlite3
 import time
 
 from campaign import Probe, report
+from conftest import wait_until
 
 from scriptserver_ioc import fault_hooks
 
@@ -43,7 +44,7 @@ def test_GIVEN_ioc_killed_before_started_stored_WHEN_restarted_THEN_live_job_ado
     (reply,) = probe.replies_after(seq, wait_for=1)
     (job_id,) = reply["job_ids"]
     log = ioc.data_dir / "logs" / f"job-{job_id}.log"
-    _wait(lambda: log.exists() and "running" in log.read_text())
+    wait_until(lambda: log.exists() and "running" in log.read_text(), timeout=30)
     with sqlite3.connect(ioc.data_dir / "scriptserver.sqlite") as conn:  # in the window
         (handle,) = conn.execute("SELECT handle FROM jobs WHERE id=?", (job_id,)).fetchone()
     assert "pid" not in json.loads(handle), handle
@@ -53,20 +54,13 @@ def test_GIVEN_ioc_killed_before_started_stored_WHEN_restarted_THEN_live_job_ado
     restarted = time.monotonic()
     ioc.start(new_prefix=True)
     probe = Probe(caproto_context, ioc.prefix)
-    _wait(lambda: probe.value("CURRENT:ID") == job_id)
+    wait_until(lambda: probe.value("CURRENT:ID") == job_id, timeout=30)
     adopted_after = time.monotonic() - restarted
     assert probe.json("CURRENT")["state"] == "RUNNING"
     assert "reattaching to job" in probe.text("LOG")
     go.touch()
-    _wait(lambda: probe.value("LAST:ID") == job_id)
+    wait_until(lambda: probe.value("LAST:ID") == job_id, timeout=30)
     last = probe.json("HISTORY")[0]
     assert (last["id"], last["state"], last["exit_code"]) == (job_id, "DONE", 0), last
     assert log.read_text().splitlines()[-1] == "finished after the restart"
     report("launch window", job_pid=pid, adopted_s_after_restart=round(adopted_after, 1))
-
-
-def _wait(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.05)

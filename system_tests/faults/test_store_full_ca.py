@@ -23,6 +23,7 @@ import sqlite3
 import time
 
 from campaign import Probe, report
+from conftest import wait_until
 
 from scriptserver_ioc import fault_hooks
 
@@ -52,10 +53,10 @@ def test_GIVEN_store_full_when_jobs_end_WHEN_space_returns_or_restart_THEN_real_
 
     # 1. the end is kept in memory, reported, and stored once space returns
     first, go = _add(probe, tmp_path / "go1", own_disk_full)
-    _wait(lambda: probe.value("CURRENT:ID") == first)
+    wait_until(lambda: probe.value("CURRENT:ID") == first, timeout=30)
     full.touch()
     go.touch()
-    _wait(lambda: probe.value("LAST:ID") == first)
+    wait_until(lambda: probe.value("LAST:ID") == first, timeout=30)
     last = probe.json("HISTORY")[0]
     assert (last["id"], last["state"], last["exit_code"]) == (first, "DONE", 0), last
     assert probe.value("CURRENT:ID") == 0
@@ -69,7 +70,7 @@ def test_GIVEN_store_full_when_jobs_end_WHEN_space_returns_or_restart_THEN_real_
     assert _row(database, first)[:2] == ("RUNNING", None)  # the launch record, whole
     full.unlink()
     space_back = time.monotonic()
-    _wait(lambda: probe.json("STATUS")["store_error"] is None)
+    wait_until(lambda: probe.json("STATUS")["store_error"] is None, timeout=30)
     stored_after = time.monotonic() - space_back
     state, seq_no, record = _row(database, first)
     assert (state, record["state"], record["exit_code"]) == ("DONE", "DONE", 0)
@@ -80,17 +81,17 @@ def test_GIVEN_store_full_when_jobs_end_WHEN_space_returns_or_restart_THEN_real_
 
     # 2. the IOC dies while the store is full: the result file gives the real end
     second, go = _add(probe, tmp_path / "go2", False)
-    _wait(lambda: probe.value("CURRENT:ID") == second)
+    wait_until(lambda: probe.value("CURRENT:ID") == second, timeout=30)
     full.touch()
     go.touch()
-    _wait(lambda: probe.value("LAST:ID") == second)
+    wait_until(lambda: probe.value("LAST:ID") == second, timeout=30)
     assert probe.json("HISTORY")[0]["state"] == "DONE"
     ioc.stop(kill=True)
     assert _row(database, second)[0] == "RUNNING"
     full.unlink()
     ioc.start(new_prefix=True)
     probe = Probe(caproto_context, ioc.prefix)
-    _wait(lambda: probe.value("LAST:ID") == second)
+    wait_until(lambda: probe.value("LAST:ID") == second, timeout=30)
     last = probe.json("HISTORY")[0]
     assert (last["id"], last["state"], last["exit_code"]) == (second, "DONE", 0), last
     assert [job["id"] for job in probe.json("HISTORY")[:2]] == [second, first]
@@ -118,10 +119,3 @@ def _row(database, job_id):
             "SELECT state, finished_seq, record FROM jobs WHERE id=?", (job_id,)
         ).fetchone()
     return state, seq, json.loads(record)
-
-
-def _wait(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.05)
