@@ -73,7 +73,10 @@ class QueueControl(JobBuilding):
 
     def remove(self, op: Operation, text: str) -> None:
         """QUEUE:REMOVE: delete queued jobs by id, list of ids, or `all`."""
-        ids = parse_ids(text)
+        self.remove_jobs(op, parse_ids(text))
+
+    def remove_jobs(self, op: Operation, ids: list[int] | None) -> None:
+        """Delete the queued jobs `ids` (None: every queued job); all must be queued."""
         if ids is None:
             ids = self.queue.ids()
         self._require_queued(ids)
@@ -107,7 +110,18 @@ class QueueControl(JobBuilding):
         job_id = parse_id(obj["id"])
         self._require_queued([job_id])
         how = keys.pop()
-        target = obj[how]
+        self.move_job(op, job_id, how, obj[how])
+
+    def move_job(self, op: Operation, job_id: int, how: str, target: Any) -> None:
+        """Move queued job `job_id` (typed: slot actions call it without JSON).
+
+        Args:
+            op: the decision's operation.
+            job_id: a queued job.
+            how: `to` (an index, "top" or "bottom"), `by` (places), `before` or `after`.
+            target: the index, number of places, or the other queued job's id.
+        """
+        self._require_queued([job_id])
         old = self.queue.index(job_id)
         if how == "to":
             last = len(self.queue) - 1

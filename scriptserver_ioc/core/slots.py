@@ -7,7 +7,6 @@ through the ordinary QUEUE:MOVE and QUEUE:REMOVE handlers (same checks, log and 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..contract.enums import SLOT_ACTIONS
@@ -15,7 +14,8 @@ from ..contract.pvtable import slot_of
 from .operation import Operation
 from .specs import Rejected
 
-_MOVES = {"UP": {"by": -1}, "DOWN": {"by": 1}, "TOP": {"to": 0}}
+_MOVES = {"UP": ("by", -1), "DOWN": ("by", 1), "TOP": ("to", 0)}
+"""How each action moves its job (`QueueControl.move_job`), called directly, no JSON."""
 
 
 def slot_action(server: Any, op: Operation, value: Any) -> None:
@@ -29,6 +29,6 @@ def slot_action(server: Any, op: Operation, value: Any) -> None:
         raise Rejected(f"queue slot {slot} is empty (the queue has {len(ids)} jobs)")
     job_id, action = ids[slot - 1], SLOT_ACTIONS[value]
     if action == "REMOVE":
-        server.remove(op, str(job_id))
+        server.remove_jobs(op, [job_id])
     else:
-        server.move(op, json.dumps({"id": job_id, **_MOVES[action]}))
+        server.move_job(op, job_id, *_MOVES[action])
