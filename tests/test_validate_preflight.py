@@ -251,11 +251,11 @@ def test_GIVEN_job_started_before_its_check_began_WHEN_worker_free_THEN_verdict_
     server.preflight_worker.wait = 0.3
     first, second = add(server, [{"script": "while True:\n    pass\n"}, {"script": "1 / 0\n"}])
     server.control("QUEUE:HOLD", 0)
-    wait_for(lambda: server.test_runner.started == [first], timeout=3.0)
+    wait_until(lambda: server.test_runner.started == [first], timeout=3.0)
     finish(server, first)  # its check is still under way (until its 5 s limit)
-    wait_for(lambda: server.test_runner.started == [first, second], timeout=3.0)
+    wait_until(lambda: server.test_runner.started == [first, second], timeout=3.0)
     assert server.current.id == second and server.current.preflight is None
 
-    wait_for(lambda: (server.current.preflight or {}).get("verdict") == "fails")
+    wait_until(lambda: (server.current.preflight or {}).get("verdict") == "fails")
     assert server.last_error.startswith(f"job {second} is running, but its pre-flight fails")
     assert server.current.id == second and not server.hold
