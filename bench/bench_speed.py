@@ -168,6 +168,7 @@ def in_process_adds(size: int) -> dict[str, list[float]]:
     from scriptserver_ioc.catalogue import Catalogue
     from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
     from scriptserver_ioc.core.server import ScriptServer
+    from scriptserver_ioc.host import JobFolders, ThreadTimers
     from scriptserver_ioc.store.sqlite import Store
     from scriptserver_ioc.validate.validator import Validator
 
@@ -179,7 +180,8 @@ def in_process_adds(size: int) -> dict[str, list[float]]:
         store,
         catalogue,
         validator,
-        scripts_dir=data / "scripts",
+        files=JobFolders(data / "scripts"),
+        timers=ThreadTimers(),
         logs_dir=data,
         routes=CONTROL_ROUTES,
     )
