@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from test_runner_support import wait_until
+from waiting import wait_until
 
 from scriptserver_ioc.ioc.memory import SHRINK, MemoryKeeper
 

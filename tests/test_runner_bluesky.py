@@ -4,7 +4,8 @@ terminate and kill, as for any job (docs/bluesky.md), with real job processes.""
 from __future__ import annotations
 
 import pytest
-from test_runner_support import launch, log_text, wait_until
+from test_runner_support import launch, log_text
+from waiting import wait_until
 
 pytest.importorskip("bluesky")
 
