@@ -189,11 +189,11 @@ print("flag seen")
 
 FAILS_LATE = """\
 import os, time, scriptserver
-if scriptserver.simulating():
-    started = time.perf_counter()  # real time: a check that takes a while
-    while time.perf_counter() - started < 2.0:
-        pass
+if scriptserver.simulating():  # the check finds a problem once the job itself runs
+    while not os.path.exists({started!r}):
+        time.sleep(0.005)  # (short sleeps are real in a dry run)
     raise RuntimeError("a problem only the check finds")
+open({started!r}, "w").close()
 while not os.path.exists({flag!r}):
     time.sleep(0.05)
 """
@@ -217,18 +217,22 @@ def test_GIVEN_job_whose_check_cannot_finish_WHEN_released_THEN_it_starts_withou
 def test_GIVEN_fails_verdict_arriving_while_job_runs_WHEN_it_comes_THEN_only_a_warning(
     client, tmp_path
 ):
-    flag = tmp_path / "go"
-    (job_id,) = client.add([{"script": FAILS_LATE.format(flag=str(flag))}])
+    flag, started = tmp_path / "go", tmp_path / "started"
+    (job_id,) = client.add([{"script": FAILS_LATE.format(flag=str(flag), started=str(started))}])
     client.put("QUEUE:HOLD", 0)
-    wait_until(lambda: (client.current() or {}).get("id") == job_id, timeout=5)
-    record = wait_until(lambda: (client.current() or {}).get("preflight"), timeout=90)
-    assert record["verdict"] == "fails" and record["line"] == 6, record
-    warning = f"job {job_id} is running, but its pre-flight fails at line 6"
+    wait_until(lambda: running(client, job_id), timeout=60)
+    record = wait_until(lambda: (running(client, job_id) or {}).get("preflight"), timeout=90)
+    assert record["verdict"] == "fails" and record["line"] == 5, record
+    warning = f"job {job_id} is running, but its pre-flight fails at line 5"
     assert warning in client.get_text("LOG")
     assert client.get_text("LAST_ERROR").startswith(f"job {job_id} is running")
     assert client.current()["state"] == "RUNNING"
     flag.write_text("go")
     assert client.wait_for_job(job_id, timeout=30)["state"] == "DONE"
+    # and the pre-flights go on: the next queued job gets its verdict
+    client.put("QUEUE:HOLD", 1)
+    (next_id,) = client.add([{"script": "print('next')\n"}])
+    assert wait_until(lambda: verdict(client, next_id), timeout=60)["verdict"] == "ok"
 
 
 FAILS = """\

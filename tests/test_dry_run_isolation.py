@@ -119,8 +119,8 @@ def test_GIVEN_script_running_a_program_WHEN_dry_run_THEN_unknown_naming_line_an
 ):
     marker = world / "after"
     source = (
-        "import os, subprocess, multiprocessing\n"
-        "x = 1\n"
+        "import os, subprocess, multiprocessing, time\n"
+        "time.sleep(30)  # counted: the job takes at least this\n"
         "try:\n"
         f"    {call}\n"
         "except Exception as exc:\n"
@@ -136,6 +136,9 @@ def test_GIVEN_script_running_a_program_WHEN_dry_run_THEN_unknown_naming_line_an
     assert not marker.exists()
     record = preflight_record(result, [], 1)
     assert record["verdict"] == "unknown" and record["message"] == error["message"]
+    assert record["estimate"] is None  # not counted past the stop, but at least:
+    partial = record["partial_estimate"]  # (the virtual clock also counts real time)
+    assert partial["line"] == 4 and 30.0 <= partial["seconds"] <= 30.0 + result["real_seconds"]
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

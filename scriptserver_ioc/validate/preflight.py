@@ -11,7 +11,8 @@ The record kept on the job (`preflight` in the job record)::
 
     {"verdict": "ok" | "warnings" | "fails" | "unknown", "line": 12 | null,
      "message": "NameError: name 'x' is not defined", "warnings": [...],
-     "estimate": 7260.0 | null, "beam": {...} | null, "revision": 3,
+     "estimate": 7260.0 | null, "partial_estimate": {"seconds": 30.0, "line": 12} | null,
+     "beam": {...} | null, "revision": 3,
      "withheld": ["would remove `old.txt` (line 5)", "wrote 2 files to its scratch space"],
      "catalogue": "<digest of the catalogue checked against>",
      "checked": "2026-12-01T09:00:00.000+00:00", "seconds": 0.31}
@@ -21,6 +22,8 @@ simulated (stopped at the real-time limit, a prelude or command import that fail
 interpreter could not start, or it met an effect a dry run does not carry out: a program,
 network traffic); `message` says why. `withheld`: what the dry run did not do (files it
 would remove or rename, what it wrote to its scratch space, PV writes not sent).
+`partial_estimate`: for a dry run stopped by such an effect, the time counted up to it (the
+job takes at least that; nothing past the stop was counted).
 `warnings`: it ran, but something needs a look (the job's own warnings from its checks at
 submit, or the dry run's). Identical jobs
 (same content, same catalogue revision) share one dry run.
@@ -71,12 +74,26 @@ def preflight_record(
         "message": message[:2000],
         "warnings": warnings[:50],
         "estimate": result.get("estimate") if result.get("ok") else None,
+        "partial_estimate": partial_estimate(result, error),
         "beam": result.get("beam"),
         "withheld": [str(w) for w in result.get("withheld") or []][:50],
         "revision": revision,
         "checked": now_iso(),
         "seconds": result.get("real_seconds"),
     }
+
+
+def partial_estimate(result: dict[str, Any], error: dict[str, Any]) -> dict[str, Any] | None:
+    """What a dry run stopped by an effect counted: ``{"seconds": 30.0, "line": 12}``.
+
+    The job takes at least `seconds` (virtual time up to the stop at `line`); what follows
+    the stop was not counted. None for a dry run that was not stopped by an effect.
+    """
+    if error.get("type") != HALTED:
+        return None
+    steps = [s for s in result.get("steps") or [] if isinstance(s, dict) and "t" in s]
+    seconds = float(steps[-1]["t"]) if steps else 0.0
+    return {"seconds": round(seconds, 3), "line": error.get("line")}
 
 
 def check_calls(catalogue: Any, calls: list[dict] | None) -> dict[str, Any] | None:
