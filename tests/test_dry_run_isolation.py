@@ -192,6 +192,26 @@ def test_GIVEN_script_posting_to_a_webhook_WHEN_dry_run_THEN_server_receives_not
     assert received == [b"run 42 done"]  # the same script, run for real, does post
 
 
+MAIL = """\
+import smtplib
+from email.message import EmailMessage
+message = EmailMessage()
+message["Subject"] = "run 42 done"
+with smtplib.SMTP("127.0.0.1", {port}, timeout=5) as server:
+    server.send_message(message, "inst@example.org", ["contact@example.org"])
+"""
+
+
+def test_GIVEN_script_sending_mail_WHEN_dry_run_THEN_no_connection_and_unknown(listener):
+    port, accepted = listener
+    result = dry(MAIL.format(port=port))
+    assert result["error"]["type"] == HALTED
+    assert result["error"]["message"] == (
+        f"line 5 connects to a mail server (`127.0.0.1:{port}`); not checked past it"
+    )
+    assert accepted == []
+
+
 KAFKA = """\
 import confluent_kafka
 from confluent_kafka.admin import AdminClient
