@@ -10,6 +10,7 @@ from scriptserver_ioc.client.channels import ClientError
 from scriptserver_ioc.client.cli import build_parser
 from scriptserver_ioc.client.formatting import failure
 from scriptserver_ioc.client.interactive import edit_in_editor, editable_text, spec_from_edit
+from scriptserver_ioc.client.timeline import preflight_estimate
 
 
 def test_GIVEN_abort_error_naming_its_line_WHEN_shown_THEN_line_said_once():
@@ -51,3 +52,12 @@ def test_GIVEN_editor_WHEN_job_text_edited_THEN_saved_text_returned(tmp_path, mo
     assert spec_from_edit(job, text) == {"call": "set_ei(energy=30)"}
     script = {"id": 2, "kind": "script", "script": "x = 1\n"}
     assert edit_in_editor(script) is None  # unchanged: nothing to send
+
+
+def test_GIVEN_stopped_dry_run_WHEN_its_estimate_shown_THEN_a_lower_bound_to_its_line():
+    stopped = {"verdict": "unknown", "estimate": None}
+    assert preflight_estimate({**stopped, "partial_estimate": {"seconds": 30.0, "line": 12}}) == (
+        "≥ 0:30 (to line 12)"
+    )
+    assert preflight_estimate({"verdict": "ok", "estimate": 30.0}) == "0:30"
+    assert preflight_estimate({**stopped, "partial_estimate": None}) == ""

@@ -125,10 +125,19 @@ def show_queue(client: ScriptServerClient, args: argparse.Namespace) -> int:
 
 
 def preflight_estimate(record: dict[str, Any] | None) -> str:
-    """The pre-flight's own estimate (its dry run's virtual duration), '' if none."""
-    if not record or record.get("estimate") is None:
+    """The pre-flight's own estimate (its dry run's virtual duration), '' if none.
+
+    A dry run stopped by an effect counted only up to it: `≥ 30 s (to line 12)`.
+    """
+    if not record:
         return ""
-    return duration(record["estimate"])
+    if record.get("estimate") is not None:
+        return duration(record["estimate"])
+    partial = record.get("partial_estimate")
+    if isinstance(partial, dict) and partial.get("seconds") is not None:
+        to_line = f" (to line {partial['line']})" if partial.get("line") else ""
+        return f"≥ {duration(partial['seconds'])}{to_line}"
+    return ""
 
 
 def plot_png(planned: list[PlannedJob], now: float, path: str) -> None:
