@@ -121,6 +121,9 @@ def test_GIVEN_held_script_with_effects_WHEN_checked_THEN_nothing_done_until_it_
 
     # the console tool says what the checks did not do
     shown = cli(server, "show", str(job_id))
+    assert record["partial_estimate"]["line"] == 11
+    (at_least,) = [line for line in shown.stdout.splitlines() if "estimate at least" in line]
+    assert at_least.endswith(" s: not counted past line 11"), at_least
     assert "what the dry run did not do:" in shown.stdout
     assert f"would remove `{world / 'old.txt'}` (line 7)" in shown.stdout
     script = world.parent / "effects.py"

@@ -218,6 +218,10 @@ def show_preflight(record: dict[str, Any] | None, started: bool = False) -> None
     if record.get("estimate") is not None:
         beam = beam_text(record.get("beam"))
         print(f"  estimate {duration(record['estimate'])}" + (f", beam {beam}" if beam else ""))
+    partial = record.get("partial_estimate")
+    if record.get("estimate") is None and isinstance(partial, dict):
+        past = f": not counted past line {partial['line']}" if partial.get("line") else ""
+        print(f"  estimate at least {duration(partial.get('seconds') or 0.0)}{past}")
     for warning in record.get("warnings") or []:
         print(f"  warning: {warning}")
     show_withheld(record.get("withheld"))
