@@ -428,6 +428,7 @@ class JobRunner(WarmSpares, ProcessWatching):
                 return {"type": protocol.WELCOME}, None
             if (
                 jp.adopted
+                and jp.proc is not None  # else ours, being spawned: its hello came first
                 and jp.key not in self._spawning
                 and state.get("phase") not in ("running", "finished")
             ):
