@@ -206,7 +206,8 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         self.touch("state")
         kind = "immediate" if value == 2 else "deferred"
         op.message = f"{kind} pause of job {job.id} requested"
-        self.log_event(f"{op.client or 'someone'} asked for a {kind} pause of job {job.id}")
+        article = "an" if value == 2 else "a"
+        self.log_event(f"{op.client or 'someone'} asked for {article} {kind} pause of job {job.id}")
         self._ask_runner("pause", {"immediate": value == 2}, job, before)
 
     def resume(self, op: Operation, value: Any) -> None:
