@@ -254,3 +254,38 @@ def test_GIVEN_python38_job_interpreter_WHEN_dry_run_THEN_same_result(job_comman
     assert result["error"]["line"] == 5
     assert result["error"]["message"] == "ZeroDivisionError: division by zero"
     assert result["steps"][-1]["t"] == pytest.approx(186, abs=1)
+
+
+def test_GIVEN_dry_run_under_way_WHEN_its_server_dies_THEN_it_ends_too(tmp_path):
+    """Nobody waits for the verdict of a dry run whose server is gone: it must not run on."""
+    import contextlib
+    import os
+    import subprocess
+
+    import psutil
+    from waiting import wait_until
+
+    job = "open('started.txt', 'w').close()\nimport time\nwhile True:\n    time.sleep(1)\n"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom scriptserver_ioc.validate.dryrun import run_dry\n"
+            f"run_dry({job!r}, time_limit=600, job_python=sys.executable)\n",
+        ],
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # the dry run's scratch space
+    )
+    try:
+        # the job's write goes to its scratch overlay: the dry run is inside the job's code
+        wait_until(lambda: list(tmp_path.rglob("started.txt")), timeout=60)
+        dry = psutil.Process(server.pid).children(recursive=True)
+        assert dry
+    finally:
+        server.kill()
+        server.wait()
+    try:
+        wait_until(lambda: not any(p.is_running() and p.status() != "zombie" for p in dry), 30)
+    finally:
+        for process in dry:
+            with contextlib.suppress(psutil.Error):
+                process.kill()

@@ -198,8 +198,15 @@ class Run:
         return self.trace_job
 
     def watchdog(self):
-        """Stop the job at the deadline; if it does not stop, report and end the process."""
+        """Stop the job at the deadline; if it does not stop, report and end the process.
+
+        A dry run whose server is gone ends at once: nobody waits for its verdict, and its
+        time limit is only counted inside the job's code (it could run on for ever).
+        """
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:
+                os._exit(0)
             left = self.deadline - self.sim.clock.real_monotonic()
             if left > 0:
                 self.sim.clock.real_sleep(min(left, 0.05))
