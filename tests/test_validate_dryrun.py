@@ -1,5 +1,6 @@
 """Dry runs: virtual clock, declared estimates, recorded writes, limits, errors with lines."""
 
+import datetime
 import glob
 import sys
 import time
@@ -289,3 +290,17 @@ def test_GIVEN_dry_run_under_way_WHEN_its_server_dies_THEN_it_ends_too(tmp_path)
         for process in dry:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+def test_GIVEN_dry_run_WHEN_script_checks_datetime_layout_THEN_same_size_as_the_c_type(
+    job_commands,
+):
+    """Compiled modules (pandas, h5py) compare datetime.datetime's size with their headers."""
+    source = (
+        "import datetime\n"
+        "assert datetime.datetime.__basicsize__ == datetime.date.__basicsize__ + "
+        f"{datetime.datetime.__basicsize__ - datetime.date.__basicsize__}, 'size changed'\n"
+        "assert datetime.datetime.now().year > 2000\n"
+    )
+    result = dry(source, job_commands)
+    assert result["ok"], result["error"]

@@ -79,6 +79,10 @@ def _virtual_datetime(clock):
     class datetime(base):  # noqa: N801 - stands in for datetime.datetime
         """``datetime.datetime`` whose now/utcnow/today follow the dry run's virtual clock."""
 
+        # the C layout of datetime.datetime: compiled modules (pandas, h5py...) check its
+        # size at import and warn "datetime.datetime size changed" if it grew a __dict__
+        __slots__ = ()
+
         @classmethod
         def now(cls, tz=None):
             return base.now(tz) + _datetime.timedelta(seconds=clock.offset)
