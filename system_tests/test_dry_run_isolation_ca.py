@@ -6,7 +6,8 @@ is unchanged, names and bytes; the same through `VALIDATE` with a dry run; relea
 job does every effect exactly once. A local HTTP server receives nothing from a dry run of a
 script that posts to it, and the post once from the real run. A script that waits for a
 flag file starts soon after the queue is released, whatever its dry run does, and a
-`fails` verdict that arrives while it runs only warns.
+`fails` verdict that arrives while it runs, or after it ended, only warns (and is kept on its
+record).
 """
 
 from __future__ import annotations
@@ -236,6 +237,41 @@ def test_GIVEN_fails_verdict_arriving_while_job_runs_WHEN_it_comes_THEN_only_a_w
     client.put("QUEUE:HOLD", 1)
     (next_id,) = client.add([{"script": "print('next')\n"}])
     assert wait_until(lambda: verdict(client, next_id), timeout=60)["verdict"] == "ok"
+
+
+FAILS_AFTER_THE_END = """\
+import os, time, scriptserver
+if scriptserver.simulating():  # the check ends only once the test saw the job end
+    while not os.path.exists({flag!r}):
+        time.sleep(0.005)  # (short sleeps are real in a dry run)
+    raise RuntimeError("a problem only the check finds")
+print("measured")
+"""
+
+
+def test_GIVEN_job_ended_before_its_check_WHEN_fails_verdict_comes_THEN_on_its_record_a_warning(
+    client, server, tmp_path
+):
+    flag = tmp_path / "ended"
+    (job_id,) = client.add([{"script": FAILS_AFTER_THE_END.format(flag=str(flag))}])
+    client.put("QUEUE:HOLD", 0)  # it starts 0.5 s later, its check still waiting for the flag
+    ended = client.wait_for_job(job_id, timeout=60)
+    assert ended["state"] == "DONE" and ended["preflight"] is None, ended
+    flag.write_text("seen")  # now its check fails, after the job's end
+
+    record = wait_until(lambda: client.finished(job_id)["preflight"], timeout=60)
+    assert (record["verdict"], record["line"]) == ("fails", 5), record
+    assert parse_iso(record["checked"]) > parse_iso(ended["finished"])
+    warning = f"job {job_id} ended DONE, but its pre-flight fails at line 5"
+    assert warning in client.get_text("LOG")
+    assert client.get_text("LAST_ERROR:TEXT").startswith(warning)
+    assert client.get("QUEUE:HOLD") == 0  # a warning: nothing held
+    assert client.history()[0]["id"] == job_id  # its place in the history is kept
+    shown = cli(server, "show", str(job_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "pre-flight: fails at line 5: RuntimeError: a problem only the check finds" in (
+        shown.stdout
+    )
 
 
 FAILS = """\

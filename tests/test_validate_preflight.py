@@ -259,3 +259,45 @@ def test_GIVEN_job_started_before_its_check_began_WHEN_worker_free_THEN_verdict_
     wait_until(lambda: (server.current.preflight or {}).get("verdict") == "fails")
     assert server.last_error.startswith(f"job {second} is running, but its pre-flight fails")
     assert server.current.id == second and not server.hold
+
+
+FAILS_ONCE_FLAGGED = """\
+import os, time
+while not os.path.exists({flag!r}):
+    time.sleep(0.005)  # (short sleeps are real in a dry run)
+raise RuntimeError("a problem only the check finds")
+"""
+
+
+def test_GIVEN_job_ended_before_its_check_WHEN_fails_verdict_comes_THEN_kept_and_only_warns(
+    server, tmp_path
+):
+    """A verdict that arrives after its job ended is its history record's (#18), in place."""
+    server.preflight_worker.wait = 0.3
+    flag = tmp_path / "job ended"
+    earlier, job_id = add(
+        server,
+        [{"script": "print('earlier')\n"}, {"script": FAILS_ONCE_FLAGGED.format(flag=str(flag))}],
+    )
+    wait_until(lambda: verdict(server, earlier) == "ok")  # so `earlier` ends first in history
+    server.control("QUEUE:HOLD", 0)
+    finish(server, earlier)
+    wait_until(lambda: server.test_runner.started == [earlier, job_id], timeout=3.0)
+    finish(server, job_id)  # its dry run waits for the flag: it cannot have ended yet
+    assert [job.id for job in server.history][:2] == [job_id, earlier]
+    assert server.history[0].preflight is None and server.last_error == ""
+    flag.write_text("")
+
+    wait_until(lambda: server.history[0].preflight is not None, timeout=30)
+    record = server.history[0].preflight
+    assert (record["verdict"], record["line"]) == ("fails", 4), record
+    assert "RuntimeError: a problem only the check finds" in record["message"]
+    stored = server.store.finished_job(job_id)
+    assert stored.preflight == record and stored.state.value == "DONE"
+    # its place in the history is kept: it is still the newest finished job, also stored
+    assert [job.id for job in server.store.history(2)] == [job_id, earlier]
+    warning = f"job {job_id} ended DONE, but its pre-flight fails at line 4"
+    assert server.last_error.startswith(warning)
+    assert any(warning in line for line in server.event_log)
+    assert any(warning in line for line in server.store.log_lines(20))
+    assert not server.hold and server.current is None

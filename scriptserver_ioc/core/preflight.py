@@ -10,8 +10,9 @@ With `ON_INVALID=HOLD` the queue does not start a job whose verdict is `fails`: 
 saying which job and why. A check never delays a job: when a job's turn comes and its
 pre-flight is still under way, the queue waits at most `preflight_wait` seconds (the
 worker's `wait`, `--preflight-wait`, default 0.5 s) for the verdict, then starts the job; a
-job added to an idle, empty queue starts at once. A verdict that arrives once the job runs
-is recorded on it; a `fails` then only warns (`LOG`, `LAST_ERROR`): it never stops the job.
+job added to an idle, empty queue starts at once. A verdict that arrives once the job runs,
+or even after it ended, is recorded on it (its history record, once it ended); a `fails`
+then only warns (`LOG`, `LAST_ERROR`): it never stops the job.
 """
 
 from __future__ import annotations
@@ -172,7 +173,29 @@ class PreflightControl:
                     self.touch("last_error")
                     with self.facts():
                         self.log_event(self.last_error)
+            elif any(ended is job for ended in self.history):
+                self._keep_on_finished(job, record)
         self._notify()
+
+    def _keep_on_finished(self, job: Job, record: dict[str, Any]) -> None:
+        """A verdict that came after its job ended: kept on the history record (lock held).
+
+        The row keeps its place in the history (no new `finish_job`); a `fails` only warns.
+        A job whose end is still kept in memory (the store was full) is written with its
+        verdict when its end is.
+        """
+        with self.facts():  # a fact: the check was made, whatever the store says
+            job.update(preflight=record)
+            if job not in self.unsaved.jobs:
+                self.writes.save_jobs([(job, None)])  # position None: stays in the history
+            if record.get("verdict") == FAILS:
+                self.last_error = (
+                    f"job {job.id} ended {job.state.value}, but its {describe(record)} "
+                    "(the check finished after the job ended)"
+                )[:500]
+                self.touch("last_error")
+                self.log_event(self.last_error)
+        self.touch("history", "last")
 
     def preflight_blocks(self, job: Job) -> bool:
         """True if the queue must not start `job` now (lock held); holds it if it fails."""
