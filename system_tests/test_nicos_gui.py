@@ -9,6 +9,8 @@ over Channel Access. Each test leaves the server idle, its queue empty and runni
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import IOC, _end_jobs_of, wait_until
@@ -157,6 +159,39 @@ def test_GIVEN_on_error_continue_WHEN_script_fails_THEN_next_runs_as_in_nicos(gu
     gui.wait_for(lambda s, m: s["status"][0] == p.STATUS_IDLE and s["scriptname"] == "after")
     assert ca.get("QUEUE:HOLD") == 0 and ca.history()[0]["id"] == int(after)
     assert not any("Resume Script Execution" in e[3] for e in gui.messages)
+
+
+FAILS = """\
+print("counting run 42")
+counts = {"run 42": 1000}
+print("normalised", counts["run 43"] / 10)
+"""
+
+
+def test_GIVEN_script_fails_WHEN_gui_polls_THEN_traceback_after_its_last_line_as_a_console(
+    gui, ca, tmp_path
+):
+    """The output pane shows a failed script's traceback as a console does (#18)."""
+    ca.put("QUEUE:ON_ERROR", 1)  # CONTINUE: nothing to release afterwards
+    reqid = gui.client.request("queue", "fails", FAILS)
+    gui.wait_for(lambda s, m: any(e[3].startswith(f"job {reqid} FAILED") for e in m), RUNS)
+    # what a console shows for the same script: python running it from a file
+    script = tmp_path / "fails.py"
+    script.write_text(FAILS)
+    console = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert console.returncode == 1 and console.stdout == "counting run 42\n"
+    expected = console.stderr.replace(f'"{script}"', f'"<job {reqid}>"').splitlines()
+    assert expected[0] == "Traceback (most recent call last):" and len(expected) >= 4
+    assert expected[-1] == "KeyError: 'run 43'"
+    lines = shown_lines(gui)
+    last_output = index_of(lines, "counting run 42")
+    shown = lines[last_output + 1 : last_output + 1 + len(expected)]
+    assert shown == expected, "\n".join(lines[last_output:])
+    assert index_of(lines, f"job {reqid} FAILED: KeyError.*") > last_output + len(expected)
+    # the same traceback is the job's record over Channel Access
+    assert ca.history()[0]["error"]["traceback"].splitlines() == expected
 
 
 def test_GIVEN_quick_scripts_WHEN_each_queued_while_idle_THEN_all_output_before_its_end(gui, ca):
