@@ -4,7 +4,7 @@ A real CA server (`sample_environment_ioc.py`, caproto) runs in a subprocess. Ea
 writes 42 to its `TEMP:SP` with one client library (aioca as ophyd-async uses it, caproto's
 threading and asyncio clients, pyepics) and reads it back; dry-run, the PV keeps its value
 and the write is in the result; run for real, the same script does write it. The same
-for PV Access with p4p (its thread and asyncio clients) against a p4p server.
+for PV Access with p4p (its thread and asyncio clients) and pvapy against a p4p server.
 """
 
 from __future__ import annotations
@@ -209,3 +209,34 @@ def test_GIVEN_script_putting_a_pva_pv_WHEN_dry_run_THEN_unchanged_and_recorded(
     done = subprocess.run([sys.executable, "-c", source], env=env, timeout=60)
     assert done.returncode == 0
     assert _pva_reads(context, name) == 42.0
+
+
+PVAPY_SCRIPT = """\
+import pvaccess
+channel = pvaccess.Channel(PV)
+channel.put(42.0)
+channel.putDouble(42.5)
+print(channel.get()["value"])
+"""
+
+
+def test_GIVEN_script_putting_with_pvapy_WHEN_dry_run_THEN_pv_unchanged_and_puts_recorded(
+    pva_server,
+):
+    """pvapy (`pvaccess`, a C++ extension: no audit event sees its traffic) puts nothing."""
+    pytest.importorskip("pvaccess")
+    name, env, context = pva_server
+    context.put(name, 0.0, timeout=5)
+    source = f"PV = {name!r}\n" + PVAPY_SCRIPT
+    result = run_dry(source, env=env, time_limit=60)
+    assert result["error"] is None, result
+    assert [(w["pv"], w["value"], w["via"], w["line"]) for w in result["writes"]] == [
+        (name, 42.0, "pvapy Channel.put", 4),
+        (name, 42.5, "pvapy Channel.putDouble", 5),
+    ]
+    assert any(text.startswith(f"would write `{name}`") for text in result["withheld"])
+    assert _pva_reads(context, name) == 0.0
+    # the same script, run for real, puts both (so the checks above can fail)
+    done = subprocess.run([sys.executable, "-c", source], env=env, timeout=60)
+    assert done.returncode == 0
+    assert _pva_reads(context, name) == 42.5
