@@ -260,6 +260,84 @@ def plans_ioc(tmp_path_factory, blocks_ioc):
     yield from module_ioc(base, PLANS + INSTRUMENT_PLANS, prelude, preflight=1)
 
 
+PLAIN_PLANS = '''"""Plans of a machine without ibex_bluesky_core: they run on a plain RunEngine."""
+
+
+def slow_scan(points: int = 50, record: str = ""):
+    """Scan a simulated motor, a point every 0.05 s, then move it back to 0.
+
+    Args:
+        points: number of points.
+        record: file the run's documents and its cleanup are noted in (JSON lines).
+    """
+    import importlib
+    import json
+
+    import bluesky.plan_stubs as bps
+    import bluesky.plans as bp
+    import bluesky.preprocessors as bpp
+    from ophyd_async.plan_stubs import ensure_connected
+    from ophyd_async.sim import SimMotor
+
+    log = open(record, "a")
+
+    def note(**fields):
+        log.write(json.dumps(fields) + "\\n")
+        log.flush()
+
+    try:  # (not an import statement: the fork server would import it ahead of the job)
+        importlib.import_module("ibex_bluesky_core.run_engine")
+    except ImportError as exc:
+        note(ibex_bluesky_core=type(exc).__name__)
+    motor = SimMotor("motor")
+    yield from ensure_connected(motor)
+
+    def on_document(name, doc):
+        if name == "start":
+            note(doc="start", keys=sorted(doc))
+        elif name == "event":
+            note(doc="event", point=doc["seq_num"])
+        elif name == "stop":
+            note(doc="stop", exit_status=doc["exit_status"], reason=doc["reason"])
+
+    def step(detectors, step, pos_cache):
+        yield from bps.one_nd_step(detectors, step, pos_cache)
+        yield from bps.sleep(0.05)
+
+    def cleanup():
+        yield from bps.mv(motor, 0)
+        note(cleanup="ran")
+
+    scan = bp.scan([motor], motor, 0, points - 1, points, per_step=step)
+    return (yield from bpp.finalize_wrapper(bpp.subs_wrapper(scan, on_document), cleanup()))
+'''
+
+NO_IBEX_BLUESKY_CORE = '''"""No ibex_bluesky_core here: importing it fails as if not installed."""
+import sys
+
+
+class NotInstalled:
+    """An import finder that finds no ibex_bluesky_core."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ibex_bluesky_core":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+for name in [n for n in sys.modules if n.split(".")[0] == "ibex_bluesky_core"]:
+    del sys.modules[name]
+sys.meta_path.insert(0, NotInstalled())
+'''
+
+
+@pytest.fixture(scope="module")
+def plain_plans_ioc(tmp_path_factory):
+    """Plan commands on a machine where `ibex_bluesky_core` cannot be imported (the prelude
+    makes its import fail in every job): they run on a plain `bluesky.RunEngine`."""
+    yield from module_ioc(tmp_path_factory.mktemp("plain"), PLAIN_PLANS, NO_IBEX_BLUESKY_CORE)
+
+
 def client_of(ioc):
     from scriptserver_ioc.client.client import ScriptServerClient
 
@@ -280,6 +358,11 @@ def server(bluesky_ioc):
 def plans(bluesky, plans_ioc):
     pytest.importorskip("ibex_bluesky_core")
     yield from client_of(plans_ioc)
+
+
+@pytest.fixture
+def plain_plans(bluesky, plain_plans_ioc):
+    yield from client_of(plain_plans_ioc)
 
 
 def finished(client, job_id: int, timeout: float = 30.0) -> dict:
@@ -558,6 +641,48 @@ def test_GIVEN_plan_in_command_file_WHEN_queued_with_arguments_THEN_run_on_the_R
     assert job["state"] == "DONE", job["error"]
     assert [float(x) for x in record.read_text().split()] == [1.0, 2.0, 3.0]
     assert job["message"] == "scan 3 of 3"
+
+
+def test_GIVEN_no_ibex_bluesky_core_WHEN_plan_command_paused_resumed_aborted_THEN_plain_RE_obeys(
+    plain_plans, tmp_path
+):
+    """The fallback of plan commands (#19): a plain `bluesky.RunEngine`, under the controls."""
+    record = tmp_path / "record.jsonl"
+    (job_id,) = plain_plans.add(f"slow_scan(points={POINTS}, record={str(record)!r})")
+    wait_until(lambda: point_reached(plain_plans, 3), timeout=30)
+    found = records(record)
+    assert {"ibex_bluesky_core": "ModuleNotFoundError"} in found  # as if not installed
+    start = next(r for r in found if r.get("doc") == "start")
+    assert "rb_number" not in start["keys"]  # ibex_bluesky_core's RunEngine adds it
+
+    # deferred PAUSE: the RunEngine pauses at its next checkpoint, STATE PAUSED after it
+    assert plain_plans.put("PAUSE", 1)["ok"]
+    wait_until(lambda: plain_plans.get("STATE") == STATE_PAUSED)
+    at_pause = len(events_of(record))
+    time.sleep(0.5)  # an observation window (10 points' time): no event comes while paused
+    assert len(events_of(record)) == at_pause
+    assert plain_plans.get_json("CURRENT")["state"] == "PAUSED"
+    assert point_reached(plain_plans, at_pause)
+
+    # RESUME: the same RE(...) call goes on from its checkpoint
+    assert plain_plans.put("RESUME", 1)["ok"]
+    wait_until(lambda: len(events_of(record)) >= at_pause + 3)
+    assert plain_plans.get("STATE") == STATE_RUNNING
+
+    # immediate PAUSE, then soft ABORT while paused: cleanup runs, the stop says abort
+    assert plain_plans.put("PAUSE", 2)["ok"]
+    wait_until(lambda: plain_plans.get("STATE") == STATE_PAUSED)
+    assert plain_plans.put("ABORT", 1)["ok"]
+    job = finished(plain_plans, job_id)
+    assert job["state"] == "ABORTED" and job["error"]["type"] == "JobAborted", job["error"]
+    done = records(record)
+    stop = next(r for r in done if r.get("doc") == "stop")
+    assert stop["exit_status"] == "abort"
+    assert stop["reason"].startswith(f"aborted by {getpass.getuser()}")
+    assert {"cleanup": "ran"} in done
+    assert not any(r.get("doc") == "event" for r in done[done.index(stop) :])
+    assert len(events_of(record)) < POINTS
+    assert "RunEngineInterrupted" not in plain_plans.output(job_id)
 
 
 def test_GIVEN_plan_command_WHEN_queued_with_a_bad_argument_THEN_refused_at_QUEUE_ADD(plans):
