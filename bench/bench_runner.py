@@ -7,7 +7,8 @@ baselines measured in the same run:
   warm spare and without it; baseline ``python -c pass`` (fork, exec, interpreter start);
 - back-to-back: per-job overhead of trivial jobs, the next started from ``finished``;
 - control: deferred PAUSE on a line loop until ``paused``, RESUME until ``resumed``, soft
-  ABORT until ``finished``;
+  ABORT until ``finished``, and a job process killed from outside until its ``finished``
+  (how soon the runner notices; the unit and system tests check only that it does);
 - tracing: a 2-million-iteration loop in the job's own code, traced vs black-box (the
   baseline: no tracer at all), sampled (the default) and every line traced, on this
   Python and on python3.12 if installed (sys.monitoring).
@@ -23,6 +24,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,12 +48,15 @@ class Events:
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.seen: dict[tuple[int, str], float] = {}
+        self.pids: dict[int, int] = {}
         self.on_finished = None
 
     def on_job_event(self, job_id: int, event: dict) -> None:
         now = time.perf_counter()
         with self.cond:
             self.seen.setdefault((job_id, event["type"]), now)
+            if event["type"] == "started":
+                self.pids[job_id] = event["pid"]
             self.cond.notify_all()
         if event["type"] == "finished" and self.on_finished is not None:
             self.on_finished(job_id, event)
@@ -161,9 +167,9 @@ def bench_back_to_back(warm: bool, n: int) -> float:
         bench.close()
 
 
-def bench_control(n: int) -> tuple[float, float, float]:
+def bench_control(n: int) -> tuple[float, float, float, float]:
     bench = Bench(warm_spare=True)
-    pause, resume, abort = [], [], []
+    pause, resume, abort, killed = [], [], [], []
     try:
         for _ in range(n):
             bench.runner.wait_for_spare(30)
@@ -185,9 +191,17 @@ def bench_control(n: int) -> tuple[float, float, float]:
             t0 = time.perf_counter()
             assert bench.runner.abort(kill=False) is None
             abort.append(bench.events.wait(job_id, "finished") - t0)
+            bench.runner.wait_for_spare(30)
+            entry = bench.launch("import time\nwhile True:\n    time.sleep(0.01)\n")
+            job_id = entry["job_id"]
+            bench.runner.start(entry)
+            bench.events.wait(job_id, "line")
+            t0 = time.perf_counter()
+            psutil.Process(bench.events.pids[job_id]).kill()  # as by another user
+            killed.append(bench.events.wait(job_id, "finished") - t0)
     finally:
         bench.close()
-    return median_ms(pause), median_ms(resume), median_ms(abort)
+    return median_ms(pause), median_ms(resume), median_ms(abort), median_ms(killed)
 
 
 def loop_seconds(bench: Bench, blackbox: bool) -> float:
@@ -234,11 +248,12 @@ def main() -> None:
     print(f"  warm spare (200 jobs)          {b2b_warm:8.1f} ms/job  {b2b_warm / base:5.2f} x base")
     print(f"  cold (50 jobs)                 {b2b_cold:8.1f} ms/job  {b2b_cold / base:5.2f} x base")
 
-    pause, resume, abort = bench_control(8)
-    print("\ncontrol of a job looping on its own lines (median of 24/24/8):")
+    pause, resume, abort, killed = bench_control(8)
+    print("\ncontrol of a job looping on its own lines (median of 24/24/8/8):")
     print(f"  deferred PAUSE -> paused       {pause:8.2f} ms")
     print(f"  RESUME -> resumed              {resume:8.2f} ms")
     print(f"  soft ABORT -> finished         {abort:8.2f} ms")
+    print(f"  killed from outside -> finished {killed:7.2f} ms  {killed / abort:5.2f} x soft ABORT")
 
     print("\ntracing overhead, 2 million iterations of `x += i` in the job's code (median of 3):")
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"

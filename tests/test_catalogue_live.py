@@ -131,7 +131,8 @@ def test_GIVEN_module_slow_to_import_WHEN_checked_THEN_set_aside_reported_then_d
     assert late.wait(timeout=20), "the slow module was never described"
     assert catalogue.names() == ["count", "home"]
     (error,) = catalogue.errors
-    assert re.search(r"importing module 'slow' took [3-9]\.\d s", error["message"]), error
+    took = re.search(r"importing module 'slow' took (\d+\.\d) s", error["message"])
+    assert took and float(took[1]) >= 3.0, error  # its own time.sleep(3), at least
     assert catalogue.get("home").import_error is None
 
 

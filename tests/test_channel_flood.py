@@ -84,7 +84,6 @@ def test_GIVEN_200_idle_dripping_peers_WHEN_served_THEN_no_thread_each_and_cappe
 
 def test_GIVEN_peer_dripping_a_byte_at_a_time_WHEN_deadline_passes_THEN_closed(server):
     peer = connect(server.port)
-    started = time.monotonic()
     stop = threading.Event()
 
     def drip() -> None:
@@ -98,8 +97,9 @@ def test_GIVEN_peer_dripping_a_byte_at_a_time_WHEN_deadline_passes_THEN_closed(s
     dripper = threading.Thread(target=drip)
     dripper.start()
     try:
-        assert closed_by_peer(peer, timeout=5)
-        assert time.monotonic() - started < 3
+        # closed although a byte came every 50 ms: the deadline does not restart at each
+        # byte (if it did, the peer would be served for ever and this would time out)
+        assert closed_by_peer(peer, timeout=30)
     finally:
         stop.set()
         dripper.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -9,7 +10,7 @@ import sys
 import time
 
 import pytest
-from test_runner_support import cpu_time, launch, log_text, process_gone, write_module
+from test_runner_support import cpu_time, launch, log_text, process_gone, stopped, write_module
 from waiting import wait_until
 
 GATE = (
@@ -86,9 +87,11 @@ def test_GIVEN_cpu_bound_job_WHEN_immediate_pause_THEN_process_stopped_until_res
 
     assert runner.pause(immediate=True) is None
     assert events.wait(3, "paused")["immediate"] is True
+    # SIGSTOP takes effect when the process is next scheduled (later on a loaded machine)
+    wait_until(lambda: stopped(pid))
     before = cpu_time(pid)
-    time.sleep(0.3)  # measuring that no CPU time is used, not synchronising
-    assert cpu_time(pid) - before < 0.02
+    time.sleep(0.3)  # an observation window (no CPU time is used in it), not synchronising
+    assert stopped(pid) and cpu_time(pid) == before
     assert "already paused" in runner.pause(immediate=True)
 
     assert runner.resume() is None
@@ -120,10 +123,11 @@ def test_GIVEN_blackbox_job_with_child_WHEN_immediate_pause_THEN_whole_tree_stop
     assert "black-box" in runner.pause(immediate=False)
     assert runner.pause(immediate=True) is None
     events.wait(4, "paused")
+    wait_until(lambda: stopped(pid) and stopped(child))  # (see the test above)
     before = (cpu_time(pid), cpu_time(child))
-    time.sleep(0.3)  # measuring that no CPU time is used, not synchronising
-    after = (cpu_time(pid), cpu_time(child))
-    assert after[0] - before[0] < 0.02 and after[1] - before[1] < 0.02
+    time.sleep(0.3)  # an observation window (no CPU time is used in it), not synchronising
+    assert stopped(pid) and stopped(child)
+    assert (cpu_time(pid), cpu_time(child)) == before
 
     assert runner.abort(kill=False) is None  # resumes, terminates the tree
     finished = events.wait(4, "finished")
@@ -189,7 +193,7 @@ ABORT_PROOF = SIGTERM_PROOF.rsplit("time.sleep(60)", 1)[0] + (
 
 
 def test_GIVEN_job_ignoring_abort_and_sigterm_WHEN_soft_abort_THEN_escalates_to_kill(
-    make_runner,
+    make_runner, caplog
 ):
     runner, events = make_runner(abort_grace=0.3, terminate_grace=0.3)
     entry = launch(make_runner.data_dir, 7, ABORT_PROOF)
@@ -197,11 +201,16 @@ def test_GIVEN_job_ignoring_abort_and_sigterm_WHEN_soft_abort_THEN_escalates_to_
     child = _child_pid(entry)
     events.wait(7, "line", where=lambda e: e["line"] == 8)
 
-    started = time.monotonic()
+    caplog.set_level(logging.WARNING, logger="scriptserver_ioc.runner")
     assert runner.abort(kill=False) is None
     finished = events.wait(7, "finished")
 
-    assert time.monotonic() - started >= 0.6
+    # each grace was given in turn: SIGTERM after the soft abort's, SIGKILL after SIGTERM's
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job 7 ")]
+    assert steps == [
+        "job 7 did not end 0.3 s after a soft abort: terminating it",
+        "job 7 is still running after SIGTERM: killing it",
+    ]
     assert finished["state"] == "ABORTED"
     assert finished["exit_code"] == -signal.SIGKILL
     assert "while being aborted" in finished["error"]["message"]
@@ -218,11 +227,9 @@ def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_with_signal_quic
     pid = events.wait(8, "started")["pid"]
     events.wait(8, "line")
 
-    killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    finished = events.wait(8, "finished")
+    finished = events.wait(8, "finished")  # (how soon: bench/bench_runner.py)
 
-    assert events.time_of(8, "finished") - killed < 2.0  # typically a few milliseconds
     assert finished["state"] == "FAILED"
     assert finished["error"]["type"] == "ProcessExit"
     assert "killed by signal 9" in finished["error"]["message"]

@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -49,11 +48,9 @@ def test_GIVEN_warm_spare_WHEN_jobs_start_THEN_each_runs_in_the_spare_and_a_new_
     assert runner.wait_for_spare(10)
     second_spare = runner.spare_pid
     assert second_spare != first_spare
-    started = time.monotonic()
     runner.start(launch(make_runner.data_dir, 2, "import time\ntime.sleep(0.05)\n"))
-    assert events.wait(2, "started")["pid"] == second_spare
-    events.wait(2, "line")
-    assert time.monotonic() - started < 1.0  # typically a few milliseconds
+    assert events.wait(2, "started")["pid"] == second_spare  # no new process: how soon,
+    events.wait(2, "line")  # bench/bench_runner.py (warm spare against cold start)
     assert events.wait(2, "finished")["state"] == "DONE"
 
 

@@ -146,6 +146,11 @@ def cpu_time(pid: int) -> float:
     return times.user + times.system
 
 
+def stopped(pid: int) -> bool:
+    """True while process `pid` is stopped (SIGSTOP has taken effect)."""
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
 def write_module(directory: Path, name: str, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.py"

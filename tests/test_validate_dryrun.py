@@ -3,7 +3,6 @@
 import datetime
 import glob
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -134,25 +133,20 @@ def test_GIVEN_wrong_call_of_a_command_WHEN_dry_run_THEN_binding_error_at_that_l
 def test_GIVEN_endless_loop_WHEN_dry_run_THEN_stopped_within_the_limit_with_clear_error(
     job_commands,
 ):
-    started = time.monotonic()
     result = dry("x = 0\nwhile True:\n    x += 1\n", job_commands, time_limit=1.5)
-    elapsed = time.monotonic() - started
     assert result["ok"] is False
     assert result["error"]["type"] == "DryRunTimeout"
     assert result["error"]["line"] in (2, 3)
+    # stopped by its own limit (an endless loop never ends otherwise), which it names
     assert result["error"]["message"].startswith("dry run stopped after 1.5 s of real time at line")
-    # stopped by its own limit (an endless loop never ends otherwise); a loose bound, as
-    # interpreter start-up on a loaded machine takes seconds
-    assert elapsed < 1.5 + 30
 
 
 def test_GIVEN_loop_that_swallows_the_stop_WHEN_dry_run_THEN_still_stopped(job_commands):
     source = "while True:\n    try:\n        pass\n    except BaseException:\n        pass\n"
-    started = time.monotonic()
     result = dry(source, job_commands, time_limit=1)
-    assert result["error"]["type"] == "DryRunTimeout"
+    assert result["error"]["type"] == "DryRunTimeout"  # its own limit stopped it
+    assert result["error"]["message"].startswith("dry run stopped after 1 s of real time at line")
     assert result["error"]["line"] in (1, 2, 3, 4, 5)
-    assert time.monotonic() - started < 1 + 30  # its own limit stopped it (loose: load)
 
 
 def test_GIVEN_long_loop_WHEN_dry_run_THEN_steps_capped_but_estimate_complete(job_commands):

@@ -161,27 +161,32 @@ def test_GIVEN_verdict_WHEN_job_edited_or_catalogue_changes_THEN_checked_again(s
 
 
 def test_GIVEN_preflight_under_way_WHEN_core_used_THEN_never_waits_for_the_dry_run(server):
-    add(
-        server,
-        [
-            {"script": f"import time\nt = time.time() + 3\nwhile time.time() < t: {n}\n"}
-            for n in range(3)
-        ],
-    )
-    worker_busy = threading.Event()
+    add(server, [{"script": f"x = {n}\n"} for n in range(3)])
+    worker_busy, release = threading.Event(), threading.Event()
     original = server.validator.dry_run
 
-    def slow_dry_run(*args, **kwargs):
+    def held_dry_run(*args, **kwargs):  # a dry run that lasts until the test ends it
         worker_busy.set()
+        release.wait(60)
         return original(*args, **kwargs)
 
-    server.validator.dry_run = slow_dry_run
+    server.validator.dry_run = held_dry_run
     server.changed("queue")
     assert worker_busy.wait(10)
-    started = time.monotonic()
-    for _ in range(20):
-        assert server.control("QUEUE:ADD", '{"script": "pass"}').ok
-    assert time.monotonic() - started < 2.0  # a dry run takes longer than this alone
+    replies: list = []
+
+    def adds() -> None:
+        for _ in range(20):
+            replies.append(server.control("QUEUE:ADD", '{"script": "pass"}'))
+
+    adding = threading.Thread(target=adds)
+    adding.start()
+    try:  # every add is answered while the dry run is still under way
+        wait_until(lambda: len(replies) == 20)
+        assert not release.is_set() and all(reply.ok for reply in replies)
+    finally:
+        release.set()
+        adding.join()
 
 
 def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_moves(server):
