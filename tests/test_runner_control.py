@@ -217,7 +217,7 @@ def test_GIVEN_job_ignoring_abort_and_sigterm_WHEN_soft_abort_THEN_escalates_to_
     wait_until(lambda: process_gone(child))
 
 
-def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_with_signal_quickly(
+def test_GIVEN_running_job_WHEN_killed_from_outside_THEN_failed_with_signal(
     make_runner,
 ):
     runner, events = make_runner()

@@ -95,10 +95,20 @@ class GuiClient:
 
     Args:
         address: e.g. "tcp://127.0.0.1:1301".
+        context: the ZeroMQ context (default: the process's).
+        receive_timeout_ms: how long a reply is awaited: the GUI's 500 ms by default; a
+            test that checks what the GUI shows, not how soon, waits longer (how soon is
+            `bench/bench_nicos.py`'s measure).
     """
 
-    def __init__(self, address: str, context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        context: zmq.Context | None = None,
+        receive_timeout_ms: int = RECEIVE_TIMEOUT_MS,
+    ) -> None:
         self.address = address
+        self.receive_timeout_ms = receive_timeout_ms
         self.context = context or zmq.Context.instance()
         self.lock = threading.Lock()
         self.socket: Any = None
@@ -107,7 +117,7 @@ class GuiClient:
 
     def _open(self) -> None:
         self.socket = self.context.socket(zmq.REQ)
-        self.socket.setsockopt(zmq.RCVTIMEO, RECEIVE_TIMEOUT_MS)
+        self.socket.setsockopt(zmq.RCVTIMEO, self.receive_timeout_ms)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.connect(self.address)
 
