@@ -1,11 +1,12 @@
-"""The core's state machine with a fake runner and a fake store: no sockets, no processes.
+"""The core's state machine with a fake runner over the real store: no sockets, no processes.
 
 Every control PV of the PV table (iterated, so a new one is covered or fails here for want
 of sample values) is written in every state with valid and invalid values. A write that is
 accepted makes the STATE transition and the runner calls listed in `expected` (others
 change no STATE and call nothing); a refused one leaves every published value and the
-store as they were. Then the store fails ("database or disk is full") at each write point
-of each accepted decision: the whole decision is undone and REPLY says nothing changed.
+store as they were. Then the store (the real SQLite one, in memory: `faulty_store.py`) fails
+("database or disk is full") at each write point of each accepted decision: the whole
+decision is undone and REPLY says nothing changed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import threading
 
 import pytest
 from core_factory import make_core
-from core_fakes import DISK_FULL, FakeCatalogue, FakeRunner, FakeStore, FakeValidator
+from core_fakes import FakeCatalogue, FakeRunner, FakeValidator
+from faulty_store import DISK_FULL, FaultyStore
 
 from scriptserver_ioc.contract import limits
 from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS
@@ -129,9 +131,9 @@ def finish(core: ScriptServer, job_id: int, state: str = "DONE") -> None:
     core.on_job_event(job_id, {"type": "finished", "state": state, "error": None, "exit_code": 0})
 
 
-def build(state: str, logs) -> tuple[ScriptServer, FakeStore, FakeRunner]:
+def build(state: str, logs) -> tuple[ScriptServer, FaultyStore, FakeRunner]:
     """A core in `state`: job 1 finished, job 2 current (or finished), 3..12 queued, held."""
-    store = FakeStore()
+    store = FaultyStore()
     runner = FakeRunner(store)
     core = make_core(store, FakeCatalogue(), FakeValidator(), scripts_dir=logs, logs_dir=logs)
     runner.core, runner.probe = core, False
@@ -289,7 +291,7 @@ def test_GIVEN_safety_action_WHEN_store_fails_THEN_carried_out_kept_and_stored_l
             store.arm(None)
             assert core.unsaved.retry(), where
             assert store.transactions[0][: len(want[3])] == want[3], where  # the same writes
-            assert core.log_text().splitlines()[-2] in store.data["log"], where
+            assert core.log_text().splitlines()[-2] in store.log_lines(1000), where
             assert core.unsaved.error is None and core.unsaved.calls == [], where
             points += 1
     assert points, f"{pv}: never a safety action"
@@ -347,7 +349,8 @@ def test_GIVEN_committed_decision_WHEN_runner_call_fails_THEN_state_back_and_sai
     assert "was not carried out: no job is running" in core.last_error or (
         "was not sent: no job is running" in core.last_error
     )
-    assert core.last_error in core.log_text() and core.last_error in store.dump()
+    assert core.last_error in core.log_text()
+    assert core.last_error in store.log_lines(1)[0]  # stored with the decision
 
 
 def test_GIVEN_runner_cannot_start_WHEN_queue_released_THEN_job_failed_and_queue_held(logs):
@@ -358,7 +361,8 @@ def test_GIVEN_runner_cannot_start_WHEN_queue_released_THEN_job_failed_and_queue
     failed = core.history[0]
     assert (failed.id, failed.state.value, failed.error["type"]) == (3, "FAILED", "LaunchError")
     assert "job 2 is still running" in failed.error["message"]
-    assert core.queue.ids() == list(range(4, 13)) and '"FAILED"' in store.dump()
+    assert core.queue.ids() == list(range(4, 13))
+    assert store.finished_job(3).state.value == "FAILED"
 
 
 def test_GIVEN_store_full_WHEN_next_job_would_start_THEN_nothing_starts_and_queue_held(logs):
@@ -377,7 +381,8 @@ def test_GIVEN_job_ends_WHEN_store_full_THEN_end_kept_in_memory(logs):
     assert core.current is None and core.history[0].id == 2 and core.unsaved.jobs
     assert core.run_state.value == "IDLE" and DISK_FULL in core.last_error
     store.arm(None)
-    assert core.unsaved.retry() and '"FAILED"' in store.dump()
+    assert store.finished_job(2) is None  # not stored while the disk is full
+    assert core.unsaved.retry() and store.finished_job(2).state.value == "FAILED"
 
 
 # -- QUEUE:UPDATE of the running job: its put completes when the job has the edit --------
