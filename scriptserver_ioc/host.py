@@ -6,14 +6,19 @@ the core is exercised over real threads and files.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .core.ports import ScriptFile
 from .job._protocol import plots_dir
-from .validate.scripts import read_script_file
+from .validate.scripts import read_script_file, script_file_path
+
+SCRIPTS_KEPT = 1000
+"""Script files whose text `JobFolders` keeps (one per queued `file` job, usually few)."""
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +47,39 @@ class JobFolders:
 
     def __init__(self, scripts_dir: Path | None) -> None:
         self.scripts_dir = scripts_dir.resolve() if scripts_dir is not None else None
+        self._read: dict[Path, tuple[tuple[int, int], ScriptFile]] = {}
+        self._lock = threading.Lock()
 
-    def read_script(self, name: str) -> tuple[str, Path]:
-        """Text and path of `name` in the scripts folder (`validate.scripts`).
+    def read_script(self, name: str, recheck: bool = False) -> ScriptFile:
+        """`name` in the scripts folder as it is now (`validate.scripts` reads it).
+
+        Args:
+            name: the file's path relative to the scripts folder.
+            recheck: a look again at a file read before: when its size and modification
+                time are unchanged it is not read again (a `stat`; the pre-flight looks at
+                every queued `file` job often).
 
         Raises:
             ValueError: no scripts folder, a name outside it, or an unreadable file.
         """
-        return read_script_file(self.scripts_dir, name)
+        path = script_file_path(self.scripts_dir, name)
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise ValueError(f"the file {name!r} cannot be read: {exc.strerror or exc}") from None
+        signature = (info.st_mtime_ns, info.st_size)
+        with self._lock:
+            known = self._read.get(path)
+        if recheck and known is not None and known[0] == signature:
+            return known[1]
+        text, path = read_script_file(self.scripts_dir, name)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        script = ScriptFile(text, str(path), digest)
+        with self._lock:
+            if len(self._read) >= SCRIPTS_KEPT:
+                self._read.clear()
+            self._read[path] = (signature, script)
+        return script
 
     @staticmethod
     def log_tail(path: Path, chars: int) -> tuple[str, int] | None:

@@ -31,14 +31,15 @@ def make_core(
         validator: the checks.
         scripts_dir: where `file` jobs come from (None: they cannot run).
         logs_dir: where job logs are written.
-        options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `routes`).
+        options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `routes`,
+            `files`: a test's own `JobFolders`, e.g. one that watches its callers).
     """
     options.setdefault("routes", CONTROL_ROUTES)
+    options.setdefault("files", JobFolders(scripts_dir))
     return ScriptServer(
         store,
         catalogue,
         validator,
-        files=JobFolders(scripts_dir),
         timers=ThreadTimers(),
         logs_dir=logs_dir,
         **options,

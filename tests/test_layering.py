@@ -2,8 +2,9 @@
 
 - `core/` decides and does no I/O: it imports the standard library (less the modules that
   reach disks, sockets, processes and databases), `contract/`, itself, and the one rule it
-  shares with job processes (`job/script_edit.py`); it calls no `open`, `os.stat` or
-  thread: files, time and the store come through its ports (`core/ports.py`).
+  shares with job processes (`job/script_edit.py`); it calls no `open`, `os.stat`, disk
+  method of a path (`read_text`, `stat`, `exists`...) or thread: files, time and the store
+  come through its ports (`core/ports.py`).
 - `job/` runs inside the user's job process: the standard library, its own modules, and
   the instrument libraries a job may use (imported where used); nothing else of this
   package.
@@ -52,6 +53,27 @@ CORE_FORBIDDEN_CALLS = {
     ("threading", "Thread"): "background work comes through the Timers port",
     ("threading", "Timer"): "timers come through the Timers port",
 }
+
+CORE_FORBIDDEN_METHODS = {
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "stat",
+    "lstat",
+    "is_file",
+    "is_dir",
+    "exists",
+    "iterdir",
+    "glob",
+    "rglob",
+    "mkdir",
+    "unlink",
+    "rmdir",
+    "open",
+}
+"""Methods that reach the disk (`Path`'s and `os`'s): script files are read through the
+`JobFiles` port, off the core lock, and the text is carried in the job."""
 
 JOB_LIBRARIES = {
     "genie_python",
@@ -135,6 +157,9 @@ def test_GIVEN_core_module_THEN_calls_no_file_or_thread(path):
             called = _called(node)
             if called in CORE_FORBIDDEN_CALLS:
                 why = CORE_FORBIDDEN_CALLS[called]
+                wrong.append(f"{path.name}:{node.lineno}: {'.'.join(called)}(): {why}")
+            elif isinstance(node.func, ast.Attribute) and node.func.attr in CORE_FORBIDDEN_METHODS:
+                why = "the disk is reached through the JobFiles port"
                 wrong.append(f"{path.name}:{node.lineno}: {'.'.join(called)}(): {why}")
     assert not wrong, "\n".join(wrong)
 

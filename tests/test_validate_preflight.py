@@ -218,8 +218,10 @@ def test_GIVEN_file_job_WHEN_file_edited_on_disk_THEN_checked_again_before_its_t
     record = server.queue.get(job_id).preflight
     assert record["line"] == 3 and "temperaturs" in record["message"]
     assert record["source"] != first["source"]
-    server.control("QUEUE:HOLD", 0)
-    assert server.hold and f"queue held before job {job_id}" in server.hold_reason
+    server.control("QUEUE:HOLD", 0)  # its turn: the script is read again (off the lock)
+    wait_until(lambda: server.hold)
+    assert f"queue held before job {job_id}" in server.hold_reason
+    assert server.test_runner.started == []
 
 
 def test_GIVEN_file_edited_just_before_its_turn_WHEN_released_THEN_waits_for_new_verdict(

@@ -1,21 +1,22 @@
-"""Building jobs from specs: arguments bound, name chosen, source and script files.
+"""Building jobs from specs: arguments bound, name chosen, the source a job runs.
 
 A mixin of `ScriptServer` (with `QueueControl`); every method runs with the core's lock
-held and reads only in-memory state, except `read_script_file` (a `file` job's script).
-A spec is parsed once (`core.specs`) and bound here into a `Job`; the validator and the
-dry run receive that job.
+held and reads only in-memory state. A spec is parsed once (`core.specs`) and bound here
+into a `Job`; a `file` job's script is read in the write's slow part, off the lock
+(`core.script_files`), and carried in the job; the validator and the dry run receive
+that job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ..contract import limits, tags
 from .bounds import bounded_estimate
 from .deferred import Later
 from .jobs import Job
+from .ports import FILE_TEXT
 from .specs import (
     CONTENT_KEYS,
     SCRIPTS_REFUSED,
@@ -38,6 +39,9 @@ class JobBuilding:
     def check_later(self, jobs: list[Job], then: Callable[[], None], where: Callable) -> Later:
         """Check prepared jobs on the worker; then keep their verdicts and call `then()`.
 
+        The work reads the scripts of `file` jobs (`core.script_files`) and checks the
+        jobs with their text; a file that cannot be read refuses the write.
+
         Args:
             jobs: jobs from `prepare_job`.
             then: finishes the write under the lock once every job passed.
@@ -45,8 +49,17 @@ class JobBuilding:
         """
         records = [job.to_dict() for job in jobs]
 
-        def checked(verdicts: list[Any]) -> None:
-            for index, (job, verdict) in enumerate(zip(jobs, verdicts)):
+        def work() -> tuple[list[Any], list[Any]]:
+            scripts = self.scripts.read_for(jobs, where)
+            for record, script in zip(records, scripts):
+                if script is not None:
+                    record[FILE_TEXT] = script.text
+            return scripts, self.validator.check_many(records)
+
+        def checked(outcome: tuple[list[Any], list[Any]]) -> None:
+            scripts, verdicts = outcome
+            for index, (job, script, verdict) in enumerate(zip(jobs, scripts, verdicts)):
+                job.carry(script)
                 try:
                     self.apply_verdict(job, verdict)
                 except Rejected as exc:
@@ -54,9 +67,7 @@ class JobBuilding:
             then()
 
         quick = len(records) == 1 and self.validator.is_quick(records[0])
-        return Later(
-            lambda: self.validator.check_many(records), checked, self.commands_revision, quick
-        )
+        return Later(work, checked, self.commands_revision, quick)
 
     def prepare_job(self, spec: JobSpec, job_id: int = 0) -> Job:
         """A job record from a spec: arguments bound, name chosen; not yet validated."""
@@ -73,8 +84,7 @@ class JobBuilding:
                 raise Rejected(SCRIPTS_REFUSED)
             job.script = spec.script
         else:
-            job.file = spec.file
-            self.script_file(spec.file)
+            job.file = spec.file  # read off the lock, in the write's slow part
         job.name = spec.name[: limits.MAX_NAME_CHARS] if spec.name else default_name(job)
         return job
 
@@ -92,24 +102,30 @@ class JobBuilding:
             job.warnings.append(dropped)
         job.estimate_source = verdict.estimate_source if job.estimate is not None else "none"
 
-    def read_script_file(self, name: str) -> tuple[str, Path]:
-        """Text and path of a `file` job's script (the `JobFiles` port)."""
-        try:
-            return self.files.read_script(name)
-        except ValueError as exc:
-            raise Rejected(str(exc)) from None
+    @staticmethod
+    def job_source(job: Job) -> str:
+        """The Python source a job runs (generated for command jobs, carried for files).
 
-    def script_file(self, name: str) -> Path:
-        """The path of a `file` job's script, which must lie inside the scripts directory."""
-        return self.read_script_file(name)[1]
-
-    def job_source(self, job: Job) -> str:
-        """The Python source a job runs (generated for command jobs)."""
+        Raises:
+            Rejected: a `file` job whose script could not be read (or was not yet).
+        """
         if job.kind == "command":
             return call_source(job.command or "", job.args or {})
         if job.kind == "script":
             return job.script or ""
-        return self.read_script_file(job.file or "")[0]
+        script = job.file_text
+        if script is None:
+            raise Rejected(f"the file {job.file!r} has not been read yet")
+        if script.problem is not None:
+            raise Rejected(script.problem)
+        return script.text
+
+    @staticmethod
+    def job_filename(job: Job) -> str:
+        """The file name a job's code runs under (a `file` job's path, else `<job N>`)."""
+        if job.kind == "file":
+            return job.file_text.path if job.file_text is not None else str(job.file)
+        return f"<job {job.id}>"
 
     def _merged_spec(self, job: Job, fields: dict[str, Any]) -> JobSpec:
         """A spec of `job` with `fields` (keys of a job spec) applied on top."""

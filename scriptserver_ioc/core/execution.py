@@ -47,7 +47,8 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         while self.runner is not None and not self.hold and self.current is None and self.queue:
             try:
                 with self.deciding():
-                    if self.preflight_blocks(self.queue.first()):
+                    first = self.queue.first()
+                    if not self.scripts.ready(first) or self.preflight_blocks(first):
                         return
                     self._start(self.queue.pop_first())
             except StoreError as exc:
@@ -75,7 +76,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         paused = self.take_carried_pause(job)
         try:
             self.current_source = source = self.job_source(job)
-            filename = self._job_filename(job)
+            filename = self.job_filename(job)
         except Rejected as exc:
             self._launch_failed(job, str(exc))
             return
@@ -109,11 +110,6 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             "traceback": "",
         }
         self._finished_current(job, {"state": "FAILED", "error": error})
-
-    def _job_filename(self, job: Job) -> str:
-        if job.kind == "file":
-            return str(self.script_file(job.file or ""))
-        return f"<job {job.id}>"
 
     def log_path(self, job_id: int) -> Any:
         """Where a job's stdout and stderr are written."""

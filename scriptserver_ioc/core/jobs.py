@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..contract.enums import JobState
+from .ports import FILE_TEXT, ScriptFile
 
 _recording = threading.local()
 
@@ -76,6 +77,31 @@ class Job:
     edits: list[dict[str, Any]] = field(default_factory=list)
     _json: str | None = field(default=None, repr=False, compare=False)
     _summary: str | None = field(default=None, repr=False, compare=False)
+    _script_file: ScriptFile | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def file_text(self) -> ScriptFile | None:
+        """A `file` job's script as last read (off the core lock, `core.script_files`).
+
+        Not part of the record: the job carries it so that nothing reads the file again
+        under the core lock (checks, pre-flight, start, VALIDATE's dry run use it).
+        """
+        return self._script_file
+
+    def carry(self, script: ScriptFile | None) -> None:
+        """Carry `script` as this job's script text (undone with the decision, if any)."""
+        undo = getattr(_recording, "undo", None)
+        if undo is not None:
+            old = self._script_file
+            undo.append(lambda: setattr(self, "_script_file", old))
+        self._script_file = script
+
+    def check_record(self) -> dict[str, Any]:
+        """The record the checks get: the job record, and a `file` job's script text."""
+        record = self.to_dict()
+        if self._script_file is not None and self._script_file.problem is None:
+            record[FILE_TEXT] = self._script_file.text
+        return record
 
     def update(self, **changes: Any) -> None:
         """Change attributes and drop the cached serialisation."""

@@ -11,8 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+FILE_TEXT = "file_text"
+"""Key of a `file` job's script text in the records the core gives `Checks` (`Job.check_record`):
+the checks use it and read no file."""
+
+
+@dataclass(frozen=True)
+class ScriptFile:
+    """A `file` job's script as read from the scripts folder, carried in the job.
+
+    Attributes:
+        text: the script's text ("" when it could not be read).
+        path: the file's resolved path (the job's file name when it could not be read).
+        digest: what identifies this text (16 hex digits of its sha256; "missing" when
+            it could not be read): a pre-flight verdict names the text it was made for.
+        problem: why the file could not be read, or None.
+    """
+
+    text: str
+    path: str
+    digest: str
+    problem: str | None = None
+
+    @classmethod
+    def unreadable(cls, name: Any, problem: str) -> ScriptFile:
+        """A script that could not be read, and why."""
+        return cls("", str(name), "missing", problem)
 
 
 class StoreError(Exception):
@@ -80,8 +108,11 @@ class Timers(Protocol):
 class JobFiles(Protocol):
     """The files of jobs: scripts from the scripts folder, output logs, saved figures."""
 
-    def read_script(self, name: str) -> tuple[str, Path]:
-        """Text and path of script file `name` in the scripts folder.
+    def read_script(self, name: str, recheck: bool = False) -> ScriptFile:
+        """Script file `name` of the scripts folder, as it is now (never with the core lock).
+
+        `recheck`: a look again at a file read before, which may be answered without
+        reading it when it is unchanged on disk (its size and modification time).
 
         Raises:
             ValueError: no scripts folder, a name outside it, or a file that cannot be read
@@ -130,7 +161,10 @@ class Checks(Protocol):
     """The checks of jobs (`validate.Validator`): validation, estimates, dry runs."""
 
     def check_many(self, records: Iterable[dict]) -> list[Any]:
-        """Check prepared job records; one verdict each, in order."""
+        """Check prepared job records; one verdict each, in order.
+
+        A `file` job's record carries its script's text under `FILE_TEXT`: no file is read.
+        """
 
     def is_quick(self, record: dict) -> bool:
         """True if checking this record needs no slow work."""

@@ -53,7 +53,7 @@ class PreflightTask:
     stamp: str
     problem: str | None = None
     source_digest: str | None = None
-    """A `file` job's script as read from disk (`PreflightControl.file_digest`), else None."""
+    """Digest of the script text a `file` job carries (`PreflightControl.file_digest`)."""
 
 
 class PreflightControl:
@@ -83,6 +83,8 @@ class PreflightControl:
         """New jobs are being queued (lock held): one that will start at once is not awaited."""
         idle = self.current is None and not self.hold and not self.queue
         self._starts_unchecked = jobs[0].id if idle and jobs else None
+        if idle and jobs:
+            self.scripts.fresh(jobs[0])  # read in this write: it starts with that text
 
     def catalogue_stamp(self) -> str:
         """Digest of the catalogue's content (a revision number restarts with the server)."""
@@ -92,22 +94,18 @@ class PreflightControl:
             self._stamp = (revision, hashlib.sha256(text.encode()).hexdigest()[:16])
         return self._stamp[1]
 
-    def file_digest(self, job: Job) -> str | None:
-        """Digest of a `file` job's script as it is on disk now (`Validator.file_digest`).
-
-        None for other jobs, or when the validator cannot say.
-        """
-        digest_of = getattr(self.validator, "file_digest", None)
-        if job.kind != "file" or digest_of is None:
-            return None
-        return digest_of(job.file)
+    @staticmethod
+    def file_digest(job: Job) -> str | None:
+        """Digest of the script a `file` job carries (`Job.file_text`), else None."""
+        script = job.file_text if job.kind == "file" else None
+        return script.digest if script is not None else None
 
     def preflight_stale(self, job: Job) -> bool:
         """True if the job has no verdict made with the catalogue (and file) as it is now.
 
         A `file` job's verdict also belongs to the script's content: a file edited on disk
-        after its check is checked again (the worker looks every `recheck_interval` s, and
-        the queue looks once more before the job's turn).
+        after its check is checked again (its text is read again off the lock before the
+        worker looks for work, `core.script_files`, and once more at the job's turn).
         """
         record = job.preflight
         if record is None or record.get("catalogue") != self.catalogue_stamp():
@@ -119,7 +117,9 @@ class PreflightControl:
 
         Then the running job, if it started before its check began (the queue waits only
         `preflight_wait` s for a verdict): a verdict that comes later is still its record.
+        The scripts of queued `file` jobs are read again first, without the lock.
         """
+        self.scripts.refresh_queued()
         with self.lock:
             running = self.current
             if running is not None and running.preflight is not None:
@@ -127,15 +127,17 @@ class PreflightControl:
             for job in [*self.queue, *([running] if running is not None else [])]:
                 if job.id in busy or not self.preflight_stale(job):
                     continue
+                if job.kind == "file" and job.file_text is None:
+                    continue  # not read yet (loaded at start-up): the next look has it
                 problem = None
                 try:
                     source: str | None = self.job_source(job)
-                    filename = self._job_filename(job)
+                    filename = self.job_filename(job)
                 except Rejected as exc:
                     source, filename, problem = None, "", str(exc)
                 return PreflightTask(
                     job,
-                    job.to_dict(),
+                    job.check_record(),
                     source,
                     filename,
                     self.catalogue.revision,

@@ -192,6 +192,8 @@ class QueueControl(JobBuilding):
         copies = [
             Job.from_dict({**job.to_dict(), "warnings": list(job.warnings)}) for _ in range(times)
         ]
+        for copy in copies:
+            copy.carry(job.file_text)
         self._queue_new(op, copies, self.queue.index(job_id) + 1)
         op.message = f"job {job_id} repeated as {_ids_text(op.job_ids)}"
 

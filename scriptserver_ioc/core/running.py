@@ -26,10 +26,10 @@ class JobTracking:
 
     def _timeline_of(self, job: Job) -> Any:
         """The job's dry-run timeline, else the one learned when it last ran to the end."""
-        timeline = self.validator.timeline(job.to_dict())
+        timeline = self.validator.timeline(job.check_record())
         key_of = getattr(self.validator, "job_key", None)
         if timeline is None and key_of is not None:
-            timeline = self.learned_timelines.get(key_of(job.to_dict()))
+            timeline = self.learned_timelines.get(key_of(job.check_record()))
         return timeline
 
     def track_line(self, job: Job) -> None:
@@ -51,14 +51,14 @@ class JobTracking:
         """Remember how long a job took, for history-based estimates."""
         learned = getattr(self.validator, "learned_durations", None)
         if learned is not None:  # its own key, rates per amount, overhead, beam rates
-            for key, value in learned(job.to_dict(), seconds):
+            for key, value in learned(job.check_record(), seconds):
                 self.writes.add_duration(key, value)
 
     def learn_timeline(self, job: Job, progress: JobProgress | None, elapsed: float) -> None:
         """Keep the timeline of a job that ended DONE, for its next run."""
         key_of = getattr(self.validator, "job_key", None)
         if progress is not None and key_of is not None:
-            self.learned_timelines.learn(key_of(job.to_dict()), progress, elapsed)
+            self.learned_timelines.learn(key_of(job.check_record()), progress, elapsed)
 
     def _paused(self, job: Job, paused: bool) -> None:
         if self.run_state is RunState.ABORTING:

@@ -34,6 +34,7 @@ from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
 from .queue_ops import QueueControl
+from .script_files import ScriptFiles
 from .slots import slot_action
 from .snapshots import LOG_TAIL_CHARS, Snapshots
 from .specs import Rejected, request_id_of
@@ -124,6 +125,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         self._dry_running = False
         self._recovering = store.active_jobs()
         self.unsaved = UnsavedEnds(self)
+        self.scripts = ScriptFiles(self)
         self.effects = EffectQueue(self.lock)
         self._edits_due = []  # held completions of edits of the running job (core/editing.py)
         self.closed = False
@@ -136,6 +138,9 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
 
     def attach_runner(self, runner: Any) -> None:
         """Connect the job runner, adopt a job left running by a previous server, go on."""
+        for job, _ in self._recovering:  # its script as it is now, read before the lock
+            if job.kind == "file":
+                job.carry(self.scripts.read(job.file))
         with self.lock:
             self.runner = runner
             with self.facts():

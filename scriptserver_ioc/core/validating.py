@@ -14,6 +14,7 @@ from typing import Any
 from .deferred import Later
 from .jobs import Job
 from .operation import Operation
+from .ports import FILE_TEXT
 from .specs import Rejected, load_json, parse_job_text
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,27 @@ class ValidateControl:
             raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
         record = job.to_dict()
 
-        def then(verdict: Any) -> None:
+        def work() -> tuple[Any, Any]:
+            """Off the lock: a `file` job's script read, then the checks."""
+            script = self.scripts.read(job.file) if job.kind == "file" else None
+            if script is not None:
+                if script.problem is not None:
+                    return script, None
+                record[FILE_TEXT] = script.text
+            return script, self.validator.check(record)
+
+        def then(outcome: tuple[Any, Any]) -> None:
+            script, verdict = outcome
+            job.carry(script)
+            if verdict is None:
+                self._validated(op, _invalid_result(op.request_id, script.problem))
+                return
             self._validated(op, verdict.to_result(op.request_id))
             if dry_run and not verdict.errors:
                 self.apply_verdict(job, verdict)
                 self._start_dry_run(op, job, verdict)
 
-        return Later(lambda: self.validator.check(record), then, self.commands_revision)
+        return Later(work, then, self.commands_revision)
 
     def _validated(self, op: Operation, result: dict[str, Any]) -> None:
         op.message = "valid" if result["ok"] else f"invalid: {result['errors'][0]['message']}"
@@ -63,7 +78,7 @@ class ValidateControl:
         if self._dry_running:
             raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
         self._dry_running = True
-        source, filename = self.job_source(job), self._job_filename(job)
+        source, filename = self.job_source(job), self.job_filename(job)
         self.validate_result = verdict.to_result(op.request_id, {"ok": None, "running": True})
         op.message = "dry run started"
         completion, request_id = op.on_done, op.request_id

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.core.ports import FILE_TEXT
 from scriptserver_ioc.core.specs import SCRIPTS_REFUSED
 from scriptserver_ioc.validate import command_jobs, estimates, learning
 from scriptserver_ioc.validate.companions import (
@@ -176,7 +177,7 @@ class Validator:
             pending.source = self._script_text(job, verdict)
             pending.key_job = {"kind": "script", "script": pending.source}
         elif pending.kind == "file":
-            pending.source = self._file_text(job.get("file"), verdict)
+            pending.source = self._file_text(job, verdict)
             pending.key_job = {"kind": "file", "file": job.get("file")}
         else:
             verdict.error(
@@ -216,6 +217,9 @@ class Validator:
         """Key of a job record for learned durations (what the store records under)."""
         job = job.to_dict() if hasattr(job, "to_dict") else job
         if (job.get("kind") or infer_kind(job)) == "file":
+            carried = job.get(FILE_TEXT)  # the core's jobs carry their script's text
+            if isinstance(carried, str):
+                return estimates.job_key(job, carried)
             try:
                 return estimates.job_key(job, self._read_file(job.get("file"))[0])
             except ValueError:
@@ -320,9 +324,12 @@ class Validator:
             return None
         return text
 
-    def _file_text(self, name: Any, verdict: Verdict) -> str | None:
+    def _file_text(self, job: dict, verdict: Verdict) -> str | None:
+        carried = job.get(FILE_TEXT)  # read by the core off its lock: not read again
+        if isinstance(carried, str):
+            return carried
         try:
-            return self._read_file(name)[0]
+            return self._read_file(job.get("file"))[0]
         except ValueError as exc:
             verdict.error(str(exc))
             return None
