@@ -66,12 +66,23 @@ def start_ioc(
         stderr=subprocess.DEVNULL,
         text=True,
         cwd=root,
-        env=dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{PORTS[index]}"),
+        env=_ioc_environment(PORTS[index]),
     )
     atexit.register(_stop, ioc)  # also when a benchmark fails half-way
     if "ready" not in ioc.stdout.readline():
         raise RuntimeError("the IOC did not start")
     return ioc, prefix
+
+
+def _ioc_environment(port: int) -> dict[str, str]:
+    """The IOC's environment: its own port, and the array bytes it chooses for itself.
+
+    (`EPICS_CA_MAX_ARRAY_BYTES` above is for this process's client; the server keeps
+    buffers of that size, so a larger one inherited would inflate its memory.)
+    """
+    env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+    env.pop("EPICS_CA_MAX_ARRAY_BYTES", None)
+    return env
 
 
 def checkout(revision: str) -> Path:

@@ -96,6 +96,7 @@ class IOC:
         env = dict(os.environ)
         env.pop("EPICS_CA_ADDR_LIST", None)
         env["EPICS_CA_ADDR_LIST"] = f"127.0.0.1:{self.port}"
+        env.pop("EPICS_CA_MAX_ARRAY_BYTES", None)  # the server's own choice, as deployed
         env["PYTHONUNBUFFERED"] = "1"
         # the demo beamline's state (commands/_beamline.py) per IOC, not one file in the
         # temp directory shared by every suite running on the machine

@@ -244,3 +244,35 @@ def test_GIVEN_edited_queue_WHEN_ioc_restarted_THEN_everything_as_before(start_i
     assert client.get("QUEUE:HOLD") == 1 and client.get("QUEUE:ON_ERROR") == 1
     (new_id,) = client.add("set_ei(19)")
     assert new_id > max(j["id"] for j in queue_before + history_before)
+
+
+def test_GIVEN_queue_at_its_byte_bound_WHEN_read_whole_THEN_every_client_gets_all_of_it(
+    start_ioc, caproto_context
+):
+    """The largest queue accepted fits what the server sends (its own array bytes, 10 MB)."""
+    from conftest import CaprotoClient
+
+    from scriptserver_ioc.client.client import ScriptServerClient
+    from scriptserver_ioc.client.channels import decode_text
+    from scriptserver_ioc.contract import limits
+
+    ioc = start_ioc(["--preflight-workers", "0"])
+    client = ScriptServerClient(ioc.prefix, timeout=30)
+    client.put("QUEUE:HOLD", 1)
+    script = "s = '" + "a" * 250_000 + "'\n"
+    for _ in range(limits.MAX_QUEUE_JSON_BYTES // len(script) + 1):
+        reply = client.put("QUEUE:ADD", json.dumps({"script": script}))
+        if not reply["ok"]:
+            break
+    assert "MAX_QUEUE_JSON_BYTES" in reply["message"]
+    text = client.get_text("QUEUE")
+    assert len(text) > limits.MAX_QUEUE_JSON_BYTES - len(script)
+    queue = json.loads(text)
+    assert len(queue) == client.get("QUEUE:COUNT") and {j["script"] for j in queue} == {script}
+    pv = client.pv("QUEUE")  # a client that asks for the PV's whole element count
+    whole = pv.get(count=pv.nelm, use_monitor=False, as_numpy=True, timeout=30)
+    assert whole is not None and decode_text(whole) == text
+    other = CaprotoClient(caproto_context, ioc.prefix)
+    assert other.get_text("QUEUE") == text
+    packed = other.get_text("QUEUE:ZHEX")
+    assert zlib.decompress(binascii.unhexlify(packed)).decode() == text

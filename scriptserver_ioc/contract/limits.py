@@ -15,8 +15,9 @@ MAX_BATCH = 5_000
 MAX_QUEUE_LENGTH = 20_000
 """Most jobs queued at once."""
 
-MAX_QUEUE_JSON_BYTES = 15_000_000
-"""Largest serialised queue: the QUEUE PV must hold it."""
+MAX_QUEUE_JSON_BYTES = 9_900_000
+"""Largest serialised queue: the QUEUE PV must hold it (with a comma per job, under the
+server's 10 MB `EPICS_CA_MAX_ARRAY_BYTES`; about 20,000 command jobs)."""
 
 MAX_NAME_CHARS = 200
 """Longest job name."""

@@ -22,8 +22,17 @@ CONTROL = "CONTROL"
 MAX_WRITE_COUNT = limits.MAX_WRITE_BYTES + 1
 """Char count of the text control PVs (the write bound plus the terminating NUL)."""
 
-MAX_ARRAY_BYTES = 40_000_000
-"""`EPICS_CA_MAX_ARRAY_BYTES` the server sets for itself: above the largest char count."""
+MAX_ARRAY_BYTES = 10_000_000
+"""`EPICS_CA_MAX_ARRAY_BYTES` the server sets for itself (the contract's least, 10 MB).
+
+pcas keeps every buffer this large for the life of the process (one from start-up, one per
+client connection and direction that ever moved a value over 16 kB, zeroed when taken),
+so this figure, not the values, sets most of the server's memory: 40 MB cost 114 MiB."""
+
+MAX_CHAR_COUNT = MAX_ARRAY_BYTES - 4096
+"""Largest char count a PV may have: a value of that count, with the metadata of any DBR
+type a client may ask for, still fits in the server's `MAX_ARRAY_BYTES` (pcas refuses a
+read that does not, even of a shorter value, when the client asks for the full count)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ def zhex_twin(pv: PV) -> PV:
         f"{pv.name}:ZHEX",
         "char",
         f"{pv.name} as zlib-compressed hex (IBEX format)",
-        count=2 * pv.count,
+        count=min(2 * pv.count, MAX_CHAR_COUNT),
         added=pv.added,
         builder=f"{pv.builder}_zhex",
         topics=pv.topics,
@@ -271,6 +280,8 @@ def _row_problems(pv: PV) -> list[str]:
         out.append("no description")
     if pv.type == "char" and pv.count < 2 or pv.type != "char" and pv.count != 1:
         out.append(f"count {pv.count}: a char waveform has more than 1, any other type 1")
+    if pv.count > MAX_CHAR_COUNT:
+        out.append(f"count {pv.count}: more than the server can send (MAX_CHAR_COUNT)")
     if (pv.type == "enum") != bool(pv.enums):
         out.append("an enum PV, and only it, lists its enum strings")
     if len(pv.enums) > MAX_ENUM_STATES or any(len(e) > MAX_ENUM_CHARS for e in pv.enums):

@@ -26,7 +26,7 @@ from .enums import (
     RUN_STATES,
     SLOT_ACTIONS,
 )
-from .pvmodel import MAX_WRITE_COUNT, PV, check_rows, zhex_twin
+from .pvmodel import MAX_CHAR_COUNT, MAX_WRITE_COUNT, PV, check_rows, zhex_twin
 
 MB = 1_000_000
 _MINOR, _MAJOR = 1, 2
@@ -98,7 +98,7 @@ PVS: tuple[PV, ...] = (
         **STATUS,
     ),
     # -- queue -------------------------------------------------------------------------
-    _json("QUEUE", "every queued job record in run order", 16 * MB, **QUEUE_JSON),
+    _json("QUEUE", "every queued job record in run order", MAX_CHAR_COUNT, **QUEUE_JSON),
     _json(
         "QUEUE:SUMMARY",
         'each queued job in run order, compactly: [{"id", "name", "kind", "estimate"}] '
@@ -178,7 +178,7 @@ PVS: tuple[PV, ...] = (
         **OUTPUT,
     ),
     # -- history -----------------------------------------------------------------------
-    _json("HISTORY", "the last 100 finished jobs, newest first", 16 * MB, **HIST_JSON),
+    _json("HISTORY", "the last 100 finished jobs, newest first", MAX_CHAR_COUNT, **HIST_JSON),
     PV("LAST:ID", "int", "id of the most recently finished job, 0 when none", **LAST),
     PV(
         "LAST:STATE",

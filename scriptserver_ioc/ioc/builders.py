@@ -204,7 +204,9 @@ def _plain(group: str) -> Builder:
 
 
 def _zhex_of(group: str) -> Builder:
-    return lambda p: {f"{name}:ZHEX": zhex(text) for name, text in p.json_texts(group).items()}
+    return lambda p: {
+        f"{name}:ZHEX": zhex(memoryview(value)[:-1]) for name, value in p.json_texts(group).items()
+    }
 
 
 LAST_ERROR_PVS = ("LAST_ERROR", "LAST_ERROR:TEXT")

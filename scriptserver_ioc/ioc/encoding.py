@@ -21,9 +21,22 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
-def zhex(text: str) -> bytes:
-    """The IBEX compress-and-hex form: hexlify(zlib.compress(text as UTF-8))."""
-    return binascii.hexlify(zlib.compress(text.encode("utf-8")))
+def zhex(text: str | bytes | memoryview) -> bytes:
+    """The IBEX compress-and-hex form: hexlify(zlib.compress(text as UTF-8)).
+
+    Bytes are taken as the UTF-8 already (e.g. a JSON PV's value without its NUL).
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return binascii.hexlify(zlib.compress(data))
+
+
+def json_value(text: str) -> bytes:
+    """A JSON PV's value from its text (`to_json`: ASCII, no NUL): the bytes, NUL-terminated.
+
+    Kept as they are by the publisher (`char_bytes` takes them without a copy), so a
+    10,000-job `QUEUE` is held once, not as a str and again as the array pcaspy serves.
+    """
+    return text.encode("ascii") + b"\0"
 
 
 def unzhex(data: str, limit: int = 100_000_000) -> str | None:
@@ -61,14 +74,24 @@ def ascii_text(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode("ascii").replace("\0", "\\x00")
 
 
-def char_array(data: str | bytes, count: int, tail: int | None = None) -> tuple[np.ndarray, bool]:
-    """A NUL-terminated uint8 array for a char waveform of `count` elements.
+def char_bytes(data: str | bytes, count: int, tail: int | None = None) -> tuple[bytes, bool]:
+    """The NUL-terminated bytes of a char waveform of `count` elements.
 
-    Text is escaped to ASCII (`ascii_text`). Returns the array and whether it had to be cut
-    to fit (`count - 1` bytes at most, so that CA gateways never see more than `count`).
-    With `tail`, at most the last `tail` bytes are kept, from the start of a line when one
-    begins near the cut, and the cut is not reported (that is the PV's stated bound).
+    Text is escaped to ASCII (`ascii_text`); bytes already NUL-terminated that fit (a JSON
+    PV's `json_value`) are returned as they are. Returns the bytes and whether they had to
+    be cut to fit (`count - 1` bytes at most, so that CA gateways never see more than
+    `count`). With `tail`, at most the last `tail` bytes are kept, from the start of a line
+    when one begins near the cut, and the cut is not reported (that is the PV's stated
+    bound).
     """
+    if (
+        tail is None
+        and isinstance(data, bytes)
+        and data.endswith(b"\0")
+        and len(data) <= count
+        and data.find(b"\0") == len(data) - 1
+    ):
+        return data, False
     raw = ascii_text(data).encode("ascii") if isinstance(data, str) else data
     if tail is not None and len(raw) > min(tail, count - 1):
         raw = raw[-min(tail, count - 1) :]
@@ -81,7 +104,7 @@ def char_array(data: str | bytes, count: int, tail: int | None = None) -> tuple[
     cut = len(raw) > count - 1
     if cut:
         raw = raw[: count - 1]
-    return np.frombuffer(raw + b"\0", dtype=np.uint8), cut
+    return raw + b"\0", cut
 
 
 def decode_write(value: Any, limit: int) -> str:

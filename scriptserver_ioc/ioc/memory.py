@@ -36,6 +36,34 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+MMAP_THRESHOLD = 256 * 1024
+"""Bytes from which glibc maps a block of its own, returned to the system when freed."""
+
+_M_MMAP_THRESHOLD = -3
+"""glibc's `mallopt` parameter number of the mmap threshold (malloc.h)."""
+
+
+def _fix_mmap_threshold() -> None:
+    """Keep glibc's mmap threshold at `MMAP_THRESHOLD` (glibc, Linux; else nothing).
+
+    glibc raises the threshold to the size of each mapped block freed, up to 32 MB: after
+    the first 5 MB copy of a large queue's text, every later one comes from the heap, where
+    freed blocks stay resident between other objects. Fixed, the copies made each time a
+    large PV is rebuilt (5 MB for a 10,000-job `QUEUE`) are mapped and unmapped.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    if not mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        log.debug("mallopt(M_MMAP_THRESHOLD) refused")
+
+
 class MemoryKeeper:
     """Watches the queue's size and gives memory back after it shrank a lot."""
 
@@ -43,6 +71,8 @@ class MemoryKeeper:
         self._lock = threading.Lock()
         self._peak = 0
         self._trim = _malloc_trim()
+        if self._trim is not None:
+            _fix_mmap_threshold()
         self.given_back = 0
         """How many times memory was given back (for tests and benchmarks)."""
 

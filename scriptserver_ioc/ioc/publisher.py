@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..contract.pvmodel import builder_pvs, check_publishing, topic_builders
 from ..contract.pvtable import ALL_PVS, BY_NAME
 from ..contract.topics import TOPICS
 from .builders import BUILDERS, JSON_BUILDERS
-from .encoding import TAIL_BYTES, ascii_text, char_array
+from .encoding import TAIL_BYTES, ascii_text, char_bytes, json_value
 from .memory import MemoryKeeper
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class Publisher:
         """Gives memory back after the queue shrank a lot (told the count by `counts`)."""
         self._published: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
-        self._json_cache: dict[str, tuple[int, dict[str, str]]] = {}
+        self._json_cache: dict[str, tuple[int, dict[str, bytes]]] = {}
         self._pending: set[str] = set()
         self._last_build: dict[str, float] = {}
         self._build_cost: dict[str, float] = {}
@@ -175,14 +177,17 @@ class Publisher:
         if watched - now_groups:
             self._wake.set()
 
-    def json_texts(self, group: str) -> dict[str, str]:
-        """The JSON texts of a group, built once per change and shared by the twin PVs."""
+    def json_texts(self, group: str) -> dict[str, bytes]:
+        """The JSON values of a group, built once per change and shared by the twin PVs.
+
+        NUL-terminated ASCII (`json_value`): the bytes pcaspy serves, held once.
+        """
         with self.lock:
             version = self._versions.get(group, 0)
             cached = self._json_cache.get(group)
         if cached is not None and cached[0] == version:
             return cached[1]
-        texts = JSON_BUILDERS[group](self)
+        texts = {name: json_value(text) for name, text in JSON_BUILDERS[group](self).items()}
         with self.lock:
             self._json_cache[group] = (version, texts)
         return texts
@@ -297,15 +302,13 @@ class Publisher:
         """Set one parameter if it changed (`lock` held)."""
         pv = BY_NAME[name]
         if pv.type == "char":
-            array, cut = char_array(value, pv.count, TAIL_BYTES.get(name))
-            before = self._published.get(name)
-            if before is not None and before.shape == array.shape:
-                if not (before != array).any():  # about 1 ms for a 10,000-job QUEUE
-                    return
+            raw, cut = char_bytes(value, pv.count, TAIL_BYTES.get(name))
+            if self._published.get(name) == raw:  # a memcmp: 0.3 ms for a 10,000-job QUEUE
+                return
             if cut:
-                log.error("%s: value of %d bytes cut to the PV's %d", name, len(array), pv.count)
-            self._published[name] = array  # the array pcaspy holds too: no copy kept
-            self.driver.setParam(name, array)
+                log.error("%s: value of %d bytes cut to the PV's %d", name, len(value), pv.count)
+            self._published[name] = raw  # the array below is a view of it: no copy kept
+            self.driver.setParam(name, np.frombuffer(raw, dtype=np.uint8))
         elif pv.type == "string":
             text = ascii_text(str(value))[:STRING_CHARS]
             if self.driver.getParam(name) != text:  # an unchanged value keeps a WRITE alarm
