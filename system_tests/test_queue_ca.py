@@ -8,8 +8,11 @@ import re
 import zlib
 
 import pytest
-from conftest import settle_preflights
+from conftest import CaprotoClient, settle_preflights
 
+from scriptserver_ioc.client.channels import decode_text
+from scriptserver_ioc.client.client import ScriptServerClient
+from scriptserver_ioc.contract import limits
 from scriptserver_ioc.ioc.encoding import zhex
 
 
@@ -250,12 +253,6 @@ def test_GIVEN_queue_at_its_byte_bound_WHEN_read_whole_THEN_every_client_gets_al
     start_ioc, caproto_context
 ):
     """The largest queue accepted fits what the server sends (its own array bytes, 10 MB)."""
-    from conftest import CaprotoClient
-
-    from scriptserver_ioc.client.client import ScriptServerClient
-    from scriptserver_ioc.client.channels import decode_text
-    from scriptserver_ioc.contract import limits
-
     ioc = start_ioc(["--preflight-workers", "0"])
     client = ScriptServerClient(ioc.prefix, timeout=30)
     client.put("QUEUE:HOLD", 1)
