@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint and run every test (unit and system). Creates .venv and installs the package with
 # its test extras (genie-python for the genie compatibility tests, pyzmq for the NICOS
-# bridge, matplotlib for `scriptserver queue --png`, bluesky for plans as jobs) on first use.
+# bridge, matplotlib for `scriptserver queue --png`, bluesky for plans as jobs, orjson for
+# the client's decoding of large JSON values) on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip's output (setuptools' notes on editable installs) goes to a log, shown if it fails
 .venv/bin/python -m pip install --quiet --upgrade pip > .venv/install.log 2>&1 \
-    && .venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot,bluesky]" >> .venv/install.log 2>&1 \
+    && .venv/bin/python -m pip install --quiet -e ".[test,genie,nicos,plot,bluesky,fast]" >> .venv/install.log 2>&1 \
     || { cat .venv/install.log; echo "installing failed (log: .venv/install.log)" >&2; exit 1; }
 echo "== ruff"
 .venv/bin/ruff check .

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 from test_core_queue import make_server
 from test_publisher_threads import RecordingDriver
 
@@ -53,3 +54,21 @@ def test_GIVEN_queue_unchanged_WHEN_rebuilt_THEN_its_value_not_posted_again(tmp_
     posted = {name for kind, name, _ in driver.calls if kind == "set"}
     assert {"QUEUE", "QUEUE:ZHEX", "QUEUE:SUMMARY", "QUEUE:SUMMARY:ZHEX"} <= posted
     assert b"30" in bytes(driver.params["QUEUE:SUMMARY"])
+
+
+def test_GIVEN_large_value_WHEN_handed_to_pcaspy_THEN_a_view_of_the_kept_bytes_served_whole():
+    from pcaspy import cas
+
+    from scriptserver_ioc.ioc.encoding import json_value
+    from scriptserver_ioc.ioc.publisher import shared_array
+
+    raw = json_value('[{"id": 1, "name": "set_ei(25)"}]')
+    array = shared_array(raw)
+    assert np.shares_memory(array, np.frombuffer(raw, dtype=np.uint8))  # no copy made here
+    # pcaspy's setParam copies arrays whose type name says numpy.ndarray (its own check)
+    assert "numpy.ndarray" not in str(type(array))
+    value = cas.gdd()
+    value.setPrimType(cas.aitEnumUint8)
+    value.put(array)  # what pcas serves: every byte, the NUL included
+    assert value.getBound(0)[2] == len(raw)
+    assert value.get() == raw[:-1].decode("ascii")

@@ -18,6 +18,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # optional (the `fast` extra): decodes large JSON values about twice as fast
+    import orjson
+except ImportError:  # the standard `json` module reads them all the same
+    orjson = None
+
 from ..contract.pvtable import ENUMS, char_pv
 from ..contract.reply import Reply
 
@@ -79,14 +84,37 @@ def encode_text(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8") + b"\0", dtype=np.uint8)
 
 
-def decode_text(raw: Any) -> str:
-    """Text of a char waveform read as raw values."""
+def raw_bytes(raw: Any) -> memoryview:
+    """The bytes of a char waveform read as raw values, up to its NUL (one copy at most)."""
     if raw is None:
         raise ClientError("no value (is the server running and reachable?)")
     if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    data = raw if isinstance(raw, bytes) else np.asarray(raw, dtype=np.uint8).tobytes()
+    end = data.find(b"\0")
+    return memoryview(data)[: len(data) if end < 0 else end]
+
+
+def decode_text(raw: Any) -> str:
+    """Text of a char waveform read as raw values."""
+    if isinstance(raw, str):
         return raw
-    data = bytes(np.asarray(raw, dtype=np.uint8)) if not isinstance(raw, bytes) else raw
-    return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+    return str(raw_bytes(raw), "utf-8", "replace")
+
+
+def decode_json(raw: Any) -> Any:
+    """The value of a JSON PV read as raw values.
+
+    With orjson installed (the `fast` extra) a 10,000-job `QUEUE` decodes in about half
+    the time; JSON it refuses (NaN, integers beyond 64 bits) is read by the `json` module.
+    """
+    data = raw_bytes(raw)
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(str(data, "utf-8", "replace"))
 
 
 @contextlib.contextmanager
@@ -183,7 +211,8 @@ class Channels:
 
     def get_json(self, name: str) -> Any:
         """The value of a JSON PV."""
-        return json.loads(self.get_text(name))
+        pv = self.pv(name)
+        return decode_json(pv.get(timeout=self.timeout, use_monitor=False, as_numpy=True))
 
     def put(self, name: str, value: Any, wait: bool = True) -> dict[str, Any] | None:
         """Write a PV; with `wait`, return the newest REPLY entry for it (maybe not this write's).
