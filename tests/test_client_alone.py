@@ -19,7 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "scriptserver_ioc"
 SERVER_PARTS = ("ioc", "core", "runner", "validate", "store", "catalogue", "job", "nicos")
-DISTRIBUTIONS = {"epics": "pyepics", "numpy": "numpy", "rich": "rich", "matplotlib": "matplotlib"}
+DISTRIBUTIONS = {
+    "epics": "pyepics",
+    "numpy": "numpy",
+    "rich": "rich",
+    "matplotlib": "matplotlib",
+    "orjson": "orjson",
+}
+OPTIONAL = {"matplotlib", "orjson"}
+"""Distributions the client uses only when installed (its optional extras)."""
 
 
 def _module_file(name: str) -> Path | None:
@@ -89,10 +97,11 @@ def test_GIVEN_client_package_WHEN_third_party_imports_listed_THEN_each_declared
     extras = config["options.extras_require"]
     assert {"pyepics", "numpy", "rich"} <= required
     assert "matplotlib" in _names(extras["plot"])
+    assert "orjson" in _names(extras["fast"])
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (line,) = re.findall(r"`pip install --no-deps scriptserver_ioc ([^`]*)`", readme)
     console_only = set(line.split())
-    assert console_only == {DISTRIBUTIONS[m] for m in third} - {"matplotlib"}
+    assert console_only == {DISTRIBUTIONS[m] for m in third} - OPTIONAL
     assert "pcaspy" in required and not console_only & {"pcaspy", "psutil"}
 
 
