@@ -3,23 +3,24 @@
 One IOC for the module (queue held between tests). A script with every kind of file effect
 and two programs is queued held: its background pre-flight verdict comes and the directory
 is unchanged, names and bytes; the same through `VALIDATE` with a dry run; released, the
-job does every effect exactly once. A local HTTP server receives nothing from a dry run of a
-script that posts to it, and the post once from the real run. A script that waits for a
-flag file starts soon after the queue is released, whatever its dry run does, and a
-`fails` verdict that arrives while it runs, or after it ended, only warns (and is kept on its
-record).
+job does every effect exactly once; the same for a `file` job and a command job. A local
+HTTP server receives nothing from a dry run of a script that posts to it, and the post once
+from the real run. A script that waits for a flag file starts soon after the queue is
+released, whatever its dry run does, and a `fails` verdict that arrives while it runs, or
+after it ended, only warns (and is kept on its record).
 """
 
 from __future__ import annotations
 
 import http.server
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import IOC, ROOT, wait_until
+from conftest import COMMANDS, IOC, ROOT, wait_until
 
 from scriptserver_ioc.client.client import ScriptServerClient
 from scriptserver_ioc.core.jobs import parse_iso
@@ -49,10 +50,36 @@ def listing(root: Path) -> dict:
     }
 
 
+ARCHIVE_COMMAND = '''"""Keeping the instrument's files: effects a dry run must not do."""
+
+import os
+import shutil
+
+
+def archive_run(run: int, folder: str) -> None:
+    """Log a run and move last night's data file into the archive.
+
+    Args:
+        run: the run number.
+        folder: the instrument's data folder.
+    """
+    with open(os.path.join(folder, "runs.log"), "a") as log:
+        log.write(f"run {run} archived\\n")
+    os.makedirs(os.path.join(folder, "archive"), exist_ok=True)
+    shutil.move(os.path.join(folder, "last_night.nxs"), os.path.join(folder, "archive"))
+'''
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One IOC (pre-flight on, default 0.5 s wait for a verdict) for the module."""
-    ioc = IOC(tmp_path_factory.mktemp("isolation") / "data").start()
+    """One IOC (pre-flight on, default 0.5 s wait for a verdict) for the module; its
+    commands are the demo's and `archive_run`, its scripts folder `<data>/scripts`."""
+    base = tmp_path_factory.mktemp("isolation")
+    commands = base / "commands"
+    shutil.copytree(COMMANDS, commands, ignore=shutil.ignore_patterns("__pycache__"))
+    (commands / "archive.py").write_text(ARCHIVE_COMMAND)
+    (base / "data" / "scripts").mkdir(parents=True)
+    ioc = IOC(base / "data", commands=commands).start()
     yield ioc
     ioc.stop()
 
@@ -144,6 +171,50 @@ def test_GIVEN_held_script_with_effects_WHEN_checked_THEN_nothing_done_until_it_
     assert "old.txt" not in after and "last_night.nxs" not in after
     assert after["archived.nxs"] == b"\x89HDF"
     assert after["by_subprocess.txt"] == b"x" and after["by_system.txt"] == b"y"
+
+
+NIGHTLY = """\
+import os
+d = {d!r}
+with open(os.path.join(d, "runs.log"), "a") as log:
+    log.write("nightly done\\n")
+with open(os.path.join(d, "results.csv"), "w") as out:
+    out.write("run,counts\\n42,1000\\n")
+os.remove(os.path.join(d, "old.txt"))
+"""
+
+
+def test_GIVEN_held_file_and_command_jobs_with_effects_WHEN_checked_THEN_nothing_done_until_run(
+    client, server, world
+):
+    """A `file` job (the scripts folder) and a command job are checked as scripts are."""
+    before = listing(world)
+    (server.data_dir / "scripts" / "nightly.py").write_text(NIGHTLY.format(d=str(world)))
+    archive = {"command": "archive_run", "args": {"run": 42, "folder": str(world)}}
+    file_id, command_id = client.add([{"file": "nightly.py"}, archive])
+    for job_id in (file_id, command_id):
+        record = wait_until(lambda job_id=job_id: verdict(client, job_id), timeout=60)
+        assert record["verdict"] in ("ok", "warnings"), record
+    nightly, archived = verdict(client, file_id), verdict(client, command_id)
+    assert f"would remove `{world / 'old.txt'}` (line 7)" in nightly["withheld"]
+    assert nightly["withheld"][-1].startswith("wrote 2 files to its scratch space")
+    assert any(
+        w.startswith(f"would rename `{world / 'last_night.nxs'}`") for w in archived["withheld"]
+    )
+    assert listing(world) == before
+    for spec in ({"file": "nightly.py"}, archive):  # VALIDATE's dry run, the same
+        result = client.validate(spec, dry_run=True)
+        assert result["ok"] and result["dry_run"]["error"] is None, result
+    assert listing(world) == before
+
+    client.put("QUEUE:HOLD", 0)
+    for job_id in (file_id, command_id):
+        assert client.wait_for_job(job_id, timeout=60)["state"] == "DONE"
+    after = listing(world)
+    assert after["runs.log"] == b"run 41 done\nnightly done\nrun 42 archived\n"
+    assert after["results.csv"] == b"run,counts\n42,1000\n"
+    assert "old.txt" not in after and "last_night.nxs" not in after
+    assert after["archive/last_night.nxs"] == b"\x89HDF"
 
 
 class _Webhook(http.server.BaseHTTPRequestHandler):
