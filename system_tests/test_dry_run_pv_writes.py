@@ -9,6 +9,7 @@ for PV Access with p4p (its thread and asyncio clients) and pvapy against a p4p 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -224,7 +225,10 @@ def test_GIVEN_script_putting_with_pvapy_WHEN_dry_run_THEN_pv_unchanged_and_puts
     pva_server,
 ):
     """pvapy (`pvaccess`, a C++ extension: no audit event sees its traffic) puts nothing."""
-    pytest.importorskip("pvaccess")
+    # found, not imported: pvaccess and p4p (the server fixture's client) in one process
+    # crash it at exit (their EPICS libraries clash), so only the scripts' processes use it
+    if importlib.util.find_spec("pvaccess") is None:
+        pytest.skip("pvapy (pvaccess) is not installed")
     name, env, context = pva_server
     context.put(name, 0.0, timeout=5)
     source = f"PV = {name!r}\n" + PVAPY_SCRIPT
