@@ -23,8 +23,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT / "tests"))  # last: this directory's conftest stays the one found
+from waiting import wait_until  # noqa: E402  (the tests' one helper, for the system tests too)
+
 COMMANDS = ROOT / "commands"
 POOL_SIZE = 16
+CA_TIMEOUT = 30.0
+"""Seconds the fixtures' clients wait for a connection or a put: a failure bound generous
+enough for a loaded machine (a put of a few jobs took over the client's 5 s default)."""
 
 
 _PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-60999)
@@ -221,7 +227,7 @@ def client(ioc):
     """A pyepics client of `ioc`, with the queue held so jobs stay queued."""
     from scriptserver_ioc.client.client import ScriptServerClient
 
-    c = ScriptServerClient(ioc.prefix)
+    c = ScriptServerClient(ioc.prefix, timeout=CA_TIMEOUT)
     c.put("QUEUE:HOLD", 1)
     return c
 
@@ -231,7 +237,7 @@ def runner(ioc):
     """A pyepics client of `ioc` whose queue runs (not held)."""
     from scriptserver_ioc.client.client import ScriptServerClient
 
-    c = ScriptServerClient(ioc.prefix)
+    c = ScriptServerClient(ioc.prefix, timeout=CA_TIMEOUT)
     c.put("QUEUE:HOLD", 0)
     return c
 
@@ -288,18 +294,6 @@ def caproto_client(ioc, caproto_context):
     c = CaprotoClient(caproto_context, ioc.prefix)
     c.write("QUEUE:HOLD", 1)
     return c
-
-
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
-    """Wait for `condition()` to be truthy; return its value or fail the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def settle_preflights(client, timeout: float = 60.0) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from scriptserver_ioc.job import _sim_loop
 
@@ -62,9 +63,7 @@ def test_GIVEN_timeout_and_a_sleeping_device_WHEN_answer_late_in_virtual_time_TH
     answer = loop.create_future()
 
     def outside():
-        deadline = time.monotonic() + 10
-        while clock.offset < 50 and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_until(lambda: clock.offset >= 50, timeout=10, interval=0.001)
         loop.call_soon_threadsafe(answer.set_result, "late but in time")
 
     async def poll():

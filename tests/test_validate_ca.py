@@ -4,9 +4,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from waiting import wait_until
 
 from scriptserver_ioc.validate.dryrun import run_dry
 
@@ -67,10 +67,8 @@ def ioc(tmp_path, monkeypatch):
     log = open(tmp_path / "server.log", "wb")
     server = subprocess.Popen([sys.executable, str(script), prefix], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 20
-        while read(prefix + "TEMP") is None:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the test IOC did not start"
+        wait_until(lambda: read(prefix + "TEMP") is not None or server.poll() is not None)
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
         yield prefix, dict(os.environ)
     finally:
         server.kill()

@@ -1,4 +1,7 @@
-"""The one way unit tests wait: for a condition, with a timeout, never for a fixed time."""
+"""The one way tests wait: for a condition, with a timeout, never for a fixed time.
+
+Unit tests import it directly; the system tests take it from `system_tests/conftest.py`.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,26 @@ TIMEOUT = 30.0
 """Default seconds to wait: generous, as a loaded CI machine needs; a pass returns early."""
 
 
-def wait_until(condition: Callable[[], T], timeout: float = TIMEOUT, interval: float = 0.01) -> T:
-    """Poll `condition()` until it is truthy; its value, or the test fails after `timeout` s."""
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float = TIMEOUT,
+    interval: float = 0.01,
+    *,
+    fail: bool = True,
+) -> T:
+    """Poll `condition()` until it is truthy and return its value.
+
+    Args:
+        condition: what to wait for (called at least once).
+        timeout: seconds after which the wait is over: a failure bound, not a measurement.
+        interval: seconds between two calls.
+        fail: after `timeout`, fail the test (the default); False: return the last value
+            (falsy) and let the caller say what was missing.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if value:
+        if value or (not fail and time.monotonic() > deadline):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout:g} s")

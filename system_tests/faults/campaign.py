@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
-from conftest import CaprotoClient
+from conftest import CaprotoClient, wait_until
 
 LONG = os.environ.get("SCRIPTSERVER_FAULTS") == "long"
 
@@ -50,12 +49,16 @@ class Probe(CaprotoClient):
 
     def replies_after(self, seq: int, wait_for: int = 0, timeout: float = 10.0) -> list[dict]:
         """Replies newer than `seq` (oldest first), waiting until at least `wait_for` came."""
-        deadline = time.monotonic() + timeout
-        while True:
-            new = [r for r in self.replies() if r["seq"] > seq][::-1]
-            if len(new) >= wait_for or time.monotonic() > deadline:
-                return new
-            time.sleep(0.01)
+
+        def newer() -> list[dict]:
+            return [r for r in self.replies() if r["seq"] > seq][::-1]
+
+        def enough() -> tuple[list[dict]] | None:  # (a tuple: an empty list is enough for 0)
+            new = newer()
+            return (new,) if len(new) >= wait_for else None
+
+        found = wait_until(enough, timeout, fail=False)
+        return found[0] if found else newer()
 
     def snapshot(self) -> dict:
         """What must not change under refused writes (no timestamps, no pre-flight notes)."""
@@ -71,12 +74,10 @@ class Probe(CaprotoClient):
 
     def heartbeat_alive(self, timeout: float = 5.0) -> bool:
         beat = self.value("SERVER:HEARTBEAT")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.value("SERVER:HEARTBEAT") != beat:
-                return True
-            time.sleep(0.05)
-        return False
+        changed = wait_until(
+            lambda: self.value("SERVER:HEARTBEAT") != beat, timeout, 0.05, fail=False
+        )
+        return bool(changed)
 
 
 def _essence(job: dict) -> tuple:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import psutil
 from campaign import Probe, report, size
+from conftest import wait_until
 
 
 def test_GIVEN_running_ioc_WHEN_channel_flooded_THEN_no_thread_each_and_jobs_still_run(
@@ -26,10 +26,10 @@ def test_GIVEN_running_ioc_WHEN_channel_flooded_THEN_no_thread_each_and_jobs_sti
         except OSError:
             pass
     (job_id,) = _add(probe, {"script": "print('still served')"})  # during the flood
-    most_threads = threads_before
-    closed = 0
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and closed < len(peers):
+    most_threads, closed = threads_before, 0
+
+    def all_closed() -> bool:
+        nonlocal most_threads, closed
         closed = 0
         for peer in peers:
             try:
@@ -37,10 +37,10 @@ def test_GIVEN_running_ioc_WHEN_channel_flooded_THEN_no_thread_each_and_jobs_sti
             except OSError:
                 closed += 1
         most_threads = max(most_threads, server.num_threads())
-        time.sleep(0.2)
-    wait = time.monotonic() + 60
-    while probe.value("LAST:ID") != job_id and time.monotonic() < wait:
-        time.sleep(0.05)
+        return closed == len(peers)
+
+    wait_until(all_closed, timeout=30, interval=0.2, fail=False)  # how many: asserted below
+    wait_until(lambda: probe.value("LAST:ID") == job_id, timeout=60, fail=False)
     for peer in peers:
         peer.close()
     assert closed == len(peers), f"{len(peers) - closed} peers still connected after 30 s"

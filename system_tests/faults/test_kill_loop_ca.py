@@ -16,6 +16,7 @@ import threading
 import time
 
 from campaign import Probe, report, size
+from conftest import wait_until
 
 SEED = 20261202
 JOB = "import time\nprint('out-{tag}', flush=True)\ntime.sleep({pause})\nprint('end-{tag}')\n"
@@ -42,14 +43,14 @@ def test_GIVEN_ioc_killed_mid_job_and_mid_burst_WHEN_restarted_THEN_zero_loss(
         ioc.start(new_prefix=True)
     probe = Probe(caproto_context, ioc.prefix)
     probe.pv("QUEUE:HOLD").write([0], wait=True, timeout=10)  # an abort-on-recovery may hold
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    def drained() -> bool:
         status = probe.json("STATUS")
-        if status["queue_count"] == 0 and status["current_id"] is None:
-            break
         if status["hold"]:
             probe.pv("QUEUE:HOLD").write([0], wait=True, timeout=10)
-        time.sleep(0.1)
+        return status["queue_count"] == 0 and status["current_id"] is None
+
+    wait_until(drained, timeout=120, interval=0.1, fail=False)  # what is left: said below
     ioc.stop()
     rows = _rows(ioc.data_dir / "scriptserver.sqlite")
     missing = sorted(set(acknowledged) - set(rows))

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from campaign import Probe, _essence, report, size
+from conftest import wait_until
 
 CLIENT = Path(__file__).with_name("mixed_client.py")
 LIBRARIES = ["pyepics", "caproto"] * 4
@@ -187,10 +188,7 @@ def _run_blocker(probe: Probe) -> int:
     (reply,) = probe.replies_after(seq, wait_for=1)
     (job_id,) = reply["job_ids"]
     probe.pv("QUEUE:HOLD").write([0], wait=True, timeout=10)
-    deadline = time.monotonic() + 30
-    while probe.value("CURRENT:ID") != job_id:
-        assert time.monotonic() < deadline, "the blocker job did not start"
-        time.sleep(0.02)
+    wait_until(lambda: probe.value("CURRENT:ID") == job_id, timeout=30)  # it started
     return job_id
 
 
