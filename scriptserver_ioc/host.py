@@ -10,6 +10,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 class ThreadTimers:
     """`core.ports.Timers` on daemon threads (a job's process outlives nothing of these)."""
+
+    now = staticmethod(time.time)
+    monotonic = staticmethod(time.monotonic)
 
     def call_later(self, seconds: float, action: Callable[[], None]) -> threading.Timer:
         """Call `action()` once, `seconds` from now, on a timer thread."""

@@ -1,8 +1,9 @@
 """The one way unit tests build a core: `ScriptServer` with this machine's ports.
 
 Tests give the core what the IOC gives it (`app.py`): the scripts folder and job logs
-through `host.JobFolders`, timers on threads (`host.ThreadTimers`), the control routes of
-the PV table; only the store, catalogue, validator and worker are the test's choice.
+through `host.JobFolders`, timers on threads (`host.ThreadTimers`, or a clock the test
+advances), the control routes of the PV table; the store, catalogue, validator and worker
+are the test's choice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def make_core(
     validator: Any,
     scripts_dir: Path | None = None,
     logs_dir: Path | None = None,
+    timers: Any = None,
     **options: Any,
 ) -> ScriptServer:
     """A core over `store`, with the scripts folder `scripts_dir` and logs in `logs_dir`.
@@ -31,6 +33,8 @@ def make_core(
         validator: the checks.
         scripts_dir: where `file` jobs come from (None: they cannot run).
         logs_dir: where job logs are written.
+        timers: the clock and timers (default: real ones, `host.ThreadTimers`; a test of
+            time passing gives `manual_clock.ManualTimers` and advances it).
         options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `routes`,
             `files`: a test's own `JobFolders`, e.g. one that watches its callers).
     """
@@ -40,7 +44,7 @@ def make_core(
         store,
         catalogue,
         validator,
-        timers=ThreadTimers(),
+        timers=timers or ThreadTimers(),
         logs_dir=logs_dir,
         **options,
     )

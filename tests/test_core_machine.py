@@ -18,11 +18,13 @@ import pytest
 from core_factory import make_core
 from core_fakes import FakeCatalogue, FakeRunner, FakeValidator
 from faulty_store import DISK_FULL, FaultyStore
+from manual_clock import ManualTimers
 
 from scriptserver_ioc.contract import limits
 from scriptserver_ioc.contract.pvtable import BY_NAME, CONTROL_PVS
 from scriptserver_ioc.core.job_output import selected_output
 from scriptserver_ioc.core.server import ScriptServer
+from scriptserver_ioc.core.unsaved import RETRY_SECONDS
 
 STATES = ("IDLE", "HELD", "RUNNING", "PAUSING", "PAUSED", "ABORTING")
 """STATE's enum, and IDLE with the queue held (HELD) as a state of its own."""
@@ -135,7 +137,14 @@ def build(state: str, logs) -> tuple[ScriptServer, FaultyStore, FakeRunner]:
     """A core in `state`: job 1 finished, job 2 current (or finished), 3..12 queued, held."""
     store = FaultyStore()
     runner = FakeRunner(store)
-    core = make_core(store, FakeCatalogue(), FakeValidator(), scripts_dir=logs, logs_dir=logs)
+    core = make_core(
+        store,
+        FakeCatalogue(),
+        FakeValidator(),
+        scripts_dir=logs,
+        logs_dir=logs,
+        timers=ManualTimers(),
+    )
     runner.core, runner.probe = core, False
     core.attach_runner(runner)
     must(core, "QUEUE:ADD", '{"script": "x = 1", "name": "first"}')
@@ -371,7 +380,7 @@ def test_GIVEN_store_full_WHEN_next_job_would_start_THEN_nothing_starts_and_queu
     reply = core.control("QUEUE:HOLD", 0)
     assert reply.ok and runner.calls == [] and core.current is None
     assert core.hold and core.queue.ids() == list(range(3, 13)) and DISK_FULL in core.last_error
-    core.unsaved.cancel()
+    assert core.timers.pending() == [RETRY_SECONDS]  # it tries again then
 
 
 def test_GIVEN_job_ends_WHEN_store_full_THEN_end_kept_in_memory(logs):
@@ -380,9 +389,12 @@ def test_GIVEN_job_ends_WHEN_store_full_THEN_end_kept_in_memory(logs):
     finish(core, 2, "FAILED")
     assert core.current is None and core.history[0].id == 2 and core.unsaved.jobs
     assert core.run_state.value == "IDLE" and DISK_FULL in core.last_error
-    store.arm(None)
     assert store.finished_job(2) is None  # not stored while the disk is full
-    assert core.unsaved.retry() and store.finished_job(2).state.value == "FAILED"
+    store.arm(None)  # space again: stored at the next retry, not before
+    core.timers.advance(RETRY_SECONDS - 0.01)
+    assert store.finished_job(2) is None and core.unsaved.jobs
+    core.timers.advance(0.01)
+    assert store.finished_job(2).state.value == "FAILED" and not core.unsaved.jobs
 
 
 # -- QUEUE:UPDATE of the running job: its put completes when the job has the edit --------
@@ -401,8 +413,7 @@ def _edit_put(core: ScriptServer):
     return reply, done, completed
 
 
-def test_GIVEN_running_job_WHEN_edit_put_THEN_completes_on_the_jobs_receipt(logs, monkeypatch):
-    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 60.0)
+def test_GIVEN_running_job_WHEN_edit_put_THEN_completes_on_the_jobs_receipt(logs):
     core, _, runner = build("RUNNING", logs)
     reply, done, _ = _edit_put(core)
     assert reply is not None and reply.ok, reply
@@ -418,22 +429,20 @@ def test_GIVEN_running_job_WHEN_edit_put_THEN_completes_on_the_jobs_receipt(logs
     assert done == [reply]  # exactly once
 
 
-def test_GIVEN_job_sending_no_receipt_WHEN_edit_put_THEN_completes_after_timeout(logs, monkeypatch):
-    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 0.2)
+def test_GIVEN_job_sending_no_receipt_WHEN_edit_put_THEN_completes_after_timeout(logs):
     core, _, _ = build("RUNNING", logs)
-    reply, done, completed = _edit_put(core)
+    reply, done, _ = _edit_put(core)
     assert reply.ok and done == []
-    assert completed.wait(10)  # a timer thread completes it: no thread waited for it
+    core.timers.advance(limits.EDIT_RECEIPT_TIMEOUT - 0.01)
+    assert done == []  # no thread waits for it: a timer completes it
+    core.timers.advance(0.01)
     assert done == [reply]
     core.on_job_event(2, {"type": "edited", "edit": 1, "ok": True, "executed_end": 1})
     assert done == [reply]
 
 
 @pytest.mark.parametrize("how", ["edited", "finished", "not sent"])
-def test_GIVEN_edit_put_waiting_WHEN_edited_or_job_ends_or_not_sent_THEN_completes(
-    logs, monkeypatch, how
-):
-    monkeypatch.setattr(limits, "EDIT_RECEIPT_TIMEOUT", 60.0)
+def test_GIVEN_edit_put_waiting_WHEN_edited_or_job_ends_or_not_sent_THEN_completes(logs, how):
     core, _, runner = build("RUNNING", logs)
     if how == "not sent":
         runner.errors["edit"] = "no job is running"

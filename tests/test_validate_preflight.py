@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from core_factory import make_core
+from manual_clock import ManualTimers
 from waiting import wait_until
 
 from scriptserver_ioc.catalogue import Catalogue
@@ -42,12 +42,16 @@ def server(tmp_path):
     catalogue = Catalogue([commands])
     validator = Validator(catalogue, history=store, scripts_dir=tmp_path / "scripts")
     scripts = tmp_path / "scripts"
-    core = make_core(store, catalogue, validator, scripts_dir=scripts, logs_dir=tmp_path)
+    clock = ManualTimers()  # time passes when a test advances it
+    core = make_core(
+        store, catalogue, validator, scripts_dir=scripts, logs_dir=tmp_path, timers=clock
+    )
     core.control("QUEUE:HOLD", 1)
     runner = RecordingRunner()
     core.attach_runner(runner)
-    # a job whose turn comes waits up to a minute for its verdict here, so these tests see
-    # what a verdict does; the default (0.5 s) is tested below
+    # a job whose turn comes waits a minute of the clock for its verdict here (it never
+    # passes unless a test advances it), so these tests see what a verdict does; a short
+    # wait is tested below
     worker = PreflightWorker(core, validator, time_limit=5, wait=60.0)
     worker.start()
     core.test_runner = runner
@@ -195,13 +199,14 @@ def test_GIVEN_running_job_WHEN_paused_THEN_remaining_time_stops_and_finish_move
     server.control("QUEUE:HOLD", 0)
     assert server.test_runner.started == [job_id]
     server.on_job_event(job_id, {"type": "line", "line": 2})  # in its 100 s sleep
+    server.timers.advance(10)
+    running = server.remaining()
     server.on_job_event(job_id, {"type": "paused"})
-    before = server.remaining()
-    time.sleep(0.3)  # the time a paused job does not advance (the point of this test)
-    assert server.remaining() == pytest.approx(before, abs=0.05)
+    server.timers.advance(30)  # paused: the job does no work, its remaining time stays
+    assert server.remaining() == running
     server.on_job_event(job_id, {"type": "resumed"})
-    time.sleep(0.3)
-    assert server.remaining() < before - 0.2
+    server.timers.advance(20)
+    assert server.remaining() == pytest.approx(running - 20)
 
 
 def test_GIVEN_file_job_WHEN_file_edited_on_disk_THEN_checked_again_before_its_turn(
@@ -245,8 +250,10 @@ def test_GIVEN_check_under_way_WHEN_turn_comes_THEN_job_starts_after_the_bound(s
     server.preflight_worker.wait = 0.3
     (job_id,) = add(server, {"script": "import time\nwhile True:\n    time.sleep(0.05)\n"})
     server.control("QUEUE:HOLD", 0)
-    # its dry run can only end at its 5 s limit; the job starts long before that
-    wait_until(lambda: server.test_runner.started == [job_id], timeout=3.0)
+    # its dry run can only end at its 5 s limit; the job starts when the wait is over
+    assert server.test_runner.started == []
+    server.timers.advance(0.3 + 0.01)  # (the timer looks again 10 ms after the bound)
+    assert server.test_runner.started == [job_id]
     assert server.current.id == job_id and server.current.preflight is None
     wait_until(lambda: (server.current.preflight or {}).get("verdict") == "unknown")
     assert "stopped after 5 s" in server.current.preflight["message"]
@@ -258,9 +265,12 @@ def test_GIVEN_job_started_before_its_check_began_WHEN_worker_free_THEN_verdict_
     server.preflight_worker.wait = 0.3
     first, second = add(server, [{"script": "while True:\n    pass\n"}, {"script": "1 / 0\n"}])
     server.control("QUEUE:HOLD", 0)
-    wait_until(lambda: server.test_runner.started == [first], timeout=3.0)
+    server.timers.advance(0.31)  # the first's turn: its wait for a verdict is over
+    assert server.test_runner.started == [first]
     finish(server, first)  # its check is still under way (until its 5 s limit)
-    wait_until(lambda: server.test_runner.started == [first, second], timeout=3.0)
+    assert server.test_runner.started == [first]  # the second waits for its verdict
+    server.timers.advance(0.31)
+    assert server.test_runner.started == [first, second]
     assert server.current.id == second and server.current.preflight is None
 
     wait_until(lambda: (server.current.preflight or {}).get("verdict") == "fails")
@@ -289,7 +299,8 @@ def test_GIVEN_job_ended_before_its_check_WHEN_fails_verdict_comes_THEN_kept_and
     wait_until(lambda: verdict(server, earlier) == "ok")  # so `earlier` ends first in history
     server.control("QUEUE:HOLD", 0)
     finish(server, earlier)
-    wait_until(lambda: server.test_runner.started == [earlier, job_id], timeout=3.0)
+    server.timers.advance(0.31)  # its dry run waits for the flag: the wait ends first
+    assert server.test_runner.started == [earlier, job_id]
     finish(server, job_id)  # its dry run waits for the flag: it cannot have ended yet
     assert [job.id for job in server.history][:2] == [job_id, earlier]
     assert server.history[0].preflight is None and server.last_error == ""

@@ -62,7 +62,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         """Make `job` current and ask the runner to start it; a job that cannot start fails."""
         job.update(
             state=JobState.RUNNING,
-            started=now_iso(),
+            started=now_iso(self.timers.now()),
             line=None,
             progress=None,
             message="",
@@ -310,7 +310,7 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             error = ended_error(ending, error, job.blackbox, job.line)
         elif self.run_state is RunState.PAUSING:
             self.carry_pause(job)
-        finished = now_iso()
+        finished = now_iso(self.timers.now())
         elapsed = max(0.0, parse_iso(finished) - parse_iso(job.started)) if job.started else None
         job.update(
             state=state,

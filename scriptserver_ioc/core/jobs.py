@@ -29,9 +29,15 @@ def undo_log() -> list | None:
     return getattr(_recording, "undo", None)
 
 
-def now_iso() -> str:
-    """The current time as ISO 8601 with UTC offset and milliseconds."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+def now_iso(at: float | None = None) -> str:
+    """A time as ISO 8601 with UTC offset and milliseconds.
+
+    Args:
+        at: seconds since the epoch (e.g. the core's clock); None: now.
+    """
+    if at is None:
+        return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.fromtimestamp(at, _dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def parse_iso(text: str) -> float:

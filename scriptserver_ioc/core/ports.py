@@ -94,7 +94,18 @@ class Cancellable(Protocol):
 
 
 class Timers(Protocol):
-    """The passing of time: timers and background work (`host.ThreadTimers`)."""
+    """The passing of time: the clock, timers and background work (`host.ThreadTimers`).
+
+    Tests give the core a clock they advance (`tests/manual_clock.py`) instead of sleeping.
+    """
+
+    def now(self) -> float:
+        """Seconds since the epoch (`time.time()`): the times a job record keeps."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (`time.monotonic()`): for waits."""
+        ...
 
     def call_later(self, seconds: float, action: Callable[[], None]) -> Cancellable:
         """Call `action()` once, `seconds` from now, on a thread of its own."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,7 +217,7 @@ class PreflightControl:
         else happening.
         """
         wait = float(getattr(self.preflight_worker, "wait", PREFLIGHT_WAIT))
-        now = time.monotonic()
+        now = self.timers.monotonic()
         if self._turn is None or self._turn[0] != job.id:
             self._turn = (job.id, now)
             if self._turn_timer is not None:
@@ -240,7 +239,7 @@ class PreflightControl:
 
     def note_paused(self, paused: bool) -> None:
         """The current job paused or resumed (lock held): paused time does not count as work."""
-        now = time.time()
+        now = self.timers.now()
         if paused and self.paused_since is None:
             self.paused_since = now
         elif not paused and self.paused_since is not None:
@@ -255,7 +254,7 @@ class PreflightControl:
         elapsed = self.elapsed() or 0.0
         paused = self.paused_total
         if self.paused_since is not None:
-            paused += time.time() - self.paused_since
+            paused += self.timers.now() - self.paused_since
         return max(0.0, elapsed - paused)
 
     def set_on_invalid(self, op: Operation, value: Any) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,7 +96,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         self.allow_scripts = allow_scripts
         self.runner: Any = None
         self.listeners: list[Callable[[set[str]], None]] = []
-        self.started_at = time.time()
+        self.started_at = timers.now()
         self.next_job_id = store.next_job_id()
         """The id of the next job queued; ids are never reused (stored as `next_id`)."""
         self.queue = JobQueue()

@@ -7,7 +7,6 @@ the core may call them with it held) and returns plain values.
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 from .. import __version__
@@ -64,7 +63,7 @@ class Snapshots:
             job = self.current
             if job is None or job.started is None:
                 return None
-            return max(0.0, time.time() - parse_iso(job.started))
+            return max(0.0, self.timers.now() - parse_iso(job.started))
 
     def remaining(self) -> float | None:
         """Expected seconds until the current job ends, or None if unknown."""
