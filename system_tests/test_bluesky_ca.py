@@ -728,10 +728,10 @@ RE.subscribe(HumanReadableFileCallback(["motor"], output_dir=Path({files!r})))
 
 def step(detectors, step, pos_cache):
     yield from bps.one_nd_step(detectors, step, pos_cache)
-    yield from bps.sleep(0.4)
+    yield from bps.sleep(1.0)
 
 
-RE(bp.scan([motor], motor, 0, 49, 50, per_step=step))
+RE(bp.scan([motor], motor, 0, 19, 20, per_step=step))
 """
 
 
@@ -743,10 +743,11 @@ def test_GIVEN_20_s_scan_WHEN_dry_run_THEN_its_waits_on_virtual_time_and_no_file
     files.mkdir()
     result = server.validate({"script": DRY_SCAN.format(files=str(files))}, dry_run=True)
     dry = result["dry_run"]
-    # 50 waits of 0.4 s: checked on the dry run's clock (its real-time limit is 10 s)
+    # 20 waits of 1 s: checked on the dry run's clock (its real-time limit is 10 s; few
+    # steps, as each costs real time and a loaded machine has little)
     assert dry["ok"] is True, dry
     assert 20.0 <= dry["estimate"] < 30.0
-    assert sum("plan sleeps 0.4 s" in step.get("what", "") for step in dry["steps"]) >= 40
+    assert sum("plan sleeps 1" in step.get("what", "") for step in dry["steps"]) >= 16
     assert list(files.iterdir()) == []  # the file writer was not run
     assert any("HumanReadableFileCallback" in note for note in dry["notes"])
 

@@ -188,7 +188,8 @@ def test_GIVEN_module_whose_import_hangs_WHEN_checked_THEN_clear_error(tmp_path)
     (tmp_path / "stuck.py").write_text(
         "import time\ntime.sleep(1000)\n\ndef never(x=1):\n    pass\n"
     )
-    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=2.0)
+    # the allowance covers the checker's start too: long enough for a loaded machine
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=8.0)
     try:
         with pytest.raises(CompanionError, match="importing the module of never did not finish"):
             runner.check(entry(tmp_path, "never", "stuck"), {"x": 1})
@@ -372,7 +373,8 @@ def test_GIVEN_batch_whose_module_import_hangs_WHEN_checked_THEN_its_items_fail_
     (tmp_path / "quick.py").write_text(
         "def ready(x=1):\n    pass\n\ndef estimate_ready(x=1):\n    return 2.0 * x\n"
     )
-    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=2.0)
+    # the allowance covers the checker's start too: long enough for a loaded machine
+    runner = CompanionRunner(sys.executable, [tmp_path], timeout=1.0, start_timeout=8.0)
     try:
         never, ready = entry(tmp_path, "never", "stuck"), entry(tmp_path, "ready", "quick")
         results = runner.check_many(
