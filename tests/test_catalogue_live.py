@@ -10,6 +10,7 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
 
 from scriptserver_ioc.catalogue import BindError, Catalogue
 from scriptserver_ioc.catalogue.live import LiveChecker
@@ -199,3 +200,56 @@ def test_GIVEN_older_job_interpreter_WHEN_newer_syntax_THEN_reported_with_its_li
     (error,) = catalogue.errors
     assert error["line"] == 7 and "SyntaxError" in error["message"]
     assert catalogue.get("route").import_error is not None
+
+
+# A module whose import blocks far longer than the test runs (a PV read that never answers).
+BLOCKING = "import time\n\ntime.sleep(600)\n" + LOOP
+# A module that imports only in the main thread, as some libraries require (signal handlers,
+# an event loop): imported after a blocking one, it must still be judged as a job sees it.
+MAIN_THREAD_ONLY = """
+import threading
+
+if threading.current_thread() is not threading.main_thread():
+    raise RuntimeError("imported outside the main thread")
+
+
+def _align(axis: str = "x"):
+    \"\"\"Align an axis.\"\"\"
+
+
+for _name in ("align",):
+    globals()[_name] = _align
+"""
+
+
+def test_GIVEN_several_modules_blocking_at_import_WHEN_checked_THEN_view_published_slow_named(
+    tmp_path,
+):
+    """Several blocking modules hold back no other: by condition (their imports never end)."""
+    blocking = [f"a_blocking_{n}" for n in range(8)]
+    for n, name in enumerate(blocking):
+        write(tmp_path / f"{name}.py", BLOCKING.format(names=[f"blocked_{n}"]))
+    write(tmp_path / "b_main_only.py", MAIN_THREAD_ONLY)
+    write(tmp_path / "c_motion.py", LOOP.format(names=["home", "park"]))
+    write(tmp_path / "d_counting.py", GOOD)
+    late = threading.Event()
+
+    catalogue = live_catalogue(tmp_path, slow_after=2.0, on_late_change=late.set)
+    try:
+        # every module that does not block is described, made-in-code names included
+        assert catalogue.names() == ["align", "count", "home", "park"]
+        assert catalogue.get("align").import_error is None  # judged in the main thread
+        assert catalogue.bind("park", [], {}) == {}
+        assert catalogue.bind("count", [5], {}) == {"frames": 5}
+        # each blocking module is named slow, in the checker's environment
+        named = {
+            Path(e["file"]).stem: e
+            for e in catalogue.errors
+            if "has not finished after 2 s" in e["message"]
+        }
+        assert sorted(named) == blocking, catalogue.errors
+        assert {e["environment"] for e in named.values()} == {"simulated"}
+        assert len(catalogue.errors) == len(blocking)
+        assert not late.is_set()  # published while every blocking import is still running
+    finally:
+        catalogue.live.close()

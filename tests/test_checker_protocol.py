@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "scriptserver_ioc"
 SENDERS = [
     PACKAGE / "validate" / "companions.py",
     PACKAGE / "validate" / "batch.py",
-    PACKAGE / "catalogue" / "live.py",
+    PACKAGE / "catalogue" / "describe_batch.py",
 ]
 CHECKER = PACKAGE / "job" / "checker.py"
 

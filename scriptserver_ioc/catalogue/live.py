@@ -16,15 +16,16 @@ The process runs genie_python in simulation (`GENIE_SIMULATE=1`), so module-leve
 calls (`g.get_blocks()` at import) touch no hardware while the catalogue looks; other
 module-level code runs as it would in a job. A fresh process per reload, so an edited
 module is imported anew. Only files whose content changed are asked about; a reload with
-nothing changed asks nothing. Each module is bounded (`SLOW_IMPORT`): one that blocks at
-import is set aside and reported slow, and answers later (`LiveChecker.on_late`).
+nothing changed asks nothing. A module that blocks at import holds back no other: the
+checker notices it within about 50 ms and goes on with the rest in other threads
+(`job/_describe_pool.py`, `describe_batch.py`); one still importing after `SLOW_IMPORT`
+is reported slow and answers later (`LiveChecker.on_late`).
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-import logging
 import queue
 import threading
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from scriptserver_ioc.catalogue.checker_process import CompanionError, Worker
+from scriptserver_ioc.catalogue.describe_batch import DescribeBatch, failed
 from scriptserver_ioc.catalogue.docstrings import help_text, parse_docstring
 from scriptserver_ioc.catalogue.model import (
     FOUND_ALIAS,
@@ -44,9 +46,6 @@ from scriptserver_ioc.catalogue.model import (
     Param,
 )
 from scriptserver_ioc.catalogue.typespec import ANY_TYPE, TypeSpec, type_from_annotation
-from scriptserver_ioc.contract.protocols import checker as ops
-
-logger = logging.getLogger(__name__)
 
 DESCRIBE_TIMEOUT = 30.0
 """Seconds the checker may take to import and describe one module before it is stopped."""
@@ -59,17 +58,18 @@ of the catalogue is described (and published) without waiting for it."""
 class LiveChecker:
     """Describes command modules in a checker process (see the module docstring).
 
-    One module per request, each bounded: a module whose import takes longer than
-    `slow_after` is set aside (its process goes on importing it in the background, up to
-    `timeout`) and the other modules are described by a fresh process, so one module that
-    blocks at import (a PV read that times out) never holds back the catalogue. When a set
-    aside module finishes, `on_late(path, answer)` receives its answer.
+    One process per reload describes the changed modules. Inside it, a module that blocks
+    at import is noticed within about 50 ms and the others go on in other threads
+    (`job/_describe_pool.py`); one still importing after `slow_after` is named slow and
+    the catalogue is published without it, so the time to a complete view does not grow
+    with the number of modules that block. The process stays until the slow modules are
+    described (each within `timeout`), and `on_late(path, answer)` receives each.
 
     Args:
         python: the job interpreter.
         command_dirs: the command directories (put on `sys.path` as in a job).
         timeout: seconds allowed for one module (its import included).
-        slow_after: seconds after which a module is set aside as slow.
+        slow_after: seconds after which a module still importing is named slow.
     """
 
     def __init__(
@@ -85,47 +85,43 @@ class LiveChecker:
         self.slow_after = min(slow_after, timeout)
         self.on_late: Callable[[str, dict], None] | None = None
         self._lock = threading.Lock()
-        self._set_aside: set = set()  # workers still importing a slow module
+        self._set_aside: set = set()  # workers still importing slow modules
         self._closed = False
 
-    def describe(self, items: list[dict]) -> dict[str, dict]:
+    def describe(self, items: list[dict], again: bool = True) -> dict[str, dict]:
         """`{path: {"error": {"line", "message"} | None, "names": {name: description}}}`.
 
         `items`: `{"module", "path", "names", "all", "exclude"}` per file. When the checker
-        cannot answer (no interpreter, timeout, crash) the files concerned get that as their
-        error. A module set aside as slow gets `{"slow": {"after": seconds}, "error": None,
-        "names": {}}` now, and its real answer through `on_late` (with `"slow": {"seconds"}`).
+        cannot answer (no interpreter, crash) the files concerned get that as their error.
+        A module named slow gets `{"slow": {"after": seconds}, "error": None, "names": {}}`
+        now, and its real answer through `on_late` (with `"slow": {"seconds"}`). A module
+        that failed while others were importing is described again by a fresh process
+        alone (`again`), so that concurrency never changes a verdict.
         """
-        answers: dict[str, dict] = {}
-        worker = None
+        if not items:
+            return {}
         try:
-            for number, item in enumerate(items, 1):
-                if worker is None:
-                    try:
-                        worker = self._started_worker()
-                    except CompanionError as exc:
-                        answers.update(_all_failed(items[number - 1 :], str(exc)))
-                        break
-                started = time.monotonic()
-                worker.send({"id": number, "op": ops.DESCRIBE, "modules": [item]})
-                try:
-                    message = worker.receive(started + self.slow_after)
-                except queue.Empty:
-                    answers[item["path"]] = {
-                        "error": None,
-                        "names": {},
-                        "slow": {"after": self.slow_after},
-                    }
-                    self._set_aside_worker(worker, item, started)
-                    worker = None
-                    continue
-                answers[item["path"]] = _answer_of(message, item, worker)
-                if message is None:
-                    worker.stop()
-                    worker = None
-        finally:
-            if worker is not None:
-                worker.stop()
+            worker = self._started_worker()
+        except CompanionError as exc:
+            return failed(items, str(exc))
+        batch = DescribeBatch(worker, items, self.slow_after, self.timeout)
+        try:
+            batch.collect()
+        except BaseException:
+            worker.stop()
+            raise
+        answers = batch.answers
+        if batch.waiting and self._keep_aside(worker):
+            batch.finish_slow(self._late, lambda: self._wanted(worker))
+        else:
+            worker.stop()
+        if batch.leftover:
+            if len(batch.leftover) < len(items):
+                answers.update(self.describe(batch.leftover, again))
+            else:  # the process did not start any of them: another would do the same
+                answers.update(failed(batch.leftover, "the checker stopped before them"))
+        if again and batch.retry:
+            answers.update(self.describe(batch.retry, again=False))
         return answers
 
     def close(self) -> None:
@@ -151,58 +147,20 @@ class LiveChecker:
         worker.started()
         return worker
 
-    def _set_aside_worker(self, worker, item: dict, started: float) -> None:
-        """Let `worker` finish the slow `item` in a thread, then hand its answer on."""
+    def _keep_aside(self, worker) -> bool:
         with self._lock:
             if self._closed:
-                worker.stop()
-                return
+                return False
             self._set_aside.add(worker)
+            return True
 
-        def finish() -> None:
-            try:
-                message = worker.receive(started + self.timeout)
-            except queue.Empty:
-                message = {"ok": False, "fatal": _too_long(self.timeout)}
-            seconds = round(time.monotonic() - started, 1)
-            with self._lock:
-                wanted = worker in self._set_aside
-                self._set_aside.discard(worker)
-            worker.stop()
-            if not wanted or self.on_late is None:
-                return
-            answer = _answer_of(message, item, worker)
-            answer["slow"] = {"seconds": seconds}
-            try:
-                self.on_late(item["path"], answer)
-            except Exception:
-                logger.exception("applying the late description of %s failed", item["path"])
+    def _wanted(self, worker) -> bool:
+        with self._lock:
+            return worker in self._set_aside
 
-        threading.Thread(target=finish, name="checker-slow-import", daemon=True).start()
-
-
-def _too_long(timeout: float) -> str:
-    return f"importing the module took longer than {timeout:g} s (checker)"
-
-
-def _answer_of(message: dict | None, item: dict, worker) -> dict:
-    """The description of `item` from the checker's answer to its request."""
-    if message is None:
-        return _all_failed([item], "the checker " + worker.died_because())[item["path"]]
-    if not message.get("ok"):
-        fatal = str(message.get("fatal") or "checker failed")
-        return _all_failed([item], fatal)[item["path"]]
-    for module in message.get("modules") or []:
-        if isinstance(module, dict) and module.get("path") == item["path"]:
-            return module
-    return _all_failed([item], "the checker did not describe the module")[item["path"]]
-
-
-def _all_failed(items: list[dict], message: str) -> dict[str, dict]:
-    """Each item failed with `message`: the checker's failure, not one a job would meet."""
-    logger.warning("command modules not checked: %s", message)
-    error = {"line": None, "message": message, "structural": False}
-    return {i["path"]: {"error": dict(error), "names": {}} for i in items}
+    def _late(self, path: str, answer: dict) -> None:
+        if self.on_late is not None:
+            self.on_late(path, answer)
 
 
 def live_command(

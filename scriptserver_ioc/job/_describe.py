@@ -30,17 +30,27 @@ from namespace import CommandUnavailable, load_module
 MAX_DOC = 20000
 
 
-def describe_modules(request, command_dirs):
+def describe_modules(request, command_dirs, emit=None):
     """Answer a ``describe`` request: ``{"modules": [{"module", "path", "names", "all"}]}``.
 
     ``names``: names to describe; ``all``: also every other public function-like name of
     the module that is not in ``exclude`` (names the file binds by ``def``, ``class`` or
-    ``import``). Returns ``{"ok": True, "modules": [{"path", "error", "names"}]}``.
+    ``import``). Returns ``{"ok": True, "modules": [{"path", "error", "names"}]}``. With
+    ``"stream": true`` (and ``emit``), each module's description is emitted as an event
+    as soon as it is ready and modules blocking at import hold back no other
+    (``_describe_pool``); the answer then only says the batch is done (``"modules": []``).
     """
     # module-level genie_python calls touch no hardware while the catalogue looks (this
     # process only describes modules and exits)
     os.environ["GENIE_SIMULATE"] = "1"
     roots = [os.path.realpath(str(d)) for d in command_dirs]
+    if request.get("stream") and emit is not None:
+        from _describe_pool import DescribePool
+
+        slow_after = float(request.get("slow_after") or 3.0)
+        items = request.get("modules") or []
+        DescribePool(items, lambda item: _describe_module(item, roots), emit, slow_after).run()
+        return {"ok": True, "modules": []}
     answers = []
     for item in request.get("modules") or []:
         answers.append(_describe_module(item, roots))

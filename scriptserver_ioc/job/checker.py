@@ -26,7 +26,10 @@ order:
   ``{"id", "ok": true, "names": [...]}``: every attribute of the module (``dir``, and a
   package's submodules); ``__getattr__`` among them means it makes more on demand.
 - ``{"id", "op": "describe", "modules": [...]}`` -> ``{"id", "ok": true, "modules": [...]}``:
-  import command modules and describe names from their live objects (``_describe``).
+  import command modules and describe names from their live objects (``_describe``). With
+  ``"stream": true, "slow_after": s``, events ``{"id", "started" | "described" | "slow" |
+  "alive": ...}`` come first, as each module is imported (``_describe_pool``), then the
+  answer.
 - ``{"id", "op": "ping"}`` -> ``{"id", "ok": true}``.
 
 Anything command modules print goes to stderr, never into the protocol stream.
@@ -53,6 +56,7 @@ import pkgutil
 import struct
 import sys
 import tempfile
+import threading
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,8 +99,9 @@ class NotCheckable(Exception):
 class Checker:
     """Answers check requests; remembers modules that failed to import."""
 
-    def __init__(self, progress=None, command_dirs=(), isolation=None):
+    def __init__(self, progress=None, command_dirs=(), isolation=None, emit=None):
         self.isolation = isolation
+        self.emit = emit  # writes one line to the server (any thread), for events
         self.command_dirs = list(command_dirs)
         self._modules = {}
         self._failed = {}
@@ -234,7 +239,11 @@ class Checker:
             elif op == ops.DESCRIBE:
                 import _describe
 
-                answer = _describe.describe_modules(request, self.command_dirs)
+                emit = None
+                if self.emit is not None:
+                    request_id = request.get("id")
+                    emit = lambda event: self.emit(dict(event, id=request_id))  # noqa: E731
+                answer = _describe.describe_modules(request, self.command_dirs, emit)
             elif op == ops.PING:
                 answer = {"ok": True}
             else:
@@ -256,9 +265,16 @@ def main():
     isolation = sim_isolation.Isolation(scratch, subject="")
     isolation.install()
     sim_loader.add_command_dirs(config.get("command_dirs", []))
-    checker = Checker(progress, config.get("command_dirs", []), isolation)
-    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.version}) + "\n")
-    proto.flush()
+    writing = threading.Lock()  # describe's events come from several threads
+
+    def write(message):
+        line = json.dumps(message, default=repr) + "\n"
+        with writing:
+            proto.write(line)
+            proto.flush()
+
+    checker = Checker(progress, config.get("command_dirs", []), isolation, emit=write)
+    write({"ready": True, "pid": os.getpid(), "python": sys.version})
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -268,8 +284,7 @@ def main():
             answer = {"id": None, "ok": False, "fatal": f"bad request: {exc}"}
         else:
             answer = checker.handle(request)
-        proto.write(json.dumps(answer, default=repr) + "\n")
-        proto.flush()
+        write(answer)
     sim_isolation.remove_scratch_dir(scratch)
 
 
