@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-import threading
 import time
 from pathlib import Path
+
+from waiting import wait_until
 
 from scriptserver_ioc.catalogue import BindError, Catalogue
 from scriptserver_ioc.catalogue.live import LiveChecker
@@ -121,16 +122,14 @@ def test_GIVEN_module_slow_to_import_WHEN_checked_THEN_set_aside_reported_then_d
 ):
     write(tmp_path / "slow.py", "import time\ntime.sleep(3)\n" + LOOP.format(names=["home"]))
     write(tmp_path / "counting.py", GOOD)
-    late = threading.Event()
 
-    catalogue = live_catalogue(tmp_path, slow_after=0.5, on_late_change=late.set)
+    catalogue = live_catalogue(tmp_path, slow_after=0.5)
 
     assert catalogue.names() == ["count"]  # described without waiting for slow.py
     (error,) = catalogue.errors
     assert error["file"].endswith("slow.py") and error["environment"] == "simulated"
     assert "importing module 'slow' has not finished after 0.5 s" in error["message"]
-    assert late.wait(timeout=20), "the slow module was never described"
-    assert catalogue.names() == ["count", "home"]
+    wait_until(lambda: catalogue.names() == ["count", "home"], timeout=20)
     (error,) = catalogue.errors
     took = re.search(r"importing module 'slow' took (\d+\.\d) s", error["message"])
     assert took and float(took[1]) >= 3.0, error  # its own time.sleep(3), at least
@@ -139,13 +138,12 @@ def test_GIVEN_module_slow_to_import_WHEN_checked_THEN_set_aside_reported_then_d
 
 def test_GIVEN_module_that_never_finishes_WHEN_checked_THEN_reported_jobs_not_refused(tmp_path):
     write(tmp_path / "hung.py", "import time\ntime.sleep(30)\n" + GOOD)
-    late = threading.Event()
+    catalogue = live_catalogue(tmp_path, timeout=1.5, slow_after=0.5)
 
-    catalogue = live_catalogue(tmp_path, timeout=1.5, slow_after=0.5, on_late_change=late.set)
+    def too_long():
+        return any("took longer than 1.5 s" in e["message"] for e in catalogue.errors)
 
-    assert late.wait(timeout=20)
-    messages = [e["message"] for e in catalogue.errors]
-    assert any("took longer than 1.5 s" in m for m in messages), messages
+    wait_until(too_long, timeout=20)
     assert catalogue.bind("count", [], {}) == {"frames": 10}  # a job may still import it
 
 
@@ -232,9 +230,8 @@ def test_GIVEN_several_modules_blocking_at_import_WHEN_checked_THEN_view_publish
     write(tmp_path / "b_main_only.py", MAIN_THREAD_ONLY)
     write(tmp_path / "c_motion.py", LOOP.format(names=["home", "park"]))
     write(tmp_path / "d_counting.py", GOOD)
-    late = threading.Event()
 
-    catalogue = live_catalogue(tmp_path, slow_after=2.0, on_late_change=late.set)
+    catalogue = live_catalogue(tmp_path, slow_after=2.0)
     try:
         # every module that does not block is described, made-in-code names included
         assert catalogue.names() == ["align", "count", "home", "park"]
@@ -250,6 +247,7 @@ def test_GIVEN_several_modules_blocking_at_import_WHEN_checked_THEN_view_publish
         assert sorted(named) == blocking, catalogue.errors
         assert {e["environment"] for e in named.values()} == {"simulated"}
         assert len(catalogue.errors) == len(blocking)
-        assert not late.is_set()  # published while every blocking import is still running
+        # published while every blocking import is still running: none of their names yet
+        assert not any(name.startswith("blocked_") for name in catalogue.names())
     finally:
         catalogue.live.close()

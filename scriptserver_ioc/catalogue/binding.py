@@ -353,3 +353,11 @@ def _global_params(value: object, param: Param) -> dict:
             )
         merged[key] = _script_value(item, param.spec)
     return merged
+
+
+def unknown_command(name: str, known: list[str]) -> str:
+    """The error for a command name not in `known`, with the nearest name if any."""
+    close = difflib.get_close_matches(str(name), known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listing = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+    return f"unknown command {name!r}{hint}; known commands: {listing or 'none'}"

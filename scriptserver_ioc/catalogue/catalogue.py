@@ -8,7 +8,6 @@ reader sees either the old catalogue or the new one, never a mix.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import threading
 import time
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from scriptserver_ioc.catalogue.binding import BindError, bind_arguments
+from scriptserver_ioc.catalogue.binding import BindError, bind_arguments, unknown_command
 from scriptserver_ioc.catalogue.imports import JobImport, import_verdicts
 from scriptserver_ioc.catalogue.live import LiveChecker, apply_live, live_request
 from scriptserver_ioc.catalogue.model import Command
@@ -70,6 +69,7 @@ class Catalogue:
         self.dirs = [Path(d).absolute() for d in dirs]
         self.live = live
         self._lock = threading.Lock()
+        self._describing = threading.Lock()  # one checker run at a time
         self._cache: dict[Path, _CachedFile] = {}
         self._deps: dict[Path, tuple[StatKey, FileResult]] = {}
         self._last_scan: tuple | None = None
@@ -131,33 +131,50 @@ class Catalogue:
             return self._publish()
 
     def describe_pending(self) -> bool:
-        """Ask the checker about every source it has not described yet; True if it changed.
+        """Ask the checker about every source not described yet; True if the catalogue changed.
 
-        A module the checker sets aside as slow is reported at once and described when it
-        finishes (`on_late_change`).
+        What is described is published at once (`on_late_change`, lock not held) while
+        other modules still import; a module named slow is described when it finishes.
         """
         if self.live is None:
             return False
-        with self._lock:
-            pending = {p: c for p, c in self._cache.items() if c.live is None}
+        with self._describing:
+            with self._lock:
+                pending = {p: c for p, c in self._cache.items() if c.live is None}
+                requests = [self._live_request(p, c) for p, c in sorted(pending.items())]
             if not pending:
                 return False
-            answers = self.live.describe(
-                [
-                    live_request(
-                        c.result,
-                        p,
-                        _module_of(p),
-                        reexported_helpers(c.result.reexports, p, self.dirs, self._dependency),
-                    )
-                    for p, c in sorted(pending.items())
-                ]
-            )
-            for path, cached in pending.items():
-                cached.live = answers.get(str(path)) or {"error": None, "names": {}}
+            changed = False
+
+            def progress(answers: dict[str, dict]) -> None:
+                nonlocal changed
+                if self._apply_answers(pending, answers):
+                    changed = True
+                    if self.on_late_change is not None:
+                        self.on_late_change()
+
+            answers = self.live.describe(requests, progress=progress)
+            none = {str(p): {"error": None, "names": {}} for p in pending if str(p) not in answers}
+            return self._apply_answers(pending, none) or changed
+
+    def _live_request(self, path: Path, cached: _CachedFile) -> dict:
+        helpers = reexported_helpers(cached.result.reexports, path, self.dirs, self._dependency)
+        return live_request(cached.result, path, _module_of(path), helpers)
+
+    def _apply_answers(self, pending: dict[Path, _CachedFile], answers: dict[str, dict]) -> bool:
+        """Record the checker's answers for sources still as they were asked; publish."""
+        with self._lock:
+            for name, answer in answers.items():
+                path = Path(name)
+                cached = pending.get(path)
+                if cached is None or self._cache.get(path) is not cached:
+                    continue  # edited or deleted since: its new content is asked next
+                cached.live = answer
                 cached.stale = None
-                if "after" in (cached.live.get("slow") or {}):
+                if "after" in (answer.get("slow") or {}):
                     self._waiting[path] = cached
+                elif self._waiting.get(path) is cached:
+                    del self._waiting[path]
             return self._publish()
 
     def source_keys(self) -> dict[Path, StatKey]:
@@ -364,17 +381,10 @@ class Catalogue:
         """
         command = self._snapshot.commands.get(name)
         if command is None:
-            raise BindError(self._unknown_command(name))
+            raise BindError(unknown_command(name, self.names()))
         if command.import_error:
             raise BindError(f"{name}: {command.import_error}")
         return bind_arguments(command, args, kwargs)
-
-    def _unknown_command(self, name: str) -> str:
-        known = self.names()
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        listing = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-        return f"unknown command {name!r}{hint}; known commands: {listing or 'none'}"
 
     def job_commands(self) -> list[dict]:
         """`[{"name", "module", "path", "kind", "enum_params"}]`: what a job process needs."""

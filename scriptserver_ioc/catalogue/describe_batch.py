@@ -29,6 +29,12 @@ SILENCE = 1.0
 """Seconds of silence, beyond the slow bound, after which the checker is taken as stuck
 (it says `alive` every 0.5 s while it imports)."""
 
+QUIET = 0.1
+"""Seconds without an event after which the answers so far are handed on (`progress`)."""
+
+PROGRESS_EVERY = 1.0
+"""Seconds after which the answers so far are handed on even if events keep coming."""
+
 
 def failed(items: list[dict], message: str) -> dict[str, dict]:
     """Each item failed with `message`: the checker's failure, not one a job would meet."""
@@ -50,12 +56,16 @@ class DescribeBatch:
             no names yet, one that was slow but ended before `collect` returned has
             `{"slow": {"seconds"}}` with its description.
         retry: items whose import failed while other imports were in progress (or outside
-            the main thread): a fresh checker should look at each again alone.
+            the main thread): a fresh checker should look at each again alone (with
+            `again`; without, such a failure is the answer).
         leftover: items the worker never started because it died or fell silent.
     """
 
-    def __init__(self, worker, items: list[dict], slow_after: float, timeout: float) -> None:
+    def __init__(
+        self, worker, items: list[dict], slow_after: float, timeout: float, again: bool = True
+    ) -> None:
         self.worker = worker
+        self.again = again
         self.items = {item["path"]: item for item in items}
         self.slow_after = slow_after
         self.timeout = timeout
@@ -65,6 +75,7 @@ class DescribeBatch:
         self._started: dict[str, float] = {}
         self._slow: set[str] = set()  # named slow, not described yet
         self._dead: str | None = None  # why the worker ended, once it has
+        self._reported: dict[str, dict] = {}  # answers handed to `progress`
         self._request = {
             "id": 1,
             "op": ops.DESCRIBE,
@@ -78,25 +89,51 @@ class DescribeBatch:
         """True if modules named slow are still importing in the worker."""
         return bool(self._slow)
 
-    def collect(self) -> None:
-        """Send the batch and read events until each module is described or named slow."""
+    def collect(self, progress: Callable[[dict], None] | None = None) -> None:
+        """Send the batch and read events until each module is described or named slow.
+
+        `progress(answers)`: called with the answers not handed on yet whenever the
+        checker pauses (`QUIET`) or at least every `PROGRESS_EVERY` seconds, and once at
+        the end, before this returns, so the modules described so far can be published
+        while the others are still importing.
+        """
         self.worker.send(self._request)
         pending = set(self.items)
+        reported = time.monotonic()
         while pending:
+            quiet = progress is not None and self._unreported()
+            wait = QUIET if quiet else self.slow_after + SILENCE
             try:
-                message = self.worker.receive(time.monotonic() + self.slow_after + SILENCE)
+                message = self.worker.receive(time.monotonic() + wait)
             except queue.Empty:
+                if quiet:
+                    reported = self.report(progress)
+                    continue
                 self._stuck(pending)
-                return
+                break
             if message is None:
                 self._died(pending)
-                return
+                break
             path = self._event(message, pending)
             if path is None and message.get("ok") is not None:
+                missing = [self.items[p] for p in pending]
+                self.answers.update(failed(missing, "the checker did not describe the module"))
                 break  # the batch ended (a bad request: nothing more will come)
-        if pending:
-            missing = [self.items[p] for p in pending]
-            self.answers.update(failed(missing, "the checker did not describe the module"))
+            if progress is not None and time.monotonic() - reported >= PROGRESS_EVERY:
+                reported = self.report(progress)
+        if progress is not None:
+            self.report(progress)
+
+    def _unreported(self) -> dict[str, dict]:
+        return {p: a for p, a in self.answers.items() if self._reported.get(p) is not a}
+
+    def report(self, progress: Callable[[dict], None]) -> float:
+        """Hand the answers not handed on yet to `progress`; the time it was done."""
+        news = self._unreported()
+        if news:
+            self._reported.update(news)
+            progress(news)
+        return time.monotonic()
 
     def _event(self, message: dict, pending: set) -> str | None:
         """Apply one event; the path it concerns, if any."""
@@ -120,9 +157,10 @@ class DescribeBatch:
             answer = self._answer(described, message.get("seconds"))
             if path in pending:
                 pending.discard(path)
-                if answer.pop("retry", False):
-                    self.retry.append(self.items[path])
-                self.answers[path] = answer
+                if answer.pop("retry", False) and self.again:
+                    self.retry.append(self.items[path])  # its answer is the fresh look's
+                else:
+                    self.answers[path] = answer
             elif path in self._slow:  # a slow module that ended before the others
                 self._slow.discard(path)
                 self.answers[path] = answer

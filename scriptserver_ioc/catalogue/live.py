@@ -88,7 +88,12 @@ class LiveChecker:
         self._set_aside: set = set()  # workers still importing slow modules
         self._closed = False
 
-    def describe(self, items: list[dict], again: bool = True) -> dict[str, dict]:
+    def describe(
+        self,
+        items: list[dict],
+        again: bool = True,
+        progress: Callable[[dict], None] | None = None,
+    ) -> dict[str, dict]:
         """`{path: {"error": {"line", "message"} | None, "names": {name: description}}}`.
 
         `items`: `{"module", "path", "names", "all", "exclude"}` per file. When the checker
@@ -96,17 +101,22 @@ class LiveChecker:
         A module named slow gets `{"slow": {"after": seconds}, "error": None, "names": {}}`
         now, and its real answer through `on_late` (with `"slow": {"seconds"}`). A module
         that failed while others were importing is described again by a fresh process
-        alone (`again`), so that concurrency never changes a verdict.
+        alone (`again`), so that concurrency never changes a verdict. `progress(answers)`
+        receives the answers as they come (see `DescribeBatch.collect`), each before any
+        late answer of the same module.
         """
         if not items:
             return {}
         try:
             worker = self._started_worker()
         except CompanionError as exc:
-            return failed(items, str(exc))
-        batch = DescribeBatch(worker, items, self.slow_after, self.timeout)
+            answers = failed(items, str(exc))
+            if progress is not None:
+                progress(answers)
+            return answers
+        batch = DescribeBatch(worker, items, self.slow_after, self.timeout, again)
         try:
-            batch.collect()
+            batch.collect(progress)
         except BaseException:
             worker.stop()
             raise
@@ -117,11 +127,14 @@ class LiveChecker:
             worker.stop()
         if batch.leftover:
             if len(batch.leftover) < len(items):
-                answers.update(self.describe(batch.leftover, again))
+                answers.update(self.describe(batch.leftover, again, progress))
             else:  # the process did not start any of them: another would do the same
-                answers.update(failed(batch.leftover, "the checker stopped before them"))
-        if again and batch.retry:
-            answers.update(self.describe(batch.retry, again=False))
+                stopped = failed(batch.leftover, "the checker stopped before them")
+                answers.update(stopped)
+                if progress is not None:
+                    progress(stopped)
+        if batch.retry:
+            answers.update(self.describe(batch.retry, False, progress))
         return answers
 
     def close(self) -> None:
