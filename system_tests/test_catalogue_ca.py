@@ -138,6 +138,16 @@ def shutter_interlocks():
 '''
 
 
+GATE = '''import time
+
+time.sleep(15)  # each gate controller is read at import, as the shutter's
+
+
+def gate_{n}_status():
+    """Say whether gate {n} is open."""
+'''
+
+
 def slow_named(client, module: str, environment: str) -> list[dict]:
     """The COMMANDS:ERRORS entries naming `module` as still importing in `environment`."""
     return [
@@ -153,11 +163,12 @@ def test_GIVEN_modules_that_block_15_s_at_import_WHEN_started_and_edited_THEN_pu
 ):
     """Publication never waits for a blocking import: shown by condition, not by the clock.
 
-    `shutter.py` sleeps 15 s at import (checker and jobs); the corpus's sans2d reads five
-    PVs nobody serves at import (instant in the checker's simulation, 15 s in a job). The
-    rest of the catalogue, each edit, and the naming of the slow modules are all seen while
-    shutter's import is still running: its code-made `open_shutter` is not listed yet.
-    Time bounds below are for failing, not measurements (bench/bench_catalogue_reload.py).
+    `shutter.py` and three `gate_N.py` sleep 15 s at import (checker and jobs); the
+    corpus's sans2d reads five PVs nobody serves at import (instant in the checker's
+    simulation, 15 s in a job). The rest of the catalogue, each edit, the naming of every
+    slow module and a job of another module are all seen while shutter's import is still
+    running: its code-made `open_shutter` is not listed yet. Time bounds below are for
+    failing, not measurements (bench/bench_catalogue_reload.py, bench_catalogue_start.py).
     """
     pytest.importorskip("genie_python")
     commands = tmp_path / "commands"
@@ -166,13 +177,20 @@ def test_GIVEN_modules_that_block_15_s_at_import_WHEN_started_and_edited_THEN_pu
         shutil.copytree(INSTRUMENT / package, commands / package)
     (commands / "chopper.py").write_text(FIRST)
     (commands / "shutter.py").write_text(SHUTTER.format(more="", made=("open_shutter",)))
+    gates = [f"gate_{n}" for n in range(3)]
+    for n, gate in enumerate(gates):
+        (commands / f"{gate}.py").write_text(GATE.format(n=n))
     ioc = start_ioc(commands=commands)
     client = ScriptServerClient(ioc.prefix)
 
-    # first catalogue: the checker's view of sans2d, shutter named slow, its import not over
-    wait_until(lambda: slow_named(client, "shutter", "simulated"), timeout=30)
+    # first catalogue: the checker's view of sans2d; shutter and every gate named slow
+    for module in ["shutter", *gates]:
+        wait_until(lambda m=module: slow_named(client, m, "simulated"), timeout=30)
     names = wait_until(lambda: "set_sample_position" in (n := command_names(client)) and n)
     assert {"set_ei", "shutter_status"} <= set(names) and "open_shutter" not in names
+    # the other modules' commands are usable: a job of one is queued
+    assert client.add("set_ei(25)")
+    assert "open_shutter" not in command_names(client)  # all this before its import ended
 
     # hot reload of another file, then of the blocking one itself
     (commands / "sample.py").write_text('def set_temperature(kelvin: float):\n    """Set T."""\n')

@@ -80,6 +80,7 @@ class FakeCatalogue:
     """One command, `scan(n: int)`."""
 
     revision = 1
+    commands_revision = 1
 
     def bind(self, name: str, args: list, kwargs: dict) -> dict[str, Any]:
         if name != "scan":

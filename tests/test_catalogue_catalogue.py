@@ -278,3 +278,21 @@ def test_GIVEN_enum_param_WHEN_only_enum_members_edited_THEN_choices_updated(tmp
     assert catalogue.reload() is True
     assert catalogue.to_json()[0]["params"][0]["choices"] == ["FAST", "SLOW"]
     assert catalogue.bind("go", ["slow"], {}) == {"mode": "SLOW"}
+
+
+def test_GIVEN_only_errors_change_WHEN_reloaded_THEN_commands_revision_kept(tmp_path):
+    """Checks rest on `commands_revision`: a new COMMANDS:ERRORS entry alone changes no
+    check, so it must not have a queued write decided again (the warm-up names slow
+    modules one by one)."""
+    write(tmp_path, "chopper.py", CHOPPER)
+    catalogue = Catalogue([tmp_path])
+    revision, commands = catalogue.revision, catalogue.commands_revision
+
+    write(tmp_path, "broken.py", "def broken(:\n")
+    assert catalogue.reload()
+    assert catalogue.errors and catalogue.revision == revision + 1
+    assert catalogue.commands_revision == commands
+
+    write(tmp_path, "sample.py", "def set_temperature(kelvin: float):\n    pass\n")
+    assert catalogue.reload()
+    assert catalogue.commands_revision == commands + 1

@@ -41,6 +41,7 @@ in case a second edit within the file system's timestamp resolution left its sta
 @dataclass(frozen=True)
 class _Snapshot:
     revision: int
+    commands_revision: int = 0
     commands: dict[str, Command] = field(default_factory=dict)
     json: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
@@ -90,6 +91,11 @@ class Catalogue:
     def revision(self) -> int:
         """+1 every time the content (commands JSON or errors) changes; 1 after the first read."""
         return self._snapshot.revision
+
+    @property
+    def commands_revision(self) -> int:
+        """+1 every time the commands change (not when only `errors` do): what checks rest on."""
+        return self._snapshot.commands_revision
 
     @property
     def code_revision(self) -> int:
@@ -220,7 +226,8 @@ class Catalogue:
         old = self._snapshot
         if old.revision and content == old.json and errors == old.errors:
             return False
-        self._snapshot = _Snapshot(old.revision + 1, commands, content, errors)
+        commands_revision = old.commands_revision + (content != old.json or not old.revision)
+        self._snapshot = _Snapshot(old.revision + 1, commands_revision, commands, content, errors)
         logger.info(
             "command catalogue revision %d: %d commands, %d errors",
             old.revision + 1,

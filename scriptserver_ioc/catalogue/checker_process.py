@@ -52,6 +52,48 @@ class CompanionResult:
     problem: str | None = None
 
 
+class FairLock:
+    """A lock granted in the order it was asked for.
+
+    `threading.Lock` is not: a thread that releases it and at once asks again usually gets
+    it back, so the companion warm-up, which takes the runner's lock for one bounded
+    import after another, could keep a `QUEUE:ADD` check waiting for all of them instead
+    of the one in progress.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition(threading.Lock())
+        self._next = 0  # the ticket the next caller gets
+        self._serving = 0  # the ticket that holds the lock
+
+    def acquire(self) -> bool:
+        """Wait for this caller's turn (no timeout: every holder releases)."""
+        with self._turn:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._turn.wait()
+        return True
+
+    def release(self) -> None:
+        """Hand the lock to the next caller in line."""
+        with self._turn:
+            self._serving += 1
+            self._turn.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """How many callers wait for the lock."""
+        with self._turn:
+            return max(0, self._next - self._serving - 1)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class Worker:
     """One checker process with threads draining its stdout (answers) and stderr (log).
 

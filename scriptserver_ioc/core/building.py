@@ -33,8 +33,13 @@ class JobBuilding:
     """Jobs from specs, their checks on the worker, and the source a job runs."""
 
     def commands_revision(self) -> int:
-        """What a job's check rests on: the catalogue revision (the basis of a `Later`)."""
-        return self.catalogue.revision
+        """What a job's check rests on: the commands' revision (the basis of a `Later`).
+
+        Not the catalogue's `revision`, which also counts COMMANDS:ERRORS changes (a slow
+        module named, then timed): those change no check, and while the warm-up names
+        slow modules one after another they would have a write decided again and again.
+        """
+        return self.catalogue.commands_revision
 
     def check_later(self, jobs: list[Job], then: Callable[[], None], where: Callable) -> Later:
         """Check prepared jobs on the worker; then keep their verdicts and call `then()`.

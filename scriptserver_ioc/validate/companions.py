@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +25,7 @@ from scriptserver_ioc.catalogue.checker_process import (
     PROGRESS,
     CompanionError,
     CompanionResult,
+    FairLock,
     Worker,
 )
 from scriptserver_ioc.catalogue.imports import JobImport
@@ -93,7 +93,7 @@ class CompanionRunner:
         self.start_timeout = start_timeout
         self.item_allowance = item_allowance
         self.chunk_size = max(1, int(chunk_size))
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # a check waits for one warm-up import, not all
         self._worker: Worker | None = None
         self._revision: object = None
         self._next_id = 0
