@@ -66,8 +66,9 @@ def instrument(start_ioc):
     ioc = start_ioc(commands=INSTRUMENT)
     client = ScriptServerClient(ioc.prefix)
     client.put("QUEUE:HOLD", 0)
-    # the checker's view arrives with the watcher's first check
-    wait_until(lambda: "scan" in {c["name"] for c in client.get_json("COMMANDS")}, timeout=20)
+    # the checker's view arrives with the watcher's first check, module by module
+    called = {call.split("(")[0] for call in [*CALLS, *UNIMPORTABLE]}
+    wait_until(lambda: called <= {c["name"] for c in client.get_json("COMMANDS")}, timeout=20)
     return client
 
 

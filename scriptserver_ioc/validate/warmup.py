@@ -5,8 +5,9 @@ companion worker (`CompanionRunner.preload`), as a job imports them, so the firs
 an edited command does not pay for them. How each import went in the job's environment
 (failed, slow: a PV read that times out at import) goes to the catalogue
 (`Catalogue.note_job_import`), which names slow modules in COMMANDS:ERRORS. Modules found
-slow before are imported last, so the others are ready sooner. A newer catalogue stops the
-warming of an older one.
+slow before are imported last, so the others are ready sooner. New sources stop the
+warming of older ones; new commands alone (the checker's view arriving module by module)
+get another pass once this one ends, which imports only the modules not imported yet.
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ class Warmer:
         self.companions = companions
         self.catalogue = catalogue
         self.slow_after = slow_after
-        self._wanted: int | None = None
-        self._done: int | None = None
-        self._busy: int | None = None  # the revision being warmed
+        self._wanted: tuple | None = None  # (code revision, commands revision)
+        self._done: tuple | None = None
+        self._busy: tuple | None = None  # the (code, commands) revisions being warmed
         self._slow: set[str] = set()  # paths of modules found slow, imported last
         self._wake = threading.Event()
         self._stopped = False
@@ -64,8 +65,10 @@ class Warmer:
         with self._lock:
             if self._stopped:
                 return
-            revision = self.catalogue.code_revision
-            if self._busy is not None and self._busy != revision:
+            # the commands change without the code when the checker's view arrives module
+            # by module: warm again for the new ones (those imported already are skipped)
+            revision = (self.catalogue.code_revision, self.catalogue.commands_revision)
+            if self._busy is not None and self._busy[0] != revision[0]:
                 self.companions.cancel_preload()  # its worker is restarted for new sources
             self._wanted = revision
             if self._thread is None:
@@ -106,7 +109,7 @@ class Warmer:
                 if self._wanted == revision:
                     self._done = revision
 
-    def _warm(self, revision: int) -> None:
+    def _warm(self, revision: tuple) -> None:
         commands = sorted(self.catalogue.commands(), key=lambda c: str(c.path) in self._slow)
         keys = self.catalogue.source_keys()  # what each verdict is about
 
@@ -119,10 +122,11 @@ class Warmer:
 
         self.companions.preload(
             commands,
-            revision=revision,
+            revision=revision[0],
             slow_after=self.slow_after,
             on_import=on_import,
-            stale=lambda: self._stopped or self._wanted != revision,
+            # new sources end this pass; new commands alone get the next pass
+            stale=lambda: self._stopped or (self._wanted or (None,))[0] != revision[0],
         )
 
 
