@@ -123,7 +123,8 @@ def fill(client: ScriptServerClient, size: int) -> None:
     client.wait_for(lambda: client.get("QUEUE:COUNT") == size, timeout=60)
 
 
-def queue_ops(client: ScriptServerClient, base: float) -> None:
+def queue_op_samples(client: ScriptServerClient) -> dict[str, list[float]]:
+    """Seconds of single add, move and update at 1,000 queued, and of a batch add of 1,000."""
     client.put("QUEUE:HOLD", 1)
     fill(client, 1000)
     ids = [job["id"] for job in client.queue()]
@@ -141,17 +142,22 @@ def queue_ops(client: ScriptServerClient, base: float) -> None:
         moves.append(put("QUEUE:MOVE", json.dumps({"id": ids[i % len(ids)], "to": 500})))
         edit = {"id": ids[(7 * i) % len(ids)], "args": {"energy": 10 + i % 50}}
         updates.append(put("QUEUE:UPDATE", json.dumps(edit)))
-    label = "put-callback"
-    row("single add at 1,000 queued", adds, base, label, "<= 0.5 ms")
-    row("move at 1,000 queued", moves, base, label, "<= 0.3 ms")
-    row("update at 1,000 queued", updates, base, label, "<= 0.3 ms")
     put("QUEUE:REMOVE", "all")
     batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(1000)])
     batches = []
     for _ in range(3 if QUICK else 7):
         batches.append(put("QUEUE:ADD", batch))
         put("QUEUE:REMOVE", "all")
-    row("batch add of 1,000", batches, base, label, "<= 50 ms")
+    return {"add": adds, "move": moves, "update": updates, "batch": batches}
+
+
+def queue_ops(client: ScriptServerClient, base: float) -> None:
+    samples = queue_op_samples(client)
+    label = "put-callback"
+    row("single add at 1,000 queued", samples["add"], base, label, "<= 0.5 ms")
+    row("move at 1,000 queued", samples["move"], base, label, "<= 0.3 ms")
+    row("update at 1,000 queued", samples["update"], base, label, "<= 0.3 ms")
+    row("batch add of 1,000", samples["batch"], base, label, "<= 50 ms")
 
 
 def in_process_adds(size: int) -> dict[str, list[float]]:
@@ -228,22 +234,35 @@ def reads(client: ScriptServerClient) -> None:
     count = client.pv("QUEUE:COUNT")
     base = ms(timed(lambda: count.get(use_monitor=False), REPEAT * 3))
     has_summary = client.pv("QUEUE:SUMMARY").wait_for_connection(2)
+    queue_pv, add, remove = (client.pv(n) for n in ("QUEUE", "QUEUE:ADD", "QUEUE:REMOVE"))
     client.put("QUEUE:HOLD", 1)
     for size, target in ((1000, "<= 3 ms"), (10000, "<= 30 ms")):
         fill(client, size)
         client.queue()  # the first read after the adds builds the text once
         samples = timed(client.queue, REPEAT)
         row(f"read the whole queue (QUEUE), {size:,} jobs", samples, base, "get", target)
+        raw = timed(lambda: queue_pv.get(use_monitor=False, as_numpy=True, timeout=60), REPEAT)
+        row("  the same, CA get of the text alone", raw, base, "get", "-")
+        changed = []
+        for _ in range(REPEAT):  # each read after a change: the server's text is rebuilt
+            assert add.put(encode_text("get_ei()"), wait=True, timeout=30) == 1
+            t0 = time.perf_counter()
+            client.queue()
+            changed.append(time.perf_counter() - t0)
+            assert remove.put(
+                encode_text(str(client.get_json("REPLY")[0]["job_ids"][0])), wait=True
+            )
+        row("  the same, right after an add", changed, base, "get", "-")
         if has_summary:
             summary = timed(lambda: client.get_json("QUEUE:SUMMARY"), REPEAT)
             row(f"read QUEUE:SUMMARY, {size:,} jobs", summary, base, "get", "-")
     client.put("QUEUE:REMOVE", "all")
 
 
-def control(prefix: str) -> None:
+def control_samples(prefix: str) -> dict[str, list[float]]:
+    """Seconds of deferred PAUSE -> PAUSED, RESUME -> RUNNING, soft ABORT -> IDLE."""
     client = ScriptServerClient(prefix)
-    state, hold = Watch(prefix + "STATE"), Watch(prefix + "QUEUE:HOLD")
-    base = ms(put_monitor(client, hold))
+    state = Watch(prefix + "STATE")
     pauses, resumes, aborts = [], [], []
     loop = json.dumps({"script": "x = 0\nwhile True:\n    x += 1\n    y = x * 2\n"})
     for _ in range(REPEAT):
@@ -259,10 +278,17 @@ def control(prefix: str) -> None:
         t0 = time.perf_counter()
         client.pv("ABORT").put(1, wait=False)
         aborts.append(state.wait(lambda v: v == 0, t0) - t0)
+    return {"pause": pauses, "resume": resumes, "abort": aborts}
+
+
+def control(prefix: str) -> None:
+    client = ScriptServerClient(prefix)
+    base = ms(put_monitor(client, Watch(prefix + "QUEUE:HOLD")))
+    samples = control_samples(prefix)
     label = "put->monitor"
-    row("deferred PAUSE -> PAUSED", pauses, base, label, "<= 5 ms")
-    row("RESUME -> RUNNING", resumes, base, label, "<= 5 ms")
-    row("soft ABORT -> IDLE", aborts, base, label, "<= 10 ms")
+    row("deferred PAUSE -> PAUSED", samples["pause"], base, label, "<= 5 ms")
+    row("RESUME -> RUNNING", samples["resume"], base, label, "<= 5 ms")
+    row("soft ABORT -> IDLE", samples["abort"], base, label, "<= 10 ms")
 
 
 def memory(ioc, client: ScriptServerClient) -> None:
