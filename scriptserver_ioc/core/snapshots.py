@@ -27,15 +27,17 @@ class Snapshots:
 
     def queue_json(self) -> str:
         """The `QUEUE` PV content: every queued job record in run order."""
-        with self.lock:  # the records' texts are cached; joined outside the lock
-            texts = [job.json_text() for job in self.queue]
-        return "[" + ",".join(texts) + "]"
+        return "[" + ",".join(self.queue_texts()) + "]"
 
-    def queue_summary_json(self) -> str:
-        """The `QUEUE:SUMMARY` PV content: each queued job's summary in run order."""
-        with self.lock:  # the summaries' texts are cached; joined outside the lock
-            texts = [job.summary_text() for job in self.queue]
-        return "[" + ",".join(texts) + "]"
+    def queue_texts(self) -> list[str]:
+        """Each queued job record's JSON text in run order (each cached until it changes)."""
+        with self.lock:  # joined outside the lock
+            return [job.json_text() for job in self.queue]
+
+    def queue_summary_texts(self) -> list[str]:
+        """Each queued job's `QUEUE:SUMMARY` entry in run order (each cached as its record)."""
+        with self.lock:  # joined outside the lock
+            return [job.summary_text() for job in self.queue]
 
     def queue_slots(self) -> list[tuple[int, str, float]]:
         """`QUEUE:<n>:*` content for n = 1..10: (id, name, estimate or -1)."""

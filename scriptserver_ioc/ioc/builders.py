@@ -158,12 +158,13 @@ def _history_json(p: Any) -> dict[str, str]:
     return {"HISTORY": _fit_list(p.core.history_texts(), BY_NAME["HISTORY"].count)}
 
 
-def _queue_json(p: Any) -> dict[str, str]:
-    return {"QUEUE": p.core.queue_json()}
+def _queue_json(p: Any) -> dict[str, bytes]:
+    # spliced from the last value: only the records that changed are encoded again
+    return {"QUEUE": p.spliced["QUEUE"].build(p.core.queue_texts())}
 
 
-def _queue_summary(p: Any) -> dict[str, str]:
-    return {"QUEUE:SUMMARY": p.core.queue_summary_json()}
+def _queue_summary(p: Any) -> dict[str, bytes]:
+    return {"QUEUE:SUMMARY": p.spliced["QUEUE:SUMMARY"].build(p.core.queue_summary_texts())}
 
 
 def _commands_json(p: Any) -> dict[str, str]:
@@ -184,7 +185,7 @@ def _encoded(name: str, read: Callable[[Any], Any]) -> Builder:
     return lambda p: {name: to_json(_under_core_lock(p, read))}
 
 
-JSON_BUILDERS: dict[str, Builder] = {
+JSON_BUILDERS: dict[str, Builder] = {  # JSON text, or already a PV value (`json_value`)
     "replies": _encoded("REPLY", lambda core: core.replies_list()),
     # a new result dict is assigned for every change, never changed in place
     "validate": _encoded("VALIDATE:RESULT", lambda core: core.texts()["validate"]),

@@ -27,6 +27,7 @@ from ..contract.topics import TOPICS
 from .builders import BUILDERS, JSON_BUILDERS
 from .encoding import TAIL_BYTES, ascii_text, char_bytes, json_value
 from .memory import MemoryKeeper
+from .splicing import SplicedArray
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Publisher:
             parameters.
         `_immediate_lock`: builds and posts of the small groups, so an older snapshot
             never overwrites a newer one; `_build_locks[group]`: the same for each deferred
-            group. Both are taken before `lock` and never inside it.
+            group; `_json_locks[group]`: one build of a JSON group's texts at a time (taken
+            inside a build lock). All are taken before `lock` and never inside it.
     `_outbox` is a deque (appends and pops are atomic); `_published` is the server
     thread's only. `heartbeat` is written only by the heartbeat thread; `server_thread`
     and `_threads` only by `start`, before the threads run.
@@ -101,11 +103,14 @@ class Publisher:
         self.after_update = after_update
         self.server_thread = threading.get_ident()
         self.heartbeat = 0
+        self.spliced = {name: SplicedArray() for name in ("QUEUE", "QUEUE:SUMMARY")}
+        """Large JSON arrays rebuilt by splicing (`ioc/splicing.py`; their builds are serial)."""
         self.memory = MemoryKeeper()
         """Gives memory back after the queue shrank a lot (told the count by `counts`)."""
         self._published: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
         self._json_cache: dict[str, tuple[int, dict[str, bytes]]] = {}
+        self._json_locks = {group: threading.Lock() for group in JSON_BUILDERS}
         self._pending: set[str] = set()
         self._last_build: dict[str, float] = {}
         self._build_cost: dict[str, float] = {}
@@ -180,17 +185,22 @@ class Publisher:
     def json_texts(self, group: str) -> dict[str, bytes]:
         """The JSON values of a group, built once per change and shared by the twin PVs.
 
-        NUL-terminated ASCII (`json_value`): the bytes pcaspy serves, held once.
+        NUL-terminated ASCII (`json_value`): the bytes pcaspy serves, held once. A group and
+        its twin are built by different threads: one builds, the other then takes its texts.
         """
-        with self.lock:
-            version = self._versions.get(group, 0)
-            cached = self._json_cache.get(group)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        texts = {name: json_value(text) for name, text in JSON_BUILDERS[group](self).items()}
-        with self.lock:
-            self._json_cache[group] = (version, texts)
-        return texts
+        with self._json_locks[group]:  # the spliced arrays keep state between builds
+            with self.lock:
+                version = self._versions.get(group, 0)
+                cached = self._json_cache.get(group)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            texts = {
+                name: text if isinstance(text, bytes) else json_value(text)
+                for name, text in JSON_BUILDERS[group](self).items()
+            }
+            with self.lock:
+                self._json_cache[group] = (version, texts)
+            return texts
 
     def flush_for_read(self, pv_name: str) -> None:
         """Build a pending PV's group now because a client reads it."""
