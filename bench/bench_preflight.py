@@ -166,8 +166,8 @@ def ioc_side_cost(jobs: int = 30) -> None:
     """
     import json
 
-    from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
     from scriptserver_ioc.core.server import ScriptServer
+    from scriptserver_ioc.ioc.writes import control
     from scriptserver_ioc.store.sqlite import Store
     from scriptserver_ioc.validate.preflight import PreflightWorker
 
@@ -182,9 +182,8 @@ def ioc_side_cost(jobs: int = 30) -> None:
         files=JobFolders(None),
         timers=ThreadTimers(),
         logs_dir=data,
-        routes=CONTROL_ROUTES,
     )
-    core.control("QUEUE:HOLD", 1)
+    control(core, "QUEUE:HOLD", 1)
     core.attach_runner(_NoRunner())
     held: dict[str, list[float]] = {"next_preflight": [], "apply_preflight": []}
 
@@ -200,7 +199,7 @@ def ioc_side_cost(jobs: int = 30) -> None:
 
     core.next_preflight = timed("next_preflight", core.next_preflight)
     core.apply_preflight = timed("apply_preflight", core.apply_preflight)
-    core.control("QUEUE:ADD", json.dumps([{"script": BUSY.format(n=20 + i)} for i in range(jobs)]))
+    control(core, "QUEUE:ADD", json.dumps([{"script": BUSY.format(n=20 + i)} for i in range(jobs)]))
     before = os.times()
     worker = PreflightWorker(core, validator)
     worker.start()

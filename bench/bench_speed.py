@@ -161,7 +161,7 @@ def queue_ops(client: ScriptServerClient, base: float) -> None:
 
 
 def in_process_adds(size: int) -> dict[str, list[float]]:
-    """Seconds of `core.control("QUEUE:ADD")` alone: no Channel Access, no threads.
+    """Seconds of `control(core, "QUEUE:ADD")` alone: no Channel Access, no threads.
 
     The core as the IOC builds it (store, catalogue of the repository's commands, validator),
     companion checks called in this process instead of the companion worker.
@@ -172,9 +172,9 @@ def in_process_adds(size: int) -> dict[str, list[float]]:
     from common import ROOT
 
     from scriptserver_ioc.catalogue import Catalogue
-    from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
     from scriptserver_ioc.core.server import ScriptServer
     from scriptserver_ioc.host import JobFolders, ThreadTimers
+    from scriptserver_ioc.ioc.writes import control
     from scriptserver_ioc.store.sqlite import Store
     from scriptserver_ioc.validate.validator import Validator
 
@@ -189,20 +189,19 @@ def in_process_adds(size: int) -> dict[str, list[float]]:
         files=JobFolders(data / "scripts"),
         timers=ThreadTimers(),
         logs_dir=data,
-        routes=CONTROL_ROUTES,
     )
-    core.control("QUEUE:HOLD", 1)
+    control(core, "QUEUE:HOLD", 1)
     batch = json.dumps([{"call": f"set_ei({10 + i % 50})"} for i in range(size)])
-    assert core.control("QUEUE:ADD", batch).ok
+    assert control(core, "QUEUE:ADD", batch).ok
     out: dict[str, list[float]] = {}
     for spec in ("set_ei(25)", "get_ei()"):
         samples = []
         for _ in range(REPEAT * 10):
             t0 = time.perf_counter()
-            reply = core.control("QUEUE:ADD", spec)
+            reply = control(core, "QUEUE:ADD", spec)
             samples.append(time.perf_counter() - t0)
             assert reply.ok, reply.message
-            core.control("QUEUE:REMOVE", str(reply.job_ids[0]))
+            control(core, "QUEUE:REMOVE", str(reply.job_ids[0]))
         out[spec] = samples
     store.close()
     return out

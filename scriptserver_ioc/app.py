@@ -70,7 +70,6 @@ class Application:
         """
         from .catalogue import Catalogue, CatalogueWatcher
         from .catalogue.live import LiveChecker
-        from .contract.pvtable import CONTROL_ROUTES
         from .core.server import ScriptServer
         from .host import JobFolders, SerialWorker, ThreadTimers
         from .runner import JobRunner, RunnerSettings
@@ -132,7 +131,6 @@ class Application:
                 logs_dir=settings.logs_dir,
                 allow_scripts=settings.allow_scripts,
                 worker=worker,
-                routes=CONTROL_ROUTES,
             )
             closers.append(("core", core.close))
             runner = JobRunner(

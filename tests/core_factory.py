@@ -2,18 +2,21 @@
 
 Tests give the core what the IOC gives it (`app.py`): the scripts folder and job logs
 through `host.JobFolders`, timers on threads (`host.ThreadTimers`, or a clock the test
-advances), the control routes of the PV table; the store, catalogue, validator and worker
-are the test's choice.
+advances); the store, catalogue, validator and worker are the test's choice. A test
+writes control PVs as a Channel Access client does: `core.control(pv, value, client,
+on_done)` decodes the value at the edge (`ioc.writes.control`, what the IOC's driver
+calls) into a call of the core's typed API.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
-from scriptserver_ioc.contract.pvtable import CONTROL_ROUTES
 from scriptserver_ioc.core.server import ScriptServer
 from scriptserver_ioc.host import JobFolders, ThreadTimers
+from scriptserver_ioc.ioc import writes
 
 
 def make_core(
@@ -35,12 +38,11 @@ def make_core(
         logs_dir: where job logs are written.
         timers: the clock and timers (default: real ones, `host.ThreadTimers`; a test of
             time passing gives `manual_clock.ManualTimers` and advances it).
-        options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `routes`,
-            `files`: a test's own `JobFolders`, e.g. one that watches its callers).
+        options: further `ScriptServer` arguments (`worker`, `allow_scripts`, `files`: a
+            test's own `JobFolders`, e.g. one that watches its callers).
     """
-    options.setdefault("routes", CONTROL_ROUTES)
     options.setdefault("files", JobFolders(scripts_dir))
-    return ScriptServer(
+    core = ScriptServer(
         store,
         catalogue,
         validator,
@@ -48,3 +50,5 @@ def make_core(
         logs_dir=logs_dir,
         **options,
     )
+    core.control = functools.partial(writes.control, core)  # type: ignore[attr-defined]
+    return core

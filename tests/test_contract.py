@@ -14,7 +14,7 @@ import pytest
 from scriptserver_ioc.contract import enums, nicos_status
 from scriptserver_ioc.contract.pvmodel import PV, check_control_handlers, check_rows, may_defer
 from scriptserver_ioc.contract.pvtable import ALL_PVS, BY_NAME, ENUMS, PVS, char_pv, slot_of
-from scriptserver_ioc.core.server import CONTROL_HANDLERS
+from scriptserver_ioc.ioc.writes import CONTROL_HANDLERS
 
 CONTRACT = Path(__file__).resolve().parent.parent / "scriptserver_ioc" / "contract"
 JOB_PROTOCOLS = {"scriptserver_ioc.job._protocol", "scriptserver_ioc.job._checker_protocol"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from scriptserver_ioc.core.ending import ended_error, ending_for
+from scriptserver_ioc.core.ending import Ending, ended_error
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "<job 3>", line 4\nJobAborted: x\n'
 
 
 def test_GIVEN_blackbox_job_WHEN_any_report_THEN_same_record():
-    ending = ending_for("ABORT", False, "alice@ndx", kill=False)
+    ending = Ending("aborted", "alice@ndx")
     reports = [
         {"type": "JobAborted", "message": "x", "line": 5, "traceback": TRACEBACK},
         {"type": "ProcessExit", "message": "killed by signal 15", "line": None},
@@ -25,7 +25,7 @@ def test_GIVEN_blackbox_job_WHEN_any_report_THEN_same_record():
 
 
 def test_GIVEN_skip_of_traced_job_THEN_says_skipped_at_line_with_job_frames():
-    ending = ending_for("QUEUE:SKIP", True, "bob@ndx", kill=False)
+    ending = Ending("skipped", "bob@ndx")
     error = ended_error(ending, {"type": "JobAborted", "line": 4, "traceback": TRACEBACK}, False, 6)
     assert error == {
         "type": "JobSkipped",
@@ -36,14 +36,14 @@ def test_GIVEN_skip_of_traced_job_THEN_says_skipped_at_line_with_job_frames():
 
 
 def test_GIVEN_stop_killing_a_job_THEN_line_is_the_last_reported():
-    ending = ending_for("STOP", False, "", kill=True)
+    ending = Ending("stopped", "", kill=True)
     error = ended_error(ending, {"type": "ProcessExit", "message": "signal 9"}, False, 7)
     assert error["message"] == "stopped by someone (killed) at line 7"
     assert error["line"] == 7 and error["traceback"] == ""
 
 
 def test_GIVEN_cleanup_failing_while_aborting_THEN_that_error_is_kept_and_named():
-    ending = ending_for("ABORT", False, "carol@ndx", kill=False)
+    ending = Ending("aborted", "carol@ndx")
     reported = {"type": "OSError", "message": "disk full", "line": 9, "traceback": "tb"}
     error = ended_error(ending, reported, False, 9)
     assert error["type"] == "OSError" and error["traceback"] == "tb"

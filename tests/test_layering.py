@@ -4,7 +4,8 @@
   reach disks, sockets, processes and databases), `contract/`, itself, and the one rule it
   shares with job processes (`job/script_edit.py`); it calls no `open`, `os.stat`, disk
   method of a path (`read_text`, `stat`, `exists`...) or thread: files, time and the store
-  come through its ports (`core/ports.py`).
+  come through its ports (`core/ports.py`). It names no PV: it imports no PV table and no
+  string of its code is a PV name (the edges decode writes into its typed calls).
 - `job/` runs inside the user's job process: the standard library, its own modules, and
   the instrument libraries a job may use (imported where used); nothing else of this
   package.
@@ -18,6 +19,7 @@ outside the allowed set, naming the file and line.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -46,6 +48,9 @@ CORE_FORBIDDEN_STDLIB = {
 
 CORE_PACKAGE_IMPORTS = {"contract", "core", "job.script_edit"}
 """What of this package the core may import (job.script_edit: the edit rule jobs share)."""
+
+CORE_FORBIDDEN_CONTRACT = {"contract.pvtable", "contract.pvmodel"}
+"""The PV table: the core names no PV (the edges decode writes into its typed calls)."""
 
 CORE_FORBIDDEN_CALLS = {
     ("open",): "files come through the JobFiles port",
@@ -121,6 +126,8 @@ def _imports(path: Path) -> list[tuple[int, str, bool]]:
 
 def _core_may_import(module: str, inside: bool) -> bool:
     if inside:
+        if any(module == no or module.startswith(no + ".") for no in CORE_FORBIDDEN_CONTRACT):
+            return False
         return any(
             module == allowed or module.startswith(allowed + ".")
             for allowed in CORE_PACKAGE_IMPORTS
@@ -208,3 +215,39 @@ def test_GIVEN_packages_THEN_no_package_reaches_itself_through_others():
                 seen.add(package)
                 todo.extend(graph.get(package, ()))
     assert not cycles, f"packages in an import circle: {cycles}; edges: {dict(graph)}"
+
+
+def _pv_name_pattern() -> re.Pattern[str]:
+    """Any PV name of the contract's table, as a whole word (``QUEUE:ADD``, ``ABORT``)."""
+    from scriptserver_ioc.contract.pvtable import ALL_PVS
+
+    names = sorted({pv.name for pv in ALL_PVS}, key=len, reverse=True)
+    return re.compile(
+        r"(?<![A-Za-z0-9_:])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_:])"
+    )
+
+
+@pytest.mark.parametrize("path", _modules("core"), ids=lambda p: p.name)
+def test_GIVEN_core_module_THEN_no_string_names_a_pv(path):
+    """The core speaks of jobs, the queue and the run, not of PVs: the edges name those.
+
+    Every string of the code counts (messages, keys, comparisons); docstrings do not, since
+    they may say which PV a call serves. The texts of the contract that point a client to
+    a PV are in `contract/texts.py`.
+    """
+    pattern = _pv_name_pattern()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    wrong = [
+        f"{path.name}:{node.lineno}: {found.group(1)!r} in {node.value[:60]!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and (found := pattern.search(node.value))
+    ]
+    assert not wrong, "core/ names no PV (the edges do):\n" + "\n".join(wrong)

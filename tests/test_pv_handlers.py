@@ -13,8 +13,8 @@ from scriptserver_ioc.contract.pvmodel import (
 )
 from scriptserver_ioc.contract.pvtable import ALL_PVS, BY_NAME, CONTROL_ROUTES
 from scriptserver_ioc.contract.topics import TOPICS
-from scriptserver_ioc.core.server import CONTROL_HANDLERS
 from scriptserver_ioc.ioc.builders import BUILDERS
+from scriptserver_ioc.ioc.writes import CONTROL_HANDLERS
 
 
 def _replaced(name: str, **changes) -> tuple:

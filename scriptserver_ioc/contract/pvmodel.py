@@ -53,7 +53,7 @@ class PV:
         asyn: True if the handler defers (may return a `Later`): the put with callback
             completes later than the write returns (pcaspy `asyn`).
         added: True for PVs that extend the contract (listed as additions in the reference).
-        handler: for a control PV, the key of its handler in `core.server.CONTROL_HANDLERS`.
+        handler: for a control PV, the key of its handler in `ioc.writes.CONTROL_HANDLERS`.
         builder: for a published PV, the publisher's builder that sets it (`ioc/builders.py`);
             every PV of one builder is rebuilt together.
         topics: for a published PV, the core's topics (`contract/topics.py`) that rebuild
@@ -164,7 +164,7 @@ def check_control_handlers(pvs: tuple[PV, ...], handlers: Mapping[str, Any]) -> 
     Every control PV names exactly one handler that exists, every handler has a PV, and a
     PV is `asyn` exactly when its handler can return a `Later` (`may_defer`).
 
-    Called when the driver is imported, against `core.server.CONTROL_HANDLERS` (as NICOS
+    Called when the driver is imported, against `ioc.writes.CONTROL_HANDLERS` (as NICOS
     checks its command table at start), so a PV added without a handler, a handler left
     after its PV was removed, or a deferring handler behind a PV whose put would complete
     at once, stops the IOC before it serves anything.

@@ -4,10 +4,11 @@ The pcaspy database, the access-security groups, the generated PV reference
 (`docs/pv-reference.md`), the client's names and enums and the screens all come from
 `PVS`. Names are relative to the prefix. `:ZHEX` twins of JSON PVs are generated from the
 `json` flag. Beside each PV: for a control PV, its handler (a key of
-`core.server.CONTROL_HANDLERS`), whether that handler defers (`asyn`) and the idle value an
-action PV reads back as; for a published PV, its builder (`ioc/builders.py`), the topics
-that rebuild it (`contract/topics.py`) and its rebuild interval. Standard library only:
-`contract/pvmodel.py` checks every row when this module is imported.
+`ioc.writes.CONTROL_HANDLERS`: its decoder and core call), whether that handler defers
+(`asyn`) and the idle value an action PV reads back as; for a published PV, its builder
+(`ioc/builders.py`), the topics that rebuild it (`contract/topics.py`) and its rebuild
+interval. Standard library only: `contract/pvmodel.py` checks every row when this module
+is imported.
 """
 
 from __future__ import annotations

@@ -37,3 +37,16 @@ def preflight_text(record: dict[str, Any] | None, width: int | None = None) -> s
         message = message[: width - 3] + "..."
     where = f" at line {record['line']}" if record.get("line") else ""
     return f"{verdict}{where}: {message}" if message else f"{verdict}{where}"
+
+
+# Replies that name the control PV to write next. The core names no PV (the edges do);
+# these few pointers are part of the contract's texts, so the core says them from here.
+ALREADY_PAUSED_HINT = "write RESUME or ABORT"
+"""What to do with a job that is already paused."""
+DRY_RUN_BUSY = "a dry run is in progress; wait for VALIDATE:RESULT"
+"""Why a second dry run is refused while one runs."""
+
+
+def output_selected(job_id: int, chars: int, size: int) -> str:
+    """The reply to a job's output selected: how much of its log is shown."""
+    return f"output of job {job_id}: last {chars} of {size} bytes in JOB:OUTPUT"

@@ -5,7 +5,7 @@ reparse) decides what it can under the lock, then returns a `Later`: the slow `w
 to do with its result (`then`, run under the lock again, in the store transaction) and the
 `basis` its decision rests on (e.g. the catalogue revision). The core runs `work` on its
 worker and, before `then`, compares the basis: if it changed meanwhile the whole write is
-decided again from the start (see `ScriptServer.control`).
+decided again from the start (see `ScriptServer.decide_call`).
 """
 
 from __future__ import annotations

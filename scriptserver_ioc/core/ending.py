@@ -1,4 +1,4 @@
-"""How a job ended on request (ABORT, QUEUE:SKIP, STOP): the reason and the error record.
+"""How a job ended on request (aborted, skipped, stopped): the reason and the error record.
 
 Pure functions, no I/O. An ended job's record is the same every time for the same request:
 whatever the job process happened to report (a ``JobAborted`` from a pause point, from an
@@ -38,12 +38,6 @@ class Ending:
     def error_type(self) -> str:
         """``JobSkipped`` for a skip, else ``JobAborted``."""
         return "JobSkipped" if self.verb == "skipped" else "JobAborted"
-
-
-def ending_for(pv: str, skipped: bool, client: str, kill: bool) -> Ending:
-    """The `Ending` of a write to ``pv`` (``ABORT``, ``QUEUE:SKIP`` or ``STOP``)."""
-    verb = "skipped" if skipped else ("stopped" if pv == "STOP" else "aborted")
-    return Ending(verb, client, kill)
 
 
 def ended_error(

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..contract import limits
+from ..contract import limits, texts
 from ..contract.enums import JobState, RunState
 from .decision import RunnerCall
 from .editing import RunningEdit
-from .ending import ended_error, ending_for
+from .ending import Ending, ended_error
 from .jobs import Job, now_iso, parse_iso
-from .operation import Operation
+from .operation import Operation, control_call
 from .plots import plotted
 from .ports import StoreError
 from .running import JobTracking
@@ -125,8 +125,9 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         if self.on_error_hold:
             self.change_hold(True, f"queue held after job {job.id} ended {job.state.value}")
 
-    def end_current(self, op: Operation, state: JobState, hold_after: bool, kill: bool) -> None:
-        """Abort the current job; it will be recorded as `state` when its process is gone."""
+    def end_current(self, op: Operation, ending: Ending, state: JobState, hold_after: bool) -> None:
+        """End the current job as `ending` asks; it is recorded as `state` once it is gone."""
+        kill = ending.kill
         if self.current is None:
             raise Rejected("no job is running")
         if self.run_state is RunState.ABORTING and not kill:
@@ -135,7 +136,6 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
             )
         self.safety_action()  # carried out even if the store cannot record it
         job, before = self.current, (self.run_state, self._end_as)
-        ending = ending_for(op.pv, state is JobState.SKIPPED, op.client, kill)
         self._end_as = (state, hold_after, ending)
         self.run_state = RunState.ABORTING
         self.touch("state", "current")
@@ -180,18 +180,17 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
 
     # -- handlers ------------------------------------------------------------------------
 
-    def pause(self, op: Operation, value: Any) -> None:
-        """PAUSE: 1 deferred (next pause point), 2 immediate (suspend the process tree)."""
-        if value not in (1, 2):
-            raise Rejected(f"write 1 (DEFERRED) or 2 (IMMEDIATE), got {value!r:.40}")
+    @control_call
+    def pause(self, op: Operation, immediate: bool) -> None:
+        """Pause the running job: at its next pause point, or at once (the process tree)."""
         job = self._require_running()
         if self.run_state is RunState.PAUSED:
-            raise Rejected(f"job {job.id} is already paused; write RESUME or ABORT")
+            raise Rejected(f"job {job.id} is already paused; {texts.ALREADY_PAUSED_HINT}")
         if self.run_state is RunState.ABORTING:
             raise Rejected(f"job {job.id} is being aborted")
-        if self.run_state is RunState.PAUSING and value == 1:
+        if self.run_state is RunState.PAUSING and not immediate:
             raise Rejected(f"job {job.id} is already pausing; write 2 (IMMEDIATE) to pause now")
-        if job.blackbox and value == 1:
+        if job.blackbox and not immediate:
             raise Rejected(
                 f"job {job.id} is a black-box job: it has no pause points, so it can only be "
                 "paused immediately (write 2, IMMEDIATE)"
@@ -200,16 +199,15 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         before = (self.run_state, self._end_as)
         self.run_state = RunState.PAUSING
         self.touch("state")
-        kind = "immediate" if value == 2 else "deferred"
+        kind = "immediate" if immediate else "deferred"
         op.message = f"{kind} pause of job {job.id} requested"
-        article = "an" if value == 2 else "a"
+        article = "an" if immediate else "a"
         self.log_event(f"{op.client or 'someone'} asked for {article} {kind} pause of job {job.id}")
-        self._ask_runner("pause", {"immediate": value == 2}, job, before)
+        self._ask_runner("pause", {"immediate": immediate}, job, before)
 
-    def resume(self, op: Operation, value: Any) -> None:
-        """RESUME: continue a paused job (or cancel a pause not yet taken)."""
-        if value != 1:
-            raise Rejected(f"write 1 to resume (got {value!r:.40})")
+    @control_call
+    def resume(self, op: Operation) -> None:
+        """Continue the paused job (or cancel a pause not yet taken)."""
         if self.current is None and self.cancel_carried_pause(op):
             return
         job = self._require_running()
@@ -223,24 +221,22 @@ class ExecutionControl(JobTracking, RunningEdit, ValidateControl):
         self.log_event(f"{op.client or 'someone'} resumed job {job.id}")
         self._ask_runner("resume", {}, job, before)
 
-    def abort(self, op: Operation, value: Any) -> None:
-        """ABORT: 1 soft (exception at the next pause point, then escalate), 2 kill now."""
-        if value not in (1, 2):
-            raise Rejected(f"write 1 (SOFT) or 2 (KILL), got {value!r:.40}")
+    @control_call
+    def abort(self, op: Operation, kill: bool) -> None:
+        """End the running job: soft (exception at its next pause point, then escalate) or kill."""
         job = self._require_running()
-        self.end_current(op, JobState.ABORTED, hold_after=True, kill=value == 2)
+        self.end_current(op, Ending("aborted", op.client, kill), JobState.ABORTED, hold_after=True)
         op.job_ids = [job.id]
-        op.message = f"{'killing' if value == 2 else 'aborting'} job {job.id}"
+        op.message = f"{'killing' if kill else 'aborting'} job {job.id}"
 
-    def stop(self, op: Operation, value: Any) -> None:
-        """STOP: abort the current job and clear the queue."""
-        if value != 1:
-            raise Rejected(f"write 1 to stop all jobs and empty the queue (got {value!r:.40})")
+    @control_call
+    def stop(self, op: Operation) -> None:
+        """Abort the current job and empty the queue."""
         self.safety_action()  # carried out even if the store cannot record it
         ids = self.queue.ids()
         self._pause_carried = None
         if self.current is not None and self.run_state is not RunState.ABORTING:
-            self.end_current(op, JobState.ABORTED, hold_after=False, kill=False)
+            self.end_current(op, Ending("stopped", op.client), JobState.ABORTED, hold_after=False)
         self.delete_queued(op, ids)
         op.message = f"stopping; removed {len(ids)} queued jobs"
         self.log_event(f"{op.client or 'someone'} stopped all jobs and emptied the queue")

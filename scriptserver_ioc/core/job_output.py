@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import texts
 from ..contract.limits import OUTPUT_TAIL_BYTES as OUTPUT_TAIL_CHARS
 from .deferred import Quick
 from .operation import Operation
-from .specs import Rejected, parse_id
+from .specs import Rejected
 
 
-def select_output(server: Any, op: Operation, value: Any) -> Quick:
-    """Publish the tail of job `value`'s output log in JOB:OUTPUT.
+def select_output(server: Any, op: Operation, job_id: int) -> Quick:
+    """Publish the tail of job `job_id`'s output log and its figures (`selected_output`).
 
     The file is read (the `JobFiles` port) in the writer's thread without the core lock (`Quick`).
     """
-    job_id = parse_id(value)
     path = server.log_path(job_id) if server.logs_dir is not None else None
 
     def read() -> tuple[str, int, list[str]]:
@@ -42,7 +42,7 @@ def select_output(server: Any, op: Operation, value: Any) -> Quick:
         server.selected_plots = (job_id, figures)
         server.touch("job_output", "plots")
         op.job_ids = [job_id]
-        op.message = f"output of job {job_id}: last {len(text)} of {size} bytes in JOB:OUTPUT"
+        op.message = texts.output_selected(job_id, len(text), size)
 
     return Quick(read, then)
 

@@ -26,7 +26,7 @@ from typing import Any
 from ..contract.texts import preflight_text
 from .bounds import bounded_estimate
 from .jobs import Job
-from .operation import Operation
+from .operation import Operation, control_call
 from .ports import Cancellable
 from .specs import Rejected
 
@@ -257,16 +257,15 @@ class PreflightControl:
             paused += self.timers.now() - self.paused_since
         return max(0.0, elapsed - paused)
 
-    def set_on_invalid(self, op: Operation, value: Any) -> None:
-        """QUEUE:ON_INVALID: 0 hold before a job whose pre-flight fails, 1 run it anyway."""
-        if value not in (0, 1):
-            raise Rejected(f"write 0 (HOLD) or 1 (RUN), got {value!r:.40}")
-        self.on_invalid_hold = value == 0
+    @control_call
+    def set_on_invalid(self, op: Operation, hold: bool) -> None:
+        """Before a job whose pre-flight fails: hold the queue, or run the job anyway."""
+        self.on_invalid_hold = hold
         self.writes.set_setting("on_invalid_hold", self.on_invalid_hold)
         self.touch("settings")
-        op.message = "before a job whose pre-flight fails: " + ("hold" if value == 0 else "run")
+        op.message = "before a job whose pre-flight fails: " + ("hold" if hold else "run")
         who = f"{op.client}: " if op.client else ""
-        self.log_event(f"{who}set ON_INVALID to {'HOLD' if value == 0 else 'RUN'}")
+        self.log_event(f"{who}set ON_INVALID to {'HOLD' if hold else 'RUN'}")
 
 
 def describe(record: dict[str, Any] | None) -> str:

@@ -1,30 +1,22 @@
-"""Queue editing operations of the control API (QUEUE:* PVs).
+"""Queue editing calls of the typed API: add, remove, move, update, repeat, re-run, skip...
 
-A mixin of `ScriptServer`: every handler is one decision (`core.decision`), run with the
-server lock held: it changes the in-memory queue, records its store writes, and raises
-`Rejected` with a message naming what was wrong, which undoes everything it changed.
+A mixin of `ScriptServer`: every call (`operation.control_call`) is one decision
+(`core.decision`), run with the server lock held, over values the edge decoded: it
+changes the in-memory queue, records its store writes, and raises `Rejected` with a
+message naming what was wrong, which undoes everything it changed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..contract import limits
 from ..contract.enums import JobState
 from .building import JobBuilding
 from .deferred import Later
+from .ending import Ending
 from .jobs import Job, now_iso
-from .operation import Operation
-from .specs import (
-    Rejected,
-    load_json,
-    parse_id,
-    parse_id_or_object,
-    parse_ids,
-    parse_index,
-    parse_job_text,
-    parse_request_id,
-)
+from .operation import Operation, control_call
+from .specs import JobSpec, Rejected, parse_id, parse_index
 
 
 class QueueControl(JobBuilding):
@@ -58,10 +50,9 @@ class QueueControl(JobBuilding):
 
     # -- handlers ------------------------------------------------------------------------
 
-    def add(self, op: Operation, text: str) -> Later:
-        """QUEUE:ADD: queue a job, a call, or a batch (all or none)."""
-        specs = parse_job_text(text)
-        op.request_id = specs[0].request_id
+    @control_call
+    def add(self, op: Operation, specs: list[JobSpec]) -> Later:
+        """Queue jobs: one, or a batch (all or none), at the first spec's `position`."""
         jobs: list[Job] = []
         where = (lambda i: f"batch item {i}: ") if len(specs) > 1 else (lambda i: "")
         for index, spec in enumerate(specs):
@@ -71,9 +62,10 @@ class QueueControl(JobBuilding):
                 raise Rejected(f"{where(index)}{exc}") from None
         return self.check_later(jobs, lambda: self._queue_new(op, jobs, specs[0].position), where)
 
-    def remove(self, op: Operation, text: str) -> None:
-        """QUEUE:REMOVE: delete queued jobs by id, list of ids, or `all`."""
-        self.remove_jobs(op, parse_ids(text))
+    @control_call
+    def remove(self, op: Operation, ids: list[int] | None) -> None:
+        """Delete the queued jobs `ids` (None: every queued job); all must be queued."""
+        self.remove_jobs(op, ids)
 
     def remove_jobs(self, op: Operation, ids: list[int] | None) -> None:
         """Delete the queued jobs `ids` (None: every queued job); all must be queued."""
@@ -84,36 +76,23 @@ class QueueControl(JobBuilding):
         op.message = f"removed {_ids_text(ids)}"
         self.log_event(f"{_who(op)}removed {_ids_text(ids)} from the queue")
 
-    def move(self, op: Operation, text: str) -> None:
-        """QUEUE:MOVE: reorder by `to`, `before`, `after`, `by` or a full `order`."""
-        obj = load_json(text, "the move")
-        if not isinstance(obj, dict):
-            raise Rejected(_MOVE_HELP)
-        op.request_id = _request_id(obj)
-        obj.pop("request_id", None)
-        if "order" in obj:
-            if set(obj) != {"order"}:
-                raise Rejected("'order' takes no other key; " + _MOVE_HELP)
-            order = obj["order"]
-            if not isinstance(order, list) or len(order) > limits.MAX_QUEUE_LENGTH:
-                raise Rejected("'order' must be a JSON array of job ids")
-            order = [parse_id(v) for v in order]
-            self.queue.reorder(order)
-            self.writes.set_keys(self.queue.keys)
-            self.touch("queue")
-            op.message = "queue reordered"
-            self.log_event(f"{_who(op)}reordered the queue")
-            return
-        keys = set(obj) - {"id"}
-        if "id" not in obj or len(keys) != 1 or not keys <= {"to", "before", "after", "by"}:
-            raise Rejected(_MOVE_HELP)
-        job_id = parse_id(obj["id"])
+    @control_call
+    def move(self, op: Operation, job_id: int, how: str, target: Any) -> None:
+        """Move queued job `job_id` by `to`, `before`, `after` or `by` (`move_job`)."""
         self._require_queued([job_id])
-        how = keys.pop()
-        self.move_job(op, job_id, how, obj[how])
+        self.move_job(op, job_id, how, target)
+
+    @control_call
+    def reorder(self, op: Operation, order: list[int]) -> None:
+        """Put the queue in this order; queued jobs not named follow in their order."""
+        self.queue.reorder(order)
+        self.writes.set_keys(self.queue.keys)
+        self.touch("queue")
+        op.message = "queue reordered"
+        self.log_event(f"{_who(op)}reordered the queue")
 
     def move_job(self, op: Operation, job_id: int, how: str, target: Any) -> None:
-        """Move queued job `job_id` (typed: slot actions call it without JSON).
+        """Move queued job `job_id` (`move`; slot actions call it in their decision).
 
         Args:
             op: the decision's operation.
@@ -150,13 +129,12 @@ class QueueControl(JobBuilding):
         op.message = f"job {job_id} moved from index {old} to {to}"
         self.log_event(f"{_who(op)}moved job {job_id} from index {old} to {to}")
 
-    def update(self, op: Operation, text: str) -> Later | None:
-        """QUEUE:UPDATE: edit a queued job; re-validated, rejected as a whole if invalid.
+    @control_call
+    def update(self, op: Operation, job_id: int, fields: dict[str, Any]) -> Later | None:
+        """Edit a queued job with `fields` of a job spec; re-validated, all or nothing.
 
         The running job's id edits its script's unexecuted part (`edit_running`).
         """
-        job_id, fields = parse_id_or_object(text, "the update")
-        op.request_id = _request_id(fields)
         if self.current is not None and job_id == self.current.id:
             return self.edit_running(op, self.current, fields)  # core/editing.py
         job = self._require_queued([job_id])[0]
@@ -177,17 +155,9 @@ class QueueControl(JobBuilding):
         later.basis = lambda: (self.commands_revision(), self.queue.get(job_id))
         return later
 
-    def repeat(self, op: Operation, text: str) -> None:
-        """QUEUE:REPEAT: insert copies of a queued job right after it."""
-        job_id, fields = parse_id_or_object(text, "the repeat")
-        op.request_id = _request_id(fields)
-        if set(fields) - {"times"}:
-            raise Rejected('QUEUE:REPEAT takes an id or {"id": ..., "times": k}')
-        times = fields.get("times", 1)
-        if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times:
-            raise Rejected(f"'times' must be a positive integer, got {times!r:.40}")
-        if times > limits.MAX_REPEAT:
-            raise Rejected(f"'times' is {times}; at most {limits.MAX_REPEAT} (MAX_REPEAT)")
+    @control_call
+    def repeat(self, op: Operation, job_id: int, times: int) -> None:
+        """Insert `times` copies of a queued job right after it."""
         job = self._require_queued([job_id])[0]
         copies = [
             Job.from_dict({**job.to_dict(), "warnings": list(job.warnings)}) for _ in range(times)
@@ -197,13 +167,11 @@ class QueueControl(JobBuilding):
         self._queue_new(op, copies, self.queue.index(job_id) + 1)
         op.message = f"job {job_id} repeated as {_ids_text(op.job_ids)}"
 
-    def rerun(self, op: Operation, text: str) -> Later:
-        """QUEUE:RERUN: queue a copy of a finished job from the beginning, optionally edited."""
-        job_id, fields = parse_id_or_object(text, "the re-run")
-        op.request_id = _request_id(fields)
-        position = fields.pop("position", None)
-        if position is not None:
-            position = parse_index(position, "position")
+    @control_call
+    def rerun(
+        self, op: Operation, job_id: int, fields: dict[str, Any], position: int | None
+    ) -> Later:
+        """Queue a copy of a finished job from the beginning, edited by `fields`, at `position`."""
         original = self._finished(job_id)
         job = self.prepare_job(self._merged_spec(original, fields))
         job.rerun_of = job_id
@@ -214,12 +182,12 @@ class QueueControl(JobBuilding):
 
         return self.check_later([job], then, lambda i: "")
 
-    def skip(self, op: Operation, text: str) -> None:
-        """QUEUE:SKIP: a queued job goes to history as SKIPPED; the current job is ended."""
-        job_id = parse_id(text.strip() if isinstance(text, str) else text)
+    @control_call
+    def skip(self, op: Operation, job_id: int) -> None:
+        """A queued job goes to history as SKIPPED; the current job is ended."""
         op.job_ids = [job_id]
         if self.current is not None and self.current.id == job_id:
-            self.end_current(op, JobState.SKIPPED, hold_after=False, kill=False)
+            self.end_current(op, Ending("skipped", op.client), JobState.SKIPPED, hold_after=False)
             op.message = f"skipping the running job {job_id}"
             return
         job = self._require_queued([job_id])[0]
@@ -230,31 +198,28 @@ class QueueControl(JobBuilding):
         op.message = f"job {job_id} skipped"
         self.log_event(f"{_who(op)}skipped job {job_id}")
 
-    def clear(self, op: Operation, value: Any) -> None:
-        """QUEUE:CLEAR: delete every queued job (write 1)."""
-        if value != 1:
-            raise Rejected(f"write 1 to clear the queue (got {value!r:.40})")
+    @control_call
+    def clear(self, op: Operation) -> None:
+        """Delete every queued job."""
         ids = self.queue.ids()
         self.delete_queued(op, ids)
         op.message = f"removed {len(ids)} queued jobs"
         self.log_event(f"{_who(op)}cleared the queue ({len(ids)} jobs)")
 
-    def set_hold(self, op: Operation, value: Any) -> None:
-        """QUEUE:HOLD: 0 run, 1 hold (finish the current job, start no new one)."""
-        if value not in (0, 1):
-            raise Rejected(f"write 0 (RUN) or 1 (HOLD), got {value!r:.40}")
-        self.change_hold(bool(value), f"{_who(op)}{'held' if value else 'released'} the queue")
-        op.message = "queue held" if value else "queue running"
+    @control_call
+    def set_hold(self, op: Operation, hold: bool) -> None:
+        """Hold the queue (finish the current job, start no new one) or let it run."""
+        self.change_hold(hold, f"{_who(op)}{'held' if hold else 'released'} the queue")
+        op.message = "queue held" if hold else "queue running"
 
-    def set_on_error(self, op: Operation, value: Any) -> None:
-        """QUEUE:ON_ERROR: 0 hold the queue after a failed job, 1 continue."""
-        if value not in (0, 1):
-            raise Rejected(f"write 0 (HOLD) or 1 (CONTINUE), got {value!r:.40}")
-        self.on_error_hold = value == 0
+    @control_call
+    def set_on_error(self, op: Operation, hold: bool) -> None:
+        """After a failed job: hold the queue, or continue with the next job."""
+        self.on_error_hold = hold
         self.writes.set_setting("on_error_hold", self.on_error_hold)
         self.touch("settings")
-        op.message = "after a failed job: " + ("hold" if value == 0 else "continue")
-        self.log_event(f"{_who(op)}set ON_ERROR to {'HOLD' if value == 0 else 'CONTINUE'}")
+        op.message = "after a failed job: " + ("hold" if hold else "continue")
+        self.log_event(f"{_who(op)}set ON_ERROR to {'HOLD' if hold else 'CONTINUE'}")
 
     def change_hold(self, hold: bool, why: str) -> None:
         """Set the hold flag, store it and log why."""
@@ -308,16 +273,6 @@ class QueueControl(JobBuilding):
                 where = "it is still running"
             raise Rejected(f"job {job_id} cannot be re-run: {where}")
         return job
-
-
-_MOVE_HELP = (
-    'expected {"id", "to": index|"top"|"bottom"}, {"id", "before": id}, {"id", "after": id}, '
-    '{"id", "by": k} or {"order": [ids]}'
-)
-
-
-def _request_id(obj: dict[str, Any]) -> str | None:
-    return parse_request_id(obj.pop("request_id", None))
 
 
 def _ids_text(ids: list[int]) -> str:

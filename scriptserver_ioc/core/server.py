@@ -1,10 +1,12 @@
 """The script server: queue, current job, history and the control API, under one lock.
 
-`ScriptServer` is pure Python: it knows nothing of Channel Access or processes. The IOC
-calls `control(pv, value, client)` for every write and reads snapshots to publish; the
-runner calls `on_job_event`. Handlers decide over the in-memory state and record store
-writes and runner calls (`core.decision`); the writes are committed in one transaction,
-the runner calls are made afterwards outside the lock. After every change the server runs
+`ScriptServer` is pure Python: it knows nothing of Channel Access or processes. The edges
+call its typed API (`add(specs, request)`, `pause(immediate, request)`, ...: the handlers
+marked `operation.control_call`; `ioc/writes.py` decodes Channel Access writes into these
+calls) and read snapshots to publish; the runner calls `on_job_event`. Handlers decide
+over the in-memory state and record store writes and runner calls (`core.decision`); the
+writes are committed in one transaction, the runner calls are made afterwards outside the
+lock. After every change the server runs
 the committed effects and then calls its listeners with the set of topics that changed
 (outside its lock); the listeners read the snapshots they need (`core.snapshots`).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +24,20 @@ from ..contract import limits
 from ..contract.enums import JobState, RunState
 from ..contract.reply import Reply
 from ..contract.topics import TOPICS
+from . import job_output, slots
 from .decision import Decisions, EffectQueue
 from .deferred import Later, inline
 from .execution import ExecutionControl
-from .job_output import select_output
 from .jobs import Job, now_iso
-from .operation import Operation
+from .operation import Operation, Request, control_call
 from .ports import JobFiles, StoreError, Timers
 from .preflight import PreflightControl
 from .progress import JobProgress, LearnedTimelines
 from .queue import JobQueue
 from .queue_ops import QueueControl
 from .script_files import ScriptFiles
-from .slots import slot_action
 from .snapshots import LOG_TAIL_CHARS, Snapshots
-from .specs import Rejected, request_id_of
+from .specs import Rejected
 from .unsaved import UnsavedEnds
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,6 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         allow_scripts: False for `--no-scripts`.
         worker: runs the slow part of control writes (`deferred.SerialWorker` in the IOC;
             the default, `deferred.inline`, runs it at once in the writer's thread).
-        routes: control PV name -> key of its handler in `CONTROL_HANDLERS`, from the PV
-            table (`contract.pvtable.CONTROL_ROUTES`, given by `app.py`).
     """
 
     def __init__(
@@ -82,10 +81,8 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
         logs_dir: Path | None = None,
         allow_scripts: bool = True,
         worker: Callable[[Callable[[], None]], None] = inline,
-        routes: Mapping[str, str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
-        self.routes = dict(routes or {})
         self.worker = worker
         self.store = store
         self.catalogue = catalogue
@@ -132,6 +129,9 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             for message in getattr(store, "quarantined", ()):  # rows the store could not serve
                 self.log_event(message)
                 self.last_error = message
+
+    slot_action = control_call(slots.slot_action)
+    select_output = control_call(job_output.select_output)
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -183,38 +183,30 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
 
     # -- control writes ------------------------------------------------------------------
 
-    def control(
-        self,
-        pv: str,
-        value: Any,
-        client: str = "",
-        on_done: Callable[[Reply], None] | None = None,
-    ) -> Reply | None:
-        """Apply one control write; the reply is also published in `REPLY`.
+    def decide_call(self, request: Request, step: Callable[[Operation], Any]) -> Reply | None:
+        """Make one call of the typed API (`operation.control_call`): decide, answer.
 
-        Parsing and binding happen at once under the lock; slow work (companion checks,
-        a catalogue reparse) runs on the worker without the lock, and the decision is
+        The handler step decides at once under the lock; slow work (companion checks, a
+        catalogue reparse) runs on the worker without the lock, and the decision is
         committed after it (see `deferred.Later`). Never blocks on slow work.
 
         Args:
-            pv: the control PV name without prefix (e.g. "QUEUE:ADD"); `routes` names its
-                handler.
-            value: the decoded value (text for char PVs, int for enums and longs).
-            client: who wrote it ("user@host"), for the event log.
-            on_done: `on_done(reply)` is called exactly once when the write is complete:
-                decided (accepted or refused) and, for a dry run, the dry run ended. It
-                completes a put with callback; it may run before `control` returns.
+            request: who asks, the reply's label and `on_done(reply)`, called exactly once
+                when the change is complete: decided (accepted or refused) and, for a dry
+                run, the dry run ended. It may run before this returns.
+            step: `step(op)` runs the handler with its typed arguments.
 
         Returns:
             The reply, or None while the decision waits for slow work.
         """
-        handler = CONTROL_HANDLERS.get(self.routes.get(pv, ""))
-        if handler is None:
-            raise KeyError(f"{pv}: no handler routed (routes={len(self.routes)} PVs)")
-        op = Operation(pv, client)
-        op.on_done, op.value = on_done, value
-        self._decide(op, lambda: handler(self, op, value), lambda: handler(self, op, value), 0)
+        op = Operation(request)
+        self._decide(op, lambda: step(op), lambda: step(op), 0)
         return op.reply
+
+    @control_call
+    def refuse(self, op: Operation, problem: str) -> None:
+        """Refuse a request that could not be decoded (its reply says why; nothing changes)."""
+        raise Rejected(problem)
 
     def _decide(
         self,
@@ -247,7 +239,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             with self.lock:
                 changed = later.basis is not None and later.basis() != basis
             if changed and attempt < MAX_REDECIDE:
-                log.info("%s: decided again, what it was checked against changed", op.pv)
+                log.info("%s: decided again, what it was checked against changed", op.label)
                 self._decide(op, restart, restart, attempt + 1)
             elif changed:
                 self._decide(op, _refuse_changed, restart, attempt)
@@ -268,19 +260,18 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
                 op.message = f"{op.message}; not recorded yet: {scope.kept}"
             return later
         except Rejected as exc:
-            op.ok, op.message = False, f"{op.pv}: {exc}"
+            op.ok, op.message = False, f"{op.label}: {exc}"
         except Exception as exc:  # e.g. the disk is full: the transaction rolled back
-            log.exception("%s failed", op.pv)
+            log.exception("%s failed", op.label)
             op.ok = False
             if isinstance(exc, StoreError):  # the store: e.g. a full disk
-                op.message = f"{op.pv}: " + self.unsaved.write_failed("nothing was changed", exc)
+                op.message = f"{op.label}: " + self.unsaved.write_failed("nothing was changed", exc)
             else:
-                op.message = f"{op.pv}: internal error, nothing was changed ({exc})"
+                op.message = f"{op.label}: internal error, nothing was changed ({exc})"
         return None
 
     def _conclude(self, op: Operation) -> Reply:
         """Record the decision of a write as a reply (lock held)."""
-        op.request_id = op.request_id or request_id_of(op.value)  # also a VALIDATE verdict
         if not op.ok:
             op.job_ids = []
             self.last_error = op.message
@@ -291,7 +282,7 @@ class ScriptServer(Decisions, QueueControl, ExecutionControl, PreflightControl, 
             self.last_error = self.unsaved.error or ""
             self.touch("last_error")
         self.reply_seq += 1
-        reply = Reply(self.reply_seq, op.pv, op.ok, op.message, op.request_id, op.job_ids)
+        reply = Reply(self.reply_seq, op.label, op.ok, op.message, op.request_id, op.job_ids)
         op.reply = reply
         self.replies.appendleft(reply)
         self.touch("replies")
@@ -356,27 +347,3 @@ def _refuse_changed() -> None:
     raise Rejected(
         "the commands or the queue kept changing while the write was checked; write again"
     )
-
-
-CONTROL_HANDLERS: dict[str, Callable[[ScriptServer, Operation, Any], Later | None]] = {
-    "add": ScriptServer.add,
-    "remove": ScriptServer.remove,
-    "move": ScriptServer.move,
-    "update": ScriptServer.update,
-    "repeat": ScriptServer.repeat,
-    "rerun": ScriptServer.rerun,
-    "skip": ScriptServer.skip,
-    "clear": ScriptServer.clear,
-    "set_hold": ScriptServer.set_hold,
-    "set_on_error": ScriptServer.set_on_error,
-    "set_on_invalid": ScriptServer.set_on_invalid,
-    "pause": ScriptServer.pause,
-    "resume": ScriptServer.resume,
-    "abort": ScriptServer.abort,
-    "stop": ScriptServer.stop,
-    "validate": ScriptServer.validate,
-    "reload_commands": ScriptServer.reload_commands,
-    "slot_action": slot_action,
-    "select_output": select_output,
-}
-"""Handler key -> handler; each control PV's row in the PV table names its key."""

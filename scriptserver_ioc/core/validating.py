@@ -1,4 +1,4 @@
-"""VALIDATE (check a job without queueing it, or dry-run it) and COMMANDS:RELOAD.
+"""Calls that check: validate a job without queueing it (or dry-run it), reload commands.
 
 A mixin of `ScriptServer`. Both need slow work (companion checks, a dry run, a catalogue
 reparse): the handler decides what it can under the lock and returns a `Later`; a dry run
@@ -7,44 +7,44 @@ runs on a thread of its own and completes the write when it ends.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from ..contract import texts
 from .deferred import Later
 from .jobs import Job
-from .operation import Operation
+from .operation import Operation, control_call
 from .ports import FILE_TEXT
-from .specs import Rejected, load_json, parse_job_text
+from .specs import JobSpec, Rejected
 
 log = logging.getLogger(__name__)
 
 
 class ValidateControl:
-    """Handlers of VALIDATE and COMMANDS:RELOAD (the core's lock held inside)."""
+    """The calls `validate` and `reload_commands` (the core's lock held inside)."""
 
-    def validate(self, op: Operation, text: str) -> Later | None:
-        """VALIDATE: check a job without queueing it; a dry run completes asynchronously."""
-        dry_run = False
-        stripped = text.strip() if isinstance(text, str) else ""
-        if stripped.startswith("{"):
-            obj = load_json(stripped, "the job spec")
-            if isinstance(obj, dict) and "dry_run" in obj:
-                dry_run = obj.pop("dry_run")
-                if not isinstance(dry_run, bool):
-                    raise Rejected("'dry_run' must be true or false")
-                stripped = json.dumps(obj)
+    @control_call
+    def validate(
+        self, op: Operation, spec: JobSpec | None, dry_run: bool, problem: str = ""
+    ) -> Later | None:
+        """Check a job without queueing it (and dry-run it); a dry run completes later.
+
+        Args:
+            op: the decision's operation.
+            spec: the job, or None when what was written is not a job spec.
+            dry_run: also run it in simulation.
+            problem: why what was written is not a job spec (answered as the result).
+        """
         try:
-            specs = parse_job_text(stripped)
-            if len(specs) != 1:
-                raise Rejected("VALIDATE takes one job, not a batch")
-            op.request_id = specs[0].request_id
-            job = self.prepare_job(specs[0])
+            if spec is None:
+                raise Rejected(problem)
+            job = self.prepare_job(spec)
         except Rejected as exc:
-            self._validated(op, _invalid_result(op.request_id, str(exc)))
+            request_id = spec.request_id if spec is not None else None
+            self._validated(op, _invalid_result(request_id, str(exc)))
             return None
         if dry_run and self._dry_running:
-            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
+            raise Rejected(texts.DRY_RUN_BUSY)
         record = job.to_dict()
 
         def work() -> tuple[Any, Any]:
@@ -76,7 +76,7 @@ class ValidateControl:
 
     def _start_dry_run(self, op: Operation, job: Job, verdict: Any) -> None:
         if self._dry_running:
-            raise Rejected("a dry run is in progress; wait for VALIDATE:RESULT")
+            raise Rejected(texts.DRY_RUN_BUSY)
         self._dry_running = True
         source, filename = self.job_source(job), self.job_filename(job)
         self.validate_result = verdict.to_result(op.request_id, {"ok": None, "running": True})
@@ -107,10 +107,9 @@ class ValidateControl:
 
         self.timers.in_background(work, "dry-run")
 
-    def reload_commands(self, op: Operation, value: Any) -> Later:
-        """COMMANDS:RELOAD: re-read the command sources now (on the worker)."""
-        if value != 1:
-            raise Rejected(f"write 1 to reload the commands (got {value!r:.40})")
+    @control_call
+    def reload_commands(self, op: Operation) -> Later:
+        """Re-read the command sources now (on the worker)."""
 
         def then(changed: bool) -> None:
             self.touch("commands", "settings")

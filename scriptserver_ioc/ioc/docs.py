@@ -32,7 +32,7 @@ def render() -> str:
         "Access group `READONLY` for status PVs, `CONTROL` for control PVs (see `db/*.acf`).",
         "PVs marked *added* extend the contract in `pv-interface.md`; all others are in it.",
         "A status PV is rebuilt when the core reports one of its topics (`contract/topics.py`);",
-        "a control write is decided by its handler (`core.server.CONTROL_HANDLERS`).",
+        "a control write is decoded into a call of the core (`ioc.writes.CONTROL_HANDLERS`).",
         "",
     ]
     for title, control, column in (

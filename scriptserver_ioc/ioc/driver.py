@@ -19,10 +19,11 @@ from pcaspy.alarm import Alarm, Severity
 
 from ..contract import pvtable
 from ..contract.pvmodel import PV, check_control_handlers
-from ..core.server import CONTROL_HANDLERS
 from ..core.specs import Rejected, request_id_of
+from . import writes
 from .encoding import decode_write
 from .publisher import Publisher
+from .writes import CONTROL_HANDLERS
 
 check_control_handlers(pvtable.ALL_PVS, CONTROL_HANDLERS)
 
@@ -107,9 +108,9 @@ class ScriptServerDriver(pcaspy.Driver):
         return reply is not None and reply.ok
 
     def _call_core(self, reason: str, decoded: Any, client: str, on_done: Any) -> Any:
-        """`core.control`; an unexpected error is refused, logged and completes the put."""
+        """The write's core call (`writes.control`); a defect is refused, logged, completed."""
         try:
-            return self.core.control(reason, decoded, client, on_done=on_done)
+            return writes.control(self.core, reason, decoded, client, on_done)
         except Exception as exc:  # a defect: still one reply, and the server goes on
             log.exception("%s: internal error", reason)
             reply = self.core.record_rejection(

@@ -1,14 +1,15 @@
 """The one place where the NICOS bridge touches the script server's core.
 
 Everything the bridge reads from or asks of `core.server.ScriptServer` goes through
-`CoreAdapter`, so a change of the core's API is an edit of this file only. Changes go
-through the same control entry point as Channel Access writes (`ScriptServer.control`),
-so they are validated, stored, logged and published over CA exactly as a PV write is.
+`CoreAdapter`, so a change of the core's API is an edit of this file only. Changes are
+calls of the core's typed API (`add(specs)`, `remove(ids)`, `reorder(ids)`,
+`update(id, fields)`, `pause(immediate)`, ...), the ones Channel Access writes are decoded
+into (`ioc/writes.py`), so they are validated, stored, logged and published over CA
+exactly as a PV write is; each reply is labelled with the PV such a write would name.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.operation import Request
 from ..core.preflight import FAILS, describe
+from ..core.specs import Rejected, parse_id, parse_spec
 from .protocol import STATUS_INBREAK
 
+Call = Callable[[Request], Any]
+"""One call of the core's typed API, given the request it answers."""
 DECISION_TIMEOUT = 60.0
 """Seconds to wait for a change the core decides after slow work (checks, re-tried)."""
 USER_TAG = "nicos_user"
@@ -207,8 +212,14 @@ class CoreAdapter:
 
     # -- changing ------------------------------------------------------------------------
 
-    def _control(self, pv: str, value: Any, login: str) -> Outcome:
-        """One control write through the core; waits for a decision that needs slow work."""
+    def _decided(self, label: str, login: str, call: Callable[[Request], Any]) -> Outcome:
+        """One call of the core's typed API; waits for a decision that needs slow work.
+
+        Args:
+            label: the reply's label: the control PV a Channel Access client would write.
+            login: the NICOS login (the event log says `login@nicos`).
+            call: `call(request)` makes the core call.
+        """
         decided = threading.Event()
         replies: list[Any] = []
 
@@ -216,52 +227,79 @@ class CoreAdapter:
             replies.append(reply)
             decided.set()
 
-        reply = self.core.control(pv, value, client=f"{login}@nicos", on_done=on_done)
+        reply = call(Request(label, f"{login}@nicos", None, on_done))
         if reply is None:
             if getattr(self._held, "depth", 0):
-                return Outcome(True, f"{pv}: being checked", [])
+                return Outcome(True, f"{label}: being checked", [])
             if not decided.wait(DECISION_TIMEOUT):
-                return Outcome(False, f"{pv}: no decision within {DECISION_TIMEOUT:.0f} s", [])
+                return Outcome(False, f"{label}: no decision within {DECISION_TIMEOUT:.0f} s", [])
             reply = replies[0]
         return Outcome(reply.ok, reply.message, list(reply.job_ids))
 
+    def _typed(
+        self, label: str, login: str, make: Callable[[], Callable[[Request], Any]]
+    ) -> Outcome:
+        """`_decided` of the call `make()` builds; values it refuses are refused by the core."""
+        try:
+            call = make()
+        except Rejected as exc:
+            problem = str(exc)
+            return self._decided(label, login, lambda req: self.core.refuse(problem, req))
+        return self._decided(label, login, call)
+
     def queue_script(self, name: str, code: str, login: str) -> Outcome:
-        """Queue a script job (QUEUE:ADD), tagged with the login."""
+        """Queue a script job (`add`), tagged with the login."""
         spec: dict[str, Any] = {"script": code, "tags": {USER_TAG: login}}
         if name:
             spec["name"] = name
-        return self._control("QUEUE:ADD", json.dumps(spec), login)
+
+        def make() -> Call:
+            specs = [parse_spec(spec)]
+            return lambda req: self.core.add(specs, req)
+
+        return self._typed("QUEUE:ADD", login, make)
 
     def remove(self, job_ids: list[int] | None, login: str) -> Outcome:
-        """Remove queued jobs (QUEUE:REMOVE); None removes all."""
-        text = "all" if job_ids is None else json.dumps(job_ids)
-        return self._control("QUEUE:REMOVE", text, login)
+        """Remove queued jobs (`remove`); None removes all."""
+
+        def make() -> Call:
+            ids = None if job_ids is None else list(dict.fromkeys(map(parse_id, job_ids)))
+            return lambda req: self.core.remove(ids, req)
+
+        return self._typed("QUEUE:REMOVE", login, make)
 
     def reorder(self, job_ids: list[int], login: str) -> Outcome:
-        """Put the queue in this order (QUEUE:MOVE with a full order)."""
-        return self._control("QUEUE:MOVE", json.dumps({"order": job_ids}), login)
+        """Put the queue in this order (`reorder`)."""
+
+        def make() -> Call:
+            ids = [parse_id(job_id) for job_id in job_ids]
+            return lambda req: self.core.reorder(ids, req)
+
+        return self._typed("QUEUE:MOVE", login, make)
 
     def update_script(self, job_id: int, code: str, login: str) -> Outcome:
-        """Replace a queued job's script text (QUEUE:UPDATE); its name stays, as in NICOS."""
+        """Replace a queued job's script text (`update`); its name stays, as in NICOS."""
         with self.core.lock:
             job = self.core.queue.get(job_id)
-        edit = {"id": job_id, "script": code}
+        fields = {"script": code}
         if job is not None:
-            edit["name"] = job.name
-        return self._control("QUEUE:UPDATE", json.dumps(edit), login)
+            fields["name"] = job.name
+        return self._typed(
+            "QUEUE:UPDATE", login, lambda: lambda req: self.core.update(job_id, fields, req)
+        )
 
     def pause(self, immediate: bool, login: str) -> Outcome:
-        """Pause the current job (PAUSE deferred or immediate)."""
-        return self._control("PAUSE", 2 if immediate else 1, login)
+        """Pause the current job, at its next pause point or at once (`pause`)."""
+        return self._decided("PAUSE", login, lambda req: self.core.pause(immediate, req))
 
     def resume(self, login: str) -> Outcome:
-        """Resume the paused job (RESUME)."""
-        return self._control("RESUME", 1, login)
+        """Resume the paused job (`resume`)."""
+        return self._decided("RESUME", login, lambda req: self.core.resume(req))
 
     def release_hold(self, login: str) -> Outcome:
-        """Let the queue run again (QUEUE:HOLD 0)."""
-        return self._control("QUEUE:HOLD", 0, login)
+        """Let the queue run again (`set_hold(False)`)."""
+        return self._decided("QUEUE:HOLD", login, lambda req: self.core.set_hold(False, req))
 
     def stop(self, login: str) -> Outcome:
-        """Abort the current job and empty the queue (STOP)."""
-        return self._control("STOP", 1, login)
+        """Abort the current job and empty the queue (`stop`)."""
+        return self._decided("STOP", login, lambda req: self.core.stop(req))
