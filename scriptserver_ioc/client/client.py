@@ -16,6 +16,7 @@ for that PV after this write began. A refused write raises `Refused` (with the r
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -30,6 +31,8 @@ from .channels import (
     decode_text,
     encode_text,
 )
+
+_GONE_AFTER = 2.0  # seconds a job may be in none of QUEUE, CURRENT:ID and HISTORY
 
 __all__ = [
     "AddedJobs",
@@ -321,15 +324,25 @@ class ScriptServerClient(Channels):
         Raises ClientError if the job is removed from the queue without running, or after
         `timeout` seconds.
         """
+        missing_since: list[float] = []  # when the job was first seen nowhere
 
         def done() -> dict[str, Any] | None:
             if self.get("CURRENT:ID") == job_id:
+                missing_since.clear()
                 return None
             record = self.finished(job_id)
-            if record is None and all(r["id"] != job_id for r in self.queue()):
-                if self.get("CURRENT:ID") != job_id and self.finished(job_id) is None:
-                    raise ClientError(f"job {job_id} is not queued, running or finished")
-            return record
+            if record is not None or any(r["id"] == job_id for r in self.queue()):
+                missing_since.clear()
+                return record
+            # The server publishes QUEUE, CURRENT:ID and HISTORY one after another, so a job
+            # handed over or ending can be in none of them for a moment: only a job missing
+            # for a while was removed without running.
+            now = time.monotonic()
+            if not missing_since:
+                missing_since.append(now)
+            elif now - missing_since[0] > _GONE_AFTER:
+                raise ClientError(f"job {job_id} is not queued, running or finished")
+            return None
 
         return self.wait_for(done, timeout, interval)
 
