@@ -6,9 +6,9 @@ marked `operation.control_call`; `ioc/writes.py` decodes Channel Access writes i
 calls) and read snapshots to publish; the runner calls `on_job_event`. Handlers decide
 over the in-memory state and record store writes and runner calls (`core.decision`); the
 writes are committed in one transaction, the runner calls are made afterwards outside the
-lock. After every change the server runs
-the committed effects and then calls its listeners with the set of topics that changed
-(outside its lock); the listeners read the snapshots they need (`core.snapshots`).
+lock. After every change the server runs the committed effects and then calls its
+listeners with the set of topics that changed (outside its lock); the listeners read the
+snapshots they need (`core.snapshots`).
 """
 
 from __future__ import annotations
