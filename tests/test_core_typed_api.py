@@ -93,3 +93,30 @@ def test_GIVEN_value_the_edge_cannot_decode_WHEN_written_THEN_refused_by_the_cor
         [],
     )
     assert core.last_error == reply.message
+
+
+def test_GIVEN_nicos_bridge_WHEN_it_changes_the_queue_THEN_typed_calls_labelled_as_pvs(tmp_path):
+    from scriptserver_ioc.nicos.adapter import USER_TAG, CoreAdapter
+
+    core = make(tmp_path, "core")
+    adapter = CoreAdapter(core)
+    assert adapter.release_hold("bob").ok
+    assert core.control("QUEUE:HOLD", 1).ok
+    queued = adapter.queue_script("scan", "x = 1\n", "bob")
+    assert queued.ok and queued.message == f"queued job {queued.job_ids[0]}"
+    job = core.queue.get(queued.job_ids[0])
+    assert job.name == "scan" and job.tags == {USER_TAG: "bob"}
+
+    refused = adapter.reorder([0], "bob")  # not a job id: refused by the core, as a PV write is
+    assert not refused.ok
+    assert (
+        refused.message == "QUEUE:MOVE: job id must be a positive integer up to 2147483647, got 0"
+    )
+    assert core.last_error == refused.message
+    too_long = adapter.queue_script("n" * 100_000, "x = 2\n", "bob")
+    assert not too_long.ok and too_long.message.startswith("QUEUE:ADD: ")
+    assert core.queue.ids() == queued.job_ids
+    assert adapter.remove(None, "bob").ok and not core.queue
+    assert [line.split(" ", 1)[1] for line in core.event_log][-1] == (
+        f"bob@nicos: removed job {queued.job_ids[0]} from the queue"
+    )
