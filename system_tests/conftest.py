@@ -63,6 +63,9 @@ os.environ.update(
     EPICS_CA_MAX_ARRAY_BYTES="40000000",
     EPICS_CAS_AUTO_BEACON_ADDR_LIST="NO",
     EPICS_CAS_BEACON_ADDR_LIST="127.0.0.1",
+    # caproto's circuit connect waits this long (default 2 s): on a loaded machine it was
+    # exceeded, which ended the shared context's search thread and every later test's search
+    CAPROTO_DEFAULT_TIMEOUT=str(CA_TIMEOUT),
 )
 os.environ.pop("EPICS_CA_SERVER_PORT", None)
 _port_cycle = itertools.cycle(PORTS)
