@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import CA_TIMEOUT, wait_until
 
 from scriptserver_ioc.client.client import ClientError, ScriptServerClient
 
@@ -64,7 +64,7 @@ UNIMPORTABLE = {
 @pytest.fixture
 def instrument(start_ioc):
     ioc = start_ioc(commands=INSTRUMENT)
-    client = ScriptServerClient(ioc.prefix)
+    client = ScriptServerClient(ioc.prefix, timeout=CA_TIMEOUT)
     client.put("QUEUE:HOLD", 0)
     # the checker's view arrives with the watcher's first check, module by module
     called = {call.split("(")[0] for call in [*CALLS, *UNIMPORTABLE]}
@@ -139,7 +139,7 @@ def test_GIVEN_running_ioc_WHEN_command_file_edited_to_fail_import_THEN_reported
     good = 'def change_sample(slot: int = 1):\n    """Move the changer to a slot."""\n'
     source.write_text(good, encoding="utf-8")
     ioc = start_ioc(commands=commands)
-    client = ScriptServerClient(ioc.prefix)
+    client = ScriptServerClient(ioc.prefix, timeout=CA_TIMEOUT)
     client.put("QUEUE:HOLD", 1)
     assert client.add("change_sample(2)")
 
