@@ -49,7 +49,13 @@ CORE_FORBIDDEN_STDLIB = {
 CORE_PACKAGE_IMPORTS = {"contract", "core", "job.script_edit"}
 """What of this package the core may import (job.script_edit: the edit rule jobs share)."""
 
-CORE_FORBIDDEN_CONTRACT = {"contract.pvtable", "contract.pvmodel"}
+CORE_FORBIDDEN_CONTRACT = {
+    "contract.pvtable",
+    "contract.pvmodel",
+    "contract.pvspecs",
+    "contract.pvcontrols",
+    "contract.pvslots",
+}
 """The PV table: the core names no PV (the edges decode writes into its typed calls)."""
 
 CORE_FORBIDDEN_CALLS = {
