@@ -34,6 +34,7 @@ import types
 import _bluesky
 import _control
 import _genie
+import _launch_options
 import _logfile
 import _plots
 import _protocol as protocol
@@ -61,6 +62,7 @@ for _name in (
     "_control",
     "_genie",
     "_interrupt",
+    "_launch_options",
     "_logfile",
     "_plan_commands",
     "_plots",
@@ -73,50 +75,6 @@ for _name in (
     "tracer",
 ):
     sys.modules.pop(_name, None)
-
-
-def parse_args(argv):
-    """Parse the launcher's options (no argparse: it would cost start-up time)."""
-    options = {
-        "command_dirs": [],
-        "job_id": None,
-        "log": None,
-        "prelude": None,
-        "line_interval": 0.02,
-        "trace_mode": None,
-        "key": None,
-        "runtime": None,
-        "server_pid": None,
-    }
-    names = {
-        "--key": "key",
-        "--runtime": "runtime",
-        "--job-id": "job_id",
-        "--log": "log",
-        "--prelude": "prelude",
-        "--line-interval": "line_interval",
-        "--trace-mode": "trace_mode",
-        "--command-dir": "command_dirs",
-        "--server-pid": "server_pid",
-    }
-    args = list(argv)
-    while args:
-        flag = args.pop(0)
-        if flag not in names or not args:
-            raise SystemExit(f"launcher: unknown option or missing value: {flag}")
-        value = args.pop(0)
-        name = names[flag]
-        if name == "command_dirs":
-            options[name].append(value)
-        elif name in ("job_id", "server_pid"):
-            options[name] = int(value)
-        elif name == "line_interval":
-            options[name] = float(value)
-        else:
-            options[name] = value
-    if not options["key"] or not options["runtime"]:
-        raise SystemExit("launcher: --key and --runtime are required")
-    return options
 
 
 class Launcher:
@@ -411,7 +369,7 @@ def warm_up(trace_mode):
 
 def main(argv=None):
     """Entry point: run the process's life and exit without waiting for stray threads."""
-    launcher = Launcher(parse_args(sys.argv[1:] if argv is None else argv))
+    launcher = Launcher(_launch_options.parse_args(sys.argv[1:] if argv is None else argv))
     code = launcher.main()
     run_exit_functions = getattr(__import__("atexit"), "_run_exitfuncs", None)
     if run_exit_functions is not None:
