@@ -35,13 +35,13 @@ class WarmSpares:
     _closed: bool
     _dispatcher: EventDispatcher
 
-    def _launcher_args(self, key: str) -> list[str]:  # provided by JobRunner
+    def _launcher_args(self, key: str) -> list[str]:  # provided by JobSpawning
         raise NotImplementedError
 
-    def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:  # JobRunner
+    def _spawn(self, jp: JobProcess, args: list[str], output: Path) -> None:  # JobSpawning
         raise NotImplementedError
 
-    def _start_waiter(self, jp: JobProcess) -> None:  # JobRunner
+    def _start_waiter(self, jp: JobProcess) -> None:  # JobSpawning
         raise NotImplementedError
 
     def wait_for_spare(self, timeout: float) -> bool:
