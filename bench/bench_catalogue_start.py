@@ -20,6 +20,7 @@ is printed. `uptime` is printed before and after (the machine is shared).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -56,14 +57,29 @@ def ratio(samples: list, base: list) -> str:
     return f"{statistics.median(samples) / statistics.median(base):.2f}"
 
 
+def measure(options, blocking: int) -> tuple[list, list]:
+    """Seconds to the complete view and to every blocking module named, per IOC start."""
+    directory, expected = make_directory(options.fast, blocking, options.slow_seconds)
+    first, named = [], []
+    for _ in range(options.starts):
+        result = run(directory, (expected, expected), blocking, 0, options.cap)
+        first.append(result["first"])
+        named.append(result["named"])
+    return first, named
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", type=int, default=110)
     parser.add_argument("--blocking", default="0,1,10,100")
     parser.add_argument("--slow-seconds", type=float, default=15.0)
-    parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--starts", type=int, default=3, help="IOC starts per count (at most 8)")
     parser.add_argument("--cap", type=float, default=120.0)
+    parser.add_argument("--only", type=int, help=argparse.SUPPRESS)  # one count, JSON out
     options = parser.parse_args()
+    if options.only is not None:
+        print(json.dumps(measure(options, options.only)))
+        return
     counts = [int(c) for c in options.blocking.split(",")]
     if 0 not in counts:
         counts.insert(0, 0)  # the baseline
@@ -73,14 +89,12 @@ def main() -> None:
         f"{options.slow_seconds:g} s at import; {options.starts} IOC starts each"
     )
     results = {}
-    for blocking in counts:
-        directory, expected = make_directory(options.fast, blocking, options.slow_seconds)
-        first, named = [], []
-        for _ in range(options.starts):
-            result = run(directory, (expected, expected), blocking, 0, options.cap)
-            first.append(result["first"])
-            named.append(result["named"])
-        results[blocking] = (first, named)
+    for blocking in counts:  # one process per count: its CA ports are fixed at import
+        argv = [sys.executable, __file__, "--only", str(blocking)]
+        for name in ("fast", "slow_seconds", "starts", "cap"):
+            argv += [f"--{name.replace('_', '-')}", str(getattr(options, name))]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        results[blocking] = json.loads(out.strip().splitlines()[-1])
     base = results[0][0]
     for blocking, (first, named) in results.items():
         print(f"N = {blocking} blocking modules:")

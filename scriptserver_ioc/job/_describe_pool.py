@@ -18,11 +18,12 @@ code runs in the main thread). A watchdog thread samples every importing thread'
 frame every 10 ms; a thread whose frame has not moved for ``HANDOFF`` seconds is blocked
 (a PV read waiting for its time-out, a ``sleep``, a socket), and so is one whose module
 was named slow. While modules are queued and no importing thread is working, the watchdog
-starts helper threads that go on with the queue: one more working thread for each blocked
-one, up to ``MAX_WORKING``. So the cost of a module that blocks is the 50 ms it takes to
-notice, whatever it blocks for, and a run of blocking modules is found several at a time;
-while nothing blocks there is one importing thread and no more CPU contention than before.
-A thread that finishes a module while others are working leaves, so the working count
+starts helper threads that go on with the queue: as many as there are blocked ones (up to
+``BURST``), and while some are working, one working thread more per blocked one, up to
+``MAX_WORKING``. So the cost of a module that blocks is the 50 ms it takes to notice,
+whatever it blocks for, and a run of blocking modules is found in a few rounds (the
+number of helpers doubles each round); while nothing blocks there is one importing thread
+and no more CPU contention than before. A thread that finishes a module while others are working leaves, so the working count
 falls back. Each module is imported once, in one thread, with the import system's own
 per-module locks (a module importing another one that is still importing waits for it).
 """
@@ -43,6 +44,8 @@ HEARTBEAT = 0.5
 """Seconds between ``alive`` lines."""
 MAX_WORKING = 4
 """Most threads importing at once that are not blocked (bounds the CPU contention)."""
+BURST = 32
+"""Most helpers started at once when every importing thread is blocked."""
 
 
 class _Importer:
@@ -177,7 +180,10 @@ class DescribePool:
         working = sum(1 for i in busy if _working(i, now))
         if working or not busy:
             return  # somebody is working, or the only importer is between two modules
-        for _ in range(min(len(self._queue), _target(len(busy)))):
+        # as many as are blocked (a run of blocking modules is found in a few rounds),
+        # at least the working target; they fall back to the target after one module each
+        wanted = max(_target(len(busy)), min(BURST, len(busy)))
+        for _ in range(min(len(self._queue), wanted)):
             item = self._queue.popleft()
             helper = _Importer(main=False)
             helper.begin(item, now, shared=True)
