@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -251,3 +252,18 @@ def test_GIVEN_several_modules_blocking_at_import_WHEN_checked_THEN_view_publish
         assert not any(name.startswith("blocked_") for name in catalogue.names())
     finally:
         catalogue.live.close()
+
+
+def test_GIVEN_describe_in_flight_WHEN_unchanged_file_read_again_THEN_description_lands(tmp_path):
+    """A file written just now is read again at the next reload (its timestamp may hide a
+    second edit); unchanged, it keeps its entry, so the checker's answer still lands."""
+    (tmp_path / "motion.py").write_text(  # now: within the timestamp's doubt
+        "import time\n\ntime.sleep(1)\n" + LOOP.format(names=["home"]), encoding="utf-8"
+    )
+    catalogue = Catalogue([tmp_path], live=LiveChecker(sys.executable, [tmp_path]))
+    describing = threading.Thread(target=catalogue.describe_pending)
+    describing.start()
+    catalogue.reload(live=False)  # the watcher's next look, while the module imports
+    describing.join(timeout=30)
+
+    assert catalogue.names() == ["home"]

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from scriptserver_ioc.catalogue.binding import BindError, bind_arguments, unknown_command
 from scriptserver_ioc.catalogue.imports import JobImport, import_verdicts
-from scriptserver_ioc.catalogue.live import LiveChecker, apply_live, live_request
+from scriptserver_ioc.catalogue.live import LiveChecker, apply_live, live_module, live_request
 from scriptserver_ioc.catalogue.model import Command
 from scriptserver_ioc.catalogue.packages import (
     reexported_commands,
@@ -165,7 +165,7 @@ class Catalogue:
 
     def _live_request(self, path: Path, cached: _CachedFile) -> dict:
         helpers = reexported_helpers(cached.result.reexports, path, self.dirs, self._dependency)
-        return live_request(cached.result, path, _module_of(path), helpers)
+        return live_request(cached.result, path, live_module(path), helpers)
 
     def _apply_answers(self, pending: dict[Path, _CachedFile], answers: dict[str, dict]) -> bool:
         """Record the checker's answers for sources still as they were asked; publish."""
@@ -341,12 +341,13 @@ class Catalogue:
         result = read_command_file(path, module)
         racy = abs(time.time() - key[0] / 1e9) < RACY_SECONDS
         same = cached is not None and cached.result == result
-        # the checker's view is kept only for a racy re-read of unchanged content; the
-        # names it gave for the previous content are shown until it describes this one
-        live = cached.live if same and cached is not None and cached.key == key else None
-        previous = (cached.live or cached.stale) if cached is not None and live is None else None
+        if same and cached is not None and cached.key == key:
+            cached.racy = racy  # unchanged: the same entry, so a description in flight lands
+            return False
+        # the names the checker gave for the previous content are shown until it describes
+        previous = (cached.live or cached.stale) if cached is not None else None
         stale = None if previous is None or previous.get("error") else previous
-        self._cache[path] = _CachedFile(key, result, racy, live, stale)
+        self._cache[path] = _CachedFile(key, result, racy, None, stale)
         return not same
 
     def _dependency(self, path: Path) -> FileResult:
@@ -396,7 +397,3 @@ class Catalogue:
     def job_commands(self) -> list[dict]:
         """`[{"name", "module", "path", "kind", "enum_params"}]`: what a job process needs."""
         return [c.job_entry() for c in self.commands()]
-
-
-def _module_of(path: Path) -> str:
-    return path.parent.name if path.name == "__init__.py" else path.stem

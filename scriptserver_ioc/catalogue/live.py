@@ -255,6 +255,11 @@ def _signature(name: str, entries: list[dict]) -> str:
     return f"{name}({', '.join(parts)})"
 
 
+def live_module(path: Path) -> str:
+    """The module name the checker imports a source as (a package's `__init__.py`: its own)."""
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
 def live_request(result, path: Path, module: str, exclude: set[str] = frozenset()) -> dict:
     """The `describe` item of one source (`result`: its `FileResult`).
 

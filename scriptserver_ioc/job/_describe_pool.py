@@ -23,9 +23,10 @@ starts helper threads that go on with the queue: as many as there are blocked on
 ``MAX_WORKING``. So the cost of a module that blocks is the 50 ms it takes to notice,
 whatever it blocks for, and a run of blocking modules is found in a few rounds (the
 number of helpers doubles each round); while nothing blocks there is one importing thread
-and no more CPU contention than before. A thread that finishes a module while others are working leaves, so the working count
-falls back. Each module is imported once, in one thread, with the import system's own
-per-module locks (a module importing another one that is still importing waits for it).
+and no more CPU contention than before. A thread that finishes a module while others are
+working leaves, so the working count falls back. Each module is imported once, in one
+thread, with the import system's own per-module locks (a module importing another one
+that is still importing waits for it).
 """
 
 from __future__ import annotations
