@@ -8,8 +8,9 @@ module answers one line per event instead of one line for the batch:
 - ``{"described": {"path", "error", "names", ...}, "seconds": s}`` when it is described
   (``"retry": true`` in the description: it failed while another import was in progress or
   outside the main thread, so a fresh checker should look at it again alone);
-- ``{"slow": path, "after": s}`` when its import has lasted ``slow_after`` seconds (its
-  description follows whenever the import ends);
+- ``{"slow": path, "after": s, "shared": bool}`` when its import has lasted ``slow_after``
+  seconds (its description follows whenever the import ends); ``shared``: other imports
+  ran meanwhile (it may have waited for one of them);
 - ``{"alive": true}`` every half second, so the server can tell a silent checker (a module
   holding the interpreter lock in C code) from one whose imports are blocking.
 
@@ -18,15 +19,14 @@ code runs in the main thread). A watchdog thread samples every importing thread'
 frame every 10 ms; a thread whose frame has not moved for ``HANDOFF`` seconds is blocked
 (a PV read waiting for its time-out, a ``sleep``, a socket), and so is one whose module
 was named slow. While modules are queued and no importing thread is working, the watchdog
-starts helper threads that go on with the queue: as many as there are blocked ones (up to
-``BURST``), and while some are working, one working thread more per blocked one, up to
-``MAX_WORKING``. So the cost of a module that blocks is the 50 ms it takes to notice,
-whatever it blocks for, and a run of blocking modules is found in a few rounds (the
-number of helpers doubles each round); while nothing blocks there is one importing thread
-and no more CPU contention than before. A thread that finishes a module while others are
-working leaves, so the working count falls back. Each module is imported once, in one
-thread, with the import system's own per-module locks (a module importing another one
-that is still importing waits for it).
+starts one helper thread that goes on with the queue. So the cost of a module that blocks
+is the 50 ms it takes to notice, whatever it blocks for, and module code runs in one
+thread at a time, but for a blocked one that resumes meanwhile (such a thread leaves once
+its module is done): no more CPU contention than before, and libraries that are not
+thread-safe are not run from two threads at once (genie_python's logging set-up
+deadlocked two threads calling ``get_pv`` together when four could work at once). Each
+module is imported once, in one thread, with the import system's own per-module locks (a
+module importing another one that is still importing waits for it).
 """
 
 from __future__ import annotations
@@ -43,10 +43,11 @@ HANDOFF = 0.05
 """Seconds a thread's frame must stay still for it to count as blocked."""
 HEARTBEAT = 0.5
 """Seconds between ``alive`` lines."""
-MAX_WORKING = 4
-"""Most threads importing at once that are not blocked (bounds the CPU contention)."""
-BURST = 32
-"""Most helpers started at once when every importing thread is blocked."""
+MAX_WORKING = 1
+"""Most threads importing at once that are not blocked (module code in one thread at once)."""
+BURST = 1
+"""Most helpers started at once when every importing thread is blocked (more would run module
+code in several threads at once)."""
 
 
 class _Importer:
@@ -167,7 +168,8 @@ class DescribePool:
                         importer.shared = True
                     if not importer.slow and now - importer.started >= self.slow_after:
                         importer.slow = True
-                        events.append({"slow": importer.path, "after": self.slow_after})
+                        slow = {"slow": importer.path, "after": self.slow_after}
+                        events.append(dict(slow, shared=importer.shared))
                 self._start_helpers(busy, now)
             del frames
             if now - beat >= HEARTBEAT:
