@@ -41,6 +41,7 @@ from scriptserver_ioc.catalogue.model import (
     PLAN,
     Command,
 )
+from scriptserver_ioc.catalogue.module_scan import ModuleScan, scan_module, top_level
 from scriptserver_ioc.catalogue.scriptdef import is_script_definition, read_script_definition
 from scriptserver_ioc.catalogue.signature import (
     build_params,
@@ -48,7 +49,7 @@ from scriptserver_ioc.catalogue.signature import (
     param_nodes,
     signature_text,
 )
-from scriptserver_ioc.catalogue.typespec import last_name, read_enums
+from scriptserver_ioc.catalogue.typespec import read_enums
 
 STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ()))
 """Top-level module names of the standard library (Python 3.10+)."""
@@ -155,105 +156,6 @@ def _decode(data: bytes, path: Path) -> tuple[str, dict | None]:
         return "", file_error(path, line, msg)
 
 
-@dataclass
-class ModuleScan:
-    """What the top level of a module defines, as far as the catalogue cares."""
-
-    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
-    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
-    all_names: list[str] | None = None
-    all_dynamic: bool = False
-    marked: set[str] = field(default_factory=set)
-    hidden: set[str] = field(default_factory=set)
-    arglists: dict[str, str] = field(default_factory=dict)
-
-
-def _top_level(body: list[ast.stmt]):
-    """Statements that run at module level, descending into `if`/`try`/`with` blocks."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.If, ast.With, ast.Try)) or type(stmt).__name__ == "TryStar":
-            for attr in ("body", "orelse", "finalbody"):
-                yield from _top_level(getattr(stmt, attr, []))
-            for handler in getattr(stmt, "handlers", []):
-                yield from _top_level(handler.body)
-
-
-def scan_module(tree: ast.Module) -> ModuleScan:
-    """Collect a module's top-level functions, classes, `__all__` and command markers."""
-    scan = ModuleScan()
-    for stmt in _top_level(tree.body):
-        if isinstance(stmt, ast.FunctionDef):
-            scan.functions[stmt.name] = stmt
-            _decorator_markers(stmt, scan)
-        elif isinstance(stmt, ast.AsyncFunctionDef):
-            scan.functions.pop(stmt.name, None)
-        elif isinstance(stmt, ast.ClassDef):
-            scan.classes[stmt.name] = stmt
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
-            _assignment_markers(stmt, scan)
-    return scan
-
-
-def _decorator_markers(fn: ast.FunctionDef, scan: ModuleScan) -> None:
-    for deco in fn.decorator_list:
-        target = deco.func if isinstance(deco, ast.Call) else deco
-        name = last_name(target)
-        if name == "usercommand":
-            scan.marked.add(fn.name)
-        elif name == "helparglist" and isinstance(deco, ast.Call) and deco.args:
-            arg = deco.args[0]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                scan.arglists[fn.name] = arg.value
-
-
-def _assignment_markers(stmt: ast.stmt, scan: ModuleScan) -> None:
-    if isinstance(stmt, ast.Expr):  # __all__.extend([...]) / __all__.append("x")
-        call = stmt.value
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and isinstance(call.func.value, ast.Name)
-            and call.func.value.id == "__all__"
-            and call.args
-        ):
-            node = call.args[0]
-            if call.func.attr == "append":
-                node = ast.List(elts=[node], ctx=ast.Load())
-            _extend_all(scan, node, replace=False)
-        return
-    if stmt.value is None:  # a bare annotation: `x: int`
-        return
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    for target in targets:
-        if isinstance(target, ast.Name) and target.id == "__all__":
-            _extend_all(scan, stmt.value, replace=not isinstance(stmt, ast.AugAssign))
-        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-            func, value = target.value.id, stmt.value
-            if not isinstance(value, ast.Constant):
-                continue
-            if target.attr == "is_usercommand" and value.value is True:
-                scan.marked.add(func)
-            elif target.attr == "is_hidden" and value.value is True:
-                scan.hidden.add(func)
-            elif target.attr == "help_arglist" and isinstance(value.value, str):
-                scan.arglists[func] = value.value
-
-
-def _extend_all(scan: ModuleScan, node: ast.expr, replace: bool) -> None:
-    names = None
-    if isinstance(node, (ast.List, ast.Tuple)):
-        elts = node.elts
-        if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elts):
-            names = [e.value for e in elts]  # type: ignore[attr-defined]
-    if names is None:
-        scan.all_dynamic = True
-    elif replace:
-        scan.all_names, scan.all_dynamic = names, False
-    else:
-        scan.all_names = (scan.all_names or []) + names
-
-
 def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
     """The commands of a parsed module (see the module docstring for the rules)."""
     scan = scan_module(tree)
@@ -261,7 +163,7 @@ def read_module(tree: ast.Module, path: Path, module: str) -> FileResult:
     if "DoRun" in scan.classes and is_script_definition(scan.classes["DoRun"]):
         command, errors = read_script_definition(scan.classes["DoRun"], path, module)
         return FileResult([command] if command else [], errors)
-    assigned = read_assignments(list(_top_level(tree.body)), scan.functions, scan.classes)
+    assigned = read_assignments(list(top_level(tree.body)), scan.functions, scan.classes)
     helpers = helper_functions(tree.body, scan.functions, scan.classes)
     commands = [
         function_command(scan.functions[name], name, scan, enums, module, path)
