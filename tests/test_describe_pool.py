@@ -99,3 +99,23 @@ def test_GIVEN_failure_while_a_module_blocks_WHEN_described_THEN_marked_for_a_fr
     finally:
         modules.release.set()
     thread.join(timeout=10)
+
+
+def test_GIVEN_server_gone_WHEN_an_event_cannot_be_written_THEN_run_raises_instead_of_hanging():
+    def gone(event: dict) -> None:
+        raise BrokenPipeError(32, "Broken pipe")  # the server closed the checker's stdout
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            pool.DescribePool(
+                [{"path": "fast_a"}, {"path": "fast_b"}], Modules().describe, gone, 5
+            ).run()
+        except BaseException as exc:  # noqa: BLE001 - what run() ended with is the result
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: not thread.is_alive(), timeout=10)  # it used to wait for itself for ever
+    assert [type(e) for e in outcome] == [BrokenPipeError]

@@ -104,6 +104,9 @@ class DescribePool:
             self._import(me, first)
         finally:
             with self._lock:
+                # an exception (the server gone: a broken pipe) leaves `me` here: drop it, or
+                # this thread would wait for itself for ever
+                self._importers.discard(me)
                 while self._importers:
                     self._changed.wait()
             self._finished.set()
