@@ -11,6 +11,7 @@
   package.
 - No package of `scriptserver_ioc` imports, directly or through others, one that imports
   it back (the packages form layers).
+- No module has more than `MAX_MODULE_LINES` lines (small, clear modules).
 
 Each rule reads the syntax trees of the source, so it fails on the first import or call
 outside the allowed set, naming the file and line.
@@ -45,6 +46,9 @@ CORE_FORBIDDEN_STDLIB = {
     "ssl",
 }
 """Standard modules that reach the world: the core gets what it needs through its ports."""
+
+MAX_MODULE_LINES = 400
+"""The longest a module of the package may be: past it, split it into cohesive modules."""
 
 CORE_PACKAGE_IMPORTS = {"contract", "core", "job.script_edit"}
 """What of this package the core may import (job.script_edit: the edit rule jobs share)."""
@@ -257,3 +261,15 @@ def test_GIVEN_core_module_THEN_no_string_names_a_pv(path):
         and (found := pattern.search(node.value))
     ]
     assert not wrong, "core/ names no PV (the edges do):\n" + "\n".join(wrong)
+
+
+def test_GIVEN_package_modules_THEN_each_under_the_line_limit():
+    lengths = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
+    assert lengths, f"no modules found under {PACKAGE}"
+    too_long = [f"{name}: {n} lines" for name, n in lengths.items() if n > MAX_MODULE_LINES]
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them):\n" + "\n".join(
+        too_long
+    )
