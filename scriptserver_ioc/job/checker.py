@@ -254,8 +254,21 @@ class Checker:
         return answer
 
 
+def _end_with_server(isolation, every=0.5):
+    """End the worker once its server is gone (POSIX: the parent process changes).
+
+    Its stdin closing ends it too, but only between requests: a module that blocks at
+    import, or a companion that never returns, would otherwise keep it alive for ever.
+    """
+    parent, tick = os.getppid(), threading.Event()
+    while os.getppid() == parent:
+        tick.wait(every)  # a real wait: the isolation leaves threading's waits alone
+    sim_isolation.remove_scratch(isolation)
+    os._exit(0)
+
+
 def main():
-    """Serve requests from stdin until it closes."""
+    """Serve requests from stdin until it closes, or its server is gone."""
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -264,6 +277,7 @@ def main():
     scratch = tempfile.mkdtemp(prefix="scriptserver-checker-")
     isolation = sim_isolation.Isolation(scratch, subject="")
     isolation.install()
+    threading.Thread(target=_end_with_server, args=(isolation,), daemon=True).start()
     sim_loader.add_command_dirs(config.get("command_dirs", []))
     writing = threading.Lock()  # describe's events come from several threads
 
@@ -285,7 +299,7 @@ def main():
         else:
             answer = checker.handle(request)
         write(answer)
-    sim_isolation.remove_scratch_dir(scratch)
+    sim_isolation.remove_scratch(isolation)
 
 
 if __name__ == "__main__":

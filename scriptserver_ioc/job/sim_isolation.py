@@ -235,13 +235,13 @@ class Isolation:
 
 
 def remove_scratch(isolation):
-    """Remove the scratch space (for a dry run that made its own)."""
-    remove_scratch_dir(isolation.scratch)
+    """Remove the scratch space (of a dry run or checker that made its own) for real.
 
-
-def remove_scratch_dir(scratch):
-    """Remove a scratch directory with the real ``shutil.rmtree``."""
-    sim_files.REAL_RMTREE(scratch, ignore_errors=True)
+    The isolation is suspended for it: ``rmtree`` removes directories by ``dir_fd``, which
+    the isolation refuses as a change it cannot redirect, so the space was left behind.
+    """
+    with isolation.suspended():
+        sim_files.REAL_RMTREE(isolation.scratch, ignore_errors=True)
 
 
 def _importing():
