@@ -58,8 +58,10 @@ def test_GIVEN_module_reading_pvs_at_import_WHEN_warmed_THEN_named_slow_while_im
     pytest.importorskip("genie_python")
     catalogue = Catalogue([INSTRUMENT], live=LiveChecker(sys.executable, [INSTRUMENT]))
     catalogue.reload()
-    assert "set_sample_position" in catalogue.names()  # simulated: the reads return at once
-    assert slow_entries(catalogue, "simulated") == []
+    # simulated, the reads return at once; on a loaded machine the import (genie_python's)
+    # may still pass the checker's slow bound: its description then comes when it ends
+    wait_until(lambda: "set_sample_position" in catalogue.names(), timeout=60)
+    assert not [e for e in slow_entries(catalogue, "simulated") if "not finished" in e["message"]]
     changes = []
     catalogue.on_late_change = lambda: changes.append(catalogue.revision)
     companions = CompanionRunner(sys.executable, [INSTRUMENT])
