@@ -17,20 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from scriptserver_ioc.core.decision import STORE_WRITES
 from scriptserver_ioc.store.sqlite import Store
 
 DISK_FULL = "database or disk is full"
-WRITES = (
-    "save_jobs",
-    "save_job",
-    "finish_job",
-    "set_keys",
-    "delete_jobs",
-    "set_setting",
-    "add_duration",
-    "append_log",
-)
-"""The store's write methods (each is one counted write)."""
+WRITES = STORE_WRITES
+"""The store's write methods (each is one counted write): the core's own list."""
 TABLES = ("jobs", "settings", "durations", "log", "quarantine")
 """Every table of the store's schema (`tests/test_core_machine.py` checks the list)."""
 
