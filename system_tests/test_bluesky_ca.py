@@ -571,23 +571,16 @@ def test_GIVEN_job_calling_plt_show_WHEN_run_THEN_it_ends_and_its_figures_are_li
         (viewer / "xdg-open").chmod(0o755)
         plots = [sys.executable, "-m", "scriptserver_ioc.client.cli"]
         plots += ["--prefix", bluesky_ioc.prefix, "plots", str(job_id), "--open"]
-        shown = subprocess.run(
-            plots,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=dict(os.environ, PATH=str(viewer)),
-        )
+
+        def open_plots() -> subprocess.CompletedProcess:
+            env = dict(os.environ, PATH=str(viewer))
+            return subprocess.run(plots, capture_output=True, text=True, timeout=30, env=env)
+
+        shown = open_plots()
         assert shown.returncode == 0, shown.stderr
         wait_until(lambda: opened.exists() and sorted(opened.read_text().split()) == expected)
         (viewer / "xdg-open").unlink()
-        none = subprocess.run(
-            plots,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=dict(os.environ, PATH=str(viewer)),
-        )
+        none = open_plots()
         assert none.returncode == 1
         assert f"cannot open {expected[0]}: needs `xdg-open`" in none.stdout
     if gui is not None:
